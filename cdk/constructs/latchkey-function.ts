@@ -1,0 +1,180 @@
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { bundlingSettings, externalModules } from '../bundling.ts';
+import type { DeclaredBucket, DeclaredQueue, DeclaredStateMachine, DeclaredTable } from './declared.ts';
+
+/** Read-only: get, batch get, query (tables and their declared indexes). */
+const tableReadActions = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem'];
+/** Single-item writes; no `Scan` and no transactions anywhere (DESIGN §3, §7). */
+const tableWriteActions = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
+
+/** Properties of {@link LatchkeyFunction}. */
+export interface LatchkeyFunctionProps {
+  /** Handler file (absolute, or relative to the working directory); it exports `handler`. */
+  readonly entry: string;
+  /** The dependencies layer; its packages are left out of the bundle. */
+  readonly dependenciesLayer: lambda.ILayerVersion;
+  /** @default Duration.seconds(10) */
+  readonly timeout?: Duration;
+  /** @default 256 */
+  readonly memorySize?: number;
+  /** @default - none */
+  readonly description?: string;
+  /** Extra environment variables; bindings add their own. @default - none */
+  readonly environment?: Record<string, string>;
+  /** Retention of the function's own log group. @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * What happens to the log group when the function goes away. Logs are diagnostics, the audit
+   * trail lives in DynamoDB, so they go with the stack by default.
+   * @default RemovalPolicy.DESTROY
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
+  /** Directory holding `package-lock.json` and the handler sources. @default process.cwd() */
+  readonly projectRoot?: string;
+}
+
+/**
+ * The ONE Lambda function construct: Node.js 24 on arm64, X-Ray active tracing, its own log
+ * group, source maps, ESM esbuild bundle with the dependencies layer attached and external, and
+ * its own role that starts with nothing but writing to its log group. Access to data comes only
+ * through the `bindX()` helpers, each of which sets the environment variable the handler reads
+ * and grants the least privilege that the access mode needs.
+ */
+export class LatchkeyFunction extends NodejsFunction {
+  /** The function's log group (JSON logs; retention set). */
+  public readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: LatchkeyFunctionProps) {
+    const logGroup = new logs.LogGroup(scope, `${id}LogGroup`, {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.DESTROY,
+    });
+    // Our own role instead of AWSLambdaBasicExecutionRole, whose log permissions are on "*".
+    const role = new iam.Role(scope, `${id}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Execution role of ${id}`,
+    });
+    logGroup.grantWrite(role);
+
+    super(scope, id, {
+      entry: props.entry,
+      handler: 'handler',
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      tracing: lambda.Tracing.ACTIVE,
+      memorySize: props.memorySize ?? 256,
+      timeout: props.timeout ?? Duration.seconds(10),
+      description: props.description,
+      role,
+      logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      layers: [props.dependenciesLayer],
+      projectRoot: props.projectRoot,
+      environment: {
+        POWERTOOLS_SERVICE_NAME: 'latchkey',
+        POWERTOOLS_METRICS_NAMESPACE: 'Latchkey',
+        NODE_OPTIONS: '--enable-source-maps',
+        ...props.environment,
+      },
+      bundling: {
+        format: OutputFormat.ESM,
+        minify: bundlingSettings.minify,
+        sourceMap: bundlingSettings.sourceMap,
+        sourcesContent: bundlingSettings.sourcesContent,
+        mainFields: [...bundlingSettings.mainFields],
+        target: bundlingSettings.target,
+        banner: bundlingSettings.banner,
+        externalModules: externalModules({ withLayer: true }),
+      },
+    });
+    this.logGroup = logGroup;
+
+    // Active tracing makes CDK add xray:PutTraceSegments/PutTelemetryRecords; X-Ray has no
+    // resource-level permissions for them, so AWS requires "*".
+    Validations.of(this).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions; AWS requires "*" for active tracing.',
+    });
+  }
+
+  /** Reads (`RO`) or reads and writes single items (`RW`) of a table and its declared indexes. */
+  public bindTable({ table, accessMode }: { table: DeclaredTable; accessMode: 'RO' | 'RW' }): this {
+    this.addEnvironment(table.envVar, table.table.tableName);
+    const actions = accessMode === 'RW' ? [...tableReadActions, ...tableWriteActions] : tableReadActions;
+    // Index ARNs are named one by one rather than `index/*`: only declared indexes are readable.
+    const indexArns = table.indexNames.map((index) => `${table.table.tableArn}/index/${index}`);
+    this.addToRolePolicy(new iam.PolicyStatement({ actions, resources: [table.table.tableArn] }));
+    if (indexArns.length > 0) {
+      this.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:Query'], resources: indexArns }));
+    }
+    return this;
+  }
+
+  /** Sends messages to a queue. */
+  public bindQueue({ queue, access }: { queue: DeclaredQueue; access: 'send' }): this {
+    this.addEnvironment(queue.envVar, queue.queue.queueUrl);
+    if (access === 'send') {
+      this.addToRolePolicy(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [queue.queue.queueArn] }));
+    }
+    return this;
+  }
+
+  /**
+   * Reads (`read`) or reads and writes (`readwrite`) objects; presigned URLs act with the
+   * function's own permissions, so presigning an upload needs `readwrite`.
+   */
+  public bindBucket({ bucket, access }: { bucket: DeclaredBucket; access: 'read' | 'readwrite' }): this {
+    this.addEnvironment(bucket.envVar, bucket.bucket.bucketName);
+    const actions = access === 'readwrite' ? ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'] : ['s3:GetObject'];
+    const objects = bucket.bucket.arnForObjects('*');
+    this.addToRolePolicy(new iam.PolicyStatement({ actions, resources: [objects] }));
+    // Object keys are chosen at run time (account/application/release ids), so the statement
+    // names the bucket's objects with a wildcard; cdk-nag reports it under the finding id that
+    // `objectWildcardFinding` predicts once the stack is prepared.
+    Validations.of(this).acknowledge({
+      id: objectWildcardFinding(this, objects),
+      reason: 'Release object keys are generated per account/application/release; the grant is limited to this one bucket.',
+    });
+    return this;
+  }
+
+  /** Starts executions (`start`) or answers task tokens (`respond`) of a state machine. */
+  public bindStateMachine({
+    stateMachine,
+    access,
+  }: {
+    stateMachine: DeclaredStateMachine;
+    access: 'start' | 'respond';
+  }): this {
+    this.addEnvironment(stateMachine.envVar, stateMachine.stateMachine.stateMachineArn);
+    if (access === 'start') stateMachine.stateMachine.grantStartExecution(this);
+    else stateMachine.stateMachine.grantTaskResponse(this);
+    return this;
+  }
+
+  /**
+   * Consumes a queue in batches with partial batch failures: only the failed messages return
+   * to the queue (and, after `maxReceiveCount`, to its dead-letter queue).
+   */
+  public consumeQueue({ queue, batchSize }: { queue: DeclaredQueue; batchSize: number }): this {
+    const timeout = this.timeout?.toSeconds() ?? 3;
+    if (queue.visibilityTimeout.toSeconds() < timeout) {
+      // A message would become visible again while its batch is still being processed.
+      throw new Error(
+        `${this.node.path}: queue visibility (${queue.visibilityTimeout.toSeconds()} s) is shorter than the function timeout (${timeout} s)`,
+      );
+    }
+    this.addEventSource(new SqsEventSource(queue.queue, { batchSize, reportBatchItemFailures: true }));
+    return this;
+  }
+}
+
+/** The id under which cdk-nag's IAM5 reports a wildcard resource, as the finding will read. */
+const objectWildcardFinding = (scope: Construct, resource: string): string =>
+  `AwsSolutions-IAM5[Resource::${JSON.stringify(Stack.of(scope).resolve(resource))}]`;

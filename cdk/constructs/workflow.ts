@@ -1,0 +1,72 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import type { FunctionName } from '../../functions/catalog.ts';
+import { stateMachines, type StateMachineDeclaration, type StateMachineName } from '../../functions/resources.ts';
+import type { DeclaredStateMachine } from './declared.ts';
+
+/** Properties of {@link Workflow}. */
+export interface WorkflowProps {
+  /** The function of each catalog name; substitutions resolve to their ARNs. */
+  readonly functions: Record<FunctionName, lambda.IFunction>;
+  /** Repository root, against which `definitionFile` is resolved. */
+  readonly projectRoot: string;
+  /** Retention of the execution logs. @default logs.RetentionDays.THREE_MONTHS */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+const pascal = (name: string): string => name.charAt(0).toUpperCase() + name.slice(1);
+
+/**
+ * The state machines declared in `functions/resources.ts`, each from its one ASL file (the
+ * same file the local stack interprets) with `definitionSubstitutions` turning `${Key}` into
+ * the ARN of the declared function. Standard type, X-Ray tracing, execution logs at level ALL
+ * without execution data (inputs carry task tokens). The role may invoke exactly the
+ * substituted functions.
+ */
+export class Workflow extends Construct {
+  public readonly stateMachines: Record<StateMachineName, DeclaredStateMachine>;
+
+  constructor(scope: Construct, id: string, props: WorkflowProps) {
+    super(scope, id);
+    const created = {} as Record<StateMachineName, DeclaredStateMachine>;
+    const declarations: Record<StateMachineName, StateMachineDeclaration> = stateMachines;
+    for (const [name, declaration] of Object.entries(declarations) as [StateMachineName, StateMachineDeclaration][]) {
+      const definitionFile = join(props.projectRoot, declaration.definitionFile);
+      const definition = readFileSync(definitionFile, 'utf8');
+      const substitutions: Record<string, string> = {};
+      const invoked: string[] = [];
+      for (const [key, functionName] of Object.entries(declaration.functionSubstitutions)) {
+        if (!definition.includes(`\${${key}}`)) {
+          throw new Error(`${declaration.definitionFile} never uses the substitution \${${key}}`);
+        }
+        const fn = props.functions[functionName as FunctionName];
+        if (fn === undefined) throw new Error(`${declaration.definitionFile}: \${${key}} names unknown function ${functionName}`);
+        substitutions[key] = fn.functionArn;
+        invoked.push(fn.functionArn);
+      }
+      const logGroup = new logs.LogGroup(this, `${pascal(name)}Logs`, {
+        retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      const stateMachine = new sfn.StateMachine(this, `${pascal(name)}StateMachine`, {
+        definitionBody: sfn.DefinitionBody.fromFile(definitionFile),
+        definitionSubstitutions: substitutions,
+        stateMachineType: sfn.StateMachineType.STANDARD,
+        tracingEnabled: true,
+        logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
+      });
+      if (invoked.length > 0) {
+        // The unqualified ARNs only (not `:*`): the definition invokes $LATEST of each function.
+        stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: invoked }));
+      }
+      created[name] = { stateMachine, envVar: declaration.envVar };
+    }
+    this.stateMachines = created;
+  }
+}

@@ -1,0 +1,96 @@
+import { join } from 'node:path';
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { functions, type FunctionDeclaration, type FunctionName } from '../functions/catalog.ts';
+import { routes } from '../functions/api/routes.ts';
+import { queues, type QueueDeclaration, type QueueName } from '../functions/resources.ts';
+import { Api } from './constructs/api.ts';
+import { DependenciesLayer } from './constructs/dependencies-layer.ts';
+import { LatchkeyFunction } from './constructs/latchkey-function.ts';
+import { Workflow } from './constructs/workflow.ts';
+import type { StatefulStack } from './stateful-stack.ts';
+
+/** Properties of {@link StatelessStack}. */
+export interface StatelessStackProps extends StackProps {
+  /** The stateful resources the functions bind to. */
+  readonly stateful: StatefulStack;
+  /** Repository root: handler entries and ASL files are resolved against it. */
+  readonly projectRoot: string;
+  /** Prebuilt dependencies layer directory. @default - built from node_modules if needed */
+  readonly layerDirectory?: string;
+}
+
+const pascal = (name: string): string =>
+  name
+    .split('-')
+    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+    .join('');
+
+/**
+ * What is code: one `LatchkeyFunction` per catalog entry, bound to the stateful resources as the
+ * catalog says; the HTTP API from the route table; the queue consumers; the state machines.
+ */
+export class StatelessStack extends Stack {
+  public readonly functions: Record<FunctionName, LatchkeyFunction>;
+  public readonly api: Api;
+  public readonly workflow: Workflow;
+
+  constructor(scope: Construct, id: string, props: StatelessStackProps) {
+    super(scope, id, props);
+    const { stateful, projectRoot } = props;
+    const layer = new DependenciesLayer(this, 'DependenciesLayer', { directory: props.layerDirectory });
+
+    // 1. one function per catalog entry
+    const catalog: Record<FunctionName, FunctionDeclaration> = functions;
+    const created = {} as Record<FunctionName, LatchkeyFunction>;
+    for (const [name, declaration] of Object.entries(catalog) as [FunctionName, FunctionDeclaration][]) {
+      created[name] = new LatchkeyFunction(this, `${pascal(name)}Function`, {
+        entry: join(projectRoot, declaration.entry),
+        projectRoot,
+        dependenciesLayer: layer,
+        description: `Latchkey ${name}`,
+        timeout: declaration.timeoutSeconds === undefined ? undefined : Duration.seconds(declaration.timeoutSeconds),
+        memorySize: declaration.memoryMb,
+      });
+    }
+    this.functions = created;
+
+    // 2. the state machines (their definitions name functions, so they come after them)
+    this.workflow = new Workflow(this, 'Workflow', { functions: created, projectRoot });
+
+    // 3. bindings: environment variable + least-privilege grant per catalog binding
+    for (const [name, declaration] of Object.entries(catalog) as [FunctionName, FunctionDeclaration][]) {
+      const fn = created[name];
+      const bind = declaration.bind;
+      for (const [table, accessMode] of entries(bind.tables)) {
+        fn.bindTable({ table: stateful.data.tables[table], accessMode });
+      }
+      for (const [queue, access] of entries(bind.queues)) {
+        fn.bindQueue({ queue: stateful.agents.queues[queue], access });
+      }
+      for (const [bucket, access] of entries(bind.buckets)) {
+        fn.bindBucket({ bucket: stateful.releases.buckets[bucket], access });
+      }
+      for (const [machine, access] of entries(bind.stateMachines)) {
+        fn.bindStateMachine({ stateMachine: this.workflow.stateMachines[machine], access });
+      }
+    }
+
+    // 4. queue consumers
+    const queueDeclarations: Record<QueueName, QueueDeclaration> = queues;
+    for (const [queue, declaration] of Object.entries(queueDeclarations) as [QueueName, QueueDeclaration][]) {
+      if (declaration.consumer === undefined) continue;
+      const consumer = created[declaration.consumer as FunctionName];
+      if (consumer === undefined) throw new Error(`queue ${queue}: unknown consumer ${declaration.consumer}`);
+      consumer.consumeQueue({ queue: stateful.agents.queues[queue], batchSize: declaration.batchSize });
+    }
+
+    // 5. the HTTP API
+    this.api = new Api(this, 'Api', { routes, functions: created });
+    new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the Latchkey HTTP API' });
+  }
+}
+
+/** Typed entries of an optional binding record. */
+const entries = <K extends string, V>(record: Partial<Record<K, V>> | undefined): [K, V][] =>
+  Object.entries(record ?? {}) as [K, V][];

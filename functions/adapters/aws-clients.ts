@@ -1,0 +1,17 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { tracer } from '../observability.ts';
+
+// One client per service per process, created on first use and kept for every invocation.
+// Endpoints come from the SDK's own AWS_ENDPOINT_URL_<SERVICE> variables, which the local
+// stack sets; in the cloud they are unset and the SDK resolves the regional endpoints.
+let documentClient: DynamoDBDocumentClient | undefined;
+let sfnClient: SFNClient | undefined;
+
+export const dynamo = (): DynamoDBDocumentClient =>
+  (documentClient ??= DynamoDBDocumentClient.from(tracer.captureAWSv3Client(new DynamoDBClient({})), {
+    marshallOptions: { removeUndefinedValues: true },
+  }));
+
+export const sfn = (): SFNClient => (sfnClient ??= tracer.captureAWSv3Client(new SFNClient({})));

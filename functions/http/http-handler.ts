@@ -1,0 +1,25 @@
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { logger, tracer } from '../observability.ts';
+import { problemFor, problemResponse } from './problem.ts';
+
+export type ApiHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+
+/** The one middy stack for HTTP routes: context in logs, tracing, and errors as problem+json. */
+export const httpHandler = (fn: ApiHandler) =>
+  middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Context>(fn)
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(captureLambdaHandler(tracer, { captureResponse: false }))
+    .use({
+      onError: async (request) => {
+        const problem = problemFor(request.error);
+        if (problem.status >= 500) {
+          logger.error('request failed', { routeKey: request.event.routeKey, error: request.error });
+        } else {
+          logger.info('request refused', { routeKey: request.event.routeKey, problem: problem.type, field: problem.field });
+        }
+        request.response = problemResponse(problem);
+      },
+    });

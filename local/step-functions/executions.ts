@@ -1,0 +1,180 @@
+import '../polyfills.ts';
+import { randomUUID } from 'node:crypto';
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
+import { functionNameOf, invokeFunction, LOCAL_ACCOUNT, LOCAL_REGION } from '../lambda-runtime.ts';
+import { TaskFailure, TaskTokens } from './task-tokens.ts';
+
+export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+
+export type Execution = {
+  executionArn: string;
+  stateMachineArn: string;
+  name: string;
+  status: ExecutionStatus;
+  startDate: Date;
+  stopDate?: Date;
+  input: string;
+  output?: string;
+  error?: string;
+  cause?: string;
+  abort: () => void;
+};
+
+type Definition = { StartAt: string; States: Record<string, StateDefinition> };
+type StateDefinition = {
+  Type: string;
+  Resource?: string;
+  Branches?: Definition[];
+  Iterator?: Definition;
+  ItemProcessor?: Definition;
+};
+
+// The interpreter evaluates `$$.Task.Token` from the context object before our task code runs,
+// so it sees this placeholder, which each task swaps for a token of its own.
+const TOKEN_PLACEHOLDER = '__latchkey_local_task_token__';
+
+const swapToken = (value: unknown, token: string): unknown => {
+  if (typeof value === 'string') return value.replaceAll(TOKEN_PLACEHOLDER, token);
+  if (Array.isArray(value)) return value.map((item) => swapToken(item, token));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, swapToken(item, token)]));
+  }
+  return value;
+};
+
+const taskStates = (definition: Definition): [string, StateDefinition][] =>
+  Object.entries(definition.States).flatMap(([name, state]) => [
+    ...(state.Type === 'Task' ? [[name, state] as [string, StateDefinition]] : []),
+    ...(state.Branches ?? []).flatMap(taskStates),
+    ...[state.Iterator, state.ItemProcessor].filter((d): d is Definition => !!d).flatMap(taskStates),
+  ]);
+
+const invokeLambda = async (functionName: unknown, payload: unknown): Promise<unknown> => {
+  const name = typeof functionName === 'string' ? functionNameOf(functionName) : undefined;
+  if (!name) throw new TaskFailure('Lambda.ResourceNotFoundException', `Function not found: ${String(functionName)}`);
+  try {
+    return await invokeFunction(name, payload);
+  } catch (error) {
+    const err = error as Error;
+    throw new TaskFailure(err.name || 'Error', JSON.stringify({ errorType: err.name, errorMessage: err.message }));
+  }
+};
+
+/** Runs state machines with aws-local-stepfunctions, adding what it lacks: tokens and integrations. */
+export class Executions {
+  private readonly executions = new Map<string, Execution>();
+  readonly tokens = new TaskTokens();
+
+  constructor(private readonly sqs: SQSClient) {}
+
+  get(executionArn: string): Execution | undefined {
+    return this.executions.get(executionArn);
+  }
+
+  findByName(stateMachineArn: string, name: string): Execution | undefined {
+    return this.executions.get(this.arnFor(stateMachineArn, name));
+  }
+
+  private arnFor(stateMachineArn: string, name: string): string {
+    const machineName = stateMachineArn.split(':').pop();
+    return `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:execution:${machineName}:${name}`;
+  }
+
+  private taskHandler(executionArn: string, stateName: string, resource: string) {
+    const [integration, pattern] = resource.replace('arn:aws:states:::', '').split('.') as [string, string | undefined];
+    const waits = pattern === 'waitForTaskToken';
+    return async (input: Record<string, unknown>): Promise<unknown> => {
+      const ticket = waits ? this.tokens.issue(executionArn, stateName) : undefined;
+      const params = (ticket ? swapToken(input, ticket.token) : input) as Record<string, unknown>;
+      let result: unknown;
+      if (resource.startsWith('arn:aws:lambda:')) {
+        return invokeLambda(resource, params);
+      } else if (integration === 'lambda:invoke') {
+        result = { ExecutedVersion: '$LATEST', StatusCode: 200, Payload: await invokeLambda(params.FunctionName, params.Payload) };
+      } else if (integration === 'sqs:sendMessage') {
+        const body = params.MessageBody;
+        const sent = await this.sqs.send(
+          new SendMessageCommand({
+            QueueUrl: String(params.QueueUrl),
+            MessageBody: typeof body === 'string' ? body : JSON.stringify(body),
+          }),
+        );
+        result = { MessageId: sent.MessageId, MD5OfMessageBody: sent.MD5OfMessageBody };
+      } else {
+        throw new TaskFailure('States.Runtime', `The local stack does not support the resource ${resource}`);
+      }
+      return ticket ? ticket.settled : result;
+    };
+  }
+
+  start(stateMachineArn: string, definition: Definition, name: string | undefined, input: string): Execution {
+    const executionName = name ?? randomUUID();
+    const executionArn = this.arnFor(stateMachineArn, executionName);
+    const overrides = Object.fromEntries(
+      taskStates(definition).map(([stateName, state]) => [stateName, this.taskHandler(executionArn, stateName, state.Resource ?? '')]),
+    );
+    const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false, checkPaths: false } });
+    const parsedInput: unknown = JSON.parse(input);
+    const startDate = new Date();
+    const run = machine.run(parsedInput as never, {
+      overrides: { taskResourceLocalHandlers: overrides as never },
+      noThrowOnAbort: true,
+      context: {
+        Execution: { Id: executionArn, Name: executionName, StartTime: startDate.toISOString() },
+        StateMachine: { Id: stateMachineArn },
+        Task: { Token: TOKEN_PLACEHOLDER },
+      } as never,
+    });
+    const execution: Execution = {
+      executionArn,
+      stateMachineArn,
+      name: executionName,
+      status: 'RUNNING',
+      startDate,
+      input,
+      abort: run.abort,
+    };
+    this.executions.set(executionArn, execution);
+    void this.closeTokensOfEndedStates(executionArn, run.eventLogs);
+    run.result.then(
+      (output: unknown) => {
+        if (execution.status !== 'RUNNING') return;
+        Object.assign(execution, { status: 'SUCCEEDED', stopDate: new Date(), output: JSON.stringify(output ?? null) });
+      },
+      (failure: unknown) => {
+        if (execution.status !== 'RUNNING') return;
+        const cause = failure instanceof ExecutionError ? (failure.cause as Error) : (failure as Error);
+        const timedOut = (failure as Error).name === 'ExecutionTimeoutError';
+        Object.assign(execution, {
+          status: timedOut ? 'TIMED_OUT' : 'FAILED',
+          stopDate: new Date(),
+          error: timedOut ? 'States.Timeout' : cause.name,
+          cause: cause.message,
+        });
+      },
+    ).finally(() => this.tokens.close(executionArn));
+    return execution;
+  }
+
+  private async closeTokensOfEndedStates(executionArn: string, events: AsyncGenerator<{ type: string; state?: { name: string } }>) {
+    for await (const event of events) {
+      if ((event.type === 'StateFailed' || event.type === 'StateExited') && event.state) {
+        this.tokens.close(executionArn, event.state.name);
+      }
+    }
+  }
+
+  stop(executionArn: string, error?: string, cause?: string): Execution | undefined {
+    const execution = this.executions.get(executionArn);
+    if (!execution || execution.status !== 'RUNNING') return execution;
+    Object.assign(execution, { status: 'ABORTED', stopDate: new Date(), error, cause });
+    execution.abort();
+    this.tokens.close(executionArn);
+    return execution;
+  }
+
+  stopAll(): void {
+    for (const arn of this.executions.keys()) this.stop(arn, 'Local.Shutdown', 'The local stack stopped');
+  }
+}

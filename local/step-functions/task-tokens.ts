@@ -1,0 +1,74 @@
+import { randomBytes } from 'node:crypto';
+
+type Waiter = { executionArn: string; stateName: string; resolve: (output: unknown) => void; reject: (error: Error) => void };
+
+export class TaskFailure extends Error {
+  constructor(error: string, cause: string) {
+    super(cause);
+    this.name = error;
+  }
+}
+
+export class TokenError extends Error {
+  constructor(readonly code: 'InvalidToken' | 'TaskTimedOut' | 'InvalidOutput', message: string) {
+    super(message);
+  }
+}
+
+/**
+ * The task tokens of `.waitForTaskToken` states: each token is one promise that SendTask*
+ * settles. A token is closed when its task ends for any reason (answered, timed out, execution
+ * stopped), after which SendTask* answers TaskTimedOut as the real service does.
+ */
+export class TaskTokens {
+  private readonly open = new Map<string, Waiter>();
+  private readonly closed = new Set<string>();
+
+  issue(executionArn: string, stateName: string): { token: string; settled: Promise<unknown> } {
+    const token = randomBytes(64).toString('base64url');
+    const settled = new Promise<unknown>((resolve, reject) => {
+      this.open.set(token, { executionArn, stateName, resolve, reject });
+    });
+    return { token, settled };
+  }
+
+  private take(token: string): Waiter {
+    const waiter = this.open.get(token);
+    if (waiter) {
+      this.open.delete(token);
+      this.closed.add(token);
+      return waiter;
+    }
+    if (this.closed.has(token)) throw new TokenError('TaskTimedOut', 'Task Timed Out');
+    throw new TokenError('InvalidToken', 'Invalid token');
+  }
+
+  succeed(token: string, output: string): void {
+    let value: unknown;
+    try {
+      value = JSON.parse(output);
+    } catch {
+      throw new TokenError('InvalidOutput', 'Output is not valid JSON');
+    }
+    this.take(token).resolve(value);
+  }
+
+  fail(token: string, error: string, cause: string): void {
+    this.take(token).reject(new TaskFailure(error, cause));
+  }
+
+  heartbeat(token: string): void {
+    if (!this.open.has(token)) this.take(token);
+  }
+
+  /** Closes the tokens of a state that ended, or of every state when stateName is omitted. */
+  close(executionArn: string, stateName?: string): void {
+    for (const [token, waiter] of this.open) {
+      if (waiter.executionArn === executionArn && (stateName === undefined || waiter.stateName === stateName)) {
+        this.open.delete(token);
+        this.closed.add(token);
+        waiter.reject(new TaskFailure('States.Timeout', 'The task was closed'));
+      }
+    }
+  }
+}

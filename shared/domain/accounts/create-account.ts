@@ -1,0 +1,46 @@
+import type { Clock } from '#shared/ports/clock.ts';
+import type { DirectoryStore } from '#shared/ports/directory-store.ts';
+import type { Ids } from '#shared/ports/ids.ts';
+import type { CreateAccountInput, CreateAccountOutput } from '#shared/protocol/accounts.ts';
+import { hashTokenSecret, newTokenSecret } from './token-secret.ts';
+
+export const OWNER_TOKEN_LIFETIME_DAYS = 90;
+
+type Ports = { directory: DirectoryStore; clock: Clock; ids: Ids };
+
+export const makeCreateAccount =
+  ({ directory, clock, ids }: Ports) =>
+  async (input: CreateAccountInput): Promise<CreateAccountOutput> => {
+    // 1. Mint ids and the owner's first token; only the token's hash will be stored.
+    // 2. Write the owner, then the account, then the token: no transactions, so the order
+    //    makes any partial failure harmless (an account without a token is unreachable).
+    // 3. Return the secret once; it cannot be recovered later.
+    const now = clock.now();
+    const accountId = ids.next('acc');
+    const ownerId = ids.next('usr');
+    const tokenId = ids.next('tok');
+    const secret = newTokenSecret();
+    const expiresAt = new Date(now.getTime() + OWNER_TOKEN_LIFETIME_DAYS * 86_400_000).toISOString();
+    const createdAt = now.toISOString();
+
+    await directory.putUser({
+      accountId,
+      userId: ownerId,
+      name: input.owner.name,
+      email: input.owner.email,
+      role: 'owner',
+      createdAt,
+    });
+    await directory.putAccount({ accountId, name: input.accountName, ownerId, createdAt });
+    await directory.putToken({
+      accountId,
+      userId: ownerId,
+      tokenId,
+      secretHash: hashTokenSecret(secret),
+      label: 'owner (created with the account)',
+      createdAt,
+      expiresAt,
+    });
+
+    return { accountId, ownerId, token: { id: tokenId, secret, expiresAt } };
+  };

@@ -1,0 +1,11 @@
+import { createHash, randomBytes } from 'node:crypto';
+
+const PREFIX = 'lk_';
+
+/** 256 random bits, base64url, with a prefix that secret scanners and people can recognise. */
+export const newTokenSecret = (): string => PREFIX + randomBytes(32).toString('base64url');
+
+export const hashTokenSecret = (secret: string): string => createHash('sha256').update(secret, 'utf8').digest('hex');
+
+/** Cheap shape check before any lookup, so garbage never reaches the store. */
+export const looksLikeTokenSecret = (value: string): boolean => /^lk_[A-Za-z0-9_-]{43}$/.test(value);
