@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config';
 // (synth is CPU-heavy), and integration against one local stack started in a global setup.
 export default defineConfig({
   test: {
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
     projects: [
       {
         test: {

@@ -11,6 +11,9 @@ DynamoDB, S3, SQS, SES and Step Functions emulators, the HTTP API, and the queue
   --json       print the endpoints as one JSON line (for scripts and tests)
 `;
 
+// The pinned SDK supports Node 20; its notice about future releases is not news at every start.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const { values } = parseArgs({
   options: {
     port: { type: 'string' },
@@ -42,6 +45,11 @@ const stack = await startLocalStack({
     process.stderr.write('A port is taken: stop the other process or choose another with --port.\n');
   }
   process.exit(1);
+});
+
+// A development server keeps serving after a bug in one request; it says so loudly instead.
+process.on('unhandledRejection', (reason) => {
+  process.stderr.write(`unhandled rejection: ${reason instanceof Error ? reason.stack : String(reason)}\n`);
 });
 
 const { endpoints } = stack;

@@ -35,7 +35,7 @@ export const parkTaskToken = async (event: unknown) => {
     );
   } catch (error) {
     if (error instanceof ConditionalCheckFailedException) {
-      throw new Error(`Deployment ${input.deploymentId} does not exist`);
+      throw new Error(`Deployment ${input.deploymentId} does not exist`, { cause: error });
     }
     throw error;
   }

@@ -25,6 +25,8 @@ type Definition = { StartAt: string; States: Record<string, StateDefinition> };
 type StateDefinition = {
   Type: string;
   Resource?: string;
+  Parameters?: Record<string, unknown>;
+  TimeoutSecondsPath?: string;
   Branches?: Definition[];
   Iterator?: Definition;
   ItemProcessor?: Definition;
@@ -42,6 +44,30 @@ const swapToken = (value: unknown, token: string): unknown => {
   }
   return value;
 };
+
+// The interpreter reads TimeoutSecondsPath from the input after Parameters; Step Functions
+// reads it from the state input. Carrying the value through Parameters under a key of ours
+// keeps ASL written for the real service working here.
+const TIMEOUT_KEY = '__latchkey_timeout_seconds';
+
+const adaptTimeoutPaths = (definition: Definition): Definition => ({
+  ...definition,
+  States: Object.fromEntries(
+    Object.entries(definition.States).map(([name, state]) => {
+      const adapted: StateDefinition = {
+        ...state,
+        ...(state.Branches ? { Branches: state.Branches.map(adaptTimeoutPaths) } : {}),
+        ...(state.Iterator ? { Iterator: adaptTimeoutPaths(state.Iterator) } : {}),
+        ...(state.ItemProcessor ? { ItemProcessor: adaptTimeoutPaths(state.ItemProcessor) } : {}),
+      };
+      if (state.Type === 'Task' && state.TimeoutSecondsPath && state.Parameters) {
+        adapted.Parameters = { ...state.Parameters, [`${TIMEOUT_KEY}.$`]: state.TimeoutSecondsPath };
+        adapted.TimeoutSecondsPath = `$.${TIMEOUT_KEY}`;
+      }
+      return [name, adapted];
+    }),
+  ),
+});
 
 const taskStates = (definition: Definition): [string, StateDefinition][] =>
   Object.entries(definition.States).flatMap(([name, state]) => [
@@ -86,7 +112,8 @@ export class Executions {
     const waits = pattern === 'waitForTaskToken';
     return async (input: Record<string, unknown>): Promise<unknown> => {
       const ticket = waits ? this.tokens.issue(executionArn, stateName) : undefined;
-      const params = (ticket ? swapToken(input, ticket.token) : input) as Record<string, unknown>;
+      const { [TIMEOUT_KEY]: _timeout, ...rest } = input;
+      const params = (ticket ? swapToken(rest, ticket.token) : rest) as Record<string, unknown>;
       let result: unknown;
       if (resource.startsWith('arn:aws:lambda:')) {
         return invokeLambda(resource, params);
@@ -108,7 +135,8 @@ export class Executions {
     };
   }
 
-  start(stateMachineArn: string, definition: Definition, name: string | undefined, input: string): Execution {
+  start(stateMachineArn: string, serviceDefinition: Definition, name: string | undefined, input: string): Execution {
+    const definition = adaptTimeoutPaths(serviceDefinition);
     const executionName = name ?? randomUUID();
     const executionArn = this.arnFor(stateMachineArn, executionName);
     const overrides = Object.fromEntries(

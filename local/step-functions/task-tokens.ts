@@ -29,6 +29,9 @@ export class TaskTokens {
     const settled = new Promise<unknown>((resolve, reject) => {
       this.open.set(token, { executionArn, stateName, resolve, reject });
     });
+    // The interpreter stops listening when the task times out; a later close must not become
+    // an unhandled rejection.
+    settled.catch(() => undefined);
     return { token, settled };
   }
 

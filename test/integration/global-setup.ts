@@ -22,6 +22,11 @@ export default async function setup(project: TestProject) {
   });
   const stderr: string[] = [];
   child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
+  // If the stack dies mid-run, say why: every later failure is only ECONNREFUSED.
+  let stopping = false;
+  child.once('exit', (code, signal) => {
+    if (!stopping) process.stderr.write(`\nThe local stack exited early (${code ?? signal}):\n${stderr.join('')}\n`);
+  });
 
   const started = await new Promise<{ endpoints: Endpoints; env: Record<string, string> }>((resolve, reject) => {
     const deadline = setTimeout(() => reject(new Error(`local stack did not start in 60 s:\n${stderr.join('')}`)), 60_000);
@@ -35,6 +40,8 @@ export default async function setup(project: TestProject) {
   project.provide('stackEnv', started.env);
 
   return async () => {
+    stopping = true;
+    if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');
     await exited;

@@ -1,0 +1,187 @@
+import { randomUUID } from 'node:crypto';
+import { CreateQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import {
+  CreateStateMachineCommand,
+  DescribeExecutionCommand,
+  SendTaskFailureCommand,
+  SendTaskHeartbeatCommand,
+  SendTaskSuccessCommand,
+  StartExecutionCommand,
+  StopExecutionCommand,
+  TaskTimedOut,
+  InvalidToken,
+  type DescribeExecutionCommandOutput,
+} from '@aws-sdk/client-sfn';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { localClients, waitFor } from '../support/clients.ts';
+
+const { sfn, sqs, dynamo, env } = localClients();
+
+const settled = (executionArn: string, timeoutMs = 10_000) =>
+  waitFor<DescribeExecutionCommandOutput>(
+    `execution ${executionArn} to end`,
+    async () => {
+      const described = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+      return described.status === 'RUNNING' ? undefined : described;
+    },
+    timeoutMs,
+  );
+
+/** A trivial machine: hand a task token to a queue, wait for someone to answer it. */
+const tokenOnQueue = (queueUrl: string, timeoutSeconds: number) =>
+  JSON.stringify({
+    StartAt: 'AskSomeone',
+    States: {
+      AskSomeone: {
+        Type: 'Task',
+        Resource: 'arn:aws:states:::sqs:sendMessage.waitForTaskToken',
+        Parameters: { QueueUrl: queueUrl, MessageBody: { 'question.$': '$.question', 'token.$': '$$.Task.Token' } },
+        TimeoutSeconds: timeoutSeconds,
+        End: true,
+      },
+    },
+  });
+
+describe('local Step Functions: task tokens', () => {
+  let queueUrl: string;
+  let machineArn: string;
+  let quickMachineArn: string;
+
+  beforeAll(async () => {
+    ({ QueueUrl: queueUrl } = (await sqs.send(new CreateQueueCommand({ QueueName: `asks-${randomUUID()}` }))) as { QueueUrl: string });
+    ({ stateMachineArn: machineArn } = (await sfn.send(
+      new CreateStateMachineCommand({ name: `ask-${randomUUID()}`, definition: tokenOnQueue(queueUrl, 30), roleArn: 'arn:aws:iam::000000000000:role/x' }),
+    )) as { stateMachineArn: string });
+    ({ stateMachineArn: quickMachineArn } = (await sfn.send(
+      new CreateStateMachineCommand({ name: `quick-${randomUUID()}`, definition: tokenOnQueue(queueUrl, 1), roleArn: 'arn:aws:iam::000000000000:role/x' }),
+    )) as { stateMachineArn: string });
+  });
+
+  const nextToken = async (question: string) =>
+    waitFor(`the task token for ${question}`, async () => {
+      const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, WaitTimeSeconds: 1, MaxNumberOfMessages: 10 }));
+      const bodies = Messages.map((m) => JSON.parse(m.Body!) as { question: string; token: string });
+      return bodies.find((b) => b.question === question)?.token;
+    });
+
+  it('ends a wait with SendTaskSuccess, passing its output on', async () => {
+    const question = randomUUID();
+    const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn: machineArn, input: JSON.stringify({ question }) }));
+    const token = await nextToken(question);
+    await sfn.send(new SendTaskHeartbeatCommand({ taskToken: token }));
+
+    await sfn.send(new SendTaskSuccessCommand({ taskToken: token, output: JSON.stringify({ answer: 42 }) }));
+
+    const done = await settled(executionArn!);
+    expect(done.status).toBe('SUCCEEDED');
+    expect(JSON.parse(done.output!)).toEqual({ answer: 42 });
+    // The token is spent: a second answer is refused as the real service refuses it.
+    await expect(sfn.send(new SendTaskSuccessCommand({ taskToken: token, output: '{}' }))).rejects.toBeInstanceOf(TaskTimedOut);
+  });
+
+  it('fails the execution with the error given to SendTaskFailure', async () => {
+    const question = randomUUID();
+    const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn: machineArn, input: JSON.stringify({ question }) }));
+    const token = await nextToken(question);
+
+    await sfn.send(new SendTaskFailureCommand({ taskToken: token, error: 'Agent.Refused', cause: 'not enrolled' }));
+
+    const done = await settled(executionArn!);
+    expect(done).toMatchObject({ status: 'FAILED', error: 'Agent.Refused', cause: 'not enrolled' });
+  });
+
+  it('times a wait out with States.Timeout after TimeoutSeconds, and the token is then dead', async () => {
+    const question = randomUUID();
+    const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn: quickMachineArn, input: JSON.stringify({ question }) }));
+    const token = await nextToken(question);
+
+    const done = await settled(executionArn!);
+
+    expect(done).toMatchObject({ status: 'FAILED', error: 'States.Timeout' });
+    await expect(sfn.send(new SendTaskSuccessCommand({ taskToken: token, output: '{}' }))).rejects.toBeInstanceOf(TaskTimedOut);
+  });
+
+  it('stops an execution, closing its wait', async () => {
+    const question = randomUUID();
+    const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn: machineArn, input: JSON.stringify({ question }) }));
+    const token = await nextToken(question);
+
+    await sfn.send(new StopExecutionCommand({ executionArn, error: 'Canceled', cause: 'by test' }));
+
+    expect((await settled(executionArn!)).status).toBe('ABORTED');
+    await expect(sfn.send(new SendTaskSuccessCommand({ taskToken: token, output: '{}' }))).rejects.toBeInstanceOf(TaskTimedOut);
+  });
+
+  it('refuses a token it never issued', async () => {
+    await expect(sfn.send(new SendTaskSuccessCommand({ taskToken: 'forged', output: '{}' }))).rejects.toBeInstanceOf(InvalidToken);
+  });
+
+  it('starts one execution per name: the same name and input again is the same execution', async () => {
+    const name = randomUUID();
+    const input = JSON.stringify({ question: name });
+    const first = await sfn.send(new StartExecutionCommand({ stateMachineArn: machineArn, name, input }));
+    const again = await sfn.send(new StartExecutionCommand({ stateMachineArn: machineArn, name, input }));
+    expect(again.executionArn).toBe(first.executionArn);
+    await expect(sfn.send(new StartExecutionCommand({ stateMachineArn: machineArn, name, input: '{}' }))).rejects.toMatchObject({
+      name: 'ExecutionAlreadyExists',
+    });
+    await sfn.send(new StopExecutionCommand({ executionArn: first.executionArn }));
+  });
+});
+
+describe('deployment state machine (the one ASL file) on the local stack', () => {
+  const deploymentsTable = env.DEPLOYMENTS_TABLE!;
+  const machineArn = env.DEPLOYMENT_STATE_MACHINE_ARN!;
+
+  const newDeployment = async () => {
+    const accountId = `acc_${randomUUID().replaceAll('-', '')}`;
+    const deploymentId = `dep_${randomUUID().replaceAll('-', '')}`;
+    await dynamo.send(new PutCommand({ TableName: deploymentsTable, Item: { pk: `ACCOUNT#${accountId}`, sk: `DEPLOYMENT#${deploymentId}`, state: 'PendingApproval' } }));
+    return { accountId, deploymentId };
+  };
+
+  const parkedToken = (ids: { accountId: string; deploymentId: string }) =>
+    waitFor('the task token parked on the deployment', async () => {
+      const { Item } = await dynamo.send(
+        new GetCommand({ TableName: deploymentsTable, Key: { pk: `ACCOUNT#${ids.accountId}`, sk: `DEPLOYMENT#${ids.deploymentId}` }, ConsistentRead: true }),
+      );
+      return Item?.taskToken as string | undefined;
+    });
+
+  it('parks the approval task token on the deployment through a Lambda task, and resumes on SendTaskSuccess', async () => {
+    const ids = await newDeployment();
+    const { executionArn } = await sfn.send(
+      new StartExecutionCommand({ stateMachineArn: machineArn, name: ids.deploymentId, input: JSON.stringify({ ...ids, approvalWindowSeconds: 60 }) }),
+    );
+
+    const token = await parkedToken(ids);
+    await sfn.send(new SendTaskSuccessCommand({ taskToken: token, output: JSON.stringify({ decision: 'approve' }) }));
+
+    const done = await settled(executionArn!);
+    expect(done.status).toBe('SUCCEEDED');
+    expect(JSON.parse(done.output!).decision).toEqual({ decision: 'approve' });
+  });
+
+  it('expires when the approval window passes', async () => {
+    const ids = await newDeployment();
+    const { executionArn } = await sfn.send(
+      new StartExecutionCommand({ stateMachineArn: machineArn, input: JSON.stringify({ ...ids, approvalWindowSeconds: 1 }) }),
+    );
+    await parkedToken(ids);
+
+    expect(await settled(executionArn!)).toMatchObject({ status: 'FAILED', error: 'Latchkey.Expired' });
+  });
+
+  it('fails when the Lambda task fails (no such deployment)', async () => {
+    const { executionArn } = await sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: machineArn,
+        input: JSON.stringify({ accountId: 'acc_none', deploymentId: 'dep_none', approvalWindowSeconds: 60 }),
+      }),
+    );
+    const done = await settled(executionArn!);
+    expect(done.status).toBe('FAILED');
+    expect(done.cause).toContain('does not exist');
+  });
+});
