@@ -23,9 +23,36 @@ export type FunctionDeclaration = {
   memoryMb?: number;
 };
 
+// Routes of the directory: they read or write it, and append to the audit trail (kept in the
+// deployments table) for every change and every refusal.
+const directoryWriter: Bindings = { tables: { directory: 'RW', deployments: 'RW' } };
+const directoryReader: Bindings = { tables: { directory: 'RO', deployments: 'RW' } };
+
+const api = (name: string, bind: Bindings): FunctionDeclaration => ({ entry: `functions/api/${name}.ts`, bind });
+
 export const functions = {
-  health: { entry: 'functions/api/health.ts', bind: {} },
-  'create-account': { entry: 'functions/api/create-account.ts', bind: { tables: { directory: 'RW' } } },
+  health: api('health', {}),
+  openapi: api('openapi', {}),
+  'create-account': api('create-account', directoryWriter),
+  'create-user': api('create-user', directoryWriter),
+  'create-token': api('create-token', directoryWriter),
+  'revoke-token': api('revoke-token', directoryWriter),
+  'create-group': api('create-group', directoryWriter),
+  'add-group-member': api('add-group-member', directoryWriter),
+  'remove-group-member': api('remove-group-member', directoryWriter),
+  'create-environment': api('create-environment', directoryWriter),
+  'update-environment': api('update-environment', directoryWriter),
+  'create-app': api('create-app', directoryWriter),
+  'update-app': api('update-app', directoryWriter),
+  'create-enrolment': api('create-enrolment', directoryWriter),
+  'get-me': api('get-me', directoryReader),
+  'list-users': api('list-users', directoryReader),
+  'list-tokens': api('list-tokens', directoryReader),
+  'list-groups': api('list-groups', directoryReader),
+  'list-environments': api('list-environments', directoryReader),
+  'list-apps': api('list-apps', directoryReader),
+  'list-audit': api('list-audit', directoryReader),
+  'verify-audit': api('verify-audit', directoryReader),
   'park-task-token': { entry: 'functions/workflow/park-task-token.ts', bind: { tables: { deployments: 'RW' } } },
   'consume-agent-replies': {
     entry: 'functions/agents/consume-agent-replies.ts',

@@ -9,15 +9,15 @@ import { invokeFunction } from './lambda-runtime.ts';
 /** API Gateway's own payload limit; handlers apply their tighter ones. */
 const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
 
-type CompiledRoute = Route & { pattern: RegExp; params: string[] };
+type CompiledRoute = Route & { pattern: RegExp; paramNames: string[] };
 
 const compile = (route: Route): CompiledRoute => {
-  const params: string[] = [];
+  const paramNames: string[] = [];
   const source = route.path.replace(/\{([^}]+)\}/g, (_match, name: string) => {
-    params.push(name);
+    paramNames.push(name);
     return '([^/]+)';
   });
-  return { ...route, pattern: new RegExp(`^${source}$`), params };
+  return { ...route, pattern: new RegExp(`^${source}$`), paramNames };
 };
 
 // API Gateway base64-encodes bodies it does not know to be text.
@@ -31,7 +31,7 @@ const problem = (res: ServerResponse, status: number, title: string) => {
 
 /** Serves the route table the way API Gateway HTTP APIs do: payload format 2.0, same handlers. */
 export const startHttpApi = async (port: number) => {
-  const table = routes.map(compile);
+  const table = (routes as readonly Route[]).map(compile);
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
@@ -66,8 +66,8 @@ export const startHttpApi = async (port: number) => {
       rawQueryString: url.search.slice(1),
       headers,
       ...(Object.keys(query).length ? { queryStringParameters: query } : {}),
-      ...(route.params.length
-        ? { pathParameters: Object.fromEntries(route.params.map((name, i) => [name, decodeURIComponent(values[i]!)])) }
+      ...(route.paramNames.length
+        ? { pathParameters: Object.fromEntries(route.paramNames.map((name, i) => [name, decodeURIComponent(values[i]!)])) }
         : {}),
       requestContext: {
         accountId: LOCAL_ACCOUNT,

@@ -1,57 +1,249 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Account, ApiToken, User } from '#shared/domain/accounts/model.ts';
-import { ConflictError } from '#shared/domain/errors.ts';
+import type { App, Enrolment, Environment, Group } from '#shared/domain/directory/model.ts';
+import { ConflictError, NotFoundError } from '#shared/domain/errors.ts';
 import type { DirectoryStore } from '#shared/ports/directory-store.ts';
+import type { PageRequest } from '#shared/ports/paging.ts';
+import { queryPage } from './dynamo-paging.ts';
 
-// Key layout of the directory table (one account's items share a partition):
-//   ACCOUNT#<acc> / ACCOUNT          the account
-//   ACCOUNT#<acc> / USER#<usr>       a person
-//   TOKEN#<sha256> / TOKEN           an API token, keyed by its hash so that authentication is
-//                                    one consistent GetItem; gsi1 lists a user's tokens.
-const accountKey = (accountId: string) => ({ pk: `ACCOUNT#${accountId}`, sk: 'ACCOUNT' });
-const userKey = (accountId: string, userId: string) => ({ pk: `ACCOUNT#${accountId}`, sk: `USER#${userId}` });
-const tokenKey = (secretHash: string) => ({ pk: `TOKEN#${secretHash}`, sk: 'TOKEN' });
+// Key layout of the directory table. One account's items share the partition ACCOUNT#<acc>:
+//   ACCOUNT                 the account
+//   USER#<usr>              a person          EMAIL#<email>          claims the email
+//   GROUP#<grp>             an approver group (members as a string set)
+//   ENV#<env>               an environment    APP#<app>              an application
+//   NAME#<kind>#<name>      claims a group, environment or application name
+//   AGENT#<agt>             an enrolled agent (role, keys, last seen)
+// Secrets are looked up by hash in partitions of their own, one consistent GetItem each:
+//   TOKEN#<sha256> / TOKEN              an API token; gsi1 (ACCOUNT#<acc>, TOKEN#<tok>) finds it by id
+//   ENROLMENT#<sha256> / ENROLMENT      an agent enrolment; gsi1 (ACCOUNT#<acc>, ENROLMENT#<enr>)
+const account = (accountId: string) => `ACCOUNT#${accountId}`;
+const KEY_NAMES = ['pk', 'sk'];
+const GSI_KEY_NAMES = ['pk', 'sk', 'gsi1pk', 'gsi1sk'];
 
-const strip = <T>(item: Record<string, unknown> | undefined): T | undefined => {
-  if (!item) return undefined;
+const strip = <T>(item: Record<string, unknown>): T => {
   const { pk: _pk, sk: _sk, gsi1pk: _g1, gsi1sk: _g2, kind: _kind, ...rest } = item;
   return rest as T;
 };
+const stripGroup = (item: Record<string, unknown>): Group => {
+  const group = strip<Group & { members?: Set<string> }>(item);
+  return { ...group, members: [...(group.members ?? [])] };
+};
+
+const isConditionFailure = (error: unknown) => error instanceof ConditionalCheckFailedException;
 
 export const dynamoDirectoryStore = (db: DynamoDBDocumentClient, tableName: string): DirectoryStore => {
-  const putNew = async (item: Record<string, unknown>, what: string) => {
+  const putNew = async (item: Record<string, unknown>, conflict: string) => {
     try {
-      await db.send(
-        new PutCommand({ TableName: tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }),
-      );
+      await db.send(new PutCommand({ TableName: tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }));
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) throw new ConflictError(`${what} already exists`);
+      if (isConditionFailure(error)) throw new ConflictError(conflict);
+      throw error;
+    }
+  };
+
+  /** Claims a unique name before the item is written: a lost race is a 409, never a duplicate. */
+  const claim = (accountId: string, sk: string, ownerId: string, conflict: string) =>
+    putNew({ pk: account(accountId), sk, kind: 'claim', ownerId }, conflict);
+
+  const get = async <T>(pk: string, sk: string, map: (item: Record<string, unknown>) => T = strip): Promise<T | undefined> => {
+    const { Item } = await db.send(new GetCommand({ TableName: tableName, Key: { pk, sk }, ConsistentRead: true }));
+    return Item ? map(Item) : undefined;
+  };
+
+  const list = <T>(accountId: string, prefix: string, request: PageRequest, map: (item: Record<string, unknown>) => T = strip) =>
+    queryPage(
+      db,
+      {
+        TableName: tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': account(accountId), ':prefix': prefix },
+      },
+      { name: 'pk', value: account(accountId) },
+      KEY_NAMES,
+      request,
+      map,
+    );
+
+  const tokenById = async (accountId: string, tokenId: string) => {
+    const { Items = [] } = await db.send(
+      new QueryCommand({
+        TableName: tableName,
+        IndexName: 'gsi1',
+        KeyConditionExpression: 'gsi1pk = :pk AND gsi1sk = :sk',
+        ExpressionAttributeValues: { ':pk': account(accountId), ':sk': `TOKEN#${tokenId}` },
+      }),
+    );
+    return Items[0] ? strip<ApiToken>(Items[0]) : undefined;
+  };
+
+  const updateGroupMembers = async (accountId: string, groupId: string, operation: 'ADD' | 'DELETE', userId: string) => {
+    try {
+      const { Attributes } = await db.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { pk: account(accountId), sk: `GROUP#${groupId}` },
+          UpdateExpression: `${operation} members :member`,
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':member': new Set([userId]) },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return stripGroup(Attributes!);
+    } catch (error) {
+      if (isConditionFailure(error)) throw new NotFoundError('No such group');
       throw error;
     }
   };
 
   return {
-    putAccount: (account: Account) => putNew({ ...accountKey(account.accountId), kind: 'account', ...account }, 'account'),
-    putUser: (user: User) => putNew({ ...userKey(user.accountId, user.userId), kind: 'user', ...user }, 'user'),
+    putAccount: (a: Account) => putNew({ pk: account(a.accountId), sk: 'ACCOUNT', kind: 'account', ...a }, 'The account already exists'),
+    getAccount: (accountId) => get<Account>(account(accountId), 'ACCOUNT'),
+
+    putUser: async (user: User) => {
+      await claim(user.accountId, `EMAIL#${user.email}`, user.userId, `Someone in this account already has the email ${user.email}`);
+      await putNew({ pk: account(user.accountId), sk: `USER#${user.userId}`, kind: 'user', ...user }, 'The user already exists');
+    },
+    getUser: (accountId, userId) => get<User>(account(accountId), `USER#${userId}`),
+    listUsers: (accountId, request) => list<User>(accountId, 'USER#', request),
+
     putToken: (token: ApiToken) =>
       putNew(
-        {
-          ...tokenKey(token.secretHash),
-          kind: 'token',
-          gsi1pk: `ACCOUNT#${token.accountId}#USER#${token.userId}`,
-          gsi1sk: `TOKEN#${token.tokenId}`,
-          ...token,
-        },
-        'token',
+        { pk: `TOKEN#${token.secretHash}`, sk: 'TOKEN', kind: 'token', gsi1pk: account(token.accountId), gsi1sk: `TOKEN#${token.tokenId}`, ...token },
+        'The token already exists',
       ),
-    findTokenByHash: async (secretHash) => {
-      const { Item } = await db.send(new GetCommand({ TableName: tableName, Key: tokenKey(secretHash), ConsistentRead: true }));
-      return strip<ApiToken>(Item);
+    findTokenByHash: (secretHash) => get<ApiToken>(`TOKEN#${secretHash}`, 'TOKEN'),
+    getToken: async (accountId, tokenId) => {
+      const found = await tokenById(accountId, tokenId);
+      // The index is eventually consistent: re-read the item itself for its current state.
+      return found ? get<ApiToken>(`TOKEN#${found.secretHash}`, 'TOKEN') : undefined;
     },
-    getAccount: async (accountId) => {
-      const { Item } = await db.send(new GetCommand({ TableName: tableName, Key: accountKey(accountId), ConsistentRead: true }));
-      return strip<Account>(Item);
+    listTokens: (accountId, request, userId) =>
+      queryPage(
+        db,
+        {
+          TableName: tableName,
+          IndexName: 'gsi1',
+          KeyConditionExpression: 'gsi1pk = :pk AND begins_with(gsi1sk, :prefix)',
+          ...(userId ? { FilterExpression: 'userId = :user' } : {}),
+          ExpressionAttributeValues: { ':pk': account(accountId), ':prefix': 'TOKEN#', ...(userId ? { ':user': userId } : {}) },
+        },
+        { name: 'gsi1pk', value: account(accountId) },
+        GSI_KEY_NAMES,
+        request,
+        strip<ApiToken>,
+      ),
+    revokeToken: async (token, at) => {
+      try {
+        const { Attributes } = await db.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { pk: `TOKEN#${token.secretHash}`, sk: 'TOKEN' },
+            UpdateExpression: 'SET revokedAt = :at',
+            ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(revokedAt)',
+            ExpressionAttributeValues: { ':at': at },
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+        return strip<ApiToken>(Attributes!);
+      } catch (error) {
+        // Revoking twice is not an error: the token is revoked, as asked.
+        if (isConditionFailure(error)) return (await get<ApiToken>(`TOKEN#${token.secretHash}`, 'TOKEN')) ?? token;
+        throw error;
+      }
+    },
+
+    putGroup: async (group: Group) => {
+      await claim(group.accountId, `NAME#group#${group.name}`, group.groupId, `A group named ${group.name} already exists`);
+      const { members: _none, ...rest } = group;
+      await putNew({ pk: account(group.accountId), sk: `GROUP#${group.groupId}`, kind: 'group', ...rest }, 'The group already exists');
+    },
+    getGroup: (accountId, groupId) => get(account(accountId), `GROUP#${groupId}`, stripGroup),
+    listGroups: (accountId, request) => list(accountId, 'GROUP#', request, stripGroup),
+    addGroupMember: (accountId, groupId, userId) => updateGroupMembers(accountId, groupId, 'ADD', userId),
+    removeGroupMember: (accountId, groupId, userId) => updateGroupMembers(accountId, groupId, 'DELETE', userId),
+
+    putEnvironment: async (environment: Environment) => {
+      await claim(environment.accountId, `NAME#environment#${environment.name}`, environment.environmentId, `An environment named ${environment.name} already exists`);
+      await putNew({ pk: account(environment.accountId), sk: `ENV#${environment.environmentId}`, kind: 'environment', ...environment }, 'The environment already exists');
+    },
+    getEnvironment: (accountId, environmentId) => get<Environment>(account(accountId), `ENV#${environmentId}`),
+    listEnvironments: (accountId, request) => list<Environment>(accountId, 'ENV#', request),
+    updateEnvironment: async (environment) => {
+      try {
+        await db.send(
+          new PutCommand({
+            TableName: tableName,
+            Item: { pk: account(environment.accountId), sk: `ENV#${environment.environmentId}`, kind: 'environment', ...environment },
+            ConditionExpression: 'version = :expected',
+            ExpressionAttributeValues: { ':expected': environment.version - 1 },
+          }),
+        );
+      } catch (error) {
+        if (isConditionFailure(error)) throw new ConflictError('The environment changed meanwhile: read it again and retry');
+        throw error;
+      }
+    },
+
+    putApp: async (app: App) => {
+      await claim(app.accountId, `NAME#app#${app.name}`, app.appId, `An application named ${app.name} already exists`);
+      await putNew({ pk: account(app.accountId), sk: `APP#${app.appId}`, kind: 'app', ...app }, 'The application already exists');
+    },
+    getApp: (accountId, appId) => get<App>(account(accountId), `APP#${appId}`),
+    listApps: (accountId, request) => list<App>(accountId, 'APP#', request),
+    markAppSecure: async (accountId, appId, at) => {
+      try {
+        const { Attributes } = await db.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { pk: account(accountId), sk: `APP#${appId}` },
+            UpdateExpression: 'SET secure = :true, updatedAt = :at',
+            ConditionExpression: 'attribute_exists(pk) AND secure = :false',
+            ExpressionAttributeValues: { ':true': true, ':false': false, ':at': at },
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+        return strip<App>(Attributes!);
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+        const app = await get<App>(account(accountId), `APP#${appId}`);
+        if (!app) throw new NotFoundError('No such application');
+        return app;
+      }
+    },
+
+    putEnrolment: (enrolment: Enrolment) =>
+      putNew(
+        {
+          pk: `ENROLMENT#${enrolment.secretHash}`,
+          sk: 'ENROLMENT',
+          kind: 'enrolment',
+          gsi1pk: account(enrolment.accountId),
+          gsi1sk: `ENROLMENT#${enrolment.enrolmentId}`,
+          ...enrolment,
+        },
+        'The enrolment already exists',
+      ),
+
+    countOnlineKeyServers: async (accountId, seenSince) => {
+      let count = 0;
+      let cursor: Record<string, unknown> | undefined;
+      do {
+        const page = await db.send(
+          new QueryCommand({
+            TableName: tableName,
+            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+            FilterExpression: '#role = :keyserver AND lastSeenAt >= :since AND attribute_not_exists(removedAt)',
+            ExpressionAttributeNames: { '#role': 'role' },
+            ExpressionAttributeValues: { ':pk': account(accountId), ':prefix': 'AGENT#', ':keyserver': 'keyserver', ':since': seenSince },
+            Select: 'COUNT',
+            ...(cursor ? { ExclusiveStartKey: cursor } : {}),
+          }),
+        );
+        count += page.Count ?? 0;
+        cursor = page.LastEvaluatedKey;
+      } while (cursor);
+      return count;
     },
   };
 };

@@ -1,24 +1,20 @@
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { makeCreateAccount } from '#shared/domain/accounts/create-account.ts';
+import { makeAuditTrail } from '#shared/domain/audit/audit-trail.ts';
 import { systemClock } from '#shared/ports/clock.ts';
 import { randomIds } from '#shared/ports/ids.ts';
-import { createAccountInput } from '#shared/protocol/accounts.ts';
 import { dynamo } from '../adapters/aws-clients.ts';
+import { dynamoAuditLog } from '../adapters/dynamo-audit-log.ts';
 import { dynamoDirectoryStore } from '../adapters/dynamo-directory-store.ts';
 import { tableName } from '../config.ts';
-import { httpHandler } from '../http/http-handler.ts';
-import { parseJsonBody } from '../http/request.ts';
-import { json } from '../http/response.ts';
+import { apiHandler, type RouteHandler } from '../http/api-route.ts';
 
-const createAccount = makeCreateAccount({
+const useCase = makeCreateAccount({
   directory: dynamoDirectoryStore(dynamo(), tableName('directory')),
+  audit: makeAuditTrail({ log: dynamoAuditLog(dynamo(), tableName('deployments')), clock: systemClock }),
   clock: systemClock,
   ids: randomIds,
 });
 
-export const createAccountRoute = async (event: APIGatewayProxyEventV2) => {
-  const input = parseJsonBody(event, createAccountInput);
-  return json(201, await createAccount(input));
-};
+export const createAccount: RouteHandler<'POST /accounts'> = ({ body }) => useCase(body);
 
-export const handler = httpHandler(createAccountRoute);
+export const handler = apiHandler('POST /accounts', createAccount);

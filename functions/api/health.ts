@@ -1,6 +1,5 @@
-import { httpHandler } from '../http/http-handler.ts';
-import { json } from '../http/response.ts';
+import { apiHandler } from '../http/api-route.ts';
 
-export const health = async () => json(200, { status: 'ok', version: process.env.LATCHKEY_VERSION ?? 'dev' });
+export const health = async () => ({ status: 'ok' as const, version: process.env.LATCHKEY_VERSION ?? 'dev' });
 
-export const handler = httpHandler(health);
+export const handler = apiHandler('GET /health', health);

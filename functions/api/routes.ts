@@ -1,3 +1,27 @@
+import { z } from 'zod';
+import { createAccountInput, createAccountOutput, healthOutput } from '#shared/protocol/accounts.ts';
+import { appId, environmentId, groupId, pageQuery, page, tokenId, userId } from '#shared/protocol/common.ts';
+import {
+  app,
+  auditEvent,
+  auditVerification,
+  createAppInput,
+  createdEnrolment,
+  createdToken,
+  createEnrolmentInput,
+  createEnvironmentInput,
+  createGroupInput,
+  createTokenInput,
+  createUserInput,
+  createdUser,
+  environment,
+  group,
+  me,
+  token,
+  updateAppInput,
+  updateEnvironmentInput,
+  user,
+} from '#shared/protocol/directory.ts';
 import type { FunctionName } from '../catalog.ts';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -7,10 +31,68 @@ export type Route = {
   /** API Gateway path syntax: `{id}` is a path parameter. */
   path: string;
   function: FunctionName;
+  summary: string;
+  /** `token`: a bearer API token is required. */
+  auth: 'none' | 'token';
+  params?: z.ZodType;
+  query?: z.ZodType;
+  body?: z.ZodType;
+  response: { status: number; schema?: z.ZodType; contentType?: string };
 };
 
-/** The one route table: CDK makes API Gateway routes of it, the local server serves it. */
+const idParam = <T extends z.ZodType>(schema: T) => z.strictObject({ id: schema });
+
+/**
+ * The one route table: CDK makes API Gateway routes of it, the local server serves it, and
+ * GET /openapi.json is generated from its schemas — the same ones the handlers validate with.
+ */
 export const routes = [
-  { method: 'GET', path: '/health', function: 'health' },
-  { method: 'POST', path: '/accounts', function: 'create-account' },
+  { method: 'GET', path: '/health', function: 'health', summary: 'Liveness', auth: 'none', response: { status: 200, schema: healthOutput } },
+  { method: 'GET', path: '/openapi.json', function: 'openapi', summary: 'This API as OpenAPI 3.1', auth: 'none', response: { status: 200, contentType: 'application/json' } },
+  {
+    method: 'POST', path: '/accounts', function: 'create-account', summary: 'Create an account, its owner and the owner token (shown once)',
+    auth: 'none', body: createAccountInput, response: { status: 201, schema: createAccountOutput },
+  },
+  { method: 'GET', path: '/me', function: 'get-me', summary: 'Who the token belongs to', auth: 'token', response: { status: 200, schema: me } },
+  { method: 'POST', path: '/users', function: 'create-user', summary: 'Add a person to the account, with a first token (shown once) to hand to them', auth: 'token', body: createUserInput, response: { status: 201, schema: createdUser } },
+  { method: 'GET', path: '/users', function: 'list-users', summary: 'People of the account', auth: 'token', query: pageQuery, response: { status: 200, schema: page(user) } },
+  {
+    method: 'POST', path: '/tokens', function: 'create-token', summary: 'Create a personal API token (its secret is shown once)',
+    auth: 'token', body: createTokenInput, response: { status: 201, schema: createdToken },
+  },
+  { method: 'GET', path: '/tokens', function: 'list-tokens', summary: 'Your tokens (all tokens, for the owner)', auth: 'token', query: pageQuery, response: { status: 200, schema: page(token) } },
+  { method: 'DELETE', path: '/tokens/{id}', function: 'revoke-token', summary: 'Revoke a token', auth: 'token', params: idParam(tokenId), response: { status: 200, schema: token } },
+  { method: 'POST', path: '/groups', function: 'create-group', summary: 'Create an approver group', auth: 'token', body: createGroupInput, response: { status: 201, schema: group } },
+  { method: 'GET', path: '/groups', function: 'list-groups', summary: 'Approver groups', auth: 'token', query: pageQuery, response: { status: 200, schema: page(group) } },
+  {
+    method: 'PUT', path: '/groups/{id}/members/{userId}', function: 'add-group-member', summary: 'Add a person to a group',
+    auth: 'token', params: z.strictObject({ id: groupId, userId }), response: { status: 200, schema: group },
+  },
+  {
+    method: 'DELETE', path: '/groups/{id}/members/{userId}', function: 'remove-group-member', summary: 'Remove a person from a group',
+    auth: 'token', params: z.strictObject({ id: groupId, userId }), response: { status: 200, schema: group },
+  },
+  {
+    method: 'POST', path: '/environments', function: 'create-environment', summary: 'Create an environment with its approval policy and variables',
+    auth: 'token', body: createEnvironmentInput, response: { status: 201, schema: environment },
+  },
+  { method: 'GET', path: '/environments', function: 'list-environments', summary: 'Environments', auth: 'token', query: pageQuery, response: { status: 200, schema: page(environment) } },
+  {
+    method: 'PATCH', path: '/environments/{id}', function: 'update-environment', summary: 'Change approval policy or variables',
+    auth: 'token', params: idParam(environmentId), body: updateEnvironmentInput, response: { status: 200, schema: environment },
+  },
+  { method: 'POST', path: '/apps', function: 'create-app', summary: 'Create an application', auth: 'token', body: createAppInput, response: { status: 201, schema: app } },
+  { method: 'GET', path: '/apps', function: 'list-apps', summary: 'Applications', auth: 'token', query: pageQuery, response: { status: 200, schema: page(app) } },
+  {
+    method: 'PATCH', path: '/apps/{id}', function: 'update-app', summary: 'Make an application secure (needs two online key servers)',
+    auth: 'token', params: idParam(appId), body: updateAppInput, response: { status: 200, schema: app },
+  },
+  {
+    method: 'POST', path: '/enrolments', function: 'create-enrolment', summary: 'Create a single-use agent enrolment token (shown once)',
+    auth: 'token', body: createEnrolmentInput, response: { status: 201, schema: createdEnrolment },
+  },
+  { method: 'GET', path: '/audit', function: 'list-audit', summary: 'Audit events, oldest first', auth: 'token', query: pageQuery, response: { status: 200, schema: page(auditEvent) } },
+  { method: 'GET', path: '/audit/verify', function: 'verify-audit', summary: 'Recompute the audit hash chain', auth: 'token', response: { status: 200, schema: auditVerification } },
 ] as const satisfies readonly Route[];
+
+export const routeKey = (route: Pick<Route, 'method' | 'path'>) => `${route.method} ${route.path}`;

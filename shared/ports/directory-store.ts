@@ -1,13 +1,49 @@
 import type { Account, ApiToken, User } from '#shared/domain/accounts/model.ts';
+import type { App, Enrolment, Environment, Group } from '#shared/domain/directory/model.ts';
+import type { Page, PageRequest } from './paging.ts';
 
-/** Persistence of accounts, people and tokens. Every write is conditional; none is a transaction. */
+/**
+ * Persistence of the directory. Every write is one conditional single-item write (no
+ * transactions): creations fail with ConflictError when the id or the name is taken, updates
+ * when the item is not in the state they expect. Lists are queries with paging, never scans.
+ */
 export interface DirectoryStore {
-  /** Fails with ConflictError if the account id exists. */
   putAccount(account: Account): Promise<void>;
-  /** Fails with ConflictError if the user id, or the email within the account, exists. */
-  putUser(user: User): Promise<void>;
-  putToken(token: ApiToken): Promise<void>;
-  /** Looks a token up by the SHA-256 of its secret; consistent, so a new token works at once. */
-  findTokenByHash(secretHash: string): Promise<ApiToken | undefined>;
   getAccount(accountId: string): Promise<Account | undefined>;
+
+  /** Claims the email within the account first, so two people never share one. */
+  putUser(user: User): Promise<void>;
+  getUser(accountId: string, userId: string): Promise<User | undefined>;
+  listUsers(accountId: string, page: PageRequest): Promise<Page<User>>;
+
+  putToken(token: ApiToken): Promise<void>;
+  /** Consistent read by the SHA-256 of the secret, so a new token works at once. */
+  findTokenByHash(secretHash: string): Promise<ApiToken | undefined>;
+  getToken(accountId: string, tokenId: string): Promise<ApiToken | undefined>;
+  listTokens(accountId: string, page: PageRequest, userId?: string): Promise<Page<ApiToken>>;
+  /** Sets revokedAt unless already set; returns the token as revoked. */
+  revokeToken(token: ApiToken, at: string): Promise<ApiToken>;
+
+  putGroup(group: Group): Promise<void>;
+  getGroup(accountId: string, groupId: string): Promise<Group | undefined>;
+  listGroups(accountId: string, page: PageRequest): Promise<Page<Group>>;
+  addGroupMember(accountId: string, groupId: string, userId: string): Promise<Group>;
+  removeGroupMember(accountId: string, groupId: string, userId: string): Promise<Group>;
+
+  putEnvironment(environment: Environment): Promise<void>;
+  getEnvironment(accountId: string, environmentId: string): Promise<Environment | undefined>;
+  listEnvironments(accountId: string, page: PageRequest): Promise<Page<Environment>>;
+  /** Writes only if the stored version is still `environment.version - 1`. */
+  updateEnvironment(environment: Environment): Promise<void>;
+
+  putApp(app: App): Promise<void>;
+  getApp(accountId: string, appId: string): Promise<App | undefined>;
+  listApps(accountId: string, page: PageRequest): Promise<Page<App>>;
+  /** Flips `secure` from false to true; a secure application never goes back. */
+  markAppSecure(accountId: string, appId: string, at: string): Promise<App>;
+
+  putEnrolment(enrolment: Enrolment): Promise<void>;
+
+  /** Key servers of the account whose last heartbeat is at or after `seenSince`. */
+  countOnlineKeyServers(accountId: string, seenSince: string): Promise<number>;
 }

@@ -1,14 +1,5 @@
 import { z } from 'zod';
-
-/** Printable, trimmed, bounded: names end up in emails, tables and audit events. */
-export const displayName = z
-  .string()
-  .trim()
-  .min(1)
-  .max(100)
-  .regex(/^[^\p{Cc}\p{Cf}]+$/u, 'must not contain control characters');
-
-export const email = z.email().max(254).toLowerCase();
+import { displayName, email } from './common.ts';
 
 export const createAccountInput = z.strictObject({
   accountName: displayName,

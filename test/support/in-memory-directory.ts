@@ -11,7 +11,7 @@ export const inMemoryDirectory = () => {
     if (map.has(key)) throw new ConflictError(`${what} already exists`);
     map.set(key, structuredClone(value));
   };
-  const store: DirectoryStore = {
+  const store: Pick<DirectoryStore, 'putAccount' | 'putUser' | 'putToken' | 'findTokenByHash' | 'getAccount'> = {
     putAccount: async (a) => putNew(accounts, a.accountId, a, 'account'),
     putUser: async (u) => putNew(users, `${u.accountId}/${u.userId}`, u, 'user'),
     putToken: async (t) => putNew(tokens, t.secretHash, t, 'token'),

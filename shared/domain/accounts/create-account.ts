@@ -1,20 +1,27 @@
 import type { Clock } from '#shared/ports/clock.ts';
 import type { DirectoryStore } from '#shared/ports/directory-store.ts';
 import type { Ids } from '#shared/ports/ids.ts';
+import type { AuditTrail } from '../audit/audit-trail.ts';
 import type { CreateAccountInput, CreateAccountOutput } from '#shared/protocol/accounts.ts';
 import { hashTokenSecret, newTokenSecret } from './token-secret.ts';
 
 export const OWNER_TOKEN_LIFETIME_DAYS = 90;
 
-type Ports = { directory: DirectoryStore; clock: Clock; ids: Ids };
+type Ports = {
+  directory: Pick<DirectoryStore, 'putAccount' | 'putUser' | 'putToken'>;
+  audit: Pick<AuditTrail, 'append'>;
+  clock: Clock;
+  ids: Ids;
+};
 
 export const makeCreateAccount =
-  ({ directory, clock, ids }: Ports) =>
+  ({ directory, audit, clock, ids }: Ports) =>
   async (input: CreateAccountInput): Promise<CreateAccountOutput> => {
     // 1. Mint ids and the owner's first token; only the token's hash will be stored.
     // 2. Write the owner, then the account, then the token: no transactions, so the order
     //    makes any partial failure harmless (an account without a token is unreachable).
-    // 3. Return the secret once; it cannot be recovered later.
+    // 3. Start the account's audit chain with its creation.
+    // 4. Return the secret once; it cannot be recovered later.
     const now = clock.now();
     const accountId = ids.next('acc');
     const ownerId = ids.next('usr');
@@ -40,6 +47,13 @@ export const makeCreateAccount =
       label: 'owner (created with the account)',
       createdAt,
       expiresAt,
+    });
+
+    await audit.append(accountId, {
+      action: 'account:create',
+      actor: { userId: ownerId, tokenId },
+      target: { type: 'account', id: accountId },
+      outcome: 'succeeded',
     });
 
     return { accountId, ownerId, token: { id: tokenId, secret, expiresAt } };

@@ -10,7 +10,7 @@ describe('create account', () => {
   it('creates the owner, the account and a token of which only the hash is kept', async () => {
     // Prepare
     const directory = inMemoryDirectory();
-    const createAccount = makeCreateAccount({ directory: directory.store, clock: { now: () => now }, ids: randomIds });
+    const createAccount = makeCreateAccount({ directory: directory.store, audit: { append: async () => undefined as never }, clock: { now: () => now }, ids: randomIds });
 
     // Act
     const result = await createAccount({ accountName: 'Acme', owner: { name: 'Ada', email: 'ada@example.com' } });
@@ -27,7 +27,7 @@ describe('create account', () => {
 
   it('mints distinct ids and secrets for every account', async () => {
     const directory = inMemoryDirectory();
-    const createAccount = makeCreateAccount({ directory: directory.store, clock: { now: () => now }, ids: randomIds });
+    const createAccount = makeCreateAccount({ directory: directory.store, audit: { append: async () => undefined as never }, clock: { now: () => now }, ids: randomIds });
     const input = { accountName: 'Acme', owner: { name: 'Ada', email: 'ada@example.com' } };
     const [a, b] = [await createAccount(input), await createAccount(input)];
     expect(a.accountId).not.toBe(b.accountId);

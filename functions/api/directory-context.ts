@@ -1,0 +1,34 @@
+import { makeAct } from '#shared/domain/access/act.ts';
+import { makeAuthenticate } from '#shared/domain/access/authenticate.ts';
+import { makeAuditTrail } from '#shared/domain/audit/audit-trail.ts';
+import { makeApps } from '#shared/domain/directory/apps.ts';
+import { makeEnrolments } from '#shared/domain/directory/enrolments.ts';
+import { makeEnvironments } from '#shared/domain/directory/environments.ts';
+import { makeGroups } from '#shared/domain/directory/groups.ts';
+import { makeTokens } from '#shared/domain/directory/tokens.ts';
+import { makeUsers } from '#shared/domain/directory/users.ts';
+import { systemClock } from '#shared/ports/clock.ts';
+import { randomIds } from '#shared/ports/ids.ts';
+import { dynamo } from '../adapters/aws-clients.ts';
+import { dynamoAuditLog } from '../adapters/dynamo-audit-log.ts';
+import { dynamoDirectoryStore } from '../adapters/dynamo-directory-store.ts';
+import { tableName } from '../config.ts';
+
+// The composition root of the directory routes, built once per cold start: adapters in,
+// use cases out. Handlers import what they serve from here and stay a few lines long.
+const directory = dynamoDirectoryStore(dynamo(), tableName('directory'));
+const clock = systemClock;
+export const audit = makeAuditTrail({ log: dynamoAuditLog(dynamo(), tableName('deployments')), clock });
+const deps = { directory, act: makeAct(audit), clock, ids: randomIds };
+
+/** How recent a key server's heartbeat must be for it to count as online. */
+const keyServerOnlineSeconds = Number(process.env.KEY_SERVER_ONLINE_SECONDS ?? 120);
+
+export const authenticate = makeAuthenticate({ directory, clock });
+export const users = makeUsers(deps);
+export const tokens = makeTokens(deps);
+export const groups = makeGroups(deps);
+export const environments = makeEnvironments(deps);
+export const apps = makeApps({ ...deps, keyServerOnlineSeconds });
+export const enrolments = makeEnrolments(deps);
+export const act = deps.act;

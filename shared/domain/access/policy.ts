@@ -1,0 +1,51 @@
+import { ForbiddenError } from '../errors.ts';
+import type { Actor } from './actor.ts';
+
+/**
+ * The one place that decides who may do what. Handlers and use cases ask it; nothing else
+ * compares roles. Approval rights on a deployment come from group membership and are decided
+ * with the deployment (DESIGN §4), not here.
+ */
+export const actions = [
+  'me:read',
+  'users:create',
+  'users:list',
+  'tokens:create',
+  'tokens:list',
+  'tokens:revoke',
+  'groups:create',
+  'groups:list',
+  'groups:manage-members',
+  'environments:create',
+  'environments:list',
+  'environments:update',
+  'apps:create',
+  'apps:list',
+  'apps:update',
+  'enrolments:create',
+  'audit:read',
+] as const;
+export type Action = (typeof actions)[number];
+
+const everyone: Action[] = ['me:read', 'tokens:create', 'tokens:list', 'tokens:revoke', 'environments:list', 'apps:list', 'groups:list', 'users:list'];
+
+const grants: Record<Actor['role'], ReadonlySet<Action>> = {
+  owner: new Set(actions),
+  deployer: new Set(everyone),
+  approver: new Set(everyone),
+};
+
+/** Actions a non-owner may take only on what is their own (their tokens). */
+const ownOnly: ReadonlySet<Action> = new Set(['tokens:revoke']);
+
+export const isAllowed = (actor: Actor, action: Action, context: { ownedByActor?: boolean } = {}): boolean => {
+  if (!grants[actor.role].has(action)) return false;
+  if (actor.role !== 'owner' && ownOnly.has(action)) return context.ownedByActor === true;
+  return true;
+};
+
+export const authorize = (actor: Actor, action: Action, context: { ownedByActor?: boolean } = {}): void => {
+  if (!isAllowed(actor, action, context)) {
+    throw new ForbiddenError(`A ${actor.role} may not ${action.replace(':', ' ')}`);
+  }
+};

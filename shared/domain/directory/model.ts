@@ -1,0 +1,32 @@
+import type { ApprovalPolicy } from '#shared/protocol/directory.ts';
+
+export type Group = { accountId: string; groupId: string; name: string; members: string[]; createdAt: string };
+
+export type Environment = {
+  accountId: string;
+  environmentId: string;
+  name: string;
+  approval: ApprovalPolicy;
+  variables: Record<string, string>;
+  createdAt: string;
+  updatedAt: string;
+  /** Optimistic concurrency: every update names the version it read. */
+  version: number;
+};
+
+export type App = { accountId: string; appId: string; name: string; secure: boolean; createdAt: string; updatedAt: string };
+
+export type AgentRole = 'keyserver' | 'target';
+
+/** A single-use agent enrolment. Only the SHA-256 of its secret is stored. */
+export type Enrolment = {
+  accountId: string;
+  enrolmentId: string;
+  secretHash: string;
+  role: AgentRole;
+  environments: string[];
+  createdBy: string;
+  createdAt: string;
+  expiresAt: string;
+  usedAt?: string;
+};

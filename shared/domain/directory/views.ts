@@ -1,0 +1,30 @@
+import type { ApiToken, User } from '../accounts/model.ts';
+import type { App, Enrolment, Environment, Group } from './model.ts';
+
+// What the API shows of each item: never the account id (implied by the token), never a hash.
+export const userView = ({ userId, name, email, role, createdAt }: User) => ({ userId, name, email, role, createdAt });
+export const tokenView = ({ tokenId, userId, label, createdAt, expiresAt, revokedAt }: ApiToken) => ({
+  tokenId,
+  userId,
+  label,
+  createdAt,
+  expiresAt,
+  ...(revokedAt ? { revokedAt } : {}),
+});
+export const groupView = ({ groupId, name, members, createdAt }: Group) => ({ groupId, name, members: [...members].sort(), createdAt });
+export const environmentView = ({ environmentId, name, approval, variables, createdAt, updatedAt }: Environment) => ({
+  environmentId,
+  name,
+  approval,
+  variables,
+  createdAt,
+  updatedAt,
+});
+export const appView = ({ appId, name, secure, createdAt, updatedAt }: App) => ({ appId, name, secure, createdAt, updatedAt });
+export const enrolmentView = ({ enrolmentId, role, environments, expiresAt, createdAt }: Enrolment) => ({
+  enrolmentId,
+  role,
+  environments,
+  expiresAt,
+  createdAt,
+});

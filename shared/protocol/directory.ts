@@ -1,0 +1,118 @@
+import { z } from 'zod';
+import { appId, displayName, email, environmentId, groupId, isoTime, slugName, tokenId, userId } from './common.ts';
+
+export const role = z.enum(['owner', 'deployer', 'approver']);
+
+export const user = z.object({ userId, name: displayName, email, role, createdAt: isoTime });
+export type UserView = z.infer<typeof user>;
+export const createUserInput = z.strictObject({ name: displayName, email, role: z.enum(['deployer', 'approver']) });
+
+/** A new person's first token, shown once to the owner to hand over; valid for a week. */
+export const createdUser = user.extend({
+  firstToken: z.object({ tokenId, secret: z.string(), expiresAt: isoTime }),
+});
+
+export const me = z.object({ accountId: z.string(), accountName: z.string(), user, tokenId });
+
+export const token = z.object({
+  tokenId,
+  userId,
+  label: z.string(),
+  createdAt: isoTime,
+  expiresAt: isoTime,
+  revokedAt: isoTime.optional(),
+});
+export const createTokenInput = z.strictObject({
+  label: displayName,
+  /** Default 90 days; at most a year, so a forgotten token does not live for ever. */
+  expiresInDays: z.number().int().min(1).max(365).default(90),
+});
+export const createdToken = token.extend({ secret: z.string() });
+
+export const group = z.object({ groupId, name: slugName, members: z.array(userId), createdAt: isoTime });
+export const createGroupInput = z.strictObject({ name: slugName });
+
+export const approvalPolicy = z.strictObject({
+  enabled: z.boolean(),
+  approverGroups: z.array(groupId).max(20),
+  requiredApprovals: z.number().int().min(1).max(20),
+  preventSelfApproval: z.boolean(),
+  windowHours: z.number().int().min(1).max(24 * 30),
+});
+export type ApprovalPolicy = z.infer<typeof approvalPolicy>;
+
+export const defaultApprovalPolicy: ApprovalPolicy = {
+  enabled: false,
+  approverGroups: [],
+  requiredApprovals: 1,
+  preventSelfApproval: true,
+  windowHours: 72,
+};
+
+/** Environment variables handed to deploy scripts; names as a shell accepts them. */
+export const variables = z
+  .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'must be a shell variable name'), z.string().max(4096))
+  .refine((v) => Object.keys(v).length <= 100, 'at most 100 variables');
+
+export const environment = z.object({
+  environmentId,
+  name: slugName,
+  approval: approvalPolicy,
+  variables,
+  createdAt: isoTime,
+  updatedAt: isoTime,
+});
+export type EnvironmentView = z.infer<typeof environment>;
+export const createEnvironmentInput = z.strictObject({
+  name: slugName,
+  approval: approvalPolicy.partial().optional(),
+  variables: variables.optional(),
+});
+export const updateEnvironmentInput = z
+  .strictObject({ approval: approvalPolicy.partial().optional(), variables: variables.optional() })
+  .refine((v) => v.approval !== undefined || v.variables !== undefined, 'nothing to change');
+
+export const app = z.object({ appId, name: slugName, secure: z.boolean(), createdAt: isoTime, updatedAt: isoTime });
+export type AppView = z.infer<typeof app>;
+export const createAppInput = z.strictObject({ name: slugName });
+export const updateAppInput = z.strictObject({ secure: z.literal(true) });
+
+export const agentRole = z.enum(['keyserver', 'target']);
+export const createEnrolmentInput = z
+  .strictObject({
+    role: agentRole,
+    environments: z.array(environmentId).max(50).default([]),
+    expiresInHours: z.number().int().min(1).max(24 * 7).default(24),
+  })
+  .refine((v) => v.role === 'keyserver' || v.environments.length > 0, {
+    message: 'a target serves at least one environment',
+    path: ['environments'],
+  });
+export const enrolment = z.object({
+  enrolmentId: z.string(),
+  role: agentRole,
+  environments: z.array(environmentId),
+  expiresAt: isoTime,
+  createdAt: isoTime,
+});
+export const createdEnrolment = enrolment.extend({ token: z.string() });
+
+export const auditEvent = z.object({
+  seq: z.number().int(),
+  at: isoTime,
+  actor: z.object({ userId: z.string(), tokenId: z.string() }).nullable(),
+  action: z.string(),
+  target: z.object({ type: z.string(), id: z.string() }).optional(),
+  outcome: z.enum(['succeeded', 'refused']),
+  reason: z.string().optional(),
+  prevHash: z.string(),
+  hash: z.string(),
+});
+export type AuditEventView = z.infer<typeof auditEvent>;
+
+export const auditVerification = z.object({
+  valid: z.boolean(),
+  checked: z.number().int(),
+  firstBrokenSeq: z.number().int().optional(),
+  problem: z.string().optional(),
+});
