@@ -1,0 +1,112 @@
+import { randomUUID } from 'node:crypto';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { routes } from '#functions/api/routes.ts';
+import { as, newAccount, type Caller } from '../support/accounts.ts';
+
+type Role = 'owner' | 'deployer' | 'approver';
+type Fixture = Awaited<ReturnType<typeof setUp>>;
+
+const setUp = async () => {
+  const a = await newAccount();
+  const group = (await a.owner('POST', '/groups', { name: 'approvers' })).body;
+  const environment = (await a.owner('POST', '/environments', { name: 'prod' })).body;
+  const app = (await a.owner('POST', '/apps', { name: 'web' })).body;
+  return { a, group, environment, app };
+};
+
+/**
+ * The expected answer of every token route for every role, written out by hand as the
+ * oracle for the policy module. `request` builds a valid request; allowed means neither 401
+ * nor 403 (a 409 for state is still "allowed").
+ */
+const matrix: Record<string, { allowed: Role[]; request: (f: Fixture, role: Role, call: Caller) => Promise<{ status: number }> }> = {
+  'GET /me': { allowed: ['owner', 'deployer', 'approver'], request: (_f, _r, call) => call('GET', '/me') },
+  'POST /users': { allowed: ['owner'], request: (_f, _r, call) => call('POST', '/users', { name: 'New', email: `${randomUUID()}@example.com`, role: 'approver' }) },
+  'GET /users': { allowed: ['owner', 'deployer', 'approver'], request: (_f, _r, call) => call('GET', '/users') },
+  'POST /tokens': { allowed: ['owner', 'deployer', 'approver'], request: (_f, _r, call) => call('POST', '/tokens', { label: 'cli' }) },
+  'GET /tokens': { allowed: ['owner', 'deployer', 'approver'], request: (_f, _r, call) => call('GET', '/tokens') },
+  'DELETE /tokens/{id}': {
+    // Everyone may revoke their own token; revoking another person's is tested below.
+    allowed: ['owner', 'deployer', 'approver'],
+    request: async (_f, _r, call) => call('DELETE', `/tokens/${(await call('POST', '/tokens', { label: 'doomed' })).body.tokenId}`),
+  },
+  'POST /groups': { allowed: ['owner'], request: (_f, _r, call) => call('POST', '/groups', { name: `g-${randomUUID().slice(0, 8)}` }) },
+  'GET /groups': { allowed: ['owner', 'deployer', 'approver'], request: (_f, _r, call) => call('GET', '/groups') },
+  'PUT /groups/{id}/members/{userId}': { allowed: ['owner'], request: (f, _r, call) => call('PUT', `/groups/${f.group.groupId}/members/${f.a.approver.user.userId}`) },
+  'DELETE /groups/{id}/members/{userId}': { allowed: ['owner'], request: (f, _r, call) => call('DELETE', `/groups/${f.group.groupId}/members/${f.a.approver.user.userId}`) },
+  'POST /environments': { allowed: ['owner'], request: (_f, _r, call) => call('POST', '/environments', { name: `e-${randomUUID().slice(0, 8)}` }) },
+  'GET /environments': { allowed: ['owner', 'deployer', 'approver'], request: (_f, _r, call) => call('GET', '/environments') },
+  'PATCH /environments/{id}': { allowed: ['owner'], request: (f, _r, call) => call('PATCH', `/environments/${f.environment.environmentId}`, { variables: { A: '1' } }) },
+  'POST /apps': { allowed: ['owner'], request: (_f, _r, call) => call('POST', '/apps', { name: `a-${randomUUID().slice(0, 8)}` }) },
+  'GET /apps': { allowed: ['owner', 'deployer', 'approver'], request: (_f, _r, call) => call('GET', '/apps') },
+  'PATCH /apps/{id}': { allowed: ['owner'], request: (f, _r, call) => call('PATCH', `/apps/${f.app.appId}`, { secure: true }) },
+  'POST /enrolments': { allowed: ['owner'], request: (_f, _r, call) => call('POST', '/enrolments', { role: 'keyserver' }) },
+  'GET /audit': { allowed: ['owner'], request: (_f, _r, call) => call('GET', '/audit') },
+  'GET /audit/verify': { allowed: ['owner'], request: (_f, _r, call) => call('GET', '/audit/verify') },
+};
+
+const tokenRoutes = routes.filter((r) => r.auth === 'token').map((r) => `${r.method} ${r.path}`);
+
+describe('authorization matrix: every token route × every role', () => {
+  let f: Fixture;
+  beforeAll(async () => {
+    f = await setUp();
+  });
+
+  it('covers every token route of the route table', () => {
+    expect(Object.keys(matrix).sort()).toEqual([...tokenRoutes].sort());
+  });
+
+  const callerOf = (role: Role): Caller => (role === 'owner' ? f.a.owner : f.a[role].call);
+
+  for (const key of tokenRoutes) {
+    for (const role of ['owner', 'deployer', 'approver'] as const) {
+      const allowed = matrix[key]!.allowed.includes(role);
+      it(`${key} as ${role}: ${allowed ? 'allowed' : 'denied'}`, async () => {
+        const response = await matrix[key]!.request(f, role, callerOf(role));
+        if (allowed) {
+          expect(response.status, JSON.stringify(response)).toBeLessThan(400 + (key === 'PATCH /apps/{id}' ? 10 : 0));
+          expect([401, 403]).not.toContain(response.status);
+        } else {
+          expect(response.status).toBe(403);
+        }
+      });
+    }
+    it(`${key} without a token: 401`, async () => {
+      const response = await matrix[key]!.request(f, 'owner', as(undefined));
+      expect(response.status).toBe(401);
+    });
+  }
+
+  it('only the owner revokes another person’s token', async () => {
+    const deployerToken = (await f.a.deployer.call('POST', '/tokens', { label: 'mine' })).body.tokenId;
+    expect((await f.a.approver.call('DELETE', `/tokens/${deployerToken}`)).status).toBe(403);
+    expect((await f.a.owner('DELETE', `/tokens/${deployerToken}`)).status).toBe(200);
+  });
+
+  it('a non-owner lists only their own tokens', async () => {
+    const listed = (await f.a.deployer.call('GET', '/tokens?limit=100')).body.items as { userId: string }[];
+    expect(listed.length).toBeGreaterThan(0);
+    expect(new Set(listed.map((t) => t.userId))).toEqual(new Set([f.a.deployer.user.userId]));
+  });
+
+  it('every refusal is in the audit trail with who, what and why', async () => {
+    await f.a.deployer.call('POST', '/apps', { name: 'sneaky' });
+    const events = (await f.a.owner('GET', '/audit?limit=100')).body;
+    let all = events.items;
+    let cursor = events.nextCursor;
+    while (cursor) {
+      const next = (await f.a.owner('GET', `/audit?limit=100&cursor=${cursor}`)).body;
+      all = [...all, ...next.items];
+      cursor = next.nextCursor;
+    }
+    expect(all).toContainEqual(
+      expect.objectContaining({
+        action: 'apps:create',
+        outcome: 'refused',
+        actor: { userId: f.a.deployer.user.userId, tokenId: expect.stringMatching(/^tok_/) },
+        reason: expect.stringMatching(/deployer may not/),
+      }),
+    );
+  });
+});
