@@ -26,6 +26,9 @@ export default defineConfig({
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
           globalSetup: ['test/integration/global-setup.ts'],
+          // One stack, one file at a time: tests that prove "nothing was written" count the
+          // whole table, which only means something while no other file is writing.
+          fileParallelism: false,
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },
