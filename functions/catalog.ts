@@ -28,6 +28,10 @@ export type FunctionDeclaration = {
 const directoryWriter: Bindings = { tables: { directory: 'RW', deployments: 'RW' } };
 const directoryReader: Bindings = { tables: { directory: 'RO', deployments: 'RW' } };
 
+// Release routes presign uploads, check uploaded objects, and read the application.
+const releaseWriter: Bindings = { tables: { directory: 'RO', deployments: 'RW' }, buckets: { releases: 'readwrite' } };
+const releaseReader: Bindings = { tables: { directory: 'RO', deployments: 'RW' } };
+
 const api = (name: string, bind: Bindings): FunctionDeclaration => ({ entry: `functions/api/${name}.ts`, bind });
 
 export const functions = {
@@ -53,6 +57,9 @@ export const functions = {
   'list-apps': api('list-apps', directoryReader),
   'list-audit': api('list-audit', directoryReader),
   'verify-audit': api('verify-audit', directoryReader),
+  'create-release': api('create-release', releaseWriter),
+  'complete-release': api('complete-release', releaseWriter),
+  'list-releases': api('list-releases', releaseReader),
   'park-task-token': { entry: 'functions/workflow/park-task-token.ts', bind: { tables: { deployments: 'RW' } } },
   'consume-agent-replies': {
     entry: 'functions/agents/consume-agent-replies.ts',

@@ -1,5 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { tracer } from '../observability.ts';
 
@@ -8,6 +9,7 @@ import { tracer } from '../observability.ts';
 // stack sets; in the cloud they are unset and the SDK resolves the regional endpoints.
 let documentClient: DynamoDBDocumentClient | undefined;
 let sfnClient: SFNClient | undefined;
+let s3Client: S3Client | undefined;
 
 export const dynamo = (): DynamoDBDocumentClient =>
   (documentClient ??= DynamoDBDocumentClient.from(tracer.captureAWSv3Client(new DynamoDBClient({})), {
@@ -15,3 +17,7 @@ export const dynamo = (): DynamoDBDocumentClient =>
   }));
 
 export const sfn = (): SFNClient => (sfnClient ??= tracer.captureAWSv3Client(new SFNClient({})));
+
+// Emulators serve buckets by path; in the cloud, virtual-hosted addressing is the default.
+export const s3 = (): S3Client =>
+  (s3Client ??= tracer.captureAWSv3Client(new S3Client({ forcePathStyle: process.env.LATCHKEY_S3_FORCE_PATH_STYLE === 'true' })));

@@ -22,6 +22,7 @@ import {
   updateEnvironmentInput,
   user,
 } from '#shared/protocol/directory.ts';
+import { completeReleaseInput, createdRelease, createReleaseInput, release, releaseId } from '#shared/protocol/releases.ts';
 import type { FunctionName } from '../catalog.ts';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -86,6 +87,18 @@ export const routes = [
   {
     method: 'PATCH', path: '/apps/{id}', function: 'update-app', summary: 'Make an application secure (needs two online key servers)',
     auth: 'token', params: idParam(appId), body: updateAppInput, response: { status: 200, schema: app },
+  },
+  {
+    method: 'POST', path: '/apps/{id}/releases', function: 'create-release', summary: 'Start a release: returns its id and a presigned upload URL',
+    auth: 'token', params: idParam(appId), body: createReleaseInput, response: { status: 201, schema: createdRelease },
+  },
+  {
+    method: 'POST', path: '/apps/{id}/releases/{releaseId}/complete', function: 'complete-release', summary: 'Finish a release once its upload is in place',
+    auth: 'token', params: z.strictObject({ id: appId, releaseId }), body: completeReleaseInput, response: { status: 200, schema: release },
+  },
+  {
+    method: 'GET', path: '/apps/{id}/releases', function: 'list-releases', summary: 'Releases of an application, newest first',
+    auth: 'token', params: idParam(appId), query: pageQuery, response: { status: 200, schema: page(release) },
   },
   {
     method: 'POST', path: '/enrolments', function: 'create-enrolment', summary: 'Create a single-use agent enrolment token (shown once)',

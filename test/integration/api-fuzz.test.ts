@@ -49,7 +49,7 @@ describe('API fuzz: random malformed requests to every route of the OpenAPI docu
   beforeAll(async () => {
     const account = await newAccount();
     ownerToken = account.ownerToken;
-    const document = await (await fetch(`${inject('endpoints').api}/openapi.json`)).json();
+    const document = (await (await fetch(`${inject('endpoints').api}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
     operations = Object.entries(document.paths as Record<string, Record<string, unknown>>).flatMap(([path, methods]) =>
       Object.keys(methods).map((method) => ({ method: method.toUpperCase(), path, params: [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!) })),
     );

@@ -11,7 +11,8 @@ const setUp = async () => {
   const group = (await a.owner('POST', '/groups', { name: 'approvers' })).body;
   const environment = (await a.owner('POST', '/environments', { name: 'prod' })).body;
   const app = (await a.owner('POST', '/apps', { name: 'web' })).body;
-  return { a, group, environment, app };
+  const release = (await a.owner('POST', `/apps/${app.appId}/releases`, { version: '0.1.0', size: 10 })).body;
+  return { a, group, environment, app, release };
 };
 
 /**
@@ -40,6 +41,13 @@ const matrix: Record<string, { allowed: Role[]; request: (f: Fixture, role: Role
   'POST /apps': { allowed: ['owner'], request: (_f, _r, call) => call('POST', '/apps', { name: `a-${randomUUID().slice(0, 8)}` }) },
   'GET /apps': { allowed: ['owner', 'deployer', 'approver'], request: (_f, _r, call) => call('GET', '/apps') },
   'PATCH /apps/{id}': { allowed: ['owner'], request: (f, _r, call) => call('PATCH', `/apps/${f.app.appId}`, { secure: true }) },
+  'POST /apps/{id}/releases': { allowed: ['owner', 'deployer'], request: (f, _r, call) => call('POST', `/apps/${f.app.appId}/releases`, { version: '1.0.0', size: 10 }) },
+  'POST /apps/{id}/releases/{releaseId}/complete': {
+    // Allowed means it gets past the policy: with nothing uploaded, that is a 409.
+    allowed: ['owner', 'deployer'],
+    request: async (f, _r, call) => call('POST', `/apps/${f.app.appId}/releases/${f.release.releaseId}/complete`, { digest: 'a'.repeat(64) }),
+  },
+  'GET /apps/{id}/releases': { allowed: ['owner', 'deployer', 'approver'], request: (f, _r, call) => call('GET', `/apps/${f.app.appId}/releases`) },
   'POST /enrolments': { allowed: ['owner'], request: (_f, _r, call) => call('POST', '/enrolments', { role: 'keyserver' }) },
   'GET /audit': { allowed: ['owner'], request: (_f, _r, call) => call('GET', '/audit') },
   'GET /audit/verify': { allowed: ['owner'], request: (_f, _r, call) => call('GET', '/audit/verify') },
@@ -65,7 +73,7 @@ describe('authorization matrix: every token route × every role', () => {
       it(`${key} as ${role}: ${allowed ? 'allowed' : 'denied'}`, async () => {
         const response = await matrix[key]!.request(f, role, callerOf(role));
         if (allowed) {
-          expect(response.status, JSON.stringify(response)).toBeLessThan(400 + (key === 'PATCH /apps/{id}' ? 10 : 0));
+          expect(response.status, JSON.stringify(response)).toBeLessThan(key === 'PATCH /apps/{id}' || key.endsWith('/complete') ? 410 : 400);
           expect([401, 403]).not.toContain(response.status);
         } else {
           expect(response.status).toBe(403);

@@ -24,14 +24,16 @@ export const actions = [
   'apps:update',
   'enrolments:create',
   'audit:read',
+  'releases:create',
+  'releases:list',
 ] as const;
 export type Action = (typeof actions)[number];
 
-const everyone: Action[] = ['me:read', 'tokens:create', 'tokens:list', 'tokens:revoke', 'environments:list', 'apps:list', 'groups:list', 'users:list'];
+const everyone: Action[] = ['me:read', 'tokens:create', 'tokens:list', 'tokens:revoke', 'environments:list', 'apps:list', 'groups:list', 'users:list', 'releases:list'];
 
 const grants: Record<Actor['role'], ReadonlySet<Action>> = {
   owner: new Set(actions),
-  deployer: new Set(everyone),
+  deployer: new Set([...everyone, 'releases:create']),
   approver: new Set(everyone),
 };
 

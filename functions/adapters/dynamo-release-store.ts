@@ -1,0 +1,72 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Release } from '#shared/domain/releases/model.ts';
+import { ConflictError } from '#shared/domain/errors.ts';
+import type { ReleaseStore } from '#shared/ports/release-store.ts';
+import { queryPage } from './dynamo-paging.ts';
+
+// Releases live in the deployments table: ACCOUNT#<acc> / RELEASE#<rel>, and gsi1
+// (ACCOUNT#<acc>#APP#<app>, <createdAt>#<rel>) lists an application's releases by time.
+const key = (accountId: string, releaseId: string) => ({ pk: `ACCOUNT#${accountId}`, sk: `RELEASE#${releaseId}` });
+const appIndex = (accountId: string, appId: string) => `ACCOUNT#${accountId}#APP#${appId}`;
+
+const toRelease = (item: Record<string, unknown>): Release => {
+  const { pk: _pk, sk: _sk, gsi1pk: _g1, gsi1sk: _g2, kind: _kind, ...release } = item;
+  return release as Release;
+};
+
+export const dynamoReleaseStore = (db: DynamoDBDocumentClient, tableName: string): ReleaseStore => ({
+  putRelease: async (release) => {
+    await db.send(
+      new PutCommand({
+        TableName: tableName,
+        Item: {
+          ...key(release.accountId, release.releaseId),
+          kind: 'release',
+          gsi1pk: appIndex(release.accountId, release.appId),
+          gsi1sk: `${release.createdAt}#${release.releaseId}`,
+          ...release,
+        },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+  },
+  getRelease: async (accountId, releaseId) => {
+    const { Item } = await db.send(new GetCommand({ TableName: tableName, Key: key(accountId, releaseId), ConsistentRead: true }));
+    return Item ? toRelease(Item) : undefined;
+  },
+  listReleases: (accountId, appId, request) =>
+    queryPage(
+      db,
+      {
+        TableName: tableName,
+        IndexName: 'gsi1',
+        KeyConditionExpression: 'gsi1pk = :pk',
+        ExpressionAttributeValues: { ':pk': appIndex(accountId, appId) },
+        ScanIndexForward: false,
+      },
+      { name: 'gsi1pk', value: appIndex(accountId, appId) },
+      ['pk', 'sk', 'gsi1pk', 'gsi1sk'],
+      request,
+      toRelease,
+    ),
+  markReady: async (release, digest, at) => {
+    try {
+      const { Attributes } = await db.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: key(release.accountId, release.releaseId),
+          UpdateExpression: 'SET #state = :ready, digest = :digest, completedAt = :at',
+          ConditionExpression: '#state = :uploading',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: { ':ready': 'ready', ':uploading': 'uploading', ':digest': digest, ':at': at },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return toRelease(Attributes!);
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) throw new ConflictError('The release was completed meanwhile');
+      throw error;
+    }
+  },
+});

@@ -1,0 +1,18 @@
+import { GetObjectCommand, HeadObjectCommand, NotFound, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import type { ReleaseObjects } from '#shared/ports/release-store.ts';
+
+export const s3ReleaseObjects = (s3: S3Client, bucket: string): ReleaseObjects => ({
+  // The signed Content-Length pins the upload to the announced size.
+  presignPut: (key, size, expiresIn) =>
+    getSignedUrl(s3, new PutObjectCommand({ Bucket: bucket, Key: key, ContentLength: size }), { expiresIn }),
+  presignGet: (key, expiresIn) => getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: key }), { expiresIn }),
+  sizeOf: async (key) => {
+    try {
+      return (await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).ContentLength ?? 0;
+    } catch (error) {
+      if (error instanceof NotFound || (error as { name?: string }).name === 'NotFound') return undefined;
+      throw error;
+    }
+  },
+});

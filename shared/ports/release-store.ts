@@ -1,0 +1,19 @@
+import type { Release } from '#shared/domain/releases/model.ts';
+import type { Page, PageRequest } from './paging.ts';
+
+export interface ReleaseStore {
+  putRelease(release: Release): Promise<void>;
+  getRelease(accountId: string, releaseId: string): Promise<Release | undefined>;
+  /** Newest first. */
+  listReleases(accountId: string, appId: string, page: PageRequest): Promise<Page<Release>>;
+  /** uploading -> ready, once; ConflictError if it is not uploading any more. */
+  markReady(release: Release, digest: string, at: string): Promise<Release>;
+}
+
+/** The releases bucket, seen through short-lived presigned URLs: bytes never pass the API. */
+export interface ReleaseObjects {
+  presignPut(key: string, size: number, expiresInSeconds: number): Promise<string>;
+  presignGet(key: string, expiresInSeconds: number): Promise<string>;
+  /** Size of the stored object, or undefined when nothing was uploaded. */
+  sizeOf(key: string): Promise<number | undefined>;
+}

@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { cliSession } from './run-cli.ts';
+
+describe('latchkey envs', () => {
+  it('creates an environment with a policy and variables, and changes one variable keeping the rest', async () => {
+    // Prepare
+    const cli = await cliSession();
+    await cli.signup();
+    await cli.run(['groups', 'create', 'approvers']);
+
+    // Act
+    const created = await cli.json(['envs', 'create', 'production', '--approval', '--approvers', 'approvers', '--required', '1', '--window-hours', '24', '--var', 'REGION=eu-west-1', '--var', 'OLD=1']);
+    const updated = await cli.json(['envs', 'set', 'production', '--var', 'URL=https://example.com/?a=b', '--unset', 'OLD', '--allow-self-approval']);
+    const listed = await cli.run(['envs', 'list']);
+    const shown = await cli.run(['envs', 'show', 'production']);
+
+    // Assess
+    expect(created).toMatchObject({ name: 'production', approval: { enabled: true, requiredApprovals: 1, windowHours: 24, preventSelfApproval: true } });
+    expect(created.approval.approverGroups).toHaveLength(1);
+    expect(updated.variables).toEqual({ REGION: 'eu-west-1', URL: 'https://example.com/?a=b' });
+    expect(updated.approval).toMatchObject({ enabled: true, preventSelfApproval: false, windowHours: 24 });
+    expect(listed.stdout).toMatch(/production\s+on\s+approvers\s+1\s+allowed\s+24h\s+REGION, URL/);
+    expect(listed.stdout).not.toContain('eu-west-1'); // values only in `envs show`
+    expect(shown.stdout).toContain('$REGION');
+    expect(shown.stdout).toContain('eu-west-1');
+  });
+});

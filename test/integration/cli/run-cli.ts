@@ -1,0 +1,59 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { inject } from 'vitest';
+
+const bin = path.resolve(import.meta.dirname, '../../../cli/bin/latchkey.js');
+
+export type CliResult = { code: number | null; stdout: string; stderr: string };
+
+/**
+ * The real `latchkey` binary as a child process, started from a temporary directory (not the
+ * repository) to prove it runs from anywhere, with its own config file and no LATCHKEY_* settings
+ * leaking in from the test runner's environment.
+ */
+export const cliSession = async () => {
+  const home = await mkdtemp(path.join(tmpdir(), 'latchkey-cli-it-'));
+  const configPath = path.join(home, 'config', 'latchkey.json');
+  const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('LATCHKEY_')));
+
+  const run = (args: string[], options: { env?: Record<string, string>; input?: string } = {}) =>
+    new Promise<CliResult>((resolve, reject) => {
+      const child = spawn(process.execPath, [bin, ...args], {
+        cwd: home,
+        env: { ...baseEnv, HOME: home, LATCHKEY_CONFIG: configPath, ...options.env },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.once('error', reject);
+      child.once('close', (code) => resolve({ code, stdout, stderr }));
+      child.stdin.end(options.input ?? '');
+    });
+
+  /** Runs with `--json` and parses stdout, failing with the CLI's own stderr when it did not succeed. */
+  const json = async <T = any>(args: string[], options?: Parameters<typeof run>[1]): Promise<T> => {
+    const result = await run([...args, '--json'], options);
+    if (result.code !== 0) throw new Error(`latchkey ${args.join(' ')} exited ${result.code}:\n${result.stderr}`);
+    return JSON.parse(result.stdout) as T;
+  };
+
+  const endpoint = inject('endpoints').api;
+
+  /** A fresh account for this test alone, its owner token saved by `latchkey signup`. */
+  const signup = async () => {
+    const email = `owner-${randomUUID()}@example.com`;
+    const created = await json<{ accountId: string; ownerId: string; tokenId: string }>([
+      'signup', '--endpoint', endpoint, '--account', 'CLI test', '--name', 'Ada Lovelace', '--email', email,
+    ]);
+    return { ...created, email };
+  };
+
+  const savedConfig = async () => JSON.parse(await readFile(configPath, 'utf8')) as { endpoint?: string; token?: string };
+
+  return { run, json, signup, endpoint, home, configPath, savedConfig };
+};
