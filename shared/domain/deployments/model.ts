@@ -1,0 +1,48 @@
+export const deploymentStates = ['PendingApproval', 'Approved', 'InProgress', 'Succeeded', 'Failed', 'Declined', 'Canceled', 'Expired'] as const;
+export type DeploymentState = (typeof deploymentStates)[number];
+
+export const terminalStates: ReadonlySet<DeploymentState> = new Set(['Succeeded', 'Failed', 'Declined', 'Canceled', 'Expired']);
+
+export type Vote = { userId: string; at: string; deploy: boolean; comment?: string };
+
+/** The environment's policy as it was when the deployment started: later edits do not move it. */
+export type PolicySnapshot = {
+  approvalRequired: boolean;
+  requiredApprovals: number;
+  preventSelfApproval: boolean;
+  windowHours: number;
+};
+
+export type Transition = { at: string; from: DeploymentState | null; to: DeploymentState; by: string };
+
+export type Deployment = {
+  accountId: string;
+  deploymentId: string;
+  appId: string;
+  appName: string;
+  releaseId: string;
+  releaseVersion: string;
+  releaseDigest: string;
+  encrypted: boolean;
+  environmentId: string;
+  environmentName: string;
+  deployerId: string;
+  ownerId: string;
+  /** Members of the environment's approver groups when the deployment started. */
+  eligibleApprovers: string[];
+  policy: PolicySnapshot;
+  state: DeploymentState;
+  votes: Vote[];
+  declined?: { userId: string; at: string; message: string };
+  canceled?: { userId: string; at: string };
+  outcome?: { at: string; reason?: string };
+  createdAt: string;
+  updatedAt: string;
+  /** When a deployment still waiting for a decision expires (the approval window). */
+  expiresAt: string;
+  history: Transition[];
+  /** Bumped on every write; each write names the version it read. */
+  version: number;
+  /** Set once, by the one deploy step run: a retried or replayed step finds it and stops. */
+  deployStartedAt?: string;
+};

@@ -1,0 +1,26 @@
+import type { Deployment, PolicySnapshot } from '#shared/domain/deployments/model.ts';
+
+export const pendingDeployment = (policy: Partial<PolicySnapshot> = {}, overrides: Partial<Deployment> = {}): Deployment => ({
+  accountId: 'acc_1',
+  deploymentId: 'dep_1',
+  appId: 'app_1',
+  appName: 'web',
+  releaseId: 'rel_1',
+  releaseVersion: '1.0.0',
+  releaseDigest: 'a'.repeat(64),
+  encrypted: false,
+  environmentId: 'env_1',
+  environmentName: 'prod',
+  deployerId: 'usr_deployer',
+  ownerId: 'usr_owner',
+  eligibleApprovers: ['usr_a', 'usr_b', 'usr_c', 'usr_deployer'],
+  policy: { approvalRequired: true, requiredApprovals: 2, preventSelfApproval: true, windowHours: 72, ...policy },
+  state: 'PendingApproval',
+  votes: [],
+  createdAt: '2026-11-23T10:00:00.000Z',
+  updatedAt: '2026-11-23T10:00:00.000Z',
+  expiresAt: '2026-11-26T10:00:00.000Z',
+  history: [{ at: '2026-11-23T10:00:00.000Z', from: null, to: 'PendingApproval', by: 'usr_deployer' }],
+  version: 1,
+  ...overrides,
+});
