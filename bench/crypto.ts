@@ -1,0 +1,217 @@
+/**
+ * Crypto benchmark: one generated 1 GiB file, encrypted and decrypted by Latchkey's release
+ * format, `age` and the AWS Encryption SDK (raw AES keyring), each in its own process, 5 runs,
+ * median throughput and peak RSS; `openssl speed` gives the machine's AES-GCM and SHA-256 limits.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generateAgentKeys } from '../shared/crypto/index.ts';
+import type { Bench } from './run.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const DATA = join(ROOT, 'bench', 'data');
+const SIZE = Number(process.env.BENCH_CRYPTO_BYTES ?? 2 ** 30);
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const INPUT = join(DATA, `plain-${SIZE}.bin`);
+
+interface Timing {
+  seconds: number;
+  rssMiB: number;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+};
+
+const has = (cmd: string, args: string[]): boolean => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
+
+/** GNU time reports the child's peak RSS exactly; without it /proc polling approximates it. */
+const GNU_TIME = existsSync('/usr/bin/time') && has('/usr/bin/time', ['-f', '%M', 'true']);
+
+const timed = (cmd: string, args: string[]): Promise<Timing> =>
+  new Promise((resolve, reject) => {
+    const rssFile = join(DATA, 'rss.txt');
+    const argv = GNU_TIME ? ['/usr/bin/time', '-f', '%M', '-o', rssFile, cmd, ...args] : [cmd, ...args];
+    const start = process.hrtime.bigint();
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let peakKiB = 0;
+    const poll = GNU_TIME
+      ? undefined
+      : setInterval(() => {
+          try {
+            const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+            if (m) peakKiB = Math.max(peakKiB, Number(m[1]));
+          } catch {
+            /* exited */
+          }
+        }, 10);
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      if (poll) clearInterval(poll);
+      if (code !== 0) return reject(new Error(`${cmd} ${args.join(' ')} failed (${code}): ${err.slice(-500)}`));
+      if (GNU_TIME) peakKiB = Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop());
+      resolve({ seconds, rssMiB: peakKiB / 1024 });
+    });
+  });
+
+const dropFile = (path: string): void => rmSync(path, { force: true });
+/** Deleting the previous 1 GiB output and flushing keeps one run's writeback out of the next. */
+const settle = (...paths: string[]): void => {
+  paths.forEach(dropFile);
+  spawnSync('sync');
+};
+
+const generateInput = async (): Promise<void> => {
+  await mkdir(DATA, { recursive: true });
+  if (existsSync(INPUT) && statSync(INPUT).size === SIZE) return;
+  console.log(`generating ${INPUT} (${SIZE} bytes)`);
+  const out = createWriteStream(INPUT);
+  for (let left = SIZE; left > 0; left -= 1 << 20) {
+    if (!out.write(randomBytes(Math.min(left, 1 << 20)))) await new Promise<void>((r) => out.once('drain', () => r()));
+  }
+  await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
+};
+
+/** Each tool's child is bundled alone, so no tool's RSS or start-up carries another's code. */
+const bundleChild = async (name: string): Promise<string> => {
+  const { build } = await import('esbuild');
+  const outfile = join(DATA, `${name}.mjs`);
+  await build({
+    entryPoints: [join(ROOT, 'bench', `${name}.ts`)],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    logLevel: 'error',
+    banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+  });
+  return outfile;
+};
+
+const opensslSpeed = (evp: string): number | undefined => {
+  const r = spawnSync('openssl', ['speed', '-seconds', '3', '-bytes', '1048576', '-evp', evp], { encoding: 'utf8' });
+  const line = r.stdout?.trim().split('\n').pop() ?? '';
+  const m = /([\d.]+)k\s*$/.exec(line);
+  return m ? (Number(m[1]) * 1000) / 1e6 : undefined;
+};
+
+interface Row {
+  tool: string;
+  enc?: number;
+  dec?: number;
+  encRss?: number;
+  decRss?: number;
+  note: string;
+}
+
+const runPair = async (
+  tool: string,
+  note: string,
+  encrypt: (out: string) => [string, string[]],
+  decrypt: (inp: string, out: string) => [string, string[]],
+): Promise<Row> => {
+  const ct = join(DATA, `bench-${tool.replace(/\W+/g, '-')}.enc`);
+  const pt = join(DATA, `bench-${tool.replace(/\W+/g, '-')}.dec`);
+  const enc: Timing[] = [];
+  const dec: Timing[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    settle(ct, `${ct}.manifest`);
+    enc.push(await timed(...encrypt(ct)));
+    settle(pt);
+    dec.push(await timed(...decrypt(ct, pt)));
+    process.stdout.write(
+      `  ${tool} run ${i + 1}: encrypt ${(SIZE / enc[i]!.seconds / 1e6).toFixed(0)} MB/s, decrypt ${(SIZE / dec[i]!.seconds / 1e6).toFixed(0)} MB/s\n`,
+    );
+  }
+  settle(ct, `${ct}.manifest`, pt);
+  return {
+    tool,
+    enc: SIZE / median(enc.map((t) => t.seconds)) / 1e6,
+    dec: SIZE / median(dec.map((t) => t.seconds)) / 1e6,
+    encRss: Math.max(...enc.map((t) => t.rssMiB)),
+    decRss: Math.max(...dec.map((t) => t.rssMiB)),
+    note,
+  };
+};
+
+const fmt = (n: number | undefined, digits = 0): string => (n === undefined ? '—' : n.toFixed(digits));
+
+export const cryptoBench: Bench = {
+  name: 'crypto',
+  async run() {
+    await generateInput();
+    const rows: Row[] = [];
+    const missing: string[] = [];
+
+    if (has('openssl', ['version'])) {
+      const aes = opensslSpeed('aes-256-gcm');
+      const sha = opensslSpeed('sha256');
+      rows.push({ tool: '`openssl speed -evp aes-256-gcm` (1 MiB blocks, in memory)', enc: aes, dec: aes, note: 'machine AES-GCM limit, one core' });
+      rows.push({ tool: '`openssl speed -evp sha256` (1 MiB blocks, in memory)', enc: sha, dec: sha, note: 'machine SHA-256 limit, one core (manifest digests)' });
+    } else missing.push('openssl (apt-get install openssl)');
+
+    const child = await bundleChild('latchkey-child');
+    const awsChild = await bundleChild('aws-sdk-child');
+    const key = randomBytes(32).toString('hex');
+    const signer = generateAgentKeys().signing;
+    const signerArg = `${signer.privateKey.toString('hex')}:${signer.publicKey.toString('hex')}`;
+    rows.push(
+      await runPair(
+        'latchkey',
+        'file → file; 64 KiB segments; both SHA-256 digests on encrypt, ciphertext digest + manifest check on decrypt; no fsync',
+        (out) => ['node', [child, 'latchkey', 'encrypt', INPUT, out, key, signerArg]],
+        (inp, out) => ['node', [child, 'latchkey', 'decrypt', inp, out, key, signerArg]],
+      ),
+    );
+
+    if (has('age', ['--version']) && has('age-keygen', ['--version'])) {
+      const identity = join(DATA, 'age-identity.txt');
+      dropFile(identity);
+      spawnSync('age-keygen', ['-o', identity], { stdio: 'ignore' });
+      const recipient = spawnSync('age-keygen', ['-y', identity], { encoding: 'utf8' }).stdout.trim();
+      rows.push(
+        await runPair(
+          'age',
+          'X25519 recipient; ChaCha20-Poly1305, 64 KiB chunks; no digests',
+          (out) => ['age', ['-r', recipient, '-o', out, INPUT]],
+          (inp, out) => ['age', ['-d', '-i', identity, '-o', out, inp]],
+        ),
+      );
+    } else missing.push('age (apt-get update && apt-get install age)');
+
+    rows.push(
+      await runPair(
+        'aws-encryption-sdk',
+        '@aws-crypto/client-node, raw AES keyring, default committing suite with ECDSA P-384 signature, default 4 KiB frames',
+        (out) => ['node', [awsChild, 'aws-sdk', 'encrypt', INPUT, out, key]],
+        (inp, out) => ['node', [awsChild, 'aws-sdk', 'decrypt', inp, out, key]],
+      ),
+    );
+
+    const header = '| tool | encrypt MB/s | decrypt MB/s | peak RSS encrypt MiB | peak RSS decrypt MiB | notes |\n|---|---:|---:|---:|---:|---|';
+    const body = rows
+      .map((r) => `| ${r.tool} | ${fmt(r.enc)} | ${fmt(r.dec)} | ${fmt(r.encRss)} | ${fmt(r.decRss)} | ${r.note} |`)
+      .join('\n');
+    const table = `${header}\n${body}`;
+    console.log(`\n${table}`);
+    if (missing.length) console.log(`\nskipped, not installed: ${missing.join('; ')}`);
+    return [
+      `## Crypto (${(SIZE / 2 ** 30).toFixed(2)} GiB file, median of ${RUNS} runs, MB = 10^6 bytes)`,
+      '',
+      'Each run is a fresh process timed from spawn to exit (start-up included for every tool), file to file in `bench/data/`, previous output deleted and `sync`ed first. Peak RSS is the maximum over runs' +
+        (GNU_TIME ? ' (GNU time).' : ' (polled VmHWM).'),
+      '',
+      table,
+      missing.length ? `\nSkipped, not installed: ${missing.join('; ')}.` : '',
+    ].join('\n');
+  },
+};

@@ -1,0 +1,83 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+
+/** Plaintext or ciphertext input: a file path (fast path), a Node stream, or bytes in memory. */
+export type ReleaseInput = string | Readable | Uint8Array;
+
+/** Fills caller-owned buffers, so the hot loops never concatenate chunks. */
+export interface ByteSource {
+  /** Reads until `buf` is full or the input ends; returns the byte count. */
+  readFull(buf: Buffer): Promise<number>;
+  /** Total size when known up front (files, memory), else undefined. */
+  readonly size: number | undefined;
+  close(): Promise<void>;
+}
+
+export const openSource = async (input: ReleaseInput): Promise<ByteSource> => {
+  if (typeof input === 'string') return fileSource(await open(input, 'r'));
+  if (input instanceof Uint8Array) return memorySource(input);
+  return streamSource(input);
+};
+
+const fileSource = async (fh: FileHandle): Promise<ByteSource> => {
+  const { size } = await fh.stat();
+  return {
+    size,
+    async readFull(buf) {
+      let filled = 0;
+      while (filled < buf.byteLength) {
+        const { bytesRead } = await fh.read(buf, filled, buf.byteLength - filled, null);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      return filled;
+    },
+    close: () => fh.close(),
+  };
+};
+
+const memorySource = (bytes: Uint8Array): ByteSource => {
+  let offset = 0;
+  return {
+    size: bytes.byteLength,
+    async readFull(buf) {
+      const n = Math.min(buf.byteLength, bytes.byteLength - offset);
+      buf.set(bytes.subarray(offset, offset + n));
+      offset += n;
+      return n;
+    },
+    close: async () => {},
+  };
+};
+
+const streamSource = (stream: Readable): ByteSource => {
+  const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
+  let pending: Buffer | undefined;
+  let ended = false;
+  return {
+    size: undefined,
+    async readFull(buf) {
+      let filled = 0;
+      while (filled < buf.byteLength) {
+        if (!pending || pending.byteLength === 0) {
+          if (ended) break;
+          const r = await it.next();
+          if (r.done) {
+            ended = true;
+            break;
+          }
+          pending = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
+          continue;
+        }
+        const n = Math.min(pending.byteLength, buf.byteLength - filled);
+        pending.copy(buf, filled, 0, n);
+        pending = pending.subarray(n);
+        filled += n;
+      }
+      return filled;
+    },
+    async close() {
+      if (!ended) await it.return?.();
+    },
+  };
+};

@@ -1,0 +1,95 @@
+import { createHash } from 'node:crypto';
+import { asBuffer, ByteReader, ByteWriter, checkMagic } from './bytes.ts';
+import { decodeContext, describeContext, encodeContext, sameContext, type CryptoContext } from './context.ts';
+import { MalformedError, UnsupportedVersionError, WrongContextError } from './errors.ts';
+import { LABEL } from './kdf.ts';
+import { keyId } from './raw-keys.ts';
+import { SIGNATURE_BYTES, signWithLabel, verifyWithLabel } from './signatures.ts';
+
+/** What the pusher signs about one release file; targets check the file against it. */
+export interface ReleaseManifest {
+  /** The release context (purpose 'release'), equal to the one in the file header. */
+  context: CryptoContext;
+  segmentSize: number;
+  plaintextSize: number;
+  ciphertextSize: number;
+  /** SHA-256 of the release header bytes. */
+  headerHash: Buffer;
+  plaintextSha256: Buffer;
+  ciphertextSha256: Buffer;
+  /** SHA-256 of the signer's Ed25519 public key (tells a verifier which key to use). */
+  signerKeyId: Buffer;
+}
+
+const MAGIC = Buffer.from('LKMF', 'ascii');
+const FORMAT_VERSION = 1;
+
+/**
+ * Body: "LKMF" ‖ u8 1 ‖ u16 len ‖ context ‖ u32 segment size ‖ u64 plaintext size ‖
+ * u64 ciphertext size ‖ header hash(32) ‖ plaintext SHA-256(32) ‖ ciphertext SHA-256(32) ‖
+ * signer key id(32). Signed manifest = body ‖ Ed25519(label ‖ body) (64 bytes).
+ */
+export const encodeManifest = (m: ReleaseManifest): Buffer =>
+  new ByteWriter()
+    .bytes(MAGIC)
+    .u8(FORMAT_VERSION)
+    .prefixed16(encodeContext(m.context))
+    .u32(m.segmentSize)
+    .u64(m.plaintextSize)
+    .u64(m.ciphertextSize)
+    .exact(m.headerHash, 32, 'header hash')
+    .exact(m.plaintextSha256, 32, 'plaintext SHA-256')
+    .exact(m.ciphertextSha256, 32, 'ciphertext SHA-256')
+    .exact(m.signerKeyId, 32, 'signer key id')
+    .finish();
+
+export const decodeManifest = (body: Uint8Array): ReleaseManifest => {
+  const r = new ByteReader(asBuffer(body), 'release manifest');
+  checkMagic(r.bytes(4), MAGIC, 'release manifest');
+  const version = r.u8();
+  if (version !== FORMAT_VERSION) throw new UnsupportedVersionError(`release manifest: unknown version ${version}`);
+  const m: ReleaseManifest = {
+    context: decodeContext(r.prefixed16()),
+    segmentSize: r.u32(),
+    plaintextSize: r.u64(),
+    ciphertextSize: r.u64(),
+    headerHash: Buffer.from(r.bytes(32)),
+    plaintextSha256: Buffer.from(r.bytes(32)),
+    ciphertextSha256: Buffer.from(r.bytes(32)),
+    signerKeyId: Buffer.from(r.bytes(32)),
+  };
+  r.end();
+  return m;
+};
+
+/** Fields the encrypter returns, minus the signer: see encryptRelease. */
+export type UnsignedManifest = Omit<ReleaseManifest, 'signerKeyId'>;
+
+export const signManifest = (manifest: UnsignedManifest, signer: { privateKey: Uint8Array; publicKey: Uint8Array }): Buffer => {
+  const body = encodeManifest({ ...manifest, signerKeyId: keyId(signer.publicKey) });
+  return Buffer.concat([body, signWithLabel(signer.privateKey, LABEL.manifestSignature, body)]);
+};
+
+/**
+ * Verifies a signed manifest under the pusher's Ed25519 public key and, when given, that it is
+ * for `expectedContext`. Throws BadSignatureError / WrongContextError / MalformedError.
+ */
+export const verifyManifest = (
+  signed: Uint8Array,
+  signerPublicKey: Uint8Array,
+  expectedContext?: CryptoContext,
+): ReleaseManifest => {
+  const buf = asBuffer(signed);
+  if (buf.byteLength <= SIGNATURE_BYTES) throw new MalformedError('release manifest: too short');
+  const body = buf.subarray(0, buf.byteLength - SIGNATURE_BYTES);
+  verifyWithLabel(signerPublicKey, LABEL.manifestSignature, body, buf.subarray(body.byteLength), 'release manifest');
+  const m = decodeManifest(body);
+  if (expectedContext && !sameContext(m.context, expectedContext)) {
+    throw new WrongContextError(`release manifest is for ${describeContext(m.context)}, not ${describeContext(expectedContext)}`);
+  }
+  return m;
+};
+
+/** SHA-256 of the signed manifest bytes: what a deployment grant names. */
+export const manifestHash = (signed: Uint8Array): Buffer => createHash('sha256').update(signed).digest();
+

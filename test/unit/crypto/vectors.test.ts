@@ -1,0 +1,64 @@
+import { createDecipheriv, createHash, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import {
+  decodeAgentKeyFile,
+  hpkeUnwrap,
+  openKeyList,
+  unwrapUnderMaster,
+  verifyManifest,
+  type CryptoContext,
+} from '../../../shared/crypto/index.ts';
+import { computeVectors, VECTOR_INPUTS as I, type Vectors } from '../../vectors/compute.ts';
+
+const stored = JSON.parse(readFileSync(new URL('../../vectors/vectors.json', import.meta.url), 'utf8')) as Vectors;
+const bytes = (name: string): Buffer => Buffer.from(stored[name]!, 'hex');
+
+describe('test vectors', () => {
+  it('the code reproduces every stored vector byte for byte', async () => {
+    const now = await computeVectors();
+    expect(Object.keys(now).sort()).toEqual(Object.keys(stored).sort());
+    for (const [name, value] of Object.entries(stored)) expect(now[name], name).toBe(value);
+  });
+
+  it('the stored objects open with the fixed keys', async () => {
+    expect(verifyManifest(bytes('manifest.signed'), bytes('ed25519.public'), I.releaseContext).plaintextSize).toBe(150);
+    const wrapCtx: CryptoContext = { ...I.releaseContext, purpose: 'release-key', keyVersion: 1 };
+    expect(unwrapUnderMaster({ version: 1, key: I.masterKey }, wrapCtx, bytes('masterWrap.envelope'))).toEqual(I.releaseKey);
+    expect(await hpkeUnwrap(I.x25519Private, { ...I.releaseContext, purpose: 'release-key' }, bytes('hpke.envelope'))).toEqual(I.releaseKey);
+    const kl = openKeyList(I.deploymentKey, { ...I.releaseContext, environment: 'prod', deployment: 'dep-1', purpose: 'key-list' }, bytes('keyList.file'));
+    expect(kl[0]!.releaseKey).toEqual(I.releaseKey);
+    expect(decodeAgentKeyFile(bytes('agentKeyFile')).encryption.privateKey).toEqual(I.x25519Private);
+  });
+
+  it('an independent decrypter written from docs/release-format.md opens the release vector', () => {
+    // Deliberately uses nothing from shared/crypto: if this breaks, the document or the code is wrong.
+    const file = bytes('release.file');
+    const S = file.readUInt32BE(9);
+    const salt = file.subarray(13, 45);
+    const ctxLen = file.readUInt16BE(45);
+    const headerLen = 47 + ctxLen + 32;
+    const header = file.subarray(0, headerLen);
+    const hkdf = (label: string, data: Buffer) =>
+      Buffer.from(hkdfSync('sha256', I.releaseKey, salt, Buffer.concat([Buffer.from(label), data]), 32));
+    const commitment = hkdf('latchkey/v1/release-commitment\0', Buffer.alloc(0));
+    expect(timingSafeEqual(commitment, header.subarray(headerLen - 32))).toBe(true);
+    const headerHash = createHash('sha256').update(header).digest();
+    expect(headerHash.toString('hex')).toBe(stored['release.headerHash']);
+    const payloadKey = hkdf('latchkey/v1/release-payload\0', headerHash);
+    const out: Buffer[] = [];
+    let pos = headerLen;
+    for (let i = 0; pos < file.byteLength; i++) {
+      const frame = Math.min(S + 16, file.byteLength - pos);
+      const final = frame < S + 16;
+      const nonce = Buffer.alloc(12);
+      nonce.writeUInt32BE(i, 7);
+      nonce[11] = final ? 1 : 0;
+      const d = createDecipheriv('aes-256-gcm', payloadKey, nonce, { authTagLength: 16 });
+      d.setAuthTag(file.subarray(pos + frame - 16, pos + frame));
+      out.push(d.update(file.subarray(pos, pos + frame - 16)), d.final());
+      pos += frame;
+    }
+    expect(Buffer.concat(out).equals(I.plaintext)).toBe(true);
+  });
+});
