@@ -48,7 +48,7 @@ export const buildLatchkey = (app: App, options: LatchkeyOptions = {}): Latchkey
     projectRoot,
     layerDirectory: options.layerDirectory,
   });
-  stateless.addDependency(stateful);
+  stateless.addStackDependency(stateful, 'the functions bind to its tables, bucket and queue');
   if (options.nag ?? true) addNagChecks(app);
   return { stateful, stateless };
 };

@@ -62,7 +62,7 @@ export const queues = {
   agentReplies: {
     envVar: 'AGENT_REPLY_QUEUE_URL',
     consumer: 'consume-agent-replies',
-    visibilityTimeoutSeconds: 60,
+    visibilityTimeoutSeconds: 180,
     maxReceiveCount: 5,
     batchSize: 10,
   },

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
@@ -50,25 +50,33 @@ export class Api extends Construct {
       throttle: { rateLimit: props.throttleRateLimit ?? 50, burstLimit: props.throttleBurstLimit ?? 100 },
       accessLogSettings: {
         destination: new apigw.LogGroupLogDestination(this.accessLogs),
-        format: AccessLogFormat.jsonWithStandardFields({
-          caller: false,
-          httpMethod: true,
-          ip: true,
-          protocol: true,
-          requestTime: true,
-          resourcePath: true,
-          responseLength: true,
-          status: true,
-          user: false,
-        }),
+        // HTTP API context variables (the REST API's standard fields include ones HTTP APIs lack).
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            ip: '$context.identity.sourceIp',
+            requestTime: '$context.requestTime',
+            routeKey: '$context.routeKey',
+            status: '$context.status',
+            protocol: '$context.protocol',
+            responseLength: '$context.responseLength',
+            latencyMs: '$context.responseLatency',
+            integrationLatencyMs: '$context.integrationLatency',
+            integrationError: '$context.integrationErrorMessage',
+          }),
+        ),
       },
     });
 
     const integrations = new Map<FunctionName, HttpLambdaIntegration>();
     for (const route of props.routes) {
+      const fn = props.functions[route.function] as lambda.IFunction | undefined;
+      if (fn === undefined) {
+        throw new Error(`route ${route.method} ${route.path} names function "${route.function}", which is not in the catalog`);
+      }
       let integration = integrations.get(route.function);
       if (integration === undefined) {
-        integration = new HttpLambdaIntegration(`${route.function}-integration`, props.functions[route.function], {
+        integration = new HttpLambdaIntegration(`${route.function}-integration`, fn, {
           payloadFormatVersion: apigw.PayloadFormatVersion.VERSION_2_0,
         });
         integrations.set(route.function, integration);

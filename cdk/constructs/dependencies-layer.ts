@@ -1,4 +1,3 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
 import { ensureDependenciesLayer } from '../../layers/dependencies/build.ts';
@@ -24,8 +23,6 @@ export class DependenciesLayer extends lambda.LayerVersion {
       compatibleRuntimes: [lambda.Runtime.NODEJS_24_X],
       compatibleArchitectures: [lambda.Architecture.ARM_64],
       description: `Latchkey dependencies: ${layerPackages.join(', ')}`,
-      // Old versions stay while a rollback could still point at them.
-      removalPolicy: RemovalPolicy.RETAIN,
     });
   }
 }

@@ -182,7 +182,7 @@ export const ensureDependenciesLayer = ({
         rmSync(lock, { recursive: true, force: true });
         continue;
       }
-      if (Date.now() > deadline) throw new Error(`dependencies layer: timed out waiting for ${lock}`);
+      if (Date.now() > deadline) throw new Error(`dependencies layer: timed out waiting for ${lock}`, { cause: error });
       sleep(100);
     }
   }
