@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { inject } from 'vitest';
+import { inject, onTestFinished } from 'vitest';
 
 const bin = path.resolve(import.meta.dirname, '../../../cli/bin/latchkey.js');
 
@@ -16,6 +16,7 @@ export type CliResult = { code: number | null; stdout: string; stderr: string };
  */
 export const cliSession = async () => {
   const home = await mkdtemp(path.join(tmpdir(), 'latchkey-cli-it-'));
+  onTestFinished(() => rm(home, { recursive: true, force: true }));
   const configPath = path.join(home, 'config', 'latchkey.json');
   const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('LATCHKEY_')));
 
