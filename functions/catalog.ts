@@ -11,6 +11,8 @@ export type Bindings = {
   buckets?: Partial<Record<BucketName, 'read' | 'readwrite'>>;
   /** `start` runs executions; `respond` sends task success/failure/heartbeat. */
   stateMachines?: Partial<Record<StateMachineName, 'start' | 'respond'>>;
+  /** Sends email through SES from MAIL_FROM, with links to PUBLIC_API_URL. */
+  mail?: true;
 };
 
 export type FunctionDeclaration = {
@@ -31,6 +33,11 @@ const directoryReader: Bindings = { tables: { directory: 'RO', deployments: 'RW'
 // Release routes presign uploads, check uploaded objects, and read the application.
 const releaseWriter: Bindings = { tables: { directory: 'RO', deployments: 'RW' }, buckets: { releases: 'readwrite' } };
 const releaseReader: Bindings = { tables: { directory: 'RO', deployments: 'RW' } };
+
+// Actions on a deployment write it and, when they decide a wait, answer the workflow's token.
+const deploymentActor: Bindings = { tables: { directory: 'RO', deployments: 'RW' }, stateMachines: { deployment: 'respond' } };
+
+const workflow = (name: string, bind: Bindings): FunctionDeclaration => ({ entry: `functions/workflow/${name}.ts`, bind });
 
 const api = (name: string, bind: Bindings): FunctionDeclaration => ({ entry: `functions/api/${name}.ts`, bind });
 
@@ -60,7 +67,18 @@ export const functions = {
   'create-release': api('create-release', releaseWriter),
   'complete-release': api('complete-release', releaseWriter),
   'list-releases': api('list-releases', releaseReader),
-  'park-task-token': { entry: 'functions/workflow/park-task-token.ts', bind: { tables: { deployments: 'RW' } } },
+  'create-deployment': api('create-deployment', { ...deploymentActor, stateMachines: { deployment: 'start' } }),
+  'list-deployments': api('list-deployments', directoryReader),
+  'get-deployment': api('get-deployment', directoryReader),
+  'approve-deployment': api('approve-deployment', deploymentActor),
+  'decline-deployment': api('decline-deployment', deploymentActor),
+  'deploy-deployment': api('deploy-deployment', deploymentActor),
+  'cancel-deployment': api('cancel-deployment', deploymentActor),
+  'notify-approvers': workflow('notify-approvers', { tables: { directory: 'RO', deployments: 'RW' }, mail: true }),
+  'park-task-token': workflow('park-task-token', { tables: { deployments: 'RW' }, stateMachines: { deployment: 'respond' } }),
+  'expire-deployment': workflow('expire-deployment', { tables: { directory: 'RO', deployments: 'RW' } }),
+  'run-deploy-steps': workflow('run-deploy-steps', { tables: { directory: 'RO', deployments: 'RW' } }),
+  'finish-deployment': workflow('finish-deployment', { tables: { directory: 'RO', deployments: 'RW' } }),
   'consume-agent-replies': {
     entry: 'functions/agents/consume-agent-replies.ts',
     bind: { stateMachines: { deployment: 'respond' } },

@@ -88,7 +88,13 @@ export const stateMachines = {
   deployment: {
     envVar: 'DEPLOYMENT_STATE_MACHINE_ARN',
     definitionFile: 'functions/workflow/deployment.asl.json',
-    functionSubstitutions: { ParkTaskTokenFunctionArn: 'park-task-token' },
+    functionSubstitutions: {
+      NotifyApproversFunctionArn: 'notify-approvers',
+      ParkTaskTokenFunctionArn: 'park-task-token',
+      ExpireDeploymentFunctionArn: 'expire-deployment',
+      RunDeployStepsFunctionArn: 'run-deploy-steps',
+      FinishDeploymentFunctionArn: 'finish-deployment',
+    },
   },
 } as const satisfies Record<string, StateMachineDeclaration>;
 

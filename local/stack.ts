@@ -118,6 +118,7 @@ export const startLocalStack = async (options: StackOptions = {}) => {
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
     POWERTOOLS_TRACE_ENABLED: 'false',
     POWERTOOLS_METRICS_DISABLED: 'true',
+    MAIL_FROM: 'Latchkey <latchkey@localhost>',
   });
   delete process.env.AWS_SESSION_TOKEN;
   delete process.env.AWS_PROFILE;
@@ -140,6 +141,8 @@ export const startLocalStack = async (options: StackOptions = {}) => {
   // 5. The HTTP API last, so nothing is served before everything behind it exists.
   const api = await startHttpApi(apiPort);
   endpoints.api = api.url;
+  // Links in approval emails point at this API.
+  process.env.PUBLIC_API_URL = api.url;
   stoppers.push(() => api.close());
 
   return {

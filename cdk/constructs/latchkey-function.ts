@@ -164,9 +164,23 @@ export class LatchkeyFunction extends NodejsFunction {
     stateMachine: DeclaredStateMachine;
     access: 'start' | 'respond';
   }): this {
-    this.addEnvironment(stateMachine.envVar, stateMachine.stateMachine.stateMachineArn);
-    if (access === 'start') stateMachine.stateMachine.grantStartExecution(this);
-    else stateMachine.stateMachine.grantTaskResponse(this);
+    if (access === 'start') {
+      this.addEnvironment(stateMachine.envVar, stateMachine.stateMachine.stateMachineArn);
+      stateMachine.stateMachine.grantStartExecution(this);
+      return this;
+    }
+    // Answering a task token needs only the token, so no environment variable; and the grant
+    // goes in a policy of its own, which the function does not depend on. A workflow task that
+    // ends its own wait (its ARN is in the definition) then forms no reference cycle.
+    new iam.Policy(this, `Respond${stateMachine.stateMachine.node.id}`, {
+      roles: [this.role!],
+      statements: [
+        new iam.PolicyStatement({
+          actions: ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'],
+          resources: [stateMachine.stateMachine.stateMachineArn],
+        }),
+      ],
+    });
     return this;
   }
 

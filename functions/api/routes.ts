@@ -23,6 +23,7 @@ import {
   user,
 } from '#shared/protocol/directory.ts';
 import { completeReleaseInput, createdRelease, createReleaseInput, release, releaseId } from '#shared/protocol/releases.ts';
+import { approveInput, createDeploymentInput, declineInput, deployment, deploymentId, listDeploymentsQuery } from '#shared/protocol/deployments.ts';
 import type { FunctionName } from '../catalog.ts';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -99,6 +100,31 @@ export const routes = [
   {
     method: 'GET', path: '/apps/{id}/releases', function: 'list-releases', summary: 'Releases of an application, newest first',
     auth: 'token', params: idParam(appId), query: pageQuery, response: { status: 200, schema: page(release) },
+  },
+  {
+    method: 'POST', path: '/deployments', function: 'create-deployment', summary: 'Start a deployment of a release to an environment',
+    auth: 'token', body: createDeploymentInput, response: { status: 201, schema: deployment },
+  },
+  {
+    method: 'GET', path: '/deployments', function: 'list-deployments', summary: 'Deployments, newest first',
+    auth: 'token', query: listDeploymentsQuery, response: { status: 200, schema: page(deployment) },
+  },
+  { method: 'GET', path: '/deployments/{id}', function: 'get-deployment', summary: 'One deployment, its votes and history', auth: 'token', params: idParam(deploymentId), response: { status: 200, schema: deployment } },
+  {
+    method: 'POST', path: '/deployments/{id}/approve', function: 'approve-deployment', summary: 'Approve, or with deploy: true approve and deploy',
+    auth: 'token', params: idParam(deploymentId), body: approveInput, response: { status: 200, schema: deployment },
+  },
+  {
+    method: 'POST', path: '/deployments/{id}/decline', function: 'decline-deployment', summary: 'Decline, with a message everyone will see',
+    auth: 'token', params: idParam(deploymentId), body: declineInput, response: { status: 200, schema: deployment },
+  },
+  {
+    method: 'POST', path: '/deployments/{id}/deploy', function: 'deploy-deployment', summary: 'Deploy an approved deployment',
+    auth: 'token', params: idParam(deploymentId), response: { status: 200, schema: deployment },
+  },
+  {
+    method: 'POST', path: '/deployments/{id}/cancel', function: 'cancel-deployment', summary: 'Cancel a deployment that is waiting',
+    auth: 'token', params: idParam(deploymentId), response: { status: 200, schema: deployment },
   },
   {
     method: 'POST', path: '/enrolments', function: 'create-enrolment', summary: 'Create a single-use agent enrolment token (shown once)',

@@ -1,46 +1,45 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import middy from '@middy/core';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { z } from 'zod';
+import type { DeploymentState } from '#shared/domain/deployments/model.ts';
 import { taskToken } from '#shared/protocol/agent-messages.ts';
-import { dynamo } from '../adapters/aws-clients.ts';
-import { tableName } from '../config.ts';
+import { deploymentStore } from '../deployments-context.ts';
+import { sfnWorkflow } from '../adapters/sfn-workflow.ts';
+import { sfn } from '../adapters/aws-clients.ts';
 import { logger } from '../observability.ts';
+import { deploymentRef } from './deployment-ref.ts';
+import { workflowTask } from './workflow-task.ts';
 
-const parkInput = z.strictObject({
-  accountId: z.string().min(1).max(100),
-  deploymentId: z.string().min(1).max(100),
-  stage: z.enum(['approval', 'deploy']),
-  taskToken,
-});
+const parkInput = deploymentRef.extend({ stage: z.enum(['approval', 'deploy']), taskToken });
 
-const deploymentsTable = tableName('deployments');
+/** The state each wait expects; any other state means the decision came before the wait began. */
+const waitingState: Record<'approval' | 'deploy', DeploymentState> = { approval: 'PendingApproval', deploy: 'Approved' };
 
-/**
- * Stores the token of a waiting Step Functions task on the deployment item, so that the
- * action which ends the wait (an approval, a deploy) can call SendTaskSuccess with it.
- */
-export const parkTaskToken = async (event: unknown) => {
-  const input = parkInput.parse(event);
-  try {
-    await dynamo().send(
-      new UpdateCommand({
-        TableName: deploymentsTable,
-        Key: { pk: `ACCOUNT#${input.accountId}`, sk: `DEPLOYMENT#${input.deploymentId}` },
-        UpdateExpression: 'SET taskToken = :token, taskStage = :stage',
-        ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeValues: { ':token': input.taskToken, ':stage': input.stage },
-      }),
-    );
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) {
-      throw new Error(`Deployment ${input.deploymentId} does not exist`, { cause: error });
-    }
-    throw error;
-  }
-  logger.info('task token parked', { deploymentId: input.deploymentId, stage: input.stage });
-  return { parked: true };
+const decisionFor: Partial<Record<DeploymentState, string>> = {
+  Approved: 'approved',
+  InProgress: 'deploy',
+  Declined: 'declined',
+  Canceled: 'canceled',
+  Expired: 'expired',
 };
 
-export const handler = middy(parkTaskToken).use(injectLambdaContext(logger, { resetKeys: true }));
+/**
+ * Parks the token of a waiting workflow task on the deployment, so the action that decides
+ * can end the wait. If the decision was made before the wait began (an approval can beat the
+ * workflow to it), the parked write is refused by its condition, and the task ends its own
+ * wait with the decision already made.
+ */
+export const parkTaskToken = async (input: z.infer<typeof parkInput>) => {
+  const parked = await deploymentStore.parkTask(input.accountId, input.deploymentId, { taskToken: input.taskToken, taskStage: input.stage }, waitingState[input.stage]);
+  if (parked) {
+    logger.info('task token parked', { deploymentId: input.deploymentId, stage: input.stage });
+    return { parked: true };
+  }
+  const deployment = await deploymentStore.get(input.accountId, input.deploymentId);
+  if (!deployment) throw new Error(`Deployment ${input.deploymentId} does not exist`);
+  const decision = decisionFor[deployment.state];
+  if (!decision) throw new Error(`Deployment ${input.deploymentId} is ${deployment.state}: nothing to wait for`);
+  await sfnWorkflow(sfn(), 'not-needed-to-respond').resume(input.taskToken, { decision });
+  logger.info('decision came first; wait ended at once', { deploymentId: input.deploymentId, stage: input.stage, decision });
+  return { parked: false };
+};
+
+export const handler = workflowTask(parkInput, parkTaskToken);

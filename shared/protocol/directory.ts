@@ -37,7 +37,8 @@ export const approvalPolicy = z.strictObject({
   approverGroups: z.array(groupId).max(20),
   requiredApprovals: z.number().int().min(1).max(20),
   preventSelfApproval: z.boolean(),
-  windowHours: z.number().int().min(1).max(24 * 30),
+  /** Hours, fractions allowed (0.25 = 15 minutes); from one second to 30 days. */
+  windowHours: z.number().min(1 / 3600).max(24 * 30),
 });
 export type ApprovalPolicy = z.infer<typeof approvalPolicy>;
 

@@ -29,7 +29,10 @@ const boundEnvVars = (declaration: FunctionDeclaration): string[] => [
   ...Object.keys(declaration.bind.tables ?? {}).map((t) => tables[t as keyof typeof tables].envVar),
   ...Object.keys(declaration.bind.queues ?? {}).map((q) => queues[q as keyof typeof queues].envVar),
   ...Object.keys(declaration.bind.buckets ?? {}).map((b) => buckets[b as keyof typeof buckets].envVar),
-  ...Object.keys(declaration.bind.stateMachines ?? {}).map((s) => stateMachines[s as keyof typeof stateMachines].envVar),
+  // Only `start` needs the ARN; answering a task token needs only the token.
+  ...Object.entries(declaration.bind.stateMachines ?? {})
+    .filter(([, access]) => access === 'start')
+    .map(([s]) => stateMachines[s as keyof typeof stateMachines].envVar),
 ];
 
 const fnId = (name: FunctionName): string => logicalId(synthesized.stateless, synthesized.stateless.functions[name]);
@@ -183,9 +186,10 @@ describe('workflow (state machines from their ASL files)', () => {
   it.each(machines)('%s: its role may invoke exactly the substituted functions', (name, declaration) => {
     const { stateless, statelessTemplate } = synthesized;
     const machine = stateless.workflow.stateMachines[name].stateMachine;
-    const arns = Object.values(declaration.functionSubstitutions).map((fn) => ({
-      'Fn::GetAtt': [fnId(fn as FunctionName), 'Arn'],
-    }));
+    const arns = Object.values(declaration.functionSubstitutions)
+      .map((fn) => fnId(fn as FunctionName))
+      .sort() // CDK renders the resources of a statement sorted
+      .map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] }));
     statelessTemplate.hasResourceProperties('AWS::IAM::Policy', {
       Roles: [{ Ref: logicalId(stateless, (machine as StateMachine).role as never) }],
       PolicyDocument: {

@@ -1,18 +1,27 @@
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { routes } from '#functions/api/routes.ts';
-import { as, newAccount, type Caller } from '../support/accounts.ts';
+import { as, type Caller } from '../support/accounts.ts';
+import { approvalSetup } from '../support/deployments.ts';
 
 type Role = 'owner' | 'deployer' | 'approver';
 type Fixture = Awaited<ReturnType<typeof setUp>>;
 
 const setUp = async () => {
-  const a = await newAccount();
-  const group = (await a.owner('POST', '/groups', { name: 'approvers' })).body;
-  const environment = (await a.owner('POST', '/environments', { name: 'prod' })).body;
+  // The account's deployer and approver are both in the environment's approver group.
+  const { a, environment, app: readyApp, release: readyRelease } = await approvalSetup({ extraApprovers: 0 });
+  // A group of its own for the membership routes, so they do not change who may approve.
+  const group = (await a.owner('POST', '/groups', { name: 'others' })).body;
   const app = (await a.owner('POST', '/apps', { name: 'web' })).body;
   const release = (await a.owner('POST', `/apps/${app.appId}/releases`, { version: '0.1.0', size: 10 })).body;
-  return { a, group, environment, app, release };
+  /** A fresh deployment by the deployer, waiting for approval (or approved by the owner). */
+  const pending = async (approved = false) => {
+    const created = (await a.deployer.call('POST', '/deployments', { appId: readyApp.appId, releaseId: readyRelease.releaseId, environmentId: environment.environmentId })).body;
+    if (approved) await a.owner('POST', `/deployments/${created.deploymentId}/approve`, {});
+    return created.deploymentId as string;
+  };
+  const deployRequest = { appId: readyApp.appId, releaseId: readyRelease.releaseId, environmentId: environment.environmentId };
+  return { a, group, environment, app, release, pending, deployRequest };
 };
 
 /**
@@ -48,6 +57,15 @@ const matrix: Record<string, { allowed: Role[]; request: (f: Fixture, role: Role
     request: async (f, _r, call) => call('POST', `/apps/${f.app.appId}/releases/${f.release.releaseId}/complete`, { digest: 'a'.repeat(64) }),
   },
   'GET /apps/{id}/releases': { allowed: ['owner', 'deployer', 'approver'], request: (f, _r, call) => call('GET', `/apps/${f.app.appId}/releases`) },
+  'POST /deployments': { allowed: ['owner', 'deployer'], request: (f, _r, call) => call('POST', '/deployments', f.deployRequest) },
+  'GET /deployments': { allowed: ['owner', 'deployer', 'approver'], request: (_f, _r, call) => call('GET', '/deployments') },
+  'GET /deployments/{id}': { allowed: ['owner', 'deployer', 'approver'], request: async (f, _r, call) => call('GET', `/deployments/${await f.pending()}`) },
+  // The deployer started these deployments: preventSelfApproval refuses their vote.
+  'POST /deployments/{id}/approve': { allowed: ['owner', 'approver'], request: async (f, _r, call) => call('POST', `/deployments/${await f.pending()}/approve`, {}) },
+  'POST /deployments/{id}/decline': { allowed: ['owner', 'approver'], request: async (f, _r, call) => call('POST', `/deployments/${await f.pending()}/decline`, { message: 'no' }) },
+  'POST /deployments/{id}/deploy': { allowed: ['owner', 'deployer', 'approver'], request: async (f, _r, call) => call('POST', `/deployments/${await f.pending(true)}/deploy`) },
+  // Waiting for approval, only the deployer who started it or the owner may cancel.
+  'POST /deployments/{id}/cancel': { allowed: ['owner', 'deployer'], request: async (f, _r, call) => call('POST', `/deployments/${await f.pending()}/cancel`) },
   'POST /enrolments': { allowed: ['owner'], request: (_f, _r, call) => call('POST', '/enrolments', { role: 'keyserver' }) },
   'GET /audit': { allowed: ['owner'], request: (_f, _r, call) => call('GET', '/audit') },
   'GET /audit/verify': { allowed: ['owner'], request: (_f, _r, call) => call('GET', '/audit/verify') },

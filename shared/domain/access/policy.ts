@@ -3,8 +3,9 @@ import type { Actor } from './actor.ts';
 
 /**
  * The one place that decides who may do what. Handlers and use cases ask it; nothing else
- * compares roles. Approval rights on a deployment come from group membership and are decided
- * with the deployment (DESIGN §4), not here.
+ * compares roles. Who may vote on, deploy or cancel one deployment also depends on the
+ * deployment (group membership, who started it): the state machine decides that part
+ * (shared/domain/deployments/transitions.ts); here a role only opens the door.
  */
 export const actions = [
   'me:read',
@@ -26,15 +27,19 @@ export const actions = [
   'audit:read',
   'releases:create',
   'releases:list',
+  'deployments:create',
+  'deployments:read',
+  'deployments:approve',
+  'deployments:cancel',
 ] as const;
 export type Action = (typeof actions)[number];
 
-const everyone: Action[] = ['me:read', 'tokens:create', 'tokens:list', 'tokens:revoke', 'environments:list', 'apps:list', 'groups:list', 'users:list', 'releases:list'];
+const everyone: Action[] = ['me:read', 'tokens:create', 'tokens:list', 'tokens:revoke', 'environments:list', 'apps:list', 'groups:list', 'users:list', 'releases:list', 'deployments:read', 'deployments:cancel'];
 
 const grants: Record<Actor['role'], ReadonlySet<Action>> = {
   owner: new Set(actions),
-  deployer: new Set([...everyone, 'releases:create']),
-  approver: new Set(everyone),
+  deployer: new Set([...everyone, 'releases:create', 'deployments:create', 'deployments:approve']),
+  approver: new Set([...everyone, 'deployments:approve']),
 };
 
 /** Actions a non-owner may take only on what is their own (their tokens). */

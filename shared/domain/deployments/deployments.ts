@@ -1,0 +1,150 @@
+import type { z } from 'zod';
+import type { approveInput, createDeploymentInput, declineInput } from '#shared/protocol/deployments.ts';
+import type { Clock } from '#shared/ports/clock.ts';
+import type { DeploymentStore, StoredDeployment, Workflow } from '#shared/ports/deployment-store.ts';
+import type { DirectoryStore } from '#shared/ports/directory-store.ts';
+import type { Ids } from '#shared/ports/ids.ts';
+import type { PageRequest } from '#shared/ports/paging.ts';
+import type { ReleaseStore } from '#shared/ports/release-store.ts';
+import type { Act } from '../access/act.ts';
+import type { Actor } from '../access/actor.ts';
+import type { Action } from '../access/policy.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
+import type { Deployment } from './model.ts';
+import { applyAction, type DeploymentAction, type DeploymentActor, type Decision } from './transitions.ts';
+import { deploymentView } from './view.ts';
+
+const MAX_WRITE_ATTEMPTS = 10;
+
+type Deps = {
+  directory: Pick<DirectoryStore, 'getApp' | 'getEnvironment' | 'getGroup' | 'getAccount'>;
+  releases: Pick<ReleaseStore, 'getRelease'>;
+  deployments: DeploymentStore;
+  workflow: Workflow;
+  act: Act;
+  clock: Clock;
+  ids: Ids;
+};
+
+export const makeDeployments = ({ directory, releases, deployments, workflow, act, clock, ids }: Deps) => {
+  const load = async (accountId: string, deploymentId: string) => {
+    const deployment = await deployments.get(accountId, deploymentId);
+    if (!deployment) throw new NotFoundError('No such deployment');
+    return deployment;
+  };
+
+  /** Tells the waiting workflow, if it is waiting yet; if not, it finds the decision when it parks. */
+  const notifyWorkflow = async (stored: StoredDeployment, decision: Decision | undefined) => {
+    if (decision && stored.taskToken) await workflow.resume(stored.taskToken, { decision });
+  };
+
+  /**
+   * One action on one deployment: read, decide with the pure state machine, write only if
+   * nobody wrote meanwhile, and on a lost race read again and decide again. Both of two racing
+   * approvals count; two racing decisions can never both move the deployment.
+   */
+  const transition = async (accountId: string, deploymentId: string, action: DeploymentAction, actor: DeploymentActor | null) => {
+    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt += 1) {
+      const current = await load(accountId, deploymentId);
+      const { next, decision } = applyAction(current, action, actor, clock.now());
+      const stored = await deployments.save(next, current.version);
+      if (stored) {
+        await notifyWorkflow(stored, decision);
+        return stored;
+      }
+    }
+    throw new ConflictError('The deployment is changing too fast: try again');
+  };
+
+  const decide = (verb: Action, action: (input: never) => DeploymentAction) => (actor: Actor, deploymentId: string, input?: unknown) =>
+    act(actor, verb, { target: { type: 'deployment', id: deploymentId } }, async () =>
+      deploymentView(await transition(actor.accountId, deploymentId, action(input as never), actor), clock.now()),
+    );
+
+  return {
+    create: (actor: Actor, input: z.infer<typeof createDeploymentInput>) =>
+      act(actor, 'deployments:create', { target: (d) => ({ type: 'deployment', id: d.deploymentId }) }, async () => {
+        // 1. The application, its ready release and the environment, all of this account.
+        // 2. Snapshot the approval policy and who may approve, so later edits cannot move it.
+        // 3. Without approvals the deployment starts InProgress; with them, PendingApproval.
+        // 4. Write it, then start its workflow, named after it (starting twice is one run).
+        const [app, release, environment, account] = await Promise.all([
+          directory.getApp(actor.accountId, input.appId),
+          releases.getRelease(actor.accountId, input.releaseId),
+          directory.getEnvironment(actor.accountId, input.environmentId),
+          directory.getAccount(actor.accountId),
+        ]);
+        if (!app) throw new NotFoundError('No such application');
+        if (!release || release.appId !== app.appId) throw new NotFoundError('No such release of this application');
+        if (!environment) throw new NotFoundError('No such environment');
+        if (!account) throw new NotFoundError('No such account');
+        if (release.state !== 'ready' || !release.digest) throw new ConflictError('The release is not complete: finish its upload first');
+        if (app.secure && !release.encrypted) throw new ValidationError('The application is secure: only encrypted releases can be deployed', 'releaseId');
+
+        const groups = await Promise.all(environment.approval.approverGroups.map((groupId) => directory.getGroup(actor.accountId, groupId)));
+        const eligibleApprovers = [...new Set(groups.flatMap((group) => group?.members ?? []))].sort();
+        const approvalRequired = environment.approval.enabled;
+        const now = clock.now();
+        const at = now.toISOString();
+        const deployment: Deployment = {
+          accountId: actor.accountId,
+          deploymentId: ids.next('dep'),
+          appId: app.appId,
+          appName: app.name,
+          releaseId: release.releaseId,
+          releaseVersion: release.version,
+          releaseDigest: release.digest,
+          encrypted: release.encrypted,
+          environmentId: environment.environmentId,
+          environmentName: environment.name,
+          deployerId: actor.userId,
+          ownerId: account.ownerId,
+          eligibleApprovers,
+          policy: {
+            approvalRequired,
+            requiredApprovals: environment.approval.requiredApprovals,
+            preventSelfApproval: environment.approval.preventSelfApproval,
+            windowHours: environment.approval.windowHours,
+          },
+          state: approvalRequired ? 'PendingApproval' : 'InProgress',
+          votes: [],
+          createdAt: at,
+          updatedAt: at,
+          expiresAt: new Date(now.getTime() + environment.approval.windowHours * 3_600_000).toISOString(),
+          history: [{ at, from: null, to: approvalRequired ? 'PendingApproval' : 'InProgress', by: actor.userId }],
+          version: 1,
+        };
+        await deployments.create(deployment);
+        await workflow.start(deployment);
+        return deploymentView(deployment, now);
+      }),
+
+    get: (actor: Actor, deploymentId: string) =>
+      act(actor, 'deployments:read', { audited: false }, async () => deploymentView(await load(actor.accountId, deploymentId), clock.now())),
+
+    list: (actor: Actor, page: PageRequest & { environmentId?: string | undefined }) =>
+      act(actor, 'deployments:read', { audited: false }, async () => {
+        const result = await deployments.list(actor.accountId, page, page.environmentId);
+        const now = clock.now();
+        return { ...result, items: result.items.map((d) => deploymentView(d, now)) };
+      }),
+
+    approve: decide('deployments:approve', (input: z.infer<typeof approveInput>) => ({
+      kind: 'approve',
+      deploy: input.deploy,
+      ...(input.comment ? { comment: input.comment } : {}),
+    })),
+    decline: decide('deployments:approve', (input: z.infer<typeof declineInput>) => ({ kind: 'decline', message: input.message })),
+    deploy: decide('deployments:approve', () => ({ kind: 'deploy' })),
+    cancel: decide('deployments:cancel', () => ({ kind: 'cancel' })),
+
+    /** System transitions, driven by the workflow: no actor, no policy, still one conditional write. */
+    system: {
+      expire: (accountId: string, deploymentId: string) => transition(accountId, deploymentId, { kind: 'expire' }, null),
+      finish: (accountId: string, deploymentId: string, succeeded: boolean, reason?: string) =>
+        transition(accountId, deploymentId, { kind: 'finish', succeeded, ...(reason ? { reason } : {}) }, null),
+    },
+  };
+};
+
+export type Deployments = ReturnType<typeof makeDeployments>;

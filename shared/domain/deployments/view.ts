@@ -1,0 +1,26 @@
+import type { Deployment } from './model.ts';
+import { effectiveState } from './transitions.ts';
+
+/** What the API shows: the state as of now (expiry is checked on read), never a task token. */
+export const deploymentView = (deployment: Deployment, now: Date) => ({
+  deploymentId: deployment.deploymentId,
+  appId: deployment.appId,
+  appName: deployment.appName,
+  releaseId: deployment.releaseId,
+  releaseVersion: deployment.releaseVersion,
+  releaseDigest: deployment.releaseDigest,
+  encrypted: deployment.encrypted,
+  environmentId: deployment.environmentId,
+  environmentName: deployment.environmentName,
+  deployerId: deployment.deployerId,
+  state: effectiveState(deployment, now),
+  requiredApprovals: deployment.policy.approvalRequired ? deployment.policy.requiredApprovals : 0,
+  votes: deployment.votes,
+  ...(deployment.declined ? { declined: deployment.declined } : {}),
+  ...(deployment.canceled ? { canceled: deployment.canceled } : {}),
+  ...(deployment.outcome ? { outcome: deployment.outcome } : {}),
+  createdAt: deployment.createdAt,
+  updatedAt: deployment.updatedAt,
+  expiresAt: deployment.expiresAt,
+  history: deployment.history,
+});

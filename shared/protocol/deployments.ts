@@ -1,0 +1,44 @@
+import { z } from 'zod';
+import { appId, environmentId, idOf, isoTime, pageQuery } from './common.ts';
+import { releaseId, sha256Hex } from './releases.ts';
+
+export const deploymentId = idOf('dep');
+
+export const createDeploymentInput = z.strictObject({ appId, releaseId, environmentId });
+
+export const approveInput = z.strictObject({
+  /** true = Approve and Deploy: start as soon as the required approvals are in. */
+  deploy: z.boolean().default(false),
+  comment: z.string().trim().max(1000).optional(),
+});
+
+export const declineInput = z.strictObject({ message: z.string().trim().min(1, 'a decline needs a message').max(1000) });
+
+export const emptyBody = z.strictObject({}).optional();
+
+export const listDeploymentsQuery = pageQuery.extend({ environmentId: environmentId.optional() });
+
+const state = z.enum(['PendingApproval', 'Approved', 'InProgress', 'Succeeded', 'Failed', 'Declined', 'Canceled', 'Expired']);
+
+export const deployment = z.object({
+  deploymentId,
+  appId,
+  appName: z.string(),
+  releaseId,
+  releaseVersion: z.string(),
+  releaseDigest: sha256Hex,
+  encrypted: z.boolean(),
+  environmentId,
+  environmentName: z.string(),
+  deployerId: z.string(),
+  state,
+  requiredApprovals: z.number().int(),
+  votes: z.array(z.object({ userId: z.string(), at: isoTime, deploy: z.boolean(), comment: z.string().optional() })),
+  declined: z.object({ userId: z.string(), at: isoTime, message: z.string() }).optional(),
+  canceled: z.object({ userId: z.string(), at: isoTime }).optional(),
+  outcome: z.object({ at: isoTime, reason: z.string().optional() }).optional(),
+  createdAt: isoTime,
+  updatedAt: isoTime,
+  expiresAt: isoTime,
+  history: z.array(z.object({ at: isoTime, from: state.nullable(), to: state, by: z.string() })),
+});

@@ -1,0 +1,77 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { as as asToken } from './accounts.ts';
+import { expect } from 'vitest';
+import type { DescribeExecutionCommandOutput } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
+import { localClients, waitFor } from './clients.ts';
+import { newAccount, type Caller } from './accounts.ts';
+
+export type Account = Awaited<ReturnType<typeof newAccount>>;
+
+/** A ready (uploaded and completed) release of a new application. */
+export const readyRelease = async (call: Caller, appName = `web-${randomUUID().slice(0, 8)}`) => {
+  const app = (await call('POST', '/apps', { name: appName })).body;
+  const bytes = randomBytes(1024);
+  const created = (await call('POST', `/apps/${app.appId}/releases`, { version: '1.0.0', size: bytes.length })).body;
+  expect((await fetch(created.upload.url, { method: 'PUT', body: bytes })).status).toBe(200);
+  const digest = createHash('sha256').update(bytes).digest('hex');
+  const release = (await call('POST', `/apps/${app.appId}/releases/${created.releaseId}/complete`, { digest })).body;
+  return { app, release };
+};
+
+/**
+ * An account with an environment whose approvers are the account's approver plus `extra`
+ * more people, and a ready release to deploy there.
+ */
+export const approvalSetup = async (policy: { enabled?: boolean; requiredApprovals?: number; preventSelfApproval?: boolean; windowHours?: number; variables?: Record<string, string>; extraApprovers?: number } = {}) => {
+  const a = await newAccount();
+  const group = (await a.owner('POST', '/groups', { name: 'approvers' })).body;
+  const extra = [];
+  for (let i = 0; i < (policy.extraApprovers ?? 1); i += 1) {
+    const user = (await a.owner('POST', '/users', { name: `Approver ${i + 2}`, email: `approver${i + 2}-${randomUUID().slice(0, 8)}@example.com`, role: 'approver' })).body;
+    extra.push({ user, call: asToken(user.firstToken.secret) });
+  }
+  for (const member of [a.approver.user, a.deployer.user, ...extra.map((e) => e.user)]) {
+    await a.owner('PUT', `/groups/${group.groupId}/members/${member.userId}`);
+  }
+  const environment = (
+    await a.owner('POST', '/environments', {
+      name: `prod-${randomUUID().slice(0, 8)}`,
+      approval: {
+        enabled: policy.enabled ?? true,
+        approverGroups: [group.groupId],
+        requiredApprovals: policy.requiredApprovals ?? 1,
+        preventSelfApproval: policy.preventSelfApproval ?? true,
+        windowHours: policy.windowHours ?? 72,
+      },
+      variables: policy.variables ?? {},
+    })
+  ).body;
+  const { app, release } = await readyRelease(a.owner);
+  const deploy = async (call: Caller = a.deployer.call) => {
+    const response = await call('POST', '/deployments', { appId: app.appId, releaseId: release.releaseId, environmentId: environment.environmentId });
+    expect(response.status, JSON.stringify(response.body)).toBe(201);
+    return response.body;
+  };
+  return { a, group, extra, environment, app, release, deploy };
+};
+
+export const stateOf = async (call: Caller, deploymentId: string) => (await call('GET', `/deployments/${deploymentId}`)).body.state as string;
+
+/** Polls the deployment until it reaches `state`. */
+export const waitForState = (call: Caller, deploymentId: string, state: string, timeoutMs = 15_000) =>
+  waitFor(`deployment ${deploymentId} to be ${state}`, async () => {
+    const current = (await call('GET', `/deployments/${deploymentId}`)).body;
+    return current.state === state ? current : undefined;
+  }, timeoutMs);
+
+/** Polls the workflow execution of a deployment (named after it) until it ends. */
+export const executionEnded = (deploymentId: string) => {
+  const { sfn, env } = localClients();
+  const machine = env.DEPLOYMENT_STATE_MACHINE_ARN!;
+  const executionArn = machine.replace(':stateMachine:', ':execution:') + `:${deploymentId}`;
+  return waitFor<DescribeExecutionCommandOutput>(`the workflow of ${deploymentId} to end`, async () => {
+    const described = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    return described.status === 'RUNNING' ? undefined : described;
+  }, 15_000);
+};
