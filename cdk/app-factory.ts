@@ -23,6 +23,11 @@ export interface LatchkeyOptions {
    * @default - the `stage` context value, else `dev`
    */
   readonly stage?: string;
+  /**
+   * Sender of approval emails; its domain must be a verified SES identity in the account.
+   * @default - the `mailFrom` context value, else `latchkey@example.com`
+   */
+  readonly mailFrom?: string;
   /** Add the cdk-nag AwsSolutions plugin to the app. @default true */
   readonly nag?: boolean;
   /** Prebuilt dependencies layer directory. @default - built from node_modules if needed */
@@ -47,6 +52,7 @@ export const buildLatchkey = (app: App, options: LatchkeyOptions = {}): Latchkey
     stateful,
     projectRoot,
     layerDirectory: options.layerDirectory,
+    mailFrom: options.mailFrom ?? (app.node.tryGetContext('mailFrom') as string | undefined) ?? 'latchkey@example.com',
   });
   stateless.addStackDependency(stateful, 'the functions bind to its tables, bucket and queue');
   if (options.nag ?? true) addNagChecks(app);

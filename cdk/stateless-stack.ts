@@ -18,6 +18,8 @@ export interface StatelessStackProps extends StackProps {
   readonly projectRoot: string;
   /** Prebuilt dependencies layer directory. @default - built from node_modules if needed */
   readonly layerDirectory?: string;
+  /** Sender address of approval emails; its domain must be a verified SES identity. */
+  readonly mailFrom: string;
 }
 
 const pascal = (name: string): string =>
@@ -87,6 +89,11 @@ export class StatelessStack extends Stack {
 
     // 5. the HTTP API
     this.api = new Api(this, 'Api', { routes, functions: created });
+
+    // 6. mail: after the API, since approval links point at it
+    for (const [name, declaration] of Object.entries(catalog) as [FunctionName, FunctionDeclaration][]) {
+      if (declaration.bind.mail) created[name].bindMail({ from: props.mailFrom, publicApiUrl: this.api.url });
+    }
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the Latchkey HTTP API' });
   }
 }

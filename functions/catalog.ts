@@ -74,6 +74,9 @@ export const functions = {
   'decline-deployment': api('decline-deployment', deploymentActor),
   'deploy-deployment': api('deploy-deployment', deploymentActor),
   'cancel-deployment': api('cancel-deployment', deploymentActor),
+  // The approval page: no bearer token, the link's secret is the credential.
+  'approval-page': api('approval-page', { tables: { directory: 'RO', deployments: 'RW' } }),
+  'approval-action': api('approval-action', deploymentActor),
   'notify-approvers': workflow('notify-approvers', { tables: { directory: 'RO', deployments: 'RW' }, mail: true }),
   'park-task-token': workflow('park-task-token', { tables: { deployments: 'RW' }, stateMachines: { deployment: 'respond' } }),
   'expire-deployment': workflow('expire-deployment', { tables: { directory: 'RO', deployments: 'RW' } }),

@@ -24,6 +24,15 @@ const compile = (route: Route): CompiledRoute => {
 const isText = (contentType: string | undefined) =>
   !contentType || /^(text\/|application\/(json|problem\+json|x-www-form-urlencoded|xml))/i.test(contentType);
 
+// A malformed escape is passed on as it came, for the handler's validation to refuse.
+const safeDecode = (value: string) => {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+};
+
 const problem = (res: ServerResponse, status: number, title: string) => {
   res.writeHead(status, { 'content-type': 'application/problem+json' });
   res.end(JSON.stringify({ type: 'https://latchkey.dev/problems/not-found', title, status }));
@@ -67,7 +76,7 @@ export const startHttpApi = async (port: number) => {
       headers,
       ...(Object.keys(query).length ? { queryStringParameters: query } : {}),
       ...(route.paramNames.length
-        ? { pathParameters: Object.fromEntries(route.paramNames.map((name, i) => [name, decodeURIComponent(values[i]!)])) }
+        ? { pathParameters: Object.fromEntries(route.paramNames.map((name, i) => [name, safeDecode(values[i]!)])) }
         : {}),
       requestContext: {
         accountId: LOCAL_ACCOUNT,

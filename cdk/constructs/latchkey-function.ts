@@ -185,6 +185,24 @@ export class LatchkeyFunction extends NodejsFunction {
   }
 
   /**
+   * Sends email from `from` through SES, with links to `publicApiUrl`: the permission is
+   * limited to the sender's domain identity.
+   */
+  public bindMail({ from, publicApiUrl }: { from: string; publicApiUrl: string }): this {
+    const domain = /@([^>\s]+)>?$/.exec(from)?.[1];
+    if (!domain) throw new Error(`${this.node.path}: mail sender "${from}" has no domain`);
+    this.addEnvironment('MAIL_FROM', from);
+    this.addEnvironment('PUBLIC_API_URL', publicApiUrl);
+    this.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['ses:SendEmail'],
+        resources: [Stack.of(this).formatArn({ service: 'ses', resource: 'identity', resourceName: domain })],
+      }),
+    );
+    return this;
+  }
+
+  /**
    * Consumes a queue in batches with partial batch failures: only the failed messages return
    * to the queue (and, after `maxReceiveCount`, to its dead-letter queue).
    */

@@ -23,7 +23,7 @@ import {
   user,
 } from '#shared/protocol/directory.ts';
 import { completeReleaseInput, createdRelease, createReleaseInput, release, releaseId } from '#shared/protocol/releases.ts';
-import { approveInput, createDeploymentInput, declineInput, deployment, deploymentId, listDeploymentsQuery } from '#shared/protocol/deployments.ts';
+import { approvalLinkSecret, approveInput, createDeploymentInput, declineInput, deployment, deploymentId, listDeploymentsQuery } from '#shared/protocol/deployments.ts';
 import type { FunctionName } from '../catalog.ts';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -125,6 +125,14 @@ export const routes = [
   {
     method: 'POST', path: '/deployments/{id}/cancel', function: 'cancel-deployment', summary: 'Cancel a deployment that is waiting',
     auth: 'token', params: idParam(deploymentId), response: { status: 200, schema: deployment },
+  },
+  {
+    method: 'GET', path: '/approvals/{token}', function: 'approval-page', summary: 'The page behind an approval email link: shows the deployment, changes nothing',
+    auth: 'none', params: z.strictObject({ token: approvalLinkSecret }), response: { status: 200, contentType: 'text/html' },
+  },
+  {
+    method: 'POST', path: '/approvals/{token}', function: 'approval-action', summary: 'The form on that page: approve, approve-and-deploy or decline (with a message); the link works once',
+    auth: 'none', params: z.strictObject({ token: approvalLinkSecret }), response: { status: 200, contentType: 'text/html' },
   },
   {
     method: 'POST', path: '/enrolments', function: 'create-enrolment', summary: 'Create a single-use agent enrolment token (shown once)',

@@ -42,3 +42,13 @@ export const deployment = z.object({
   expiresAt: isoTime,
   history: z.array(z.object({ at: isoTime, from: state.nullable(), to: state, by: z.string() })),
 });
+
+/** The secret in an approval email link: 256 random bits. */
+export const approvalLinkSecret = z.string().regex(/^lka_[A-Za-z0-9_-]{43}$/, 'must be an approval link');
+
+/** The approval page's form (application/x-www-form-urlencoded). */
+export const approvalForm = z.discriminatedUnion('action', [
+  z.strictObject({ action: z.literal('approve'), message: z.string().max(1000).optional() }),
+  z.strictObject({ action: z.literal('approve-and-deploy'), message: z.string().max(1000).optional() }),
+  z.strictObject({ action: z.literal('decline'), message: z.string().trim().min(1, 'a decline needs a message').max(1000) }),
+]);

@@ -173,6 +173,16 @@ describe('IAM: grants follow the catalog bindings', () => {
     expect(grantsOf(name, 'states')).toEqual(expected.sort());
   });
 
+  it.each(catalog)('%s: SES: send only when bound to mail, only as the sender domain', (name, declaration) => {
+    const granted = grantsOf(name, 'ses');
+    if (!declaration.bind.mail) {
+      expect(granted).toEqual([]);
+      return;
+    }
+    expect(granted).toHaveLength(1);
+    expect(granted[0]).toMatch(/^ses:SendEmail on .*identity\/example\.com/);
+  });
+
   it.each(catalog)('%s: SQS: send only to bound queues, consume only the queue it is the consumer of', (name, declaration) => {
     const { stateful } = synthesized;
     const sends = (Object.keys(declaration.bind.queues ?? {}) as (keyof typeof queues)[]).map(

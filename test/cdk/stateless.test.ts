@@ -33,6 +33,7 @@ const boundEnvVars = (declaration: FunctionDeclaration): string[] => [
   ...Object.entries(declaration.bind.stateMachines ?? {})
     .filter(([, access]) => access === 'start')
     .map(([s]) => stateMachines[s as keyof typeof stateMachines].envVar),
+  ...(declaration.bind.mail ? ['MAIL_FROM', 'PUBLIC_API_URL'] : []),
 ];
 
 const fnId = (name: FunctionName): string => logicalId(synthesized.stateless, synthesized.stateless.functions[name]);

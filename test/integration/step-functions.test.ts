@@ -12,11 +12,12 @@ import {
   InvalidToken,
   type DescribeExecutionCommandOutput,
 } from '@aws-sdk/client-sfn';
-import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { localClients, waitFor } from '../support/clients.ts';
 
-const { sfn, sqs, dynamo, env } = localClients();
+// The deployment workflow itself (functions/workflow/deployment.asl.json) is exercised end to
+// end by deployments.test.ts; here, the local Step Functions server's own behaviour.
+const { sfn, sqs } = localClients();
 
 const settled = (executionArn: string, timeoutMs = 10_000) =>
   waitFor<DescribeExecutionCommandOutput>(
@@ -127,61 +128,5 @@ describe('local Step Functions: task tokens', () => {
       name: 'ExecutionAlreadyExists',
     });
     await sfn.send(new StopExecutionCommand({ executionArn: first.executionArn }));
-  });
-});
-
-describe('deployment state machine (the one ASL file) on the local stack', () => {
-  const deploymentsTable = env.DEPLOYMENTS_TABLE!;
-  const machineArn = env.DEPLOYMENT_STATE_MACHINE_ARN!;
-
-  const newDeployment = async () => {
-    const accountId = `acc_${randomUUID().replaceAll('-', '')}`;
-    const deploymentId = `dep_${randomUUID().replaceAll('-', '')}`;
-    await dynamo.send(new PutCommand({ TableName: deploymentsTable, Item: { pk: `ACCOUNT#${accountId}`, sk: `DEPLOYMENT#${deploymentId}`, state: 'PendingApproval' } }));
-    return { accountId, deploymentId };
-  };
-
-  const parkedToken = (ids: { accountId: string; deploymentId: string }) =>
-    waitFor('the task token parked on the deployment', async () => {
-      const { Item } = await dynamo.send(
-        new GetCommand({ TableName: deploymentsTable, Key: { pk: `ACCOUNT#${ids.accountId}`, sk: `DEPLOYMENT#${ids.deploymentId}` }, ConsistentRead: true }),
-      );
-      return Item?.taskToken as string | undefined;
-    });
-
-  it('parks the approval task token on the deployment through a Lambda task, and resumes on SendTaskSuccess', async () => {
-    const ids = await newDeployment();
-    const { executionArn } = await sfn.send(
-      new StartExecutionCommand({ stateMachineArn: machineArn, name: ids.deploymentId, input: JSON.stringify({ ...ids, approvalWindowSeconds: 60 }) }),
-    );
-
-    const token = await parkedToken(ids);
-    await sfn.send(new SendTaskSuccessCommand({ taskToken: token, output: JSON.stringify({ decision: 'approve' }) }));
-
-    const done = await settled(executionArn!);
-    expect(done.status).toBe('SUCCEEDED');
-    expect(JSON.parse(done.output!).decision).toEqual({ decision: 'approve' });
-  });
-
-  it('expires when the approval window passes', async () => {
-    const ids = await newDeployment();
-    const { executionArn } = await sfn.send(
-      new StartExecutionCommand({ stateMachineArn: machineArn, input: JSON.stringify({ ...ids, approvalWindowSeconds: 1 }) }),
-    );
-    await parkedToken(ids);
-
-    expect(await settled(executionArn!)).toMatchObject({ status: 'FAILED', error: 'Latchkey.Expired' });
-  });
-
-  it('fails when the Lambda task fails (no such deployment)', async () => {
-    const { executionArn } = await sfn.send(
-      new StartExecutionCommand({
-        stateMachineArn: machineArn,
-        input: JSON.stringify({ accountId: 'acc_none', deploymentId: 'dep_none', approvalWindowSeconds: 60 }),
-      }),
-    );
-    const done = await settled(executionArn!);
-    expect(done.status).toBe('FAILED');
-    expect(done.cause).toContain('does not exist');
   });
 });
