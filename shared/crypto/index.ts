@@ -41,6 +41,8 @@ export {
 export type { AgentKeys, AgentPublicKeys } from './agent-keys.ts';
 
 export { keyId } from './raw-keys.ts';
+export { signWithLabel, verifyWithLabel, SIGNATURE_BYTES } from './signatures.ts';
+export { generateRawKeyPair, publicFromPrivate } from './raw-keys.ts';
 export type { RawKeyPair } from './raw-keys.ts';
 
 /** A fresh AES-256 release key (one per release). */

@@ -3,23 +3,27 @@ import { Worker } from 'node:worker_threads';
 
 /**
  * SHA-256 over a sequence of buffers, computed inline or on a worker thread. SHA-256 (~1.9 GB/s
- * with SHA-NI here) is slower than AES-GCM, so for large releases each digest runs on its own
- * thread beside the cipher. Buffers go to the worker by transfer (no copy) and come back through
- * `done`, so the caller can reuse them: memory stays bounded by the caller's buffer pool.
+ * with SHA-NI here) is several times slower than AES-GCM, so for large releases one digest runs
+ * on a second thread beside the cipher. Buffers backed by a SharedArrayBuffer are hashed in
+ * place (the worker reads the bytes while the main thread encrypts or decrypts them); `done`
+ * hands each buffer back once hashed, so the caller can reuse it and memory stays bounded by the
+ * caller's buffer pool. Other buffers are copied once.
  */
 export interface Sha256Sink {
-  /** Hashes buf[0, length); `buf` must not be touched until `done(buf)` gives it back. */
+  /** Hashes buf[0, length); `buf` must not be written to until `done(buf)` gives it back. */
   push(buf: Buffer, length: number, done: (buf: Buffer) => void): void;
   digest(): Promise<Buffer>;
   /** Stops the worker (error paths, and after digest). */
   close(): void;
   /** Rejects if the hasher fails; lets the pipeline stop waiting on buffers that will not return. */
   readonly failed: Promise<never>;
+  /** Whether pushes are hashed on another thread (so shared buffers pay off). */
+  readonly parallel: boolean;
 }
 
 export type HashMode = 'inline' | 'worker' | 'auto';
 
-/** Below this a worker's start-up (tens of ms) costs more than it saves. */
+/** Below this a worker's start-up (tens of ms, ~10 MB RSS) costs more than it saves. */
 const WORKER_THRESHOLD = 8 * 1024 * 1024;
 
 export const createSha256Sink = (mode: HashMode, size: number | undefined): Sha256Sink =>
@@ -32,6 +36,7 @@ const never = (): Promise<never> => new Promise<never>(() => {});
 class InlineSha256 implements Sha256Sink {
   private readonly hash = createHash('sha256');
   readonly failed = never();
+  readonly parallel = false;
   push(buf: Buffer, length: number, done: (buf: Buffer) => void): void {
     this.hash.update(length === buf.byteLength ? buf : buf.subarray(0, length));
     done(buf);
@@ -43,34 +48,31 @@ class InlineSha256 implements Sha256Sink {
 }
 
 // Plain CommonJS evaluated in the worker: no separate file to locate, so it survives bundling.
+// Each message is { buf: SharedArrayBuffer, offset, length } (hashed in place) or null (digest);
+// every push is acknowledged in order with `0`.
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const hash = require('node:crypto').createHash('sha256');
 parentPort.on('message', (m) => {
   if (m === null) { parentPort.postMessage(hash.digest()); return; }
-  hash.update(new Uint8Array(m.buf, 0, m.length));
-  parentPort.postMessage(m.buf, [m.buf]);
+  hash.update(new Uint8Array(m.buf, m.offset, m.length));
+  parentPort.postMessage(0);
 });
 `;
 
-const copyToOwnBuffer = (buf: Buffer, length: number): Buffer => {
-  const own = Buffer.allocUnsafeSlow(length); // never from Node's shared pool
-  buf.copy(own, 0, 0, length);
-  return own;
-};
-
 class WorkerSha256 implements Sha256Sink {
   private readonly worker = new Worker(WORKER_SOURCE, { eval: true });
-  private readonly returns: Array<(buf: Buffer) => void> = [];
+  private readonly returns: Array<() => void> = [];
   private onDigest: ((d: Buffer) => void) | undefined;
   private fail!: (e: Error) => void;
   private closed = false;
   readonly failed = new Promise<never>((_, reject) => (this.fail = reject));
+  readonly parallel = true;
 
   constructor() {
     this.failed.catch(() => {}); // observed by whoever races against it
-    this.worker.on('message', (m: ArrayBuffer | Uint8Array) => {
-      if (m instanceof ArrayBuffer) this.returns.shift()?.(Buffer.from(m));
+    this.worker.on('message', (m: number | Uint8Array) => {
+      if (typeof m === 'number') this.returns.shift()?.();
       else this.onDigest?.(Buffer.from(m.buffer, m.byteOffset, m.byteLength));
     });
     this.worker.on('error', (e) => this.fail(e));
@@ -80,11 +82,17 @@ class WorkerSha256 implements Sha256Sink {
   }
 
   push(buf: Buffer, length: number, done: (buf: Buffer) => void): void {
-    // Transfer needs a view over a whole ArrayBuffer of our own; anything else is copied once.
-    const whole = buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength && buf.buffer instanceof ArrayBuffer;
-    const own = whole ? buf : copyToOwnBuffer(buf, length);
-    this.returns.push(own === buf ? done : () => done(buf));
-    this.worker.postMessage({ buf: own.buffer, length }, [own.buffer as ArrayBuffer]);
+    if (buf.buffer instanceof SharedArrayBuffer) {
+      this.returns.push(() => done(buf));
+      this.worker.postMessage({ buf: buf.buffer, offset: buf.byteOffset, length });
+      return;
+    }
+    // Not shared (e.g. the header): hash a private copy and give the original back at once.
+    const copy = new SharedArrayBuffer(length);
+    new Uint8Array(copy).set(buf.subarray(0, length));
+    this.returns.push(noop);
+    this.worker.postMessage({ buf: copy, offset: 0, length });
+    done(buf);
   }
 
   async digest(): Promise<Buffer> {
@@ -103,3 +111,5 @@ class WorkerSha256 implements Sha256Sink {
     void this.worker.terminate();
   }
 }
+
+const noop = (): void => {};

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomBytes, type Hash } from 'node:crypto';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { openSource, type ByteSource, type ReleaseInput } from './byte-source.ts';
@@ -14,7 +14,7 @@ import {
 import { assertKey, SALT_BYTES, TAG_BYTES } from './kdf.ts';
 import { verifyManifest, type ReleaseManifest, type UnsignedManifest } from './manifest.ts';
 import { createSha256Sink, type HashMode, type Sha256Sink } from './parallel-hash.ts';
-import { BufferPool, orFail, SerialWriter } from './pipeline.ts';
+import { BufferPool, orFail, release, SerialWriter } from './pipeline.ts';
 import {
   buildHeader,
   checkCommitment,
@@ -28,12 +28,16 @@ import {
   setNonce,
 } from './release-format.ts';
 
-/** Reads and writes move ~1 MiB at a time: few syscalls, bounded memory, whole segments only. */
-const CHUNK_TARGET = 1024 * 1024;
+/**
+ * Reads and writes move ~2 MiB at a time through a few reused buffers: few syscalls, bounded
+ * memory, whole segments only. Each segment's cipher output is copied into the chunk's output
+ * buffer while still in cache and freed at once (see `release`).
+ */
+const CHUNK_TARGET = 2 * 1024 * 1024;
 /** Keeps tiny test segment sizes from making a chunk of thousands of cipher calls. */
 const MAX_SEGMENTS_PER_CHUNK = 256;
-/** Buffers per pool: one being processed, one read ahead, the rest queued for write or hash. */
-const POOL_BUFFERS = 6;
+/** Buffers per pool: one being processed, one read ahead (or written behind), one spare for a lagging hasher or disk. */
+const POOL_BUFFERS = 3;
 
 const segmentsPerChunk = (unit: number): number =>
   Math.max(1, Math.min(MAX_SEGMENTS_PER_CHUNK, Math.floor(CHUNK_TARGET / unit)));
@@ -96,17 +100,20 @@ export const encryptReleaseWith = async (
   const header = buildHeader(opts.releaseKey, opts.context, S, internal.salt ?? randomBytes(SALT_BYTES));
   const payloadKey = derivePayloadKey(opts.releaseKey, header.salt, header.hash);
   const source = await openSource(opts.input);
+  // The plaintext digest runs on a worker (for large inputs) reading the shared read buffer
+  // while this thread encrypts it; the ciphertext digest runs here, over the cipher's output.
   const plainHash = createSha256Sink(internal.hashing ?? 'auto', source.size);
-  const cipherHash = createSha256Sink(internal.hashing ?? 'auto', source.size);
+  const cipherHash = createHash('sha256');
   try {
     return await writeAtomically(opts.outputPath, true, async (out) => {
       const writer = new SerialWriter(out);
-      const fails = [writer.failed, plainHash.failed, cipherHash.failed];
+      const fails = [writer.failed, plainHash.failed];
       const segments = segmentsPerChunk(S);
-      const plainPool = new BufferPool(segments * S, POOL_BUFFERS);
+      const plainPool = new BufferPool(segments * S, POOL_BUFFERS, plainHash.parallel);
       const cipherPool = new BufferPool(segments * frameBytes(S), POOL_BUFFERS);
       const headerBytes = Buffer.from(header.bytes);
-      writer.write(headerBytes, headerBytes.byteLength, () => cipherHash.push(headerBytes, headerBytes.byteLength, noop));
+      cipherHash.update(headerBytes);
+      writer.write(headerBytes, headerBytes.byteLength, noop);
       const nonce = Buffer.alloc(12);
       let counter = 0;
       let plaintextSize = 0;
@@ -117,16 +124,17 @@ export const encryptReleaseWith = async (
         // A short read is the end of input: the last segment is the short one (possibly empty).
         const last = n < buf.byteLength;
         if (!last) next = readInto(source, plainPool, fails);
+        // The worker only reads `buf`; it comes back to the pool once hashed, and this loop is
+        // done with it before it next yields.
+        plainHash.push(buf, n, plainPool.give);
         const ct = await orFail(cipherPool.take(), ...fails);
         let w = 0;
         let off = 0;
-        for (; off + S <= n; off += S) w = sealSegment(payloadKey, nonce, counter++, false, buf, off, S, ct, w);
-        if (last) w = sealSegment(payloadKey, nonce, counter++, true, buf, off, n - off, ct, w);
+        for (; off + S <= n; off += S) w = sealSegment(payloadKey, nonce, counter++, false, buf, off, S, ct, w, cipherHash);
+        if (last) w = sealSegment(payloadKey, nonce, counter++, true, buf, off, n - off, ct, w, cipherHash);
         plaintextSize += n;
         ciphertextSize += w;
-        plainHash.push(buf, n, plainPool.give);
-        const length = w;
-        writer.write(ct, length, () => cipherHash.push(ct, length, cipherPool.give));
+        writer.write(ct, w, () => cipherPool.give(ct));
         if (last) break;
       }
       await orFail(writer.flush(), ...fails);
@@ -137,20 +145,20 @@ export const encryptReleaseWith = async (
         ciphertextSize,
         headerHash: header.hash,
         plaintextSha256: await plainHash.digest(),
-        ciphertextSha256: await cipherHash.digest(),
+        ciphertextSha256: cipherHash.digest(),
       };
     });
   } finally {
     plainHash.close();
-    cipherHash.close();
     payloadKey.fill(0);
     await source.close();
   }
 };
 
-const noop = (): void => {};
-
-/** Encrypts plain[off, off+len) as segment `counter` into out at `w`; returns the new offset. */
+/**
+ * Encrypts plain[off, off+len) as segment `counter` into out at `w` and hashes the frame;
+ * returns the new offset.
+ */
 const sealSegment = (
   key: Buffer,
   nonce: Buffer,
@@ -161,13 +169,21 @@ const sealSegment = (
   len: number,
   out: Buffer,
   w: number,
+  hash: Hash,
 ): number => {
   setNonce(nonce, counter, final);
   const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
-  w += cipher.update(plain.subarray(off, off + len)).copy(out, w);
+  const ct = cipher.update(plain.subarray(off, off + len));
   cipher.final(); // GCM emits nothing here; it computes the tag
-  return w + cipher.getAuthTag().copy(out, w);
+  const tag = cipher.getAuthTag();
+  hash.update(ct);
+  hash.update(tag);
+  w += ct.copy(out, w);
+  release(ct);
+  return w + tag.copy(out, w);
 };
+
+const noop = (): void => {};
 
 /**
  * Verifies the signed manifest, then decrypts to a temporary file beside `outputPath` and
@@ -231,7 +247,7 @@ export const decryptPayload = async (
       const writer = new SerialWriter(out);
       const fails = [writer.failed, hasher.failed];
       const frames = segmentsPerChunk(F);
-      const cipherPool = new BufferPool(frames * F, POOL_BUFFERS);
+      const cipherPool = new BufferPool(frames * F, POOL_BUFFERS, hasher.parallel);
       const plainPool = new BufferPool(frames * S, POOL_BUFFERS);
       const headerBytes = Buffer.from(header.bytes);
       hasher.push(headerBytes, headerBytes.byteLength, noop);
@@ -243,6 +259,10 @@ export const decryptPayload = async (
         const { buf, n } = await orFail(next, ...fails);
         const endOfInput = n < buf.byteLength;
         if (!endOfInput) next = readInto(source, cipherPool, fails);
+        // Hash the whole read while this thread decrypts it (the worker only reads `buf`). If
+        // anything follows the final frame the release is refused below, so hashing all `n`
+        // bytes rather than only the frames is never observable.
+        hasher.push(buf, n, cipherPool.give);
         const plain = await orFail(plainPool.take(), ...fails);
         let w = 0;
         let pos = 0;
@@ -280,7 +300,7 @@ export const decryptPayload = async (
           if (extra.n > 0) throw new TrailingDataError('bytes follow the final segment');
         }
         ciphertextSize += pos;
-        hasher.push(buf, pos, cipherPool.give);
+        // Every segment of this chunk has verified: only now is its plaintext written.
         writer.write(plain, w, () => plainPool.give(plain));
       }
       await orFail(writer.flush(), ...fails);
@@ -318,9 +338,12 @@ const openSegment = (
   try {
     decipher.final();
   } catch {
+    release(plain); // unverified plaintext: dropped now, never copied anywhere
     throw new TamperedSegmentError(segment);
   }
-  return w + plain.copy(out, w);
+  w += plain.copy(out, w);
+  release(plain);
+  return w;
 };
 
 const readInto = (

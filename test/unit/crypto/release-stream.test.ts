@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import fc from 'fast-check';
@@ -121,6 +121,35 @@ describe('release round trip', () => {
       hashing: 'worker',
     });
     expect(readFileSync(join(tmp.dir, 'plain.out')).equals(plain)).toBe(true);
+  });
+
+  it('with hash workers over several 2 MiB chunks: identical bytes, and tampering or trailing data is refused', async () => {
+    const plain = pattern(5 * 1024 * 1024 + 123, 11);
+    const salt = Buffer.alloc(32, 3);
+    writeFileSync(join(tmp.dir, 'in'), plain);
+    const r = await encryptReleaseWith(
+      { input: join(tmp.dir, 'in'), outputPath: join(tmp.dir, 'w'), releaseKey: key, context: releaseContext },
+      { salt, hashing: 'worker' },
+    );
+    await encryptReleaseWith(
+      { input: plain, outputPath: join(tmp.dir, 'i'), releaseKey: key, context: releaseContext },
+      { salt, hashing: 'inline' },
+    );
+    const ciphertext = readFileSync(join(tmp.dir, 'w'));
+    expect(ciphertext.equals(readFileSync(join(tmp.dir, 'i')))).toBe(true);
+    const manifest = verifyManifest(signManifest(r, signer), signer.publicKey);
+    const decrypt = (input: Buffer) =>
+      decryptPayload(input, join(tmp.dir, 'plain.out'), key, releaseContext, manifest, false, { hashing: 'worker' });
+    await decrypt(ciphertext);
+    expect(readFileSync(join(tmp.dir, 'plain.out')).equals(plain)).toBe(true);
+    rmSync(join(tmp.dir, 'plain.out'));
+    const bad = Buffer.from(ciphertext);
+    const at = ciphertext.byteLength - 3 * 65_552; // inside the third chunk
+    bad[at] = bad[at]! ^ 1;
+    expect((await rejection(() => decrypt(bad))).reason).toBe('tampered-segment');
+    expectNoPlaintext();
+    expect((await rejection(() => decrypt(Buffer.concat([ciphertext, Buffer.from([0])])))).reason).toBe('trailing-data');
+    expectNoPlaintext();
   });
 
   it('refuses to encrypt under a context that is not a release context', async () => {
