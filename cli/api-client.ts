@@ -149,15 +149,20 @@ export const createApiClient = (options: ApiClientOptions) => {
 
   /**
    * Follows `nextCursor` until the list ends or `limit` items are in hand. `more` says whether the
-   * server had more than was fetched, so a caller can say the output is cut short.
+   * server had more than was fetched, so a caller can say the output is cut short. `params` fills
+   * the path of a nested list (`GET /apps/{id}/releases`); `query` adds filters (`environmentId`).
    */
-  const list = async <K extends ListKey>(key: K, { limit }: { limit?: number } = {}): Promise<{ items: ItemOf<K>[]; more: boolean }> => {
+  const list = async <K extends ListKey>(
+    key: K,
+    { limit, params, query }: { limit?: number | undefined; params?: Record<string, string>; query?: Record<string, string | undefined> } = {},
+  ): Promise<{ items: ItemOf<K>[]; more: boolean }> => {
     const items: ItemOf<K>[] = [];
     const seen = new Set<string>();
     let cursor: string | undefined;
     for (;;) {
       const want = limit === undefined ? MAX_PAGE : Math.min(MAX_PAGE, limit - items.length);
-      const page = (await call(key as ListKey, { query: { limit: want, cursor } } as never)) as { items: ItemOf<K>[]; nextCursor?: string };
+      const request = { ...(params ? { params } : {}), query: { ...query, limit: want, cursor } };
+      const page = (await call(key as ListKey, request as never)) as { items: ItemOf<K>[]; nextCursor?: string };
       items.push(...page.items);
       cursor = page.nextCursor;
       if (limit !== undefined && items.length >= limit) return { items: items.slice(0, limit), more: cursor !== undefined || items.length > limit };

@@ -11,6 +11,16 @@ export type Io = {
   env: Env;
   fetch: typeof fetch;
   readSecret: (prompt: string) => Promise<string>;
+  /** Whether stdout is a terminal (`status --watch` redraws in place there); false if not given. */
+  isTTY?: boolean;
+  /** Whether stderr is a terminal (push redraws its progress line in place there); false if not given. */
+  stderrIsTTY?: boolean;
+  /** The terminal's width, to count the rows a redraw has to move over. */
+  columns?: number | undefined;
+  /** Waits between polls; tests pass one that returns at once. */
+  sleep?: (ms: number) => Promise<void>;
+  /** Calls `handler` on Ctrl-C until the returned function is called. */
+  onInterrupt?: (handler: () => void) => () => void;
 };
 
 export type Context = {

@@ -10,6 +10,8 @@ export const ExitCode = {
   usage: 2,
   /** The API could not be reached or failed (a 5xx). */
   unavailable: 3,
+  /** Ctrl-C while following a deployment (`status --watch`): 128 + SIGINT, as shells expect. */
+  interrupted: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -17,7 +19,9 @@ export const exitCodeHelp = `Exit codes:
   0  success
   1  the API refused the request (4xx), a name did not match, or audit verify found a broken chain
   2  usage error: bad arguments or options, invalid input, not logged in (nothing was sent)
-  3  the API could not be reached, or it failed (5xx)`;
+  3  the API could not be reached, or it failed (5xx)
+  status --watch: 0 once the deployment Succeeded; 1 if it Failed, was Declined, Canceled or
+  Expired; 130 when you stop watching with Ctrl-C (the deployment goes on without you)`;
 
 /** Every failure the CLI reports on purpose; anything else is a bug and says so. */
 export abstract class CliError extends Error {
@@ -60,4 +64,9 @@ export class ApiProblem extends CliError {
 
 export class ApiUnreachable extends CliError {
   readonly exitCode = ExitCode.unavailable;
+}
+
+/** Ctrl-C while following something: not a failure of the thing followed, so no "Error:". */
+export class Interrupted extends CliError {
+  readonly exitCode = ExitCode.interrupted;
 }

@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ExitCode } from './errors.ts';
 import { readSecret } from './prompt.ts';
 import { run } from './program.ts';
 
@@ -14,4 +16,16 @@ process.exitCode = await run(process.argv.slice(2), {
   env: process.env,
   fetch: globalThis.fetch,
   readSecret: (prompt) => readSecret(prompt),
+  isTTY: Boolean(process.stdout.isTTY),
+  stderrIsTTY: Boolean(process.stderr.isTTY),
+  columns: process.stdout.columns,
+  sleep: (ms) => sleep(ms),
+  onInterrupt: (handler) => {
+    process.on('SIGINT', handler);
+    return () => void process.off('SIGINT', handler);
+  },
 });
+
+// Ctrl-C during `status --watch`: a poll may still be in flight, and it must not hold the process
+// for its 30 s timeout once the person has asked to stop. Exit once stdout has drained.
+if (process.exitCode === ExitCode.interrupted) process.stdout.write('', () => process.exit(ExitCode.interrupted));

@@ -1,15 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { registerAgents } from './commands/agents.ts';
 import { registerApps } from './commands/apps.ts';
 import { registerAudit } from './commands/audit.ts';
+import { registerDeployments } from './commands/deployments.ts';
 import { registerEnrolments } from './commands/enrolments.ts';
 import { registerEnvironments } from './commands/envs.ts';
 import { registerGroups } from './commands/groups.ts';
+import { registerKeys } from './commands/keys.ts';
+import { registerPush } from './commands/push.ts';
+import { registerReleases } from './commands/releases.ts';
 import { registerSession } from './commands/session.ts';
 import { registerTokens } from './commands/tokens.ts';
 import { registerUsers } from './commands/users.ts';
 import { createContext, type Context, type Io } from './context.ts';
-import { ApiProblem, CliError, ExitCode, exitCodeHelp } from './errors.ts';
+import { ApiProblem, CliError, ExitCode, exitCodeHelp, Interrupted } from './errors.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -30,13 +35,16 @@ Examples:
   $ latchkey users add --name "Grace Hopper" --email grace@example.com --role approver
   $ latchkey groups create release-managers && latchkey groups add-member release-managers grace@example.com
   $ latchkey envs create production --approval --approvers release-managers
+  $ latchkey deploy web-api 1.4.2 production
+  $ latchkey approve dep_0123456789abcdef0123456789abcdef --deploy
+  $ latchkey status dep_0123456789abcdef0123456789abcdef --watch
   $ latchkey audit verify
 `;
 
 export const buildProgram = (ctx: Context): Command => {
   // Settings made before the subcommands are added are inherited by all of them.
   const program = new Command('latchkey')
-    .description('Latchkey: secure deployments. Manage the people, tokens, approver groups, environments, applications and agents of your account.')
+    .description('Latchkey: secure deployments. Deploy releases and approve them; manage the people, tokens, approver groups, environments, applications and agents of your account.')
     .version(version, '-V, --version')
     .option('--json', 'print results as JSON on stdout (for scripts)')
     .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
@@ -50,7 +58,12 @@ export const buildProgram = (ctx: Context): Command => {
   registerGroups(program, ctx);
   registerEnvironments(program, ctx);
   registerApps(program, ctx);
+  registerPush(program, ctx);
+  registerReleases(program, ctx);
+  registerDeployments(program, ctx);
   registerEnrolments(program, ctx);
+  registerAgents(program, ctx);
+  registerKeys(program, ctx);
   registerAudit(program, ctx);
   return program;
 };
@@ -71,12 +84,18 @@ const report = (io: Io, error: CliError, json: boolean) => {
 /** Runs one command line and answers its exit code; never exits the process itself. */
 export const run = async (argv: readonly string[], io: Io): Promise<number> => {
   const program = buildProgram(createContext(io));
+  // `push --version V` names the release; the CLI's own --version must not take it (push has its own --json).
+  if (argv[0] === 'push') program.enablePositionalOptions();
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return ExitCode.ok;
   } catch (error) {
     // Commander has already printed its message (or the help) to stderr.
     if (error instanceof CommanderError) return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    if (error instanceof Interrupted) {
+      io.stderr(`${error.message}\n`);
+      return error.exitCode;
+    }
     if (error instanceof CliError) {
       report(io, error, argv.includes('--json'));
       return error.exitCode;

@@ -69,3 +69,22 @@ export const emailsById = async (client: ApiClient): Promise<Map<string, string>
     throw error;
   }
 };
+
+export type Person = { name: string; email: string };
+
+/** `Grace Hopper <grace@example.com>`, or the id when the person is not known (or not listable). */
+export const personLabel = (people: ReadonlyMap<string, Person>, userId: string): string => {
+  if (userId === 'system') return 'system';
+  const person = people.get(userId);
+  return person ? `${person.name} <${person.email}>` : userId;
+};
+
+/** Names and emails by user id, for votes and history. Decoration only, like `emailsById`. */
+export const peopleById = async (client: ApiClient): Promise<Map<string, Person>> => {
+  try {
+    return new Map((await client.list('GET /users')).items.map((user) => [user.userId, { name: user.name, email: user.email }]));
+  } catch (error) {
+    if (error instanceof ApiProblem && error.exitCode === ExitCode.refused) return new Map();
+    throw error;
+  }
+};

@@ -13,6 +13,13 @@ export type Bindings = {
   stateMachines?: Partial<Record<StateMachineName, 'start' | 'respond'>>;
   /** Sends email through SES from MAIL_FROM, with links to PUBLIC_API_URL. */
   mail?: true;
+  /**
+   * The per-agent request queues (named AGENT_QUEUE_PREFIX + agent id): `send` puts requests on
+   * them, `manage` also creates and deletes them.
+   */
+  agentQueues?: 'send' | 'manage';
+  /** Hands agents short-lived credentials for their own queue and the reply queue (AGENT_ROLE_ARN). */
+  agentCredentials?: true;
 };
 
 export type FunctionDeclaration = {
@@ -56,6 +63,16 @@ export const functions = {
   'create-app': api('create-app', directoryWriter),
   'update-app': api('update-app', directoryWriter),
   'create-enrolment': api('create-enrolment', directoryWriter),
+  'set-owner-key': api('set-owner-key', directoryWriter),
+  'set-signing-key': api('set-signing-key', directoryWriter),
+  'sign-enrolment': api('sign-enrolment', directoryWriter),
+  'get-enrolment': api('get-enrolment', { tables: { directory: 'RO' } }),
+  'enrol-agent': api('enrol-agent', { tables: { directory: 'RW', deployments: 'RW', wrappedKeys: 'RO' }, agentQueues: 'manage' }),
+  'list-agents': api('list-agents', { tables: { directory: 'RO', deployments: 'RW', wrappedKeys: 'RO' } }),
+  'remove-agent': api('remove-agent', { ...directoryWriter, agentQueues: 'manage' }),
+  'agent-session': api('agent-session', { tables: { directory: 'RW' }, queues: { agentReplies: 'send' }, agentQueues: 'send', agentCredentials: true }),
+  'seal-release': api('seal-release', { tables: { directory: 'RO', deployments: 'RW', wrappedKeys: 'RO' }, agentQueues: 'send' }),
+  'get-release': api('get-release', directoryReader),
   'get-me': api('get-me', directoryReader),
   'list-users': api('list-users', directoryReader),
   'list-tokens': api('list-tokens', directoryReader),
@@ -80,11 +97,11 @@ export const functions = {
   'notify-approvers': workflow('notify-approvers', { tables: { directory: 'RO', deployments: 'RW' }, mail: true }),
   'park-task-token': workflow('park-task-token', { tables: { deployments: 'RW' }, stateMachines: { deployment: 'respond' } }),
   'expire-deployment': workflow('expire-deployment', { tables: { directory: 'RO', deployments: 'RW' } }),
-  'run-deploy-steps': workflow('run-deploy-steps', { tables: { directory: 'RO', deployments: 'RW' } }),
+  'run-deploy-steps': workflow('run-deploy-steps', { tables: { directory: 'RO', deployments: 'RW', wrappedKeys: 'RO' } }),
   'finish-deployment': workflow('finish-deployment', { tables: { directory: 'RO', deployments: 'RW' } }),
   'consume-agent-replies': {
     entry: 'functions/agents/consume-agent-replies.ts',
-    bind: { stateMachines: { deployment: 'respond' } },
+    bind: { tables: { directory: 'RW', deployments: 'RW', wrappedKeys: 'RW' }, stateMachines: { deployment: 'respond' }, agentQueues: 'send' },
     timeoutSeconds: 30,
   },
 } as const satisfies Record<string, FunctionDeclaration>;

@@ -119,6 +119,11 @@ export const startLocalStack = async (options: StackOptions = {}) => {
     POWERTOOLS_TRACE_ENABLED: 'false',
     POWERTOOLS_METRICS_DISABLED: 'true',
     MAIL_FROM: 'Latchkey <latchkey@localhost>',
+    AGENT_QUEUE_PREFIX: 'latchkey-agent-',
+    LATCHKEY_LOCAL_AGENT_CREDENTIALS: 'true',
+    LATCHKEY_AGENT_SQS_ENDPOINT: endpoints.sqs,
+    AGENT_ONLINE_SECONDS: process.env.AGENT_ONLINE_SECONDS ?? '90',
+    AGENT_HEARTBEAT_SECONDS: process.env.AGENT_HEARTBEAT_SECONDS ?? '30',
   });
   delete process.env.AWS_SESSION_TOKEN;
   delete process.env.AWS_PROFILE;

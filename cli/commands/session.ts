@@ -4,6 +4,7 @@ import type { Context } from '../context.ts';
 import { UsageError } from '../errors.ts';
 import { formatRecord, formatTime, type Output } from '../output.ts';
 import { examples } from '../command-kit.ts';
+import { ensureOwnerKey, ensureSigningKey } from '../keys.ts';
 
 const warnCleartext = (out: Output, endpoint: string) => {
   if (isCleartextRemote(endpoint)) out.note(`Warning: ${endpoint} is plain HTTP; your token crosses the network unencrypted. Use https.`);
@@ -34,12 +35,16 @@ export const registerSession = (program: Command, ctx: Context) => {
         const token = (options.token ?? (await ctx.io.readSecret('API token: '))).trim();
         if (!token) throw new UsageError('No token given: pass --token, pipe it on stdin, or type it at the prompt', { field: 'token' });
         // Verify before saving, so a typo never replaces a working login.
-        const me = await ctx.clientFor(endpoint, token).call('GET /me');
+        const client = ctx.clientFor(endpoint, token);
+        const me = await client.call('GET /me');
         await writeConfig(ctx.configPath, { endpoint, token });
         out.result({ endpoint, config: ctx.configPath, ...me }, () =>
           `Logged in to ${endpoint} as ${me.user.name} <${me.user.email}> (${me.user.role}) in ${me.accountName}.\nSaved to ${ctx.configPath}.`,
         );
         noteEnvironmentToken(ctx, out);
+        // The owner's first login on an account without an owner key makes it; a deployer's, a signing key.
+        await ensureOwnerKey(ctx, client, me, out);
+        await ensureSigningKey(ctx, client, me, out);
       }),
     ['latchkey login --endpoint https://api.example.com   # prompts for the token', 'echo "$LATCHKEY_CI_TOKEN" | latchkey login --endpoint https://api.example.com'],
   );
@@ -61,13 +66,16 @@ export const registerSession = (program: Command, ctx: Context) => {
           .call('POST /accounts', { body: { accountName: options.account, owner: { name: options.name, email: options.email } } });
         const replaced = Boolean((await ctx.loadConfig()).config.token);
         await writeConfig(ctx.configPath, { endpoint, token: created.token.secret });
+        // The owner key is made here, once; its private half never leaves this machine.
+        const client = ctx.clientFor(endpoint, created.token.secret);
+        const ownerKey = await ensureOwnerKey(ctx, client, await client.call('GET /me'), out);
         // The owner token is kept in the 0600 file only; `tokens create` makes more for CI.
-        const view = { accountId: created.accountId, ownerId: created.ownerId, tokenId: created.token.id, expiresAt: created.token.expiresAt, endpoint, config: ctx.configPath };
+        const view = { accountId: created.accountId, ownerId: created.ownerId, tokenId: created.token.id, expiresAt: created.token.expiresAt, endpoint, config: ctx.configPath, ownerKey };
         out.result(view, () =>
           [
             `Created account ${options.account} (${created.accountId}) with you as owner (${created.ownerId}).`,
             `Your owner token ${created.token.id} (expires ${formatTime(created.token.expiresAt)}) is saved in ${ctx.configPath}.`,
-            'Next: `latchkey users add`, `latchkey envs create`, `latchkey apps create`.',
+            'Next: `latchkey users add`, `latchkey envs create`, `latchkey apps create`, `latchkey enrolments create`.',
           ].join('\n'),
         );
         if (replaced) out.note(`Note: this replaced the token saved earlier in ${ctx.configPath}.`);

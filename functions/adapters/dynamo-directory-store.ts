@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Account, ApiToken, User } from '#shared/domain/accounts/model.ts';
-import type { App, Enrolment, Environment, Group } from '#shared/domain/directory/model.ts';
+import type { App, Environment, Group } from '#shared/domain/directory/model.ts';
 import { ConflictError, NotFoundError } from '#shared/domain/errors.ts';
 import type { DirectoryStore } from '#shared/ports/directory-store.ts';
 import type { PageRequest } from '#shared/ports/paging.ts';
@@ -99,6 +99,42 @@ export const dynamoDirectoryStore = (db: DynamoDBDocumentClient, tableName: stri
   return {
     putAccount: (a: Account) => putNew({ pk: account(a.accountId), sk: 'ACCOUNT', kind: 'account', ...a }, 'The account already exists'),
     getAccount: (accountId) => get<Account>(account(accountId), 'ACCOUNT'),
+    setOwnerKey: async (accountId, key) => {
+      try {
+        const { Attributes } = await db.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { pk: account(accountId), sk: 'ACCOUNT' },
+            UpdateExpression: 'SET ownerKey = :key',
+            ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(ownerKey) OR ownerKey.publicKey = :publicKey)',
+            ExpressionAttributeValues: { ':key': key, ':publicKey': key.publicKey },
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+        return strip<Account>(Attributes!);
+      } catch (error) {
+        if (isConditionFailure(error)) throw new ConflictError('The account already has another owner key: agents have pinned it');
+        throw error;
+      }
+    },
+    setSigningKey: async (accountId, userId, key) => {
+      try {
+        const { Attributes } = await db.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { pk: account(accountId), sk: `USER#${userId}` },
+            UpdateExpression: 'SET signingKey = :key',
+            ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(signingKey) OR signingKey.publicKey = :publicKey)',
+            ExpressionAttributeValues: { ':key': key, ':publicKey': key.publicKey },
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+        return strip<User>(Attributes!);
+      } catch (error) {
+        if (isConditionFailure(error)) throw new ConflictError('You already have another signing key registered');
+        throw error;
+      }
+    },
 
     putUser: async (user: User) => {
       await claim(user.accountId, `EMAIL#${user.email}`, user.userId, `Someone in this account already has the email ${user.email}`);
@@ -211,19 +247,6 @@ export const dynamoDirectoryStore = (db: DynamoDBDocumentClient, tableName: stri
         return app;
       }
     },
-
-    putEnrolment: (enrolment: Enrolment) =>
-      putNew(
-        {
-          pk: `ENROLMENT#${enrolment.secretHash}`,
-          sk: 'ENROLMENT',
-          kind: 'enrolment',
-          gsi1pk: account(enrolment.accountId),
-          gsi1sk: `ENROLMENT#${enrolment.enrolmentId}`,
-          ...enrolment,
-        },
-        'The enrolment already exists',
-      ),
 
     countOnlineKeyServers: async (accountId, seenSince) => {
       let count = 0;

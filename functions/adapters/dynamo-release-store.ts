@@ -50,16 +50,52 @@ export const dynamoReleaseStore = (db: DynamoDBDocumentClient, tableName: string
       request,
       toRelease,
     ),
+  markSealing: async (release, digest, manifest, at) => {
+    try {
+      const { Attributes } = await db.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: key(release.accountId, release.releaseId),
+          UpdateExpression: `SET #state = :sealing, digest = :digest, completedAt = :at${manifest ? ', manifest = :manifest' : ''}`,
+          ConditionExpression: '#state = :uploading',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: { ':sealing': 'sealing', ':uploading': 'uploading', ':digest': digest, ':at': at, ...(manifest ? { ':manifest': manifest } : {}) },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return toRelease(Attributes!);
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) throw new ConflictError('The release was completed meanwhile');
+      throw error;
+    }
+  },
+  markSealed: async (accountId, releaseId, version, at) => {
+    try {
+      await db.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: key(accountId, releaseId),
+          UpdateExpression: 'SET #state = :ready, masterVersion = :version, sealedAt = :at',
+          ConditionExpression: '#state = :sealing',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: { ':ready': 'ready', ':sealing': 'sealing', ':version': version, ':at': at },
+        }),
+      );
+    } catch (error) {
+      // A duplicate reply finds it sealed already: the first one had its effect.
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  },
   markReady: async (release, digest, at) => {
     try {
       const { Attributes } = await db.send(
         new UpdateCommand({
           TableName: tableName,
           Key: key(release.accountId, release.releaseId),
-          UpdateExpression: 'SET #state = :ready, digest = :digest, completedAt = :at',
+          UpdateExpression: `SET #state = :ready, digest = :digest, completedAt = :at${release.manifest ? ', manifest = :manifest' : ''}`,
           ConditionExpression: '#state = :uploading',
           ExpressionAttributeNames: { '#state': 'state' },
-          ExpressionAttributeValues: { ':ready': 'ready', ':uploading': 'uploading', ':digest': digest, ':at': at },
+          ExpressionAttributeValues: { ':ready': 'ready', ':uploading': 'uploading', ':digest': digest, ':at': at, ...(release.manifest ? { ':manifest': release.manifest } : {}) },
           ReturnValues: 'ALL_NEW',
         }),
       );

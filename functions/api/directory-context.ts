@@ -2,7 +2,8 @@ import { makeAct } from '#shared/domain/access/act.ts';
 import { makeAuthenticate } from '#shared/domain/access/authenticate.ts';
 import { makeAuditTrail } from '#shared/domain/audit/audit-trail.ts';
 import { makeApps } from '#shared/domain/directory/apps.ts';
-import { makeEnrolments } from '#shared/domain/directory/enrolments.ts';
+import { makeEnrolments } from '#shared/domain/agents/enrolments.ts';
+import { makeOwnerKeys } from '#shared/domain/agents/owner-keys.ts';
 import { makeEnvironments } from '#shared/domain/directory/environments.ts';
 import { makeGroups } from '#shared/domain/directory/groups.ts';
 import { makeTokens } from '#shared/domain/directory/tokens.ts';
@@ -10,6 +11,7 @@ import { makeUsers } from '#shared/domain/directory/users.ts';
 import { systemClock } from '#shared/ports/clock.ts';
 import { randomIds } from '#shared/ports/ids.ts';
 import { dynamo } from '../adapters/aws-clients.ts';
+import { dynamoAgentStore } from '../adapters/dynamo-agent-store.ts';
 import { dynamoAuditLog } from '../adapters/dynamo-audit-log.ts';
 import { dynamoDirectoryStore } from '../adapters/dynamo-directory-store.ts';
 import { tableName } from '../config.ts';
@@ -22,7 +24,7 @@ export const audit = makeAuditTrail({ log: dynamoAuditLog(dynamo(), tableName('d
 const deps = { directory, act: makeAct(audit), clock, ids: randomIds };
 
 /** How recent a key server's heartbeat must be for it to count as online. */
-const keyServerOnlineSeconds = Number(process.env.KEY_SERVER_ONLINE_SECONDS ?? 120);
+const keyServerOnlineSeconds = Number(process.env.AGENT_ONLINE_SECONDS ?? 90);
 
 export const authenticate = makeAuthenticate({ directory, clock });
 export const users = makeUsers(deps);
@@ -30,5 +32,7 @@ export const tokens = makeTokens(deps);
 export const groups = makeGroups(deps);
 export const environments = makeEnvironments(deps);
 export const apps = makeApps({ ...deps, keyServerOnlineSeconds });
-export const enrolments = makeEnrolments(deps);
+export const agentStore = dynamoAgentStore(dynamo(), tableName('directory'));
+export const enrolments = makeEnrolments({ ...deps, agents: agentStore });
+export const ownerKeys = makeOwnerKeys(deps);
 export const act = deps.act;

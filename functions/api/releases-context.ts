@@ -11,7 +11,7 @@ import { act } from './directory-context.ts';
 // Only the create and complete routes are bound to the bucket; the list route never touches it.
 const objects = process.env.RELEASES_BUCKET
   ? s3ReleaseObjects(s3(), bucketName('releases'))
-  : { presignPut: unbound, presignGet: unbound, sizeOf: unbound };
+  : { presignPut: unbound, presignGet: unbound, sizeOf: unbound, startMultipart: unbound, presignPart: unbound, completeMultipart: unbound };
 
 function unbound(): never {
   throw new Error('This function is not bound to the releases bucket');

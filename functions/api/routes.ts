@@ -1,14 +1,12 @@
 import { z } from 'zod';
 import { createAccountInput, createAccountOutput, healthOutput } from '#shared/protocol/accounts.ts';
-import { appId, environmentId, groupId, pageQuery, page, tokenId, userId } from '#shared/protocol/common.ts';
+import { appId, enrolmentId, environmentId, groupId, pageQuery, page, tokenId, userId } from '#shared/protocol/common.ts';
 import {
   app,
   auditEvent,
   auditVerification,
   createAppInput,
-  createdEnrolment,
   createdToken,
-  createEnrolmentInput,
   createEnvironmentInput,
   createGroupInput,
   createTokenInput,
@@ -24,6 +22,8 @@ import {
 } from '#shared/protocol/directory.ts';
 import { completeReleaseInput, createdRelease, createReleaseInput, release, releaseId } from '#shared/protocol/releases.ts';
 import { approvalLinkSecret, approveInput, createDeploymentInput, declineInput, deployment, deploymentId, listDeploymentsQuery } from '#shared/protocol/deployments.ts';
+import { agentId } from '#shared/protocol/agent-messages.ts';
+import { agent, createEnrolmentInput, enrolAgentInput, enrolledAgent, enrolment, enrolmentSignatureInput, ownerKey, ownerKeyInput, sealReleaseInput, session, sessionInput, signedEnrolment, signingKeyInput } from '#shared/protocol/agents.ts';
 import type { FunctionName } from '../catalog.ts';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -98,6 +98,14 @@ export const routes = [
     auth: 'token', params: z.strictObject({ id: appId, releaseId }), body: completeReleaseInput, response: { status: 200, schema: release },
   },
   {
+    method: 'POST', path: '/apps/{id}/releases/{releaseId}/seal', function: 'seal-release', summary: 'Hand the release key, wrapped to one online key server, for re-wrapping under the master key',
+    auth: 'token', params: z.strictObject({ id: appId, releaseId }), body: sealReleaseInput, response: { status: 202, schema: release },
+  },
+  {
+    method: 'GET', path: '/apps/{id}/releases/{releaseId}', function: 'get-release', summary: 'One release',
+    auth: 'token', params: z.strictObject({ id: appId, releaseId }), response: { status: 200, schema: release },
+  },
+  {
     method: 'GET', path: '/apps/{id}/releases', function: 'list-releases', summary: 'Releases of an application, newest first',
     auth: 'token', params: idParam(appId), query: pageQuery, response: { status: 200, schema: page(release) },
   },
@@ -135,8 +143,34 @@ export const routes = [
     auth: 'none', params: z.strictObject({ token: approvalLinkSecret }), response: { status: 200, contentType: 'text/html' },
   },
   {
-    method: 'POST', path: '/enrolments', function: 'create-enrolment', summary: 'Create a single-use agent enrolment token (shown once)',
-    auth: 'token', body: createEnrolmentInput, response: { status: 201, schema: createdEnrolment },
+    method: 'PUT', path: '/account/owner-key', function: 'set-owner-key', summary: 'Register the public half of the owner key (once); agents pin it',
+    auth: 'token', body: ownerKeyInput, response: { status: 200, schema: ownerKey },
+  },
+  {
+    method: 'PUT', path: '/me/signing-key', function: 'set-signing-key', summary: 'Register your release-signing public key (once)',
+    auth: 'token', body: signingKeyInput, response: { status: 200, schema: ownerKey },
+  },
+  {
+    method: 'POST', path: '/enrolments', function: 'create-enrolment', summary: 'Create an agent enrolment for the owner to sign',
+    auth: 'token', body: createEnrolmentInput, response: { status: 201, schema: enrolment },
+  },
+  {
+    method: 'PUT', path: '/enrolments/{id}/signature', function: 'sign-enrolment', summary: 'The owner’s signature over the enrolment statement',
+    auth: 'token', params: idParam(enrolmentId), body: enrolmentSignatureInput, response: { status: 200, schema: enrolment },
+  },
+  {
+    method: 'GET', path: '/enrolments/{id}', function: 'get-enrolment', summary: 'A signed, unused enrolment, for the enrolling agent to check',
+    auth: 'none', params: idParam(enrolmentId), response: { status: 200, schema: signedEnrolment },
+  },
+  {
+    method: 'POST', path: '/agents', function: 'enrol-agent', summary: 'An agent registers its public keys with a signed enrolment (single use)',
+    auth: 'none', body: enrolAgentInput, response: { status: 201, schema: enrolledAgent },
+  },
+  { method: 'GET', path: '/agents', function: 'list-agents', summary: 'Agents with their proofs, online state and master key versions', auth: 'token', query: pageQuery, response: { status: 200, schema: page(agent) } },
+  { method: 'DELETE', path: '/agents/{id}', function: 'remove-agent', summary: 'Remove an agent', auth: 'token', params: idParam(agentId), response: { status: 200, schema: agent } },
+  {
+    method: 'POST', path: '/agents/{id}/session', function: 'agent-session', summary: 'Signed challenge -> short-lived credentials for the agent’s queue and the reply queue',
+    auth: 'none', params: idParam(agentId), body: sessionInput, response: { status: 200, schema: session },
   },
   { method: 'GET', path: '/audit', function: 'list-audit', summary: 'Audit events, oldest first', auth: 'token', query: pageQuery, response: { status: 200, schema: page(auditEvent) } },
   { method: 'GET', path: '/audit/verify', function: 'verify-audit', summary: 'Recompute the audit hash chain', auth: 'token', response: { status: 200, schema: auditVerification } },

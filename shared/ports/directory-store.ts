@@ -1,5 +1,5 @@
 import type { Account, ApiToken, User } from '#shared/domain/accounts/model.ts';
-import type { App, Enrolment, Environment, Group } from '#shared/domain/directory/model.ts';
+import type { App, Environment, Group } from '#shared/domain/directory/model.ts';
 import type { Page, PageRequest } from './paging.ts';
 
 /**
@@ -10,6 +10,10 @@ import type { Page, PageRequest } from './paging.ts';
 export interface DirectoryStore {
   putAccount(account: Account): Promise<void>;
   getAccount(accountId: string): Promise<Account | undefined>;
+  /** Registers the owner key, once: a second, different key is a ConflictError. */
+  setOwnerKey(accountId: string, key: { publicKey: string; registeredAt: string }): Promise<Account>;
+  /** Registers a person's release-signing key, once. */
+  setSigningKey(accountId: string, userId: string, key: { publicKey: string; registeredAt: string }): Promise<User>;
 
   /** Claims the email within the account first, so two people never share one. */
   putUser(user: User): Promise<void>;
@@ -41,8 +45,6 @@ export interface DirectoryStore {
   listApps(accountId: string, page: PageRequest): Promise<Page<App>>;
   /** Flips `secure` from false to true; a secure application never goes back. */
   markAppSecure(accountId: string, appId: string, at: string): Promise<App>;
-
-  putEnrolment(enrolment: Enrolment): Promise<void>;
 
   /** Key servers of the account whose last heartbeat is at or after `seenSince`. */
   countOnlineKeyServers(accountId: string, seenSince: string): Promise<number>;

@@ -8,6 +8,10 @@ export interface ReleaseStore {
   listReleases(accountId: string, appId: string, page: PageRequest): Promise<Page<Release>>;
   /** uploading -> ready, once; ConflictError if it is not uploading any more. */
   markReady(release: Release, digest: string, at: string): Promise<Release>;
+  /** uploading -> sealing (encrypted releases), with the digest and the signed manifest. */
+  markSealing(release: Release, digest: string, manifest: string | undefined, at: string): Promise<Release>;
+  /** sealing -> ready once a key server re-wrapped the release key under master key `version`. */
+  markSealed(accountId: string, releaseId: string, version: number, at: string): Promise<void>;
 }
 
 /** The releases bucket, seen through short-lived presigned URLs: bytes never pass the API. */
@@ -16,4 +20,7 @@ export interface ReleaseObjects {
   presignGet(key: string, expiresInSeconds: number): Promise<string>;
   /** Size of the stored object, or undefined when nothing was uploaded. */
   sizeOf(key: string): Promise<number | undefined>;
+  startMultipart(key: string): Promise<string>;
+  presignPart(key: string, uploadId: string, partNumber: number, expiresInSeconds: number): Promise<string>;
+  completeMultipart(key: string, uploadId: string, parts: { partNumber: number; etag: string }[]): Promise<void>;
 }

@@ -12,7 +12,16 @@ export const createdUser = user.extend({
   firstToken: z.object({ tokenId, secret: z.string(), expiresAt: isoTime }),
 });
 
-export const me = z.object({ accountId: z.string(), accountName: z.string(), user, tokenId });
+export const me = z.object({
+  accountId: z.string(),
+  accountName: z.string(),
+  user,
+  tokenId,
+  /** The owner key agents pin, once registered. */
+  ownerKey: z.object({ publicKey: z.string(), fingerprint: z.string() }).optional(),
+  /** Your release-signing key, once registered. */
+  signingKey: z.object({ publicKey: z.string(), fingerprint: z.string() }).optional(),
+});
 
 export const token = z.object({
   tokenId,
@@ -77,26 +86,6 @@ export const app = z.object({ appId, name: slugName, secure: z.boolean(), create
 export type AppView = z.infer<typeof app>;
 export const createAppInput = z.strictObject({ name: slugName });
 export const updateAppInput = z.strictObject({ secure: z.literal(true) });
-
-export const agentRole = z.enum(['keyserver', 'target']);
-export const createEnrolmentInput = z
-  .strictObject({
-    role: agentRole,
-    environments: z.array(environmentId).max(50).default([]),
-    expiresInHours: z.number().int().min(1).max(24 * 7).default(24),
-  })
-  .refine((v) => v.role === 'keyserver' || v.environments.length > 0, {
-    message: 'a target serves at least one environment',
-    path: ['environments'],
-  });
-export const enrolment = z.object({
-  enrolmentId: z.string(),
-  role: agentRole,
-  environments: z.array(environmentId),
-  expiresAt: isoTime,
-  createdAt: isoTime,
-});
-export const createdEnrolment = enrolment.extend({ token: z.string() });
 
 export const auditEvent = z.object({
   seq: z.number().int(),

@@ -22,13 +22,19 @@ export const createReleaseInput = z.strictObject({
 export const completeReleaseInput = z.strictObject({
   /** SHA-256 of the uploaded object, as the pusher computed it. */
   digest: sha256Hex,
+  /** The release manifest signed by the pusher (docs/release-format.md §7), base64url. */
+  manifest: z.string().regex(/^[A-Za-z0-9_-]+$/).max(8192).optional(),
+  /** Parts of a multipart upload, in order. */
+  parts: z.array(z.strictObject({ partNumber: z.number().int().min(1).max(10_000), etag: z.string().min(1).max(200) })).max(10_000).optional(),
 });
 
 export const release = z.object({
   releaseId,
   appId,
   version: releaseVersion,
-  state: z.enum(['uploading', 'ready']),
+  /** uploading -> (encrypted: sealing, until a key server re-wraps its key under the master key) -> ready */
+  state: z.enum(['uploading', 'sealing', 'ready']),
+  masterVersion: z.number().int().optional(),
   encrypted: z.boolean(),
   size: z.number().int(),
   digest: sha256Hex.optional(),
@@ -37,6 +43,17 @@ export const release = z.object({
 });
 export type ReleaseView = z.infer<typeof release>;
 
+/** Uploads above this use multipart, in parts of this size (S3 allows 5 MiB to 5 GiB a part; the local emulator takes requests up to 11 MiB). */
+export const MULTIPART_PART_BYTES = 8 * 1024 * 1024;
+
 export const createdRelease = release.extend({
-  upload: z.object({ url: z.string().url(), method: z.literal('PUT'), expiresAt: isoTime }),
+  upload: z.union([
+    z.object({ type: z.literal('single'), url: z.string().url(), method: z.literal('PUT'), expiresAt: isoTime }),
+    z.object({
+      type: z.literal('multipart'),
+      partSize: z.number().int(),
+      parts: z.array(z.object({ partNumber: z.number().int(), url: z.string().url() })),
+      expiresAt: isoTime,
+    }),
+  ]),
 });

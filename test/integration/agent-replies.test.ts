@@ -2,6 +2,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { CreateStateMachineCommand, DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { newAccount } from '../support/accounts.ts';
+import { enrolAgent, registerOwnerKey } from '../support/agents.ts';
 import { localClients, waitFor } from '../support/clients.ts';
 
 const { sfn, sqs, env } = localClients();
@@ -16,8 +18,15 @@ const newId = (prefix: string) => `${prefix}_${randomBytes(16).toString('hex')}`
 describe('agent replies resume waiting workflows', () => {
   let agentQueueUrl: string;
   let machineArn: string;
+  let agent: Awaited<ReturnType<typeof enrolAgent>>;
+  let impostor: Awaited<ReturnType<typeof enrolAgent>>;
 
   beforeAll(async () => {
+    const a = await newAccount();
+    const ownerKey = await registerOwnerKey(a.owner);
+    agent = await enrolAgent(a.owner, ownerKey);
+    const b = await newAccount();
+    impostor = await enrolAgent(b.owner, await registerOwnerKey(b.owner));
     ({ QueueUrl: agentQueueUrl } = (await sqs.send(new CreateQueueCommand({ QueueName: `agent-${randomUUID()}` }))) as { QueueUrl: string });
     const definition = {
       StartAt: 'AskAgent',
@@ -43,6 +52,17 @@ describe('agent replies resume waiting workflows', () => {
       const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: agentQueueUrl, WaitTimeSeconds: 1, MaxNumberOfMessages: 10 }));
       return Messages.map((m) => JSON.parse(m.Body!) as { requestId: string; taskToken: string }).find((m) => m.requestId === requestId);
     });
+    // The backend records every request it sends; here the test stands in for the dispatcher.
+    const { PutCommand } = await import('@aws-sdk/lib-dynamodb');
+    await localClients().dynamo.send(
+      new PutCommand({
+        TableName: env.DIRECTORY_TABLE!,
+        Item: {
+          pk: `ACCOUNT#${agent.accountId}`, sk: `REQUEST#${requestId}`, accountId: agent.accountId, requestId, type: 'deploy',
+          agentId: agent.agentId, taskToken: request.taskToken, version: 1, state: 'pending', createdAt: new Date().toISOString(),
+        },
+      }),
+    );
     return { executionArn: executionArn!, ...request };
   };
 
@@ -53,11 +73,12 @@ describe('agent replies resume waiting workflows', () => {
     });
 
   const reply = (body: unknown) => sqs.send(new SendMessageCommand({ QueueUrl: replyQueueUrl, MessageBody: typeof body === 'string' ? body : JSON.stringify(body) }));
+  const signed = (message: Record<string, unknown>) => agent.sign({ type: 'reply', accountId: agent.accountId, agentId: agent.agentId, ...message });
 
   it('a success reply, delivered twice, completes the task once with its result', async () => {
     const { executionArn, requestId, taskToken } = await askAgent();
-    const agentId = newId('agt');
-    const message = { requestId, agentId, taskToken, outcome: 'succeeded', result: { wrapped: 'ok' } };
+    const agentId = agent.agentId;
+    const message = signed({ requestId, taskToken, outcome: 'succeeded', result: { wrapped: 'ok' } });
 
     await reply(message);
     await reply(message); // SQS delivers at least once; the duplicate must be harmless.
@@ -70,10 +91,33 @@ describe('agent replies resume waiting workflows', () => {
   it('a failure reply fails the task with the agent error', async () => {
     const { executionArn, requestId, taskToken } = await askAgent();
 
-    await reply({ requestId, agentId: newId('agt'), taskToken, outcome: 'failed', error: { code: 'NotEnrolled', message: 'peer not signed by the owner' } });
+    await reply(signed({ requestId, taskToken, outcome: 'failed', error: { code: 'NotEnrolled', message: 'peer not signed by the owner' } }));
 
     const done = await ended(executionArn);
     expect(done).toMatchObject({ status: 'FAILED', error: 'Agent.NotEnrolled' });
+  });
+
+  it('ignores a reply that is not signed by the agent it names, even from another enrolled agent', async () => {
+    const { executionArn, requestId, taskToken } = await askAgent();
+    const forged = { type: 'reply', accountId: agent.accountId, agentId: agent.agentId, requestId, taskToken, outcome: 'succeeded', result: {} };
+    await reply(impostor.sign(forged)); // signed, but by another agent's key
+    await reply(signed({ requestId: newId('req'), taskToken, outcome: 'succeeded', result: {} })); // its own key, another request
+    await reply({ ...forged, signature: 'A'.repeat(86) });
+    await reply(impostor.sign({ ...forged, accountId: impostor.accountId, agentId: impostor.agentId })); // a real agent of another account
+    // Still waiting: only the genuine reply ends it.
+    expect((await sfn.send(new DescribeExecutionCommand({ executionArn }))).status).toBe('RUNNING');
+    await reply(signed({ requestId, taskToken, outcome: 'succeeded', result: { genuine: true } }));
+    expect(JSON.parse((await ended(executionArn)).output!).result).toEqual({ genuine: true });
+  });
+
+  it('marks the agent seen on a signed heartbeat', async () => {
+    await reply(agent.heartbeat());
+    const { dynamo } = localClients();
+    const { GetCommand } = await import('@aws-sdk/lib-dynamodb');
+    await waitFor('the heartbeat to be recorded', async () => {
+      const { Item } = await dynamo.send(new GetCommand({ TableName: env.DIRECTORY_TABLE!, Key: { pk: `ACCOUNT#${agent.accountId}`, sk: `AGENT#${agent.agentId}` }, ConsistentRead: true }));
+      return Item?.lastSeenAt ? true : undefined;
+    });
   });
 
   it('drops malformed replies without retrying them or stopping the consumer', async () => {
@@ -90,7 +134,7 @@ describe('agent replies resume waiting workflows', () => {
     });
     // The consumer still works afterwards.
     const { executionArn, requestId, taskToken } = await askAgent();
-    await reply({ requestId, agentId: newId('agt'), taskToken, outcome: 'succeeded', result: {} });
+    await reply(signed({ requestId, taskToken, outcome: 'succeeded', result: {} }));
     expect((await ended(executionArn)).status).toBe('SUCCEEDED');
   });
 });

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { routes } from '#functions/api/routes.ts';
+import { generateRawKeyPair } from '#shared/crypto/index.ts';
+import { toB64 } from '#shared/protocol/trust.ts';
 import { as, type Caller } from '../support/accounts.ts';
 import { approvalSetup } from '../support/deployments.ts';
 
@@ -20,8 +22,10 @@ const setUp = async () => {
     if (approved) await a.owner('POST', `/deployments/${created.deploymentId}/approve`, {});
     return created.deploymentId as string;
   };
+  const enrolment = async () =>
+    (await a.owner('POST', '/enrolments', { role: 'keyserver', tokenPublicKey: toB64(generateRawKeyPair('ed25519').publicKey) })).body.enrolmentId as string;
   const deployRequest = { appId: readyApp.appId, releaseId: readyRelease.releaseId, environmentId: environment.environmentId };
-  return { a, group, environment, app, release, pending, deployRequest };
+  return { a, group, environment, app, release, pending, deployRequest, enrolment };
 };
 
 /**
@@ -66,7 +70,21 @@ const matrix: Record<string, { allowed: Role[]; request: (f: Fixture, role: Role
   'POST /deployments/{id}/deploy': { allowed: ['owner', 'deployer', 'approver'], request: async (f, _r, call) => call('POST', `/deployments/${await f.pending(true)}/deploy`) },
   // Waiting for approval, only the deployer who started it or the owner may cancel.
   'POST /deployments/{id}/cancel': { allowed: ['owner', 'deployer'], request: async (f, _r, call) => call('POST', `/deployments/${await f.pending()}/cancel`) },
-  'POST /enrolments': { allowed: ['owner'], request: (_f, _r, call) => call('POST', '/enrolments', { role: 'keyserver' }) },
+  'POST /enrolments': { allowed: ['owner'], request: (_f, _r, call) => call('POST', '/enrolments', { role: 'keyserver', tokenPublicKey: toB64(generateRawKeyPair('ed25519').publicKey) }) },
+  'PUT /enrolments/{id}/signature': {
+    // Allowed means past the policy: the signature does not verify (no owner key yet), a 400/409.
+    allowed: ['owner'],
+    request: async (f, _r, call) => call('PUT', `/enrolments/${await f.enrolment()}/signature`, { signature: 'A'.repeat(86) }),
+  },
+  'PUT /account/owner-key': { allowed: ['owner'], request: (_f, _r, call) => call('PUT', '/account/owner-key', { publicKey: toB64(generateRawKeyPair('ed25519').publicKey) }) },
+  'PUT /me/signing-key': { allowed: ['owner', 'deployer', 'approver'], request: (_f, _r, call) => call('PUT', '/me/signing-key', { publicKey: toB64(generateRawKeyPair('ed25519').publicKey) }) },
+  'GET /agents': { allowed: ['owner', 'deployer', 'approver'], request: (_f, _r, call) => call('GET', '/agents') },
+  'DELETE /agents/{id}': { allowed: ['owner'], request: (_f, _r, call) => call('DELETE', `/agents/agt_${'0'.repeat(32)}`) },
+  'POST /apps/{id}/releases/{releaseId}/seal': {
+    allowed: ['owner', 'deployer'],
+    request: (f, _r, call) => call('POST', `/apps/${f.app.appId}/releases/${f.release.releaseId}/seal`, { agentId: `agt_${'0'.repeat(32)}`, wrappedReleaseKey: 'A'.repeat(40) }),
+  },
+  'GET /apps/{id}/releases/{releaseId}': { allowed: ['owner', 'deployer', 'approver'], request: (f, _r, call) => call('GET', `/apps/${f.app.appId}/releases/${f.release.releaseId}`) },
   'GET /audit': { allowed: ['owner'], request: (_f, _r, call) => call('GET', '/audit') },
   'GET /audit/verify': { allowed: ['owner'], request: (_f, _r, call) => call('GET', '/audit/verify') },
 };
@@ -91,7 +109,9 @@ describe('authorization matrix: every token route × every role', () => {
       it(`${key} as ${role}: ${allowed ? 'allowed' : 'denied'}`, async () => {
         const response = await matrix[key]!.request(f, role, callerOf(role));
         if (allowed) {
-          expect(response.status, JSON.stringify(response)).toBeLessThan(key === 'PATCH /apps/{id}' || key.endsWith('/complete') ? 410 : 400);
+          // Some allowed requests end in a 4xx about state or input, past the policy.
+          const stateful = ['PATCH /apps/{id}', 'PUT /account/owner-key', 'PUT /enrolments/{id}/signature', 'DELETE /agents/{id}'].includes(key) || key.endsWith('/complete') || key.endsWith('/seal');
+          expect(response.status, JSON.stringify(response)).toBeLessThan(stateful ? 410 : 400);
           expect([401, 403]).not.toContain(response.status);
         } else {
           expect(response.status).toBe(403);

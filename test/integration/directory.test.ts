@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { generateRawKeyPair } from '#shared/crypto/index.ts';
+import { toB64 } from '#shared/protocol/trust.ts';
 import { as, newAccount } from '../support/accounts.ts';
 import { localClients } from '../support/clients.ts';
 
@@ -135,15 +137,17 @@ describe('directory routes, as the owner', () => {
     expect((await a.owner('PATCH', `/apps/${app.body.appId}`, { secure: false })).status).toBe(400);
   });
 
-  it('enrolments: single-use token shown once, environments checked', async () => {
+  it('enrolments: environments checked; a key server serves none; a target at least one', async () => {
     const envId = (await a.owner('POST', '/environments', { name: `stage-${randomUUID().slice(0, 8)}` })).body.environmentId;
-    const target = await a.owner('POST', '/enrolments', { role: 'target', environments: [envId], expiresInHours: 2 });
+    const tokenPublicKey = toB64(generateRawKeyPair('ed25519').publicKey);
+    const target = await a.owner('POST', '/enrolments', { role: 'target', environments: [envId], expiresInHours: 2, tokenPublicKey });
     expect(target.status).toBe(201);
-    expect(target.body).toMatchObject({ role: 'target', environments: [envId], token: expect.stringMatching(/^lke_/) });
-    expect((await a.owner('POST', '/enrolments', { role: 'target' })).body.field).toBe('environments');
-    expect((await a.owner('POST', '/enrolments', { role: 'keyserver', environments: [envId] })).status).toBe(400);
-    expect((await a.owner('POST', '/enrolments', { role: 'target', environments: [`env_${'0'.repeat(32)}`] })).status).toBe(400);
-    expect((await a.owner('POST', '/enrolments', { role: 'keyserver' })).status).toBe(201);
+    expect(target.body).toMatchObject({ role: 'target', environments: [envId], signed: false, statement: { accountId: a.accountId, role: 'target', environments: [envId], tokenPublicKey } });
+    expect((await a.owner('POST', '/enrolments', { role: 'target', tokenPublicKey })).body.field).toBe('environments');
+    expect((await a.owner('POST', '/enrolments', { role: 'keyserver', environments: [envId], tokenPublicKey })).status).toBe(400);
+    expect((await a.owner('POST', '/enrolments', { role: 'target', environments: [`env_${'0'.repeat(32)}`], tokenPublicKey })).status).toBe(400);
+    expect((await a.owner('POST', '/enrolments', { role: 'keyserver' })).body.field).toBe('tokenPublicKey');
+    expect((await a.owner('POST', '/enrolments', { role: 'keyserver', tokenPublicKey })).status).toBe(201);
   });
 });
 

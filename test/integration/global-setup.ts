@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { TestProject } from 'vitest/node';
@@ -18,10 +19,22 @@ export default async function setup(project: TestProject) {
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts', '--port', '0', '--json'], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'ERROR' },
+    env: {
+      ...process.env,
+      POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'ERROR',
+      // Agents in tests heartbeat every second; one missed for a few seconds is offline.
+      AGENT_ONLINE_SECONDS: '5',
+      AGENT_HEARTBEAT_SECONDS: '1',
+    },
   });
   const stderr: string[] = [];
   child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
+  // LATCHKEY_STACK_LOG=file keeps the stack's own log (Powertools JSON lines) for debugging.
+  if (process.env.LATCHKEY_STACK_LOG) {
+    const log = createWriteStream(process.env.LATCHKEY_STACK_LOG);
+    child.stdout!.pipe(log);
+    child.stderr!.pipe(log);
+  }
   // If the stack dies mid-run, say why: every later failure is only ECONNREFUSED.
   let stopping = false;
   child.once('exit', (code, signal) => {

@@ -31,10 +31,14 @@ export const actions = [
   'deployments:read',
   'deployments:approve',
   'deployments:cancel',
+  'account:owner-key',
+  'me:signing-key',
+  'agents:list',
+  'agents:remove',
 ] as const;
 export type Action = (typeof actions)[number];
 
-const everyone: Action[] = ['me:read', 'tokens:create', 'tokens:list', 'tokens:revoke', 'environments:list', 'apps:list', 'groups:list', 'users:list', 'releases:list', 'deployments:read', 'deployments:cancel'];
+const everyone: Action[] = ['me:read', 'tokens:create', 'tokens:list', 'tokens:revoke', 'environments:list', 'apps:list', 'groups:list', 'users:list', 'releases:list', 'deployments:read', 'deployments:cancel', 'me:signing-key', 'agents:list'];
 
 const grants: Record<Actor['role'], ReadonlySet<Action>> = {
   owner: new Set(actions),

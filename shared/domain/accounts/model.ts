@@ -5,6 +5,8 @@ export type Account = {
   name: string;
   ownerId: string;
   createdAt: string;
+  /** The owner's Ed25519 public key (base64url): agents pin it and trust only what it signed. */
+  ownerKey?: { publicKey: string; registeredAt: string };
 };
 
 export type User = {
@@ -14,6 +16,8 @@ export type User = {
   email: string;
   role: Role;
   createdAt: string;
+  /** Ed25519 public key (base64url) this person signs release manifests with. */
+  signingKey?: { publicKey: string; registeredAt: string };
 };
 
 /** A personal API token. Only the SHA-256 of its secret is ever stored. */

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { canonicalJson } from '#shared/protocol/canonical-json.ts';
 
 export type AuditOutcome = 'succeeded' | 'refused';
 
@@ -20,23 +21,11 @@ export type AuditEvent = AuditEntry & {
 
 export const GENESIS_HASH = '0'.repeat(64);
 
-/** JSON with keys sorted at every level, so the hash does not depend on property order. */
-const canonical = (value: unknown): string => {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-};
-
 /** Every field but the hash itself is covered, the previous hash included: that makes the chain. */
 export const hashEvent = (event: Omit<AuditEvent, 'hash'>): string => {
   const { accountId, seq, at, action, actor, target, outcome, reason, prevHash } = event;
   return createHash('sha256')
-    .update(canonical({ accountId, seq, at, action, actor, target, outcome, reason, prevHash }))
+    .update(canonicalJson({ accountId, seq, at, action, actor, target, outcome, reason, prevHash }))
     .digest('hex');
 };
 

@@ -16,17 +16,3 @@ export type Environment = {
 
 export type App = { accountId: string; appId: string; name: string; secure: boolean; createdAt: string; updatedAt: string };
 
-export type AgentRole = 'keyserver' | 'target';
-
-/** A single-use agent enrolment. Only the SHA-256 of its secret is stored. */
-export type Enrolment = {
-  accountId: string;
-  enrolmentId: string;
-  secretHash: string;
-  role: AgentRole;
-  environments: string[];
-  createdBy: string;
-  createdAt: string;
-  expiresAt: string;
-  usedAt?: string;
-};

@@ -5,6 +5,7 @@ import type { Actor } from '../access/actor.ts';
 import { NotFoundError } from '../errors.ts';
 import type { DirectoryDeps } from './deps.ts';
 import { userView } from './views.ts';
+import { keyView } from '../agents/owner-keys.ts';
 import { hashTokenSecret, newTokenSecret } from '../accounts/token-secret.ts';
 
 export const FIRST_TOKEN_DAYS = 7;
@@ -14,7 +15,14 @@ export const makeUsers = ({ directory, act, clock, ids }: DirectoryDeps) => ({
     act(actor, 'me:read', { audited: false }, async () => {
       const [account, user] = await Promise.all([directory.getAccount(actor.accountId), directory.getUser(actor.accountId, actor.userId)]);
       if (!account || !user) throw new NotFoundError('The account of this token no longer exists');
-      return { accountId: account.accountId, accountName: account.name, user: userView(user), tokenId: actor.tokenId };
+      return {
+        accountId: account.accountId,
+        accountName: account.name,
+        user: userView(user),
+        tokenId: actor.tokenId,
+        ...(account.ownerKey ? { ownerKey: keyView(account.ownerKey) } : {}),
+        ...(user.signingKey ? { signingKey: keyView(user.signingKey) } : {}),
+      };
     }),
 
   create: (actor: Actor, input: z.infer<typeof createUserInput>) =>

@@ -1,5 +1,5 @@
 import type { ApiToken, User } from '../accounts/model.ts';
-import type { App, Enrolment, Environment, Group } from './model.ts';
+import type { App, Environment, Group } from './model.ts';
 
 // What the API shows of each item: never the account id (implied by the token), never a hash.
 export const userView = ({ userId, name, email, role, createdAt }: User) => ({ userId, name, email, role, createdAt });
@@ -21,10 +21,3 @@ export const environmentView = ({ environmentId, name, approval, variables, crea
   updatedAt,
 });
 export const appView = ({ appId, name, secure, createdAt, updatedAt }: App) => ({ appId, name, secure, createdAt, updatedAt });
-export const enrolmentView = ({ enrolmentId, role, environments, expiresAt, createdAt }: Enrolment) => ({
-  enrolmentId,
-  role,
-  environments,
-  expiresAt,
-  createdAt,
-});

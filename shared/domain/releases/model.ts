@@ -3,13 +3,19 @@ export type Release = {
   releaseId: string;
   appId: string;
   version: string;
-  state: 'uploading' | 'ready';
+  state: 'uploading' | 'sealing' | 'ready';
   /** Set from the application's secure flag when the release is created; never changes. */
   encrypted: boolean;
   size: number;
   objectKey: string;
+  /** Set for multipart uploads. */
+  uploadId?: string;
   digest?: string;
   createdBy: string;
   createdAt: string;
   completedAt?: string;
+  /** The pusher's signed manifest (base64url). */
+  manifest?: string;
+  /** Master key version the release key is wrapped under, once sealed. */
+  masterVersion?: number;
 };

@@ -7,12 +7,13 @@ import type { PageRequest } from '#shared/ports/paging.ts';
 import type { ReleaseObjects, ReleaseStore } from '#shared/ports/release-store.ts';
 import type { Act } from '../access/act.ts';
 import type { Actor } from '../access/actor.ts';
-import { ConflictError, NotFoundError } from '../errors.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
+import { MULTIPART_PART_BYTES } from '#shared/protocol/releases.ts';
 import type { Release } from './model.ts';
 
 export const UPLOAD_URL_SECONDS = 15 * 60;
 
-export const releaseView = ({ releaseId, appId, version, state, encrypted, size, digest, createdAt, completedAt }: Release) => ({
+export const releaseView = ({ releaseId, appId, version, state, encrypted, size, digest, createdAt, completedAt, masterVersion }: Release) => ({
   releaseId,
   appId,
   version,
@@ -22,6 +23,7 @@ export const releaseView = ({ releaseId, appId, version, state, encrypted, size,
   ...(digest ? { digest } : {}),
   createdAt,
   ...(completedAt ? { completedAt } : {}),
+  ...(masterVersion ? { masterVersion } : {}),
 });
 
 type Deps = {
@@ -60,10 +62,23 @@ export const makeReleases = ({ directory, releases, objects, act, clock, ids }: 
           createdBy: actor.userId,
           createdAt: now.toISOString(),
         };
-        await releases.putRelease(release);
-        const url = await objects.presignPut(release.objectKey, input.size, UPLOAD_URL_SECONDS);
         const expiresAt = new Date(now.getTime() + UPLOAD_URL_SECONDS * 1000).toISOString();
-        return { ...releaseView(release), upload: { url, method: 'PUT' as const, expiresAt } };
+        if (input.size <= MULTIPART_PART_BYTES) {
+          await releases.putRelease(release);
+          const url = await objects.presignPut(release.objectKey, input.size, UPLOAD_URL_SECONDS);
+          return { ...releaseView(release), upload: { type: 'single' as const, url, method: 'PUT' as const, expiresAt } };
+        }
+        // Large releases go up in parts, each with its own presigned URL.
+        const uploadId = await objects.startMultipart(release.objectKey);
+        await releases.putRelease({ ...release, uploadId });
+        const count = Math.ceil(input.size / MULTIPART_PART_BYTES);
+        const parts = await Promise.all(
+          Array.from({ length: count }, async (_v, i) => ({
+            partNumber: i + 1,
+            url: await objects.presignPart(release.objectKey, uploadId, i + 1, UPLOAD_URL_SECONDS),
+          })),
+        );
+        return { ...releaseView(release), upload: { type: 'multipart' as const, partSize: MULTIPART_PART_BYTES, parts, expiresAt } };
       }),
 
     complete: (actor: Actor, appId: string, releaseId: string, input: z.infer<typeof completeReleaseInput>) =>
@@ -71,16 +86,33 @@ export const makeReleases = ({ directory, releases, objects, act, clock, ids }: 
         // 1. The release must be this application's and still uploading.
         // 2. The object must be in the bucket with the announced size; the digest is the
         //    pusher's word, which targets check against the bytes they download.
+        // 3. An encrypted release then waits for a key server to seal its key (POST …/seal).
         const release = await releases.getRelease(actor.accountId, releaseId);
         if (!release || release.appId !== appId) throw new NotFoundError('No such release');
-        if (release.state === 'ready') {
+        if (release.state !== 'uploading') {
           if (release.digest === input.digest) return releaseView(release);
           throw new ConflictError('The release is already complete with another digest');
+        }
+        if (release.encrypted && !input.manifest) throw new ValidationError('manifest: an encrypted release needs its signed manifest', 'manifest');
+        if (release.uploadId) {
+          if (!input.parts?.length) throw new ValidationError('parts: a multipart upload needs its parts', 'parts');
+          await objects.completeMultipart(release.objectKey, release.uploadId, input.parts);
         }
         const size = await objects.sizeOf(release.objectKey);
         if (size === undefined) throw new ConflictError('Nothing was uploaded for this release yet');
         if (size !== release.size) throw new ConflictError(`The upload has ${size} bytes, not the ${release.size} announced`);
-        return releaseView(await releases.markReady(release, input.digest, clock.now().toISOString()));
+        const at = clock.now().toISOString();
+        const done = release.encrypted
+          ? await releases.markSealing(release, input.digest, input.manifest, at)
+          : await releases.markReady({ ...release, ...(input.manifest ? { manifest: input.manifest } : {}) }, input.digest, at);
+        return releaseView(done);
+      }),
+
+    get: (actor: Actor, appId: string, releaseId: string) =>
+      act(actor, 'releases:list', { audited: false }, async () => {
+        const release = await releases.getRelease(actor.accountId, releaseId);
+        if (!release || release.appId !== appId) throw new NotFoundError('No such release');
+        return releaseView(release);
       }),
 
     list: (actor: Actor, appId: string, page: PageRequest) =>

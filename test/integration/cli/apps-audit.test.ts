@@ -30,7 +30,8 @@ describe('latchkey apps and enrolments', () => {
     expect(keyserver).toMatchObject({ role: 'keyserver', environments: [], token: expect.any(String) });
     const target = await cli.run(['enrolments', 'create', '--role', 'target', '--env', 'staging', '--hours', '2']);
     expect(target.code).toBe(0);
-    expect(target.stdout).toMatch(/Created a target enrolment/);
+    expect(target.stdout).toMatch(/Created and signed a target enrolment/);
+    expect(target.stdout).toMatch(/latchkey-agent enrol --token lke_enr_/);
     const noEnv = await cli.run(['enrolments', 'create', '--role', 'target']);
     expect(noEnv.code).toBe(2);
     expect(noEnv.stderr).toContain('field: environments');

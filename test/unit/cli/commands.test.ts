@@ -22,11 +22,16 @@ const prod = { environmentId: ids.prod, name: 'production', approval: policy, va
 const staging = { ...prod, environmentId: ids.staging, name: 'staging', variables: {} };
 const app = { appId: ids.app, name: 'web-api', secure: false, createdAt: iso, updatedAt: iso };
 const page = (items: unknown[]) => () => ({ body: { items } });
+/** The owner-key registration that signup and the owner's first login make (test/unit/cli/key-lifecycle.test.ts covers it). */
+const keyRoutes = {
+  'PUT /account/owner-key': ({ body }: { body: unknown }) => ({ body: { ...(body as object), fingerprint: 'f', registeredAt: iso } }),
+  'PUT /me/signing-key': ({ body }: { body: unknown }) => ({ body: { ...(body as object), fingerprint: 'f', registeredAt: iso } }),
+};
 
 describe('login and signup', () => {
   it('login checks the token with GET /me, then saves endpoint and token 0600', async () => {
     // Prepare
-    const api = fakeApi({ 'GET /me': () => ({ body: me }) });
+    const api = fakeApi({ 'GET /me': () => ({ body: me }), ...keyRoutes });
 
     // Act
     const result = await runCli(['login', '--endpoint', `${ENDPOINT}/`], api, { env: { LATCHKEY_ENDPOINT: '', LATCHKEY_TOKEN: '' }, secret: TOKEN });
@@ -59,6 +64,8 @@ describe('login and signup', () => {
     const secret = 'lk_owner-secret-000000000000000000000000000000';
     const api = fakeApi({
       'POST /accounts': () => ({ status: 201, body: { accountId: ids.account, ownerId: ids.owner, token: { id: ids.token, secret, expiresAt: iso } } }),
+      'GET /me': () => ({ body: me }),
+      ...keyRoutes,
     });
     const result = await runCli(['signup', '--endpoint', ENDPOINT, '--account', 'Acme', '--name', 'Ada Lovelace', '--email', 'Ada@Example.com', '--json'], api, {
       env: { LATCHKEY_TOKEN: '' },
@@ -185,15 +192,16 @@ describe('directory commands map arguments to requests', () => {
     expect(result.stderr).toContain('Error: Two key servers must be online; 1 is');
   });
 
-  it('enrolments create resolves environment names and prints the token once', async () => {
+  it('enrolments create resolves environment names and sends a token key of its own (signing: key-lifecycle.test.ts)', async () => {
     const api = fakeApi({
       'GET /environments': page([staging, prod]),
-      'POST /enrolments': ({ body }) => ({ status: 201, body: { enrolmentId: 'enr_1', ...(body as object), createdAt: iso, expiresAt: iso, token: 'enrol-secret' } }),
+      'GET /me': () => ({ body: me }),
     });
     const result = await runCli(['enrolments', 'create', '--role', 'target', '--env', 'staging', '--env', ids.prod, '--hours', '4'], api);
-    expect(result.code).toBe(0);
-    expect(api.requests.at(-1)!.body).toEqual({ role: 'target', environments: [ids.staging, ids.prod], expiresInHours: 4 });
-    expect(result.stdout.split('enrol-secret')).toHaveLength(2);
+    // No owner key on this (test) machine: refused after resolving names, before anything is created.
+    expect(result.code).toBe(1);
+    expect(api.calls()).toEqual(['GET /environments', 'GET /me']);
+    expect(result.stderr).toContain('owner key is not on this machine');
   });
 
   it('a target enrolment without an environment is refused before sending', async () => {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { onTestFinished } from 'vitest';
 import { run } from '#cli/program.ts';
 import type { Env } from '#cli/config.ts';
+import type { Io } from '#cli/context.ts';
 
 export type Recorded = { method: string; path: string; query: Record<string, string>; headers: Record<string, string>; body: unknown };
 type Reply = { status?: number; body?: unknown; contentType?: string };
@@ -51,7 +52,11 @@ export const problem = (status: number, title: string, field?: string): Reply =>
 });
 
 /** Runs the CLI in-process with a fake API, logged in through LATCHKEY_* variables. */
-export const runCli = async (argv: string[], api: ReturnType<typeof fakeApi>, options: { env?: Env; secret?: string } = {}) => {
+export const runCli = async (
+  argv: string[],
+  api: ReturnType<typeof fakeApi>,
+  options: { env?: Env; secret?: string; io?: Pick<Io, 'isTTY' | 'columns' | 'sleep' | 'onInterrupt'> } = {},
+) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'latchkey-cli-'));
   onTestFinished(() => rm(dir, { recursive: true, force: true }));
   let stdout = '';
@@ -62,6 +67,7 @@ export const runCli = async (argv: string[], api: ReturnType<typeof fakeApi>, op
     env: { LATCHKEY_CONFIG: path.join(dir, 'config.json'), LATCHKEY_ENDPOINT: ENDPOINT, LATCHKEY_TOKEN: TOKEN, ...options.env },
     fetch: api.fetch,
     readSecret: async () => options.secret ?? '',
+    ...options.io,
   });
   return { code, stdout, stderr, configPath: path.join(dir, 'config.json') };
 };

@@ -1,0 +1,14 @@
+import { runAgent } from './program.ts';
+
+// SIGTERM (systemd, docker stop) and SIGINT (Ctrl-C) end the loop after the message in hand:
+// a reply is never cut off between the journal and the queue.
+const stop = new AbortController();
+for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => stop.abort());
+
+process.exitCode = await runAgent(process.argv.slice(2), {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+  env: process.env,
+  fetch: globalThis.fetch,
+  signal: stop.signal,
+});

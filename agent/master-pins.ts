@@ -1,0 +1,68 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { lstat, readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { assertPrivate, writePrivateFile } from './state.ts';
+
+/**
+ * What this agent knows each master key version to be: a one-way commitment, never the key.
+ *
+ * Why: HPKE base mode is unauthenticated, so anyone holding this agent's public key — the
+ * backend included — can wrap a key of its own choosing and present it as "your copy of master
+ * key v1" in a share or rewrap request. If the agent used it, it would re-wrap release keys under
+ * a key the backend knows. So the first time the agent holds version N (it minted it, or it
+ * learned it), it pins a commitment, and afterwards refuses any other key offered as version N.
+ * A version learned from a share is pinned on first use; see the report on the contract.
+ */
+const LABEL = 'latchkey/agent/master-commitment/v1\0';
+
+export const masterCommitment = (accountId: string, version: number, master: Uint8Array) =>
+  createHash('sha256').update(LABEL).update(accountId).update('\0').update(String(version)).update('\0').update(master).digest();
+
+const pinsFile = z.strictObject({
+  v: z.literal(1),
+  pins: z.record(
+    z.string().regex(/^[0-9]+$/),
+    z.strictObject({ accountId: z.string(), commitment: z.string().regex(/^[0-9a-f]{64}$/), source: z.enum(['minted', 'learned']), at: z.string() }),
+  ),
+});
+type PinsFile = z.infer<typeof pinsFile>;
+
+export type PinCheck = 'match' | 'unpinned' | 'mismatch';
+
+export interface MasterPins {
+  check(accountId: string, version: number, master: Uint8Array): PinCheck;
+  sourceOf(version: number): 'minted' | 'learned' | undefined;
+  pin(accountId: string, version: number, master: Uint8Array, source: 'minted' | 'learned'): Promise<void>;
+}
+
+export const openMasterPins = async (path: string, now: () => number = Date.now): Promise<MasterPins> => {
+  let file: PinsFile = { v: 1, pins: {} };
+  const present = await lstat(path).then(
+    () => true,
+    (error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? false : Promise.reject(error)),
+  );
+  if (present) {
+    await assertPrivate(path, 'file');
+    file = pinsFile.parse(JSON.parse(await readFile(path, 'utf8')));
+  }
+  return {
+    check(accountId, version, master) {
+      const pin = file.pins[String(version)];
+      if (!pin) return 'unpinned';
+      const ok = pin.accountId === accountId && timingSafeEqual(Buffer.from(pin.commitment, 'hex'), masterCommitment(accountId, version, master));
+      return ok ? 'match' : 'mismatch';
+    },
+    sourceOf: (version) => file.pins[String(version)]?.source,
+    async pin(accountId, version, master, source) {
+      const next: PinsFile = {
+        v: 1,
+        pins: {
+          ...file.pins,
+          [String(version)]: { accountId, commitment: masterCommitment(accountId, version, master).toString('hex'), source, at: new Date(now()).toISOString() },
+        },
+      };
+      await writePrivateFile(path, `${JSON.stringify(next, null, 2)}\n`);
+      file = next;
+    },
+  };
+};

@@ -1,0 +1,85 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { createApi, type AgentApi } from './api.ts';
+import { enrol } from './commands/enrol.ts';
+import { init } from './commands/init.ts';
+import { run } from './commands/run.ts';
+import { AgentError } from './errors.ts';
+import { createLogger, errorFields, LOG_LEVELS, type LogLevel } from './log.ts';
+
+export interface ProgramDeps {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  env: Record<string, string | undefined>;
+  fetch: typeof fetch;
+  /** Aborted on SIGTERM/SIGINT. */
+  signal: AbortSignal;
+}
+
+const positiveInt = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+};
+
+/** Runs `latchkey-agent` with these arguments and returns the exit code. */
+export const runAgent = async (argv: string[], deps: ProgramDeps): Promise<number> => {
+  let exitCode = 0;
+  const logLevel = () => program.opts<{ logLevel: LogLevel }>().logLevel;
+  const logger = () => createLogger(logLevel(), deps.stderr);
+  const api = (endpoint: string): AgentApi => createApi(endpoint, deps.fetch);
+
+  const program = new Command('latchkey-agent')
+    .description('Latchkey agent: holds keys on your machines; the backend never sees them.')
+    .addOption(new Option('--log-level <level>', 'log detail (JSON lines on stderr)').choices(LOG_LEVELS).default('info'))
+    .exitOverride()
+    .configureOutput({ writeOut: deps.stdout, writeErr: deps.stderr });
+
+  program
+    .command('init')
+    .description('create the agent keys in a private state directory and pin the owner key')
+    .requiredOption('--state <dir>', 'state directory (created 0700)')
+    .requiredOption('--endpoint <url>', 'Latchkey API endpoint')
+    .requiredOption('--owner-key <key>', 'the account owner public key (base64url, 43 characters)')
+    .option('--expect-fingerprint <hex>', 'refuse unless the owner key has this fingerprint')
+    .action((o: { state: string; endpoint: string; ownerKey: string; expectFingerprint?: string }) => init(o, deps.stdout));
+
+  program
+    .command('enrol')
+    .alias('enroll')
+    .description('register this agent with an enrolment token from the account owner')
+    .requiredOption('--state <dir>', 'state directory')
+    .option('--token <token>', 'enrolment token (or LATCHKEY_ENROLMENT_TOKEN, which keeps it out of the process list)')
+    .option('--name <name>', 'a name for this agent')
+    .action((o: { state: string; token?: string; name?: string }) => {
+      const token = o.token ?? deps.env.LATCHKEY_ENROLMENT_TOKEN;
+      if (!token) throw new AgentError('an enrolment token is needed: --token or LATCHKEY_ENROLMENT_TOKEN', 2);
+      return enrol({ state: o.state, token, name: o.name }, { api, log: logger(), out: deps.stdout });
+    });
+
+  program
+    .command('run')
+    .description('answer requests from the agent queue until stopped')
+    .requiredOption('--state <dir>', 'state directory')
+    .option('--once', 'one heartbeat and one poll, then exit')
+    .option('--heartbeat-seconds <n>', 'override the heartbeat interval the backend asks for', positiveInt)
+    .action((o: { state: string; once?: boolean; heartbeatSeconds?: number }) =>
+      run({ state: o.state, once: Boolean(o.once), heartbeatSeconds: o.heartbeatSeconds }, { api, log: logger(), signal: deps.signal }),
+    );
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version are "errors" to commander; its own message is already printed.
+      exitCode = error.exitCode === 0 ? 0 : 2;
+    } else if (error instanceof AgentError) {
+      deps.stderr(`latchkey-agent: ${error.message}\n`);
+      exitCode = error.exitCode;
+    } else {
+      // Unexpected: log what is safe to log (class, crypto reason, message), never a stack of values.
+      createLogger('error', deps.stderr).error('agent failed', errorFields(error));
+      exitCode = 1;
+    }
+  }
+  return exitCode;
+};

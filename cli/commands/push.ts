@@ -1,0 +1,193 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { create as createTar } from 'tar';
+import {
+  ciphertextSizeFor,
+  DEFAULT_SEGMENT_SIZE,
+  encodeContext,
+  encryptRelease,
+  generateReleaseKey,
+  signManifest,
+  type CryptoContext,
+  type UnsignedManifest,
+} from '#shared/crypto/index.ts';
+import { releaseVersion } from '#shared/protocol/releases.ts';
+import { checkInput } from '../api-client.ts';
+import { examples, integer } from '../command-kit.ts';
+import type { Context } from '../context.ts';
+import { ApiUnreachable, Interrupted, RefusedError, UsageError } from '../errors.ts';
+import { releaseSigner, trustedOwnerKey } from '../keys.ts';
+import { find, kinds } from '../resolve.ts';
+import { formatBytes, Progress } from '../push/progress.ts';
+import { eligibleKeyServers, sealRelease, shuffle } from '../push/seal.ts';
+import { uploadRelease } from '../push/upload.ts';
+
+/**
+ * The release payload context (docs/release-format.md §2). The target builds the same one to
+ * decrypt; shared/protocol/key-contexts.ts has the key-wrap contexts but no payload one yet.
+ */
+export const releaseContext = (ids: { accountId: string; appId: string; releaseId: string }): CryptoContext => ({
+  account: ids.accountId,
+  application: ids.appId,
+  release: ids.releaseId,
+  purpose: 'release',
+});
+
+/** Release header bytes around the context (docs/release-format.md §3.1): magic…length, and the commitment. */
+const HEADER_FIXED_BYTES = 8 + 1 + 4 + 32 + 2 + 32;
+
+/**
+ * The size of the encrypted file, known before the release (and so its id) exists: release ids
+ * have one fixed length, so a placeholder id gives a context of the real one's length. Checked
+ * again once the id is known.
+ */
+export const encryptedSizeFor = (ids: { accountId: string; appId: string }, plaintextSize: number, releaseId = `rel_${'0'.repeat(32)}`) =>
+  ciphertextSizeFor(HEADER_FIXED_BYTES + encodeContext(releaseContext({ ...ids, releaseId })).byteLength, DEFAULT_SEGMENT_SIZE, plaintextSize);
+
+/** `20261123.085551`: sorts by time and satisfies the version rules. */
+export const timestampVersion = (at = new Date()) => at.toISOString().replace(/[-:]/g, '').replace('T', '.').slice(0, 15);
+
+/**
+ * A plain release has no release header: its manifest says so with segment size 0 and an
+ * all-zero header hash, and carries the one digest of the uploaded (= plaintext) bytes.
+ */
+export const plainManifest = (context: CryptoContext, size: number, sha256: Buffer): UnsignedManifest => ({
+  context,
+  segmentSize: 0,
+  plaintextSize: size,
+  ciphertextSize: size,
+  headerHash: Buffer.alloc(32),
+  plaintextSha256: sha256,
+  ciphertextSha256: sha256,
+});
+
+const sha256File = async (file: string): Promise<Buffer> => {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) hash.update(chunk as Buffer);
+  return hash.digest();
+};
+
+type PushOptions = { version?: string; sealTimeout: number };
+
+export const registerPush = (program: Command, ctx: Context) => {
+  examples(
+    program
+      .command('push')
+      .description(
+        'Pack DIR as a release of APP and upload it. For a secure application the archive is encrypted here, ' +
+          'and its key goes only to a key server the owner enrolled; the manifest is signed with your key either way.',
+      )
+      .argument('<app>', 'application name or id')
+      .argument('<dir>', 'directory to pack (tar.gz)')
+      .option('--version <version>', 'release version (default: a UTC timestamp, e.g. 20261123.085551)')
+      .option('--json', 'print the release as JSON on stdout (for scripts)')
+      .option('--seal-timeout <seconds>', 'how long each key server gets to seal the release key, in seconds', integer(1, 600), 20)
+      .action(async (appRef: string, dir: string, options: PushOptions, command: Command) => {
+        // 1. Check the input and the directory; find the application (is it secure?) and who is pushing.
+        // 2. A secure push needs a trusted, online key server before anything is uploaded.
+        // 3. Pack DIR; announce the release with the exact size of what will be uploaded.
+        // 4. Secure: encrypt with a fresh release key under the release context. Plain: digest the archive.
+        // 5. Upload through the presigned URL(s) with progress; complete with digest, signed manifest, parts.
+        // 6. Secure: wrap the release key to a random trusted key server until one seals it; zero the key.
+        const out = ctx.output(command);
+        const version = checkInput(releaseVersion, options.version ?? timestampVersion());
+        const source = path.resolve(dir);
+        const info = await stat(source).catch(() => undefined);
+        if (!info?.isDirectory()) throw new UsageError(`${dir} is not a directory`, { field: 'dir' });
+        const client = await ctx.client();
+        const app = await find(client, kinds.app, appRef);
+        const me = await client.call('GET /me');
+        const signer = await releaseSigner(ctx, client, me, out);
+        const ownerKey = app.secure ? await trustedOwnerKey(ctx, me, out) : undefined;
+        if (ownerKey && !eligibleKeyServers((await client.list('GET /agents')).items, ownerKey, me.accountId).eligible.length) {
+          throw new RefusedError(`${app.name} is secure, and no trusted key server is online to take its release key; nothing was uploaded`, {
+            hint: 'Check `latchkey agents list`.',
+          });
+        }
+
+        const abort = new AbortController();
+        const stopInterrupt = ctx.io.onInterrupt?.(() => abort.abort());
+        const checkAbort = () => {
+          if (abort.signal.aborted) throw new Interrupted('Push stopped; nothing was completed, and the temporary files are removed.');
+        };
+        const work = await mkdtemp(path.join(tmpdir(), 'latchkey-push-'));
+        let releaseKey: Buffer | undefined;
+        try {
+          out.note(`Packing ${source}…`);
+          const archive = path.join(work, 'release.tar.gz');
+          // The work directory could sit inside DIR (pushing /tmp); it is never packed.
+          await createTar({ gzip: true, file: archive, cwd: source, portable: true, filter: (entry) => !path.resolve(source, entry).startsWith(work) }, ['.']);
+          checkAbort();
+          const plaintextSize = (await stat(archive)).size;
+          const ids = { accountId: me.accountId, appId: app.appId };
+          const size = app.secure ? encryptedSizeFor(ids, plaintextSize) : plaintextSize;
+          const created = await client.call('POST /apps/{id}/releases', { params: { id: app.appId }, body: { version, size } });
+          if (created.encrypted !== app.secure) {
+            throw new RefusedError(`${app.name} changed (secure: ${created.encrypted}) while pushing; push again`);
+          }
+          const context = releaseContext({ ...ids, releaseId: created.releaseId });
+          let upload = archive;
+          let unsigned: UnsignedManifest;
+          if (app.secure) {
+            if (encryptedSizeFor(ids, plaintextSize, created.releaseId) !== size) throw new ApiUnreachable(`Release id ${created.releaseId} is not in the expected form`);
+            out.note(`Encrypting ${formatBytes(plaintextSize)}…`);
+            releaseKey = generateReleaseKey();
+            upload = path.join(work, 'release.lkr');
+            unsigned = await encryptRelease({ input: archive, outputPath: upload, releaseKey, context });
+            await rm(archive);
+            if (unsigned.ciphertextSize !== size) throw new Error(`encrypted size ${unsigned.ciphertextSize} is not the ${size} announced`);
+          } else {
+            unsigned = plainManifest(context, size, await sha256File(archive));
+          }
+          checkAbort();
+
+          const progress = new Progress({ total: size, write: ctx.io.stderr, isTTY: Boolean(ctx.io.stderrIsTTY) });
+          let parts;
+          try {
+            parts = await uploadRelease({ fetch: ctx.io.fetch, plan: created.upload, file: upload, size, progress, signal: abort.signal });
+          } catch (error) {
+            progress.abandon();
+            checkAbort();
+            throw error;
+          }
+          progress.finish();
+          const manifest = signManifest(unsigned, signer);
+          let release = await client.call('POST /apps/{id}/releases/{releaseId}/complete', {
+            params: { id: app.appId, releaseId: created.releaseId },
+            body: { digest: unsigned.ciphertextSha256.toString('hex'), manifest: manifest.toString('base64url'), ...(parts ? { parts } : {}) },
+          });
+          let sealedBy: string | undefined;
+          if (app.secure && releaseKey) {
+            checkAbort();
+            const { eligible, skipped } = eligibleKeyServers((await client.list('GET /agents')).items, ownerKey!, me.accountId);
+            if (skipped.length && ctx.io.env.LATCHKEY_DEBUG) out.note(`Key servers not used: ${skipped.join('; ')}`);
+            ({ release, sealedBy } = await sealRelease({
+              client,
+              out,
+              ids: { ...ids, releaseId: created.releaseId },
+              releaseKey,
+              servers: shuffle(eligible),
+              timeoutMs: options.sealTimeout * 1000,
+              sleep: ctx.io.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
+            }));
+          }
+          out.result(release, () =>
+            [
+              `Pushed ${app.name} ${release.version} as ${release.releaseId} (${formatBytes(release.size)}, ${release.encrypted ? 'encrypted' : 'plain'}, ${release.state}).`,
+              ...(sealedBy ? [`Its key is sealed under master key v${release.masterVersion ?? '?'} by key server ${sealedBy}.`] : []),
+              `Deploy it with: latchkey deploy ${app.name} ${release.version} ENVIRONMENT`,
+            ].join('\n'),
+          );
+        } finally {
+          releaseKey?.fill(0);
+          stopInterrupt?.();
+          await rm(work, { recursive: true, force: true });
+        }
+      }),
+    ['latchkey push web-api ./dist', 'latchkey push web-api ./build --version v1.4.2 --json | jq -r .releaseId'],
+  );
+};

@@ -1,0 +1,224 @@
+import { randomBytes } from 'node:crypto';
+import { link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { generateRawKeyPair, publicFromPrivate } from '#shared/crypto/index.ts';
+import { fromB64, keyFingerprint, publicKey32, toB64 } from '#shared/protocol/trust.ts';
+import type { ApiClient, ResponseOf } from './api-client.ts';
+import type { Context } from './context.ts';
+import { RefusedError, UsageError } from './errors.ts';
+import type { Output } from './output.ts';
+
+/**
+ * The keys that stay on this machine: the account owner's Ed25519 key (it signs enrolments, so a
+ * compromised backend cannot enrol an agent of its own) and each person's release-signing key.
+ * One file per account or person, so signing up to a second account never replaces the key of
+ * the first: losing an owner key means no more agents can ever be enrolled in that account.
+ */
+
+export type Me = ResponseOf<'GET /me'>;
+
+const keyFileSchema = z.strictObject({
+  v: z.literal(1),
+  kind: z.enum(['owner', 'signing']),
+  accountId: z.string(),
+  userId: z.string().optional(),
+  publicKey: publicKey32,
+  /** The Ed25519 seed. Absent in a pin: the owner's public key, kept on a deployer's machine. */
+  privateKey: publicKey32.optional(),
+  createdAt: z.string(),
+});
+type KeyFile = z.infer<typeof keyFileSchema>;
+
+export type StoredKey = {
+  path: string;
+  publicKey: Buffer;
+  /** Present only where the key was made (or copied with its file). */
+  privateKey?: Buffer;
+};
+
+export const ownerKeyPath = (configPath: string, accountId: string) => path.join(path.dirname(configPath), `owner-key.${accountId}.json`);
+export const signingKeyPath = (configPath: string, userId: string) => path.join(path.dirname(configPath), `signing-key.${userId}.json`);
+
+export const fingerprintOf = (publicKey: Uint8Array) => keyFingerprint(publicKey);
+
+/**
+ * Writes a new key file: 0600 from the first byte, in a 0700 directory we create, fsynced, then
+ * hard-linked into place so an existing key file is never overwritten and never seen half written.
+ */
+const writeKeyFile = async (file: string, content: KeyFile): Promise<void> => {
+  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  const temporary = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  const handle = await open(temporary, 'wx', 0o600);
+  try {
+    await handle.writeFile(`${JSON.stringify(content, null, 2)}\n`);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await link(temporary, file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new RefusedError(`${file} already exists; it is not replaced`);
+    throw error;
+  } finally {
+    await unlink(temporary).catch(() => {});
+  }
+};
+
+/** Reads a key file; undefined when there is none. Refuses one that others can read, like ssh. */
+export const readKeyFile = async (file: string): Promise<StoredKey | undefined> => {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new UsageError(`Cannot read the key file ${file}: ${(error as Error).message}`);
+  }
+  let parsed: KeyFile;
+  try {
+    parsed = keyFileSchema.parse(JSON.parse(text));
+  } catch {
+    throw new UsageError(`The key file ${file} is not valid`);
+  }
+  const publicKey = fromB64(parsed.publicKey);
+  if (!parsed.privateKey) return { path: file, publicKey };
+  if (process.platform !== 'win32' && ((await stat(file)).mode & 0o077) !== 0) {
+    throw new UsageError(`The key file ${file} can be read by other users`, { hint: `Run: chmod 600 ${file}` });
+  }
+  const privateKey = fromB64(parsed.privateKey);
+  if (!publicFromPrivate('ed25519', privateKey).equals(publicKey)) throw new UsageError(`The key file ${file} is damaged: its halves do not match`);
+  return { path: file, publicKey, privateKey };
+};
+
+const createKey = async (file: string, kind: KeyFile['kind'], ids: { accountId: string; userId?: string }): Promise<StoredKey> => {
+  const pair = generateRawKeyPair('ed25519');
+  await writeKeyFile(file, {
+    v: 1,
+    kind,
+    ...ids,
+    publicKey: toB64(pair.publicKey),
+    privateKey: toB64(pair.privateKey),
+    createdAt: new Date().toISOString(),
+  });
+  return { path: file, publicKey: pair.publicKey, privateKey: pair.privateKey };
+};
+
+const sameKey = (registered: { publicKey: string } | undefined, local: StoredKey) => registered?.publicKey === toB64(local.publicKey);
+
+export const agentInitHint = (publicKey: Uint8Array) => `latchkey-agent init --owner-key ${toB64(publicKey)}`;
+
+/**
+ * The owner's side of "the CLI generates (once) an owner key that stays on the owner's machine":
+ * at signup, and at login while the account has none. A key already on this machine for the
+ * account is registered rather than replaced (a crash between saving and registering is thus
+ * harmless). Only the public half leaves the machine.
+ */
+export const ensureOwnerKey = async (ctx: Context, client: ApiClient, me: Me, out: Output): Promise<{ publicKey: string; fingerprint: string } | undefined> => {
+  if (me.user.role !== 'owner') return undefined;
+  const file = ownerKeyPath(ctx.configPath, me.accountId);
+  const local = await readKeyFile(file);
+  if (me.ownerKey) {
+    if (!local) {
+      out.note(`Note: this account's owner key is not on this machine (${file}); enrolling agents needs it. Copy that file from the machine that holds it.`);
+    } else if (!sameKey(me.ownerKey, local)) {
+      out.note(`Warning: the API names owner key ${me.ownerKey.fingerprint}, not the one in ${file} (${fingerprintOf(local.publicKey)}).`);
+    }
+    return { publicKey: me.ownerKey.publicKey, fingerprint: me.ownerKey.fingerprint };
+  }
+  const key = local?.privateKey ? local : await createKey(file, 'owner', { accountId: me.accountId, userId: me.user.userId });
+  await client.call('PUT /account/owner-key', { body: { publicKey: toB64(key.publicKey) } });
+  // The owner signs releases with the same key; registering it as the signing key too lets
+  // everyone (agents included) find a pusher's key in one place.
+  if (!me.signingKey) await client.call('PUT /me/signing-key', { body: { publicKey: toB64(key.publicKey) } });
+  out.note(
+    [
+      `Your owner key was created and registered; its private half stays in ${file} (mode 0600). Back that file up:`,
+      'without it no more agents can be enrolled in this account.',
+      `  fingerprint  ${fingerprintOf(key.publicKey)}`,
+      `  public key   ${toB64(key.publicKey)}`,
+      `Agents are initialised with: ${agentInitHint(key.publicKey)}`,
+    ].join('\n'),
+  );
+  return { publicKey: toB64(key.publicKey), fingerprint: fingerprintOf(key.publicKey) };
+};
+
+/** The owner key with its private half, for signing enrolments; refuses when it is not here. */
+export const loadOwnerSigningKey = async (ctx: Context, me: Me): Promise<Required<StoredKey>> => {
+  const file = ownerKeyPath(ctx.configPath, me.accountId);
+  if (me.user.role !== 'owner') throw new RefusedError('Only the account owner can enrol agents: enrolments are signed with the owner key');
+  const local = await readKeyFile(file);
+  if (!local?.privateKey) {
+    throw new RefusedError(`The owner key is not on this machine (${file})`, {
+      hint: me.ownerKey
+        ? 'Run this on the machine that holds it, or copy the file here (mode 0600).'
+        : 'Run `latchkey login` to create and register one.',
+    });
+  }
+  if (!me.ownerKey) throw new RefusedError('The owner key is not registered with the account yet', { hint: 'Run `latchkey login` to register it.' });
+  if (!sameKey(me.ownerKey, local)) {
+    throw new RefusedError(`The account's registered owner key (${me.ownerKey.fingerprint}) is not the one in ${file}; nothing was signed`);
+  }
+  return local as Required<StoredKey>;
+};
+
+/**
+ * The owner's public key that agents are checked against: LATCHKEY_OWNER_KEY (for CI), else the
+ * owner key or pin on this machine, else the API's word, pinned now (trust on first use, with the
+ * fingerprint printed so it can be compared with the owner's). A registered key that differs
+ * from the pinned one is refused: that is exactly what a backend forging agents would do.
+ */
+export const trustedOwnerKey = async (ctx: Context, me: Me, out: Output): Promise<Buffer> => {
+  const fromEnv = ctx.io.env.LATCHKEY_OWNER_KEY?.trim();
+  if (fromEnv) {
+    if (!publicKey32.safeParse(fromEnv).success) throw new UsageError('LATCHKEY_OWNER_KEY must be the owner public key (43 characters of base64url)');
+    return fromB64(fromEnv);
+  }
+  const file = ownerKeyPath(ctx.configPath, me.accountId);
+  const local = await readKeyFile(file);
+  if (local) {
+    if (me.ownerKey && !sameKey(me.ownerKey, local)) {
+      throw new RefusedError(`The API names owner key ${me.ownerKey.fingerprint}, but ${file} pins ${fingerprintOf(local.publicKey)}; refusing to trust its agents`);
+    }
+    return local.publicKey;
+  }
+  if (!me.ownerKey) throw new RefusedError('The account has no owner key yet, so no agent can be trusted', { hint: 'The owner runs `latchkey login` once to create it.' });
+  const publicKey = fromB64(me.ownerKey.publicKey);
+  await writeKeyFile(file, { v: 1, kind: 'owner', accountId: me.accountId, publicKey: me.ownerKey.publicKey, createdAt: new Date().toISOString() });
+  out.note(`Pinned the account's owner key ${fingerprintOf(publicKey)} in ${file}; check that fingerprint with the account owner (\`latchkey keys show\`).`);
+  return publicKey;
+};
+
+/**
+ * The key this person signs release manifests with: the owner key for the owner, else a
+ * signing key of their own, made and registered the first time it is needed.
+ */
+export const releaseSigner = async (ctx: Context, client: ApiClient, me: Me, out: Output): Promise<Required<StoredKey>> => {
+  if (me.user.role === 'owner') {
+    const owner = await loadOwnerSigningKey(ctx, me);
+    if (!me.signingKey) await client.call('PUT /me/signing-key', { body: { publicKey: toB64(owner.publicKey) } });
+    else if (!sameKey(me.signingKey, owner)) throw new RefusedError(`Your registered signing key (${me.signingKey.fingerprint}) is not your owner key`);
+    return owner;
+  }
+  const file = signingKeyPath(ctx.configPath, me.user.userId);
+  const local = await readKeyFile(file);
+  if (me.signingKey) {
+    if (!local?.privateKey) {
+      throw new RefusedError(`Your release-signing key is not on this machine (${file})`, {
+        hint: 'Push from the machine that holds it, or copy that file here (mode 0600).',
+      });
+    }
+    if (!sameKey(me.signingKey, local)) throw new RefusedError(`Your registered signing key (${me.signingKey.fingerprint}) is not the one in ${file}`);
+    return local as Required<StoredKey>;
+  }
+  const key = local?.privateKey ? local : await createKey(file, 'signing', { accountId: me.accountId, userId: me.user.userId });
+  await client.call('PUT /me/signing-key', { body: { publicKey: toB64(key.publicKey) } });
+  out.note(`Created and registered your release-signing key ${fingerprintOf(key.publicKey)}; its private half stays in ${file} (mode 0600).`);
+  return key as Required<StoredKey>;
+};
+
+/** At login: a deployer gets a signing key once, as the owner gets the owner key (approvers push nothing). */
+export const ensureSigningKey = async (ctx: Context, client: ApiClient, me: Me, out: Output): Promise<void> => {
+  if (me.user.role !== 'deployer' || me.signingKey) return;
+  await releaseSigner(ctx, client, me, out);
+};

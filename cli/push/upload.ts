@@ -1,0 +1,124 @@
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import type { ResponseOf } from '../api-client.ts';
+import { ApiUnreachable, RefusedError } from '../errors.ts';
+import type { Progress } from './progress.ts';
+
+export type UploadPlan = ResponseOf<'POST /apps/{id}/releases'>['upload'];
+export type UploadedPart = { partNumber: number; etag: string };
+
+/** Parts in flight at once: enough to fill a link, few enough for a small machine. */
+const PART_CONCURRENCY = 3;
+const PART_ATTEMPTS = 3;
+
+class UploadError extends Error {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+  ) {
+    super(message);
+  }
+}
+
+/** S3 says why in XML: `<Code>SignatureDoesNotMatch</Code>`; keep just the code. */
+const s3Reason = (text: string) => /<Code>([^<]{1,100})<\/Code>/.exec(text)?.[1];
+
+/**
+ * PUTs bytes [start, end) of `file` to a presigned URL, counting them into `progress` as they
+ * are read. The length is sent as Content-Length (S3 refuses chunked uploads to presigned URLs).
+ */
+const putRange = async (fetch: typeof globalThis.fetch, url: string, file: string, start: number, end: number, progress: Progress, signal: AbortSignal) => {
+  let sent = 0;
+  const length = end - start;
+  const source = length === 0 ? Readable.from([]) : createReadStream(file, { start, end: end - 1, highWaterMark: 1024 * 1024 });
+  source.on('data', (chunk: Buffer | string) => {
+    sent += chunk.length;
+    progress.add(chunk.length);
+  });
+  try {
+    const response = await fetch(url, {
+      method: 'PUT',
+      headers: { 'content-length': String(length), 'content-type': 'application/octet-stream' },
+      body: Readable.toWeb(source) as ReadableStream,
+      duplex: 'half',
+      signal,
+    } as RequestInit);
+    const text = await response.text();
+    if (!response.ok) {
+      const why = s3Reason(text) ?? response.statusText;
+      throw new UploadError(`the storage service answered ${response.status}${why ? ` (${why})` : ''}`, response.status >= 500 || response.status === 429);
+    }
+    return response.headers.get('etag') ?? undefined;
+  } catch (error) {
+    progress.add(-sent);
+    if (error instanceof UploadError) throw error;
+    if (signal.aborted) throw error;
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    throw new UploadError(cause?.code ?? cause?.message ?? (error as Error).message, true);
+  } finally {
+    source.destroy();
+  }
+};
+
+const failed = (what: string, error: unknown) => {
+  const message = `Uploading ${what} failed: ${(error as Error).message}`;
+  return error instanceof UploadError && !error.retryable
+    ? new RefusedError(message, { hint: 'The upload URL may have expired (they last 15 minutes); push again.' })
+    : new ApiUnreachable(message, { hint: 'Check the network and push again.' });
+};
+
+/**
+ * Uploads `file` (`size` bytes) as the API planned it: one PUT, or parts of `partSize` each PUT
+ * to its own URL, a few at a time, each tried up to three times. Answers the parts with their
+ * ETags for a multipart upload (the API needs them to complete it).
+ */
+export const uploadRelease = async (options: {
+  fetch: typeof globalThis.fetch;
+  plan: UploadPlan;
+  file: string;
+  size: number;
+  progress: Progress;
+  signal: AbortSignal;
+}): Promise<UploadedPart[] | undefined> => {
+  const { fetch, plan, file, size, progress, signal } = options;
+  if (plan.type === 'single') {
+    try {
+      await putRange(fetch, plan.url, file, 0, size, progress, signal);
+    } catch (error) {
+      if (signal.aborted) throw error;
+      throw failed('the release', error);
+    }
+    return undefined;
+  }
+  const count = Math.max(1, Math.ceil(size / plan.partSize));
+  const parts = [...plan.parts].sort((a, b) => a.partNumber - b.partNumber);
+  if (plan.partSize <= 0 || parts.length !== count || parts.some((part, i) => part.partNumber !== i + 1)) {
+    throw new ApiUnreachable(`The API planned ${parts.length} upload parts of ${plan.partSize} bytes for ${size} bytes; that does not add up`);
+  }
+  const uploaded: UploadedPart[] = [];
+  let next = 0;
+  let stopped = false;
+  const worker = async () => {
+    while (next < parts.length && !stopped) {
+      const part = parts[next++]!;
+      const start = (part.partNumber - 1) * plan.partSize;
+      const end = Math.min(size, start + plan.partSize);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const etag = await putRange(fetch, part.url, file, start, end, progress, signal);
+          if (!etag) throw new UploadError('the storage service sent no ETag for the part', false);
+          uploaded.push({ partNumber: part.partNumber, etag });
+          break;
+        } catch (error) {
+          if (signal.aborted) throw error;
+          if (attempt >= PART_ATTEMPTS || !(error instanceof UploadError && error.retryable)) {
+            stopped = true; // the other workers finish their part in flight and take no more
+            throw failed(`part ${part.partNumber} of ${parts.length}`, error);
+          }
+        }
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PART_CONCURRENCY, parts.length) }, worker));
+  return uploaded.sort((a, b) => a.partNumber - b.partNumber);
+};

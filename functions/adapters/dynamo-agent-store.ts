@@ -1,0 +1,211 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Agent, AgentRequestRecord, StoredEnrolment } from '#shared/domain/agents/model.ts';
+import { ConflictError } from '#shared/domain/errors.ts';
+import type { AgentStore } from '#shared/ports/agent-store.ts';
+import { queryPage } from './dynamo-paging.ts';
+
+// In the directory table, in the account's partition ACCOUNT#<acc>:
+//   AGENT#<agt>        an agent; gsi1 (AGENT#<agt>, AGENT) finds it by id alone (sessions)
+//   ENROLMENT#<enr>    an enrolment; gsi1 (ENROLMENT#<enr>, ENROLMENT) finds it by id alone
+//   REQUEST#<req>      a request sent to an agent, until its reply
+const partition = (accountId: string) => `ACCOUNT#${accountId}`;
+const strip = <T>(item: Record<string, unknown>): T => {
+  const { pk: _pk, sk: _sk, gsi1pk: _g1, gsi1sk: _g2, kind: _kind, ...rest } = item;
+  return rest as T;
+};
+const failedCondition = (error: unknown) => error instanceof ConditionalCheckFailedException;
+
+export const dynamoAgentStore = (db: DynamoDBDocumentClient, tableName: string): AgentStore => {
+  const get = async <T>(accountId: string, sk: string) => {
+    const { Item } = await db.send(new GetCommand({ TableName: tableName, Key: { pk: partition(accountId), sk }, ConsistentRead: true }));
+    return Item ? strip<T>(Item) : undefined;
+  };
+  const byIndex = async <T>(gsi1pk: string, gsi1sk: string) => {
+    const { Items = [] } = await db.send(
+      new QueryCommand({
+        TableName: tableName,
+        IndexName: 'gsi1',
+        KeyConditionExpression: 'gsi1pk = :pk AND gsi1sk = :sk',
+        ExpressionAttributeValues: { ':pk': gsi1pk, ':sk': gsi1sk },
+      }),
+    );
+    return Items[0] ? strip<T>(Items[0]) : undefined;
+  };
+  const update = async (key: { accountId: string; sk: string }, expression: string, condition: string, values: Record<string, unknown>, names?: Record<string, string>) => {
+    const { Attributes } = await db.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: { pk: partition(key.accountId), sk: key.sk },
+        UpdateExpression: expression,
+        ConditionExpression: condition,
+        ExpressionAttributeValues: values,
+        ...(names ? { ExpressionAttributeNames: names } : {}),
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return Attributes!;
+  };
+
+  return {
+    putEnrolment: async (enrolment) => {
+      await db.send(
+        new PutCommand({
+          TableName: tableName,
+          Item: {
+            pk: partition(enrolment.accountId),
+            sk: `ENROLMENT#${enrolment.enrolmentId}`,
+            kind: 'enrolment',
+            gsi1pk: `ENROLMENT#${enrolment.enrolmentId}`,
+            gsi1sk: 'ENROLMENT',
+            ...enrolment,
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    },
+    getEnrolment: (accountId, enrolmentId) => get<StoredEnrolment>(accountId, `ENROLMENT#${enrolmentId}`),
+    findEnrolment: async (enrolmentId) => {
+      const found = await byIndex<StoredEnrolment>(`ENROLMENT#${enrolmentId}`, 'ENROLMENT');
+      // The index may lag: the item itself has the current state.
+      return found ? get<StoredEnrolment>(found.accountId, `ENROLMENT#${enrolmentId}`) : undefined;
+    },
+    signEnrolment: async (accountId, enrolmentId, signature) => {
+      try {
+        return strip<StoredEnrolment>(
+          await update(
+            { accountId, sk: `ENROLMENT#${enrolmentId}` },
+            'SET ownerSignature = :signature',
+            'attribute_exists(pk) AND (attribute_not_exists(ownerSignature) OR ownerSignature = :signature) AND attribute_not_exists(usedAt)',
+            { ':signature': signature },
+          ),
+        );
+      } catch (error) {
+        if (failedCondition(error)) throw new ConflictError('The enrolment is already signed or used');
+        throw error;
+      }
+    },
+    useEnrolment: async (accountId, enrolmentId, agentId, at) => {
+      try {
+        await update({ accountId, sk: `ENROLMENT#${enrolmentId}` }, 'SET usedAt = :at, usedBy = :agent', 'attribute_exists(ownerSignature) AND attribute_not_exists(usedAt)', {
+          ':at': at,
+          ':agent': agentId,
+        });
+        return true;
+      } catch (error) {
+        if (failedCondition(error)) return false;
+        throw error;
+      }
+    },
+
+    putAgent: async (agent) => {
+      try {
+        await db.send(
+          new PutCommand({
+            TableName: tableName,
+            Item: { pk: partition(agent.accountId), sk: `AGENT#${agent.agentId}`, kind: 'agent', gsi1pk: `AGENT#${agent.agentId}`, gsi1sk: 'AGENT', ...agent },
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        );
+      } catch (error) {
+        if (failedCondition(error)) throw new ConflictError('An agent with this signing key is already enrolled');
+        throw error;
+      }
+    },
+    getAgent: (accountId, agentId) => get<Agent>(accountId, `AGENT#${agentId}`),
+    findAgent: async (agentId) => {
+      const found = await byIndex<Agent>(`AGENT#${agentId}`, 'AGENT');
+      return found ? get<Agent>(found.accountId, `AGENT#${agentId}`) : undefined;
+    },
+    listAgents: (accountId, request) =>
+      queryPage(
+        db,
+        {
+          TableName: tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          FilterExpression: 'attribute_not_exists(removedAt)',
+          ExpressionAttributeValues: { ':pk': partition(accountId), ':prefix': 'AGENT#' },
+        },
+        { name: 'pk', value: partition(accountId) },
+        ['pk', 'sk'],
+        request,
+        strip<Agent>,
+      ),
+    agentsWithRole: async (accountId, role) => {
+      const agents: Agent[] = [];
+      let start: Record<string, unknown> | undefined;
+      do {
+        const page = await db.send(
+          new QueryCommand({
+            TableName: tableName,
+            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+            FilterExpression: '#role = :role AND attribute_not_exists(removedAt)',
+            ExpressionAttributeNames: { '#role': 'role' },
+            ExpressionAttributeValues: { ':pk': partition(accountId), ':prefix': 'AGENT#', ':role': role },
+            ConsistentRead: true,
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          }),
+        );
+        agents.push(...(page.Items ?? []).map((item) => strip<Agent>(item)));
+        start = page.LastEvaluatedKey;
+      } while (start);
+      return agents;
+    },
+    markSeen: async (accountId, agentId, at) => {
+      try {
+        // Heartbeats can arrive out of order: lastSeenAt only moves forward.
+        await update({ accountId, sk: `AGENT#${agentId}` }, 'SET lastSeenAt = :at', 'attribute_exists(pk) AND (attribute_not_exists(lastSeenAt) OR lastSeenAt < :at)', { ':at': at });
+      } catch (error) {
+        if (!failedCondition(error)) throw error;
+      }
+    },
+    acceptSession: async (accountId, agentId, at) => {
+      try {
+        await update(
+          { accountId, sk: `AGENT#${agentId}` },
+          'SET lastSessionAt = :at',
+          'attribute_exists(pk) AND attribute_not_exists(removedAt) AND (attribute_not_exists(lastSessionAt) OR lastSessionAt < :at)',
+          { ':at': at },
+        );
+        return true;
+      } catch (error) {
+        if (failedCondition(error)) return false;
+        throw error;
+      }
+    },
+    removeAgent: async (accountId, agentId, at) => {
+      try {
+        return strip<Agent>(await update({ accountId, sk: `AGENT#${agentId}` }, 'SET removedAt = :at', 'attribute_exists(pk) AND attribute_not_exists(removedAt)', { ':at': at }));
+      } catch (error) {
+        if (failedCondition(error)) return undefined;
+        throw error;
+      }
+    },
+
+    putRequest: async (request) => {
+      await db.send(
+        new PutCommand({
+          TableName: tableName,
+          Item: { pk: partition(request.accountId), sk: `REQUEST#${request.requestId}`, kind: 'agent-request', ...request },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    },
+    getRequest: (accountId, requestId) => get<AgentRequestRecord>(accountId, `REQUEST#${requestId}`),
+    closeRequest: async (accountId, requestId, state, at, error) => {
+      try {
+        await update(
+          { accountId, sk: `REQUEST#${requestId}` },
+          `SET #state = :state, doneAt = :at${error ? ', #error = :error' : ''}`,
+          '#state = :pending',
+          { ':state': state, ':at': at, ':pending': 'pending', ...(error ? { ':error': error.slice(0, 2000) } : {}) },
+          { '#state': 'state', ...(error ? { '#error': 'error' } : {}) },
+        );
+        return true;
+      } catch (e) {
+        if (failedCondition(e)) return false;
+        throw e;
+      }
+    },
+  };
+};

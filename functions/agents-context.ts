@@ -1,0 +1,62 @@
+import { makeAgents } from '#shared/domain/agents/agents.ts';
+import { makeMasterKeys } from '#shared/domain/agents/master-keys.ts';
+import { systemClock } from '#shared/ports/clock.ts';
+import type { CredentialIssuer } from '#shared/ports/agent-store.ts';
+import { STSClient } from '@aws-sdk/client-sts';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { localCredentials, stsCredentials } from './adapters/agent-credentials.ts';
+import { dynamo } from './adapters/aws-clients.ts';
+import { dynamoDirectoryStore } from './adapters/dynamo-directory-store.ts';
+import { dynamoKeyStore } from './adapters/dynamo-key-store.ts';
+import { dynamoReleaseStore } from './adapters/dynamo-release-store.ts';
+import { sqsAgentQueues } from './adapters/sqs-agent-queues.ts';
+import { tableName } from './config.ts';
+import { act, agentStore } from './api/directory-context.ts';
+import { tracer } from './observability.ts';
+
+// The composition root of agents and keys: enrolment, sessions, the master key's life and the
+// replies of agents. Settings are read at cold start.
+const clock = systemClock;
+const setting = (name: string, fallback?: string) => {
+  const value = process.env[name] ?? fallback;
+  if (value === undefined) throw new Error(`Missing environment variable ${name}: the function is not bound to it`);
+  return value;
+};
+
+/** A key server counts as online while its last heartbeat is this recent. */
+export const onlineSeconds = Number(setting('AGENT_ONLINE_SECONDS', '90'));
+const heartbeatSeconds = Number(setting('AGENT_HEARTBEAT_SECONDS', '30'));
+
+// The endpoint, not the queue URL's host, decides where requests go: the same in the cloud,
+// and on the local stack, whose queue URLs name a host that does not resolve.
+const sqs = tracer.captureAWSv3Client(new SQSClient({ useQueueUrlAsEndpoint: false }));
+export const keyStore = dynamoKeyStore(dynamo(), tableName('wrappedKeys'));
+const queues = sqsAgentQueues(sqs, setting('AGENT_QUEUE_PREFIX', 'unbound-'));
+const releases = dynamoReleaseStore(dynamo(), tableName('deployments'));
+
+export const masterKeys = makeMasterKeys({ agents: agentStore, keys: keyStore, queues, releases, clock, onlineSeconds });
+
+// Only the session route hands out credentials; locally the emulators take any.
+const credentials: CredentialIssuer =
+  process.env.LATCHKEY_LOCAL_AGENT_CREDENTIALS === 'true'
+    ? localCredentials()
+    : {
+        issue: (agent) =>
+          stsCredentials(tracer.captureAWSv3Client(new STSClient({})), setting('AGENT_ROLE_ARN'), setting('AGENT_REPLY_QUEUE_URL')).issue(agent),
+      };
+
+export const agents = makeAgents({
+  directory: dynamoDirectoryStore(dynamo(), tableName('directory')),
+  agents: agentStore,
+  keys: keyStore,
+  queues,
+  credentials,
+  masterKeys,
+  act,
+  clock,
+  onlineSeconds,
+  heartbeatSeconds,
+  replyQueueUrl: process.env.AGENT_REPLY_QUEUE_URL ?? '',
+  region: process.env.AWS_REGION ?? 'us-east-1',
+  ...(process.env.LATCHKEY_AGENT_SQS_ENDPOINT ? { sqsEndpoint: process.env.LATCHKEY_AGENT_SQS_ENDPOINT } : {}),
+});

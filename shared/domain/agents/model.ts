@@ -1,0 +1,56 @@
+import type { AgentProof } from '#shared/protocol/trust.ts';
+
+export type Agent = {
+  accountId: string;
+  agentId: string;
+  name?: string;
+  role: 'keyserver' | 'target';
+  environments: string[];
+  /** Raw public keys, base64url. */
+  encryptionKey: string;
+  signingKey: string;
+  proof: AgentProof;
+  queueUrl: string;
+  enrolledAt: string;
+  lastSeenAt?: string;
+  /** The newest session challenge accepted: an older one is a replay. */
+  lastSessionAt?: string;
+  removedAt?: string;
+};
+
+export type StoredEnrolment = {
+  accountId: string;
+  enrolmentId: string;
+  role: 'keyserver' | 'target';
+  environments: string[];
+  tokenPublicKey: string;
+  createdBy: string;
+  createdAt: string;
+  expiresAt: string;
+  ownerSignature?: string;
+  usedAt?: string;
+  usedBy?: string;
+};
+
+/** One master key version wrapped to one key server; the backend never sees it unwrapped. */
+export type WrappedMaster = { accountId: string; version: number; agentId: string; wrappedMaster: string; createdAt: string };
+
+export type WrappedReleaseKey = { accountId: string; releaseId: string; appId: string; version: number; wrappedReleaseKey: string; createdAt: string };
+
+/** A request sent to an agent, kept until its reply: the reply is trusted only for what was asked. */
+export type AgentRequestRecord = {
+  accountId: string;
+  requestId: string;
+  type: 'create-master-key' | 'share-master-key' | 'rewrap-release-key' | 'deploy';
+  /** The workflow waiting on the reply, if one is: only this agent's reply may resume it. */
+  taskToken?: string;
+  agentId: string;
+  /** Who may receive wraps (master key requests) or which release (rewrap). */
+  recipients?: string[];
+  releaseId?: string;
+  version: number;
+  state: 'pending' | 'done' | 'failed';
+  createdAt: string;
+  doneAt?: string;
+  error?: string;
+};

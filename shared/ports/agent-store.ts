@@ -1,0 +1,51 @@
+import type { Agent, AgentRequestRecord, StoredEnrolment, WrappedMaster, WrappedReleaseKey } from '#shared/domain/agents/model.ts';
+import type { Page, PageRequest } from './paging.ts';
+
+export interface AgentStore {
+  putEnrolment(enrolment: StoredEnrolment): Promise<void>;
+  getEnrolment(accountId: string, enrolmentId: string): Promise<StoredEnrolment | undefined>;
+  /** Finds an enrolment by id alone (the id is in the enrolment token). */
+  findEnrolment(enrolmentId: string): Promise<StoredEnrolment | undefined>;
+  /** Stores the owner signature, once. */
+  signEnrolment(accountId: string, enrolmentId: string, signature: string): Promise<StoredEnrolment>;
+  /** Marks the enrolment used by `agentId`, once; false if it already was. */
+  useEnrolment(accountId: string, enrolmentId: string, agentId: string, at: string): Promise<boolean>;
+
+  putAgent(agent: Agent): Promise<void>;
+  getAgent(accountId: string, agentId: string): Promise<Agent | undefined>;
+  findAgent(agentId: string): Promise<Agent | undefined>;
+  listAgents(accountId: string, page: PageRequest): Promise<Page<Agent>>;
+  /** All agents of the account with a role, removed ones left out (for orchestration). */
+  agentsWithRole(accountId: string, role: Agent['role']): Promise<Agent[]>;
+  markSeen(accountId: string, agentId: string, at: string): Promise<void>;
+  /** Accepts a session challenge only if it is newer than the last accepted one. */
+  acceptSession(accountId: string, agentId: string, at: string): Promise<boolean>;
+  removeAgent(accountId: string, agentId: string, at: string): Promise<Agent | undefined>;
+
+  putRequest(request: AgentRequestRecord): Promise<void>;
+  getRequest(accountId: string, requestId: string): Promise<AgentRequestRecord | undefined>;
+  /** pending -> done or failed, once; false if it was not pending. */
+  closeRequest(accountId: string, requestId: string, state: 'done' | 'failed', at: string, error?: string): Promise<boolean>;
+}
+
+export interface KeyStore {
+  /** Idempotent: the same version for the same agent is written once. */
+  putWrappedMaster(wrap: WrappedMaster): Promise<void>;
+  wrappedMasters(accountId: string): Promise<WrappedMaster[]>;
+  putWrappedReleaseKey(wrap: WrappedReleaseKey): Promise<void>;
+  getWrappedReleaseKey(accountId: string, releaseId: string): Promise<WrappedReleaseKey | undefined>;
+}
+
+/** The per-agent request queues. */
+export interface AgentQueues {
+  create(agentId: string): Promise<string>;
+  send(queueUrl: string, body: unknown): Promise<void>;
+  remove(queueUrl: string): Promise<void>;
+}
+
+export type AgentCredentials = { accessKeyId: string; secretAccessKey: string; sessionToken?: string; expiration: string };
+
+export interface CredentialIssuer {
+  /** Short-lived credentials that can read only this agent's queue and send only to the reply queue. */
+  issue(agent: { agentId: string; queueUrl: string }): Promise<AgentCredentials>;
+}

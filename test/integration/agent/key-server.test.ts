@@ -1,0 +1,89 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { describe, expect, it } from 'vitest';
+import { generateRawKeyPair, hpkeUnwrap, loadAgentKeys } from '#shared/crypto/index.ts';
+import { masterKeyContext } from '#shared/protocol/key-contexts.ts';
+import { formatEnrolmentToken, fromB64, signEnrolment, toB64 } from '#shared/protocol/trust.ts';
+import { newAccount } from '../../support/accounts.ts';
+import { localClients, waitFor } from '../../support/clients.ts';
+
+const bin = path.resolve(import.meta.dirname, '../../../agent/bin/latchkey-agent.js');
+const exec = promisify(execFile);
+const { sqs, endpoints } = localClients();
+
+/** The real `latchkey-agent` binary as a child process; fails the test with its stderr. */
+const agentCli = async (args: string[], env: Record<string, string> = {}) => {
+  try {
+    return await exec(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, timeout: 45_000 });
+  } catch (error) {
+    const e = error as { stderr?: string; stdout?: string; code?: number };
+    throw new Error(`latchkey-agent ${args[0]} exited with ${e.code}:\n${e.stderr ?? ''}${e.stdout ?? ''}`, { cause: error });
+  }
+};
+
+/**
+ * The owner's side through the API (owner key, enrolment, signature), the agent's side through
+ * the binary (init, enrol, run --once): the path an operator takes.
+ */
+const enrolKeyServer = async (account: Awaited<ReturnType<typeof newAccount>>, owner: ReturnType<typeof generateRawKeyPair>) => {
+  const token = generateRawKeyPair('ed25519');
+  const created = await account.owner('POST', '/enrolments', { role: 'keyserver', tokenPublicKey: toB64(token.publicKey) });
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  const signed = await account.owner('PUT', `/enrolments/${created.body.enrolmentId}/signature`, {
+    signature: signEnrolment(owner.privateKey, created.body.statement),
+  });
+  expect(signed.status, JSON.stringify(signed.body)).toBe(200);
+
+  const state = path.join(await mkdtemp(path.join(tmpdir(), 'latchkey-agent-it-')), 'state');
+  await agentCli(['init', '--state', state, '--endpoint', endpoints.api, '--owner-key', toB64(owner.publicKey)]);
+  await agentCli(['enrol', '--state', state, '--name', 'ks'], { LATCHKEY_ENROLMENT_TOKEN: formatEnrolmentToken(created.body.enrolmentId, token.privateKey) });
+  const { enrolment } = JSON.parse(await readFile(path.join(state, 'state.json'), 'utf8')) as { enrolment: { agentId: string; queueUrl: string } };
+  return { state, ...enrolment };
+};
+
+describe('latchkey-agent as a key server, against the local stack', () => {
+  it('enrols, opens a session, heartbeats and answers the backend’s create-master-key with a key both key servers can open', async () => {
+    // Prepare: an account with an owner key and two key servers enrolled through the binary.
+    const account = await newAccount();
+    const owner = generateRawKeyPair('ed25519');
+    const registered = await account.owner('PUT', '/account/owner-key', { publicKey: toB64(owner.publicKey) });
+    expect(registered.status, JSON.stringify(registered.body)).toBe(200);
+    const first = await enrolKeyServer(account, owner);
+    const second = await enrolKeyServer(account, owner);
+
+    // Act: the second enrolment made the backend ask the newcomer to create master key v1 for
+    // both (DESIGN §5); one run of the newcomer answers it.
+    await waitFor('the create-master-key request on the newcomer’s queue', async () => {
+      const { Attributes = {} } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: second.queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }));
+      return Number(Attributes.ApproximateNumberOfMessages) > 0 ? true : undefined;
+    });
+    const { stderr } = await agentCli(['run', '--state', second.state, '--once', '--log-level', 'debug']);
+
+    // Assess: answered and deleted; the backend recorded both copies; both open to one key.
+    // Only the agent's JSON lines: Node itself may print warnings on stderr too.
+    const logLines = stderr.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(logLines).toContainEqual(expect.objectContaining({ msg: 'heartbeat sent' }));
+    expect(logLines).toContainEqual(expect.objectContaining({ msg: 'request answered', type: 'create-master-key', outcome: 'succeeded' }));
+    const listed = await waitFor('both key servers to hold version 1, and the newcomer to be online', async () => {
+      const items = (await account.owner('GET', '/agents')).body.items as { agentId: string; masterVersions: number[]; online: boolean }[];
+      const ok = items.length === 2 && items.every((i) => i.masterVersions.includes(1)) && items.find((i) => i.agentId === second.agentId)?.online;
+      return ok ? items : undefined;
+    });
+    expect(listed.map((i) => i.agentId).sort()).toEqual([first.agentId, second.agentId].sort());
+
+    const journal = (await readFile(path.join(second.state, 'journal.jsonl'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line));
+    const wraps = journal.find((entry) => entry.type === 'create-master-key').result.wraps as { agentId: string; wrappedMaster: string }[];
+    const context = masterKeyContext({ accountId: account.accountId, version: 1 });
+    const open = async (agent: typeof first) =>
+      hpkeUnwrap((await loadAgentKeys(path.join(agent.state, 'agent.key'))).encryption.privateKey, context, fromB64(wraps.find((w) => w.agentId === agent.agentId)!.wrappedMaster));
+    expect((await open(first)).equals(await open(second))).toBe(true);
+    const { Attributes = {} } = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: second.queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+    );
+    expect(Attributes).toMatchObject({ ApproximateNumberOfMessages: '0', ApproximateNumberOfMessagesNotVisible: '0' });
+  });
+});

@@ -1,0 +1,205 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '../../support/clients.ts';
+import { approvalSetup } from '../../support/deployments.ts';
+import { cliSession, type CliResult } from './run-cli.ts';
+
+const bin = path.resolve(import.meta.dirname, '../../../cli/bin/latchkey.js');
+
+/**
+ * One account set up through the API (DESIGN §4: owner, deployer, approvers, an environment
+ * that needs approval, a ready release), and the real `latchkey` binary logged in as each person
+ * through LATCHKEY_ENDPOINT / LATCHKEY_TOKEN.
+ */
+const setup = async (policy: Parameters<typeof approvalSetup>[0] = {}) => {
+  const s = await approvalSetup(policy);
+  const cli = await cliSession();
+  const as = (token: string) => ({
+    run: (args: string[]) => cli.run(args, { env: { LATCHKEY_ENDPOINT: cli.endpoint, LATCHKEY_TOKEN: token } }),
+    json: <T = any>(args: string[]) => cli.json<T>(args, { env: { LATCHKEY_ENDPOINT: cli.endpoint, LATCHKEY_TOKEN: token } }),
+  });
+  return {
+    ...s,
+    cli,
+    owner: as(s.a.ownerToken),
+    deployer: as(s.a.deployer.token),
+    approver: as(s.a.approver.token),
+    /** Starts a deployment through the CLI, by names and version, as the deployer. */
+    deployByName: () => as(s.a.deployer.token).json<{ deploymentId: string; state: string }>(['deploy', s.app.name, s.release.version, s.environment.name]),
+  };
+};
+
+/**
+ * The real binary as a child whose output can be read while it runs (`status --watch`), so a test
+ * acts only once the watch has shown the deployment, and can interrupt it.
+ */
+const spawnCli = (s: Awaited<ReturnType<typeof setup>>, token: string, args: string[]) => {
+  const child = spawn(process.execPath, [bin, ...args], {
+    cwd: s.cli.home,
+    env: { ...process.env, LATCHKEY_CONFIG: s.cli.configPath, LATCHKEY_ENDPOINT: s.cli.endpoint, LATCHKEY_TOKEN: token },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const result: CliResult = { code: null, stdout: '', stderr: '' };
+  child.stdout.on('data', (chunk: Buffer) => (result.stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (result.stderr += chunk.toString()));
+  const exited = new Promise<CliResult>((resolve) => child.once('close', (code) => resolve({ ...result, code })));
+  const printed = (text: string) => waitFor(`latchkey ${args.join(' ')} to print ${text}`, async () => (result.stdout.includes(text) ? true : undefined), 20_000);
+  return { child, result, exited, printed };
+};
+
+/** Polls `latchkey status ID --json` until the deployment is in `state`, within a deadline. */
+const untilState = (run: { json: <T>(args: string[]) => Promise<T> }, id: string, state: string) =>
+  waitFor(`${id} to be ${state}`, async () => {
+    const d = await run.json<{ state: string }>(['status', id]);
+    return d.state === state ? d : undefined;
+  }, 20_000);
+
+describe('latchkey deploy, approve and status --watch', () => {
+  it('the deployer deploys by names, the approver approves and deploys, and status --watch follows it to Succeeded (exit 0)', async () => {
+    // Prepare
+    const s = await setup({ requiredApprovals: 1 });
+
+    // Act
+    const deployed = await s.deployer.run(['deploy', s.app.name, s.release.version, s.environment.name]);
+    const id = /(dep_[0-9a-f]{32})/.exec(deployed.stdout)?.[1];
+    expect(id, deployed.stdout + deployed.stderr).toBeDefined();
+    const watch = spawnCli(s, s.a.deployer.token, ['status', id!, '--watch']);
+    await watch.printed('PendingApproval');
+    const approved = await s.approver.run(['approve', id!, '--deploy', '--comment', 'Checked the plan']);
+    const watched = await watch.exited;
+
+    // Assess
+    expect(deployed.code).toBe(0);
+    expect(deployed.stdout).toContain(`${s.app.name} ${s.release.version} to ${s.environment.name}, PendingApproval`);
+    expect(deployed.stdout).toContain('Waiting for 1 approval; approvers were emailed');
+    expect(approved.code, approved.stderr).toBe(0);
+    expect(approved.stdout).toContain('InProgress');
+    expect(watched.code, watched.stderr).toBe(0);
+    const lines = watched.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(new RegExp(`PendingApproval \\(started by .*${s.a.deployer.user.email}`));
+    expect(watched.stdout).toMatch(new RegExp(`${s.a.approver.user.email}> approved \\(and deploy\\): "Checked the plan"`));
+    expect(watched.stdout).toContain('InProgress (by');
+    expect(lines.at(-1)).toMatch(/Z {2}Succeeded$/);
+    expect(watched.stdout).not.toContain('\u001b['); // not a terminal: lines, no redraws
+
+    const shown = await s.deployer.run(['status', id!]);
+    expect(shown.stdout).toMatch(/state\s+Succeeded/);
+    expect(shown.stdout).toContain(`${s.a.approver.user.email}> (and deploy): "Checked the plan"`);
+  });
+
+  it('approve without --deploy leaves it Approved; `deploy ID` by an approver starts it', async () => {
+    const s = await setup({ requiredApprovals: 2 });
+    const d = await s.deployByName();
+    const first = await s.approver.run(['approve', d.deploymentId]);
+    expect(first.stdout).toContain('Waiting for 1 more approval (1 of 2)');
+
+    const second = await s.cli.json(['approve', d.deploymentId], { env: { LATCHKEY_ENDPOINT: s.cli.endpoint, LATCHKEY_TOKEN: s.extra[0]!.user.firstToken.secret } });
+    expect(second.state).toBe('Approved');
+    const pendingDeploy = await s.approver.run(['status', d.deploymentId]);
+    expect(pendingDeploy.stdout).toContain(`latchkey deploy ${d.deploymentId}`);
+
+    const started = await s.approver.json(['deploy', d.deploymentId]);
+    expect(started.state).toBe('InProgress');
+    await untilState(s.deployer, d.deploymentId, 'Succeeded');
+  });
+
+  it('the deployer cannot approve their own deployment: exit 1 with the reason', async () => {
+    const s = await setup();
+    const d = await s.deployByName();
+    const self = await s.deployer.run(['approve', d.deploymentId]);
+    expect(self.code).toBe(1);
+    expect(self.stderr).toContain('someone else must approve it');
+  });
+});
+
+describe('latchkey decline and cancel', () => {
+  it('decline needs a message; the message shows in status, and status --watch exits 1 with it', async () => {
+    const s = await setup();
+    const d = await s.deployByName();
+
+    const noMessage = await s.approver.run(['decline', d.deploymentId]);
+    const declined = await s.approver.run(['decline', d.deploymentId, '--message', 'Change freeze until Monday']);
+    const shown = await s.deployer.run(['status', d.deploymentId]);
+    const watched = await s.deployer.run(['status', d.deploymentId, '--watch']);
+
+    expect(noMessage.code).toBe(2);
+    expect(declined.code, declined.stderr).toBe(0);
+    expect(shown.stdout).toMatch(/state\s+Declined/);
+    expect(shown.stdout).toMatch(/message\s+Change freeze until Monday/);
+    expect(shown.stdout).toMatch(new RegExp(`declined by\\s+.*<${s.a.approver.user.email}>`));
+    expect(watched.code).toBe(1);
+    expect(watched.stderr).toContain('"Change freeze until Monday"');
+  });
+
+  it('the deployer cancels a waiting deployment; an approver may not (exit 1); acting after it is refused', async () => {
+    const s = await setup();
+    const d = await s.deployByName();
+
+    const byApprover = await s.approver.run(['cancel', d.deploymentId]);
+    const byDeployer = await s.deployer.run(['cancel', d.deploymentId]);
+    const late = await s.approver.run(['approve', d.deploymentId]);
+    const shown = await s.owner.json(['status', d.deploymentId]);
+
+    expect(byApprover.code).toBe(1);
+    expect(byDeployer.code, byDeployer.stderr).toBe(0);
+    expect(byDeployer.stdout).toContain(`Canceled ${d.deploymentId}`);
+    expect(late.code).toBe(1);
+    expect(shown).toMatchObject({ state: 'Canceled', canceled: { userId: s.a.deployer.user.userId } });
+  });
+});
+
+describe('latchkey status, releases list and --json', () => {
+  it('lists deployments (all, and per environment), and releases of an application', async () => {
+    const s = await setup({ enabled: false });
+    const d = await s.deployByName();
+    await untilState(s.owner, d.deploymentId, 'Succeeded');
+
+    const all = await s.owner.json<{ deploymentId: string }[]>(['status']);
+    const here = await s.owner.json<{ deploymentId: string }[]>(['status', '--env', s.environment.name]);
+    const table = await s.owner.run(['status']);
+    const releases = await s.deployer.json<{ releaseId: string; version: string; state: string }[]>(['releases', 'list', s.app.name]);
+    const releaseTable = await s.deployer.run(['releases', 'list', s.app.appId]);
+
+    expect(all.map((x) => x.deploymentId)).toContain(d.deploymentId);
+    expect(here.map((x) => x.deploymentId)).toEqual([d.deploymentId]);
+    expect(table.stdout).toMatch(new RegExp(`${d.deploymentId}\\s+${s.app.name}\\s+1\\.0\\.0\\s+${s.environment.name}\\s+Succeeded\\s+-\\s+${s.a.deployer.user.email}`));
+    expect(releases).toEqual([expect.objectContaining({ releaseId: s.release.releaseId, version: '1.0.0', state: 'ready' })]);
+    expect(releaseTable.stdout).toMatch(new RegExp(`${s.release.releaseId}\\s+1\\.0\\.0\\s+ready`));
+  });
+
+  it('status --watch --json prints the deployment as JSON lines and exits 1 when it fails', async () => {
+    const s = await setup({ enabled: false, variables: { LATCHKEY_PLACEHOLDER_FAILURE: 'target t-1 did not answer' } });
+    const d = await s.deployByName();
+    const watched = await s.deployer.run(['status', d.deploymentId, '--watch', '--json']);
+    expect(watched.code).toBe(1);
+    const last = JSON.parse(watched.stdout.trimEnd().split('\n').at(-1)!);
+    expect(last).toMatchObject({ deploymentId: d.deploymentId, state: 'Failed', outcome: { reason: 'target t-1 did not answer' } });
+    expect(JSON.parse(watched.stderr).error).toMatchObject({ exitCode: 1 });
+  });
+
+  it('an unknown release version exits 1 and sends no deployment', async () => {
+    const s = await setup();
+    const result = await s.deployer.run(['deploy', s.app.name, '9.9.9', s.environment.name]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('has no release "9.9.9"');
+    expect(await s.owner.json(['status'])).toEqual([]);
+  });
+});
+
+describe('latchkey status --watch and Ctrl-C', () => {
+  it('SIGINT stops watching at once with exit 130; the deployment is untouched', async () => {
+    const s = await setup();
+    const d = await s.deployByName();
+    const watch = spawnCli(s, s.a.deployer.token, ['status', d.deploymentId, '--watch']);
+
+    // Interrupt only once it is watching (its first line is out), as a person at the keyboard would.
+    await watch.printed('PendingApproval');
+    watch.child.kill('SIGINT');
+    const { code, stderr } = await watch.exited;
+
+    expect(code, stderr).toBe(130);
+    expect(stderr).toContain(`Stopped watching ${d.deploymentId}; it is PendingApproval`);
+    expect((await s.owner.json(['status', d.deploymentId])).state).toBe('PendingApproval');
+  });
+});

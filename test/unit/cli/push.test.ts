@@ -1,0 +1,189 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
+import { decryptRelease, hpkeUnwrap, RELEASE_MAGIC, verifyManifest } from '#shared/crypto/index.ts';
+import { releaseKeyToKeyServerContext } from '#shared/protocol/key-contexts.ts';
+import { fromB64 } from '#shared/protocol/trust.ts';
+import { releaseContext } from '#cli/commands/push.ts';
+import { fakeApi, hex, iso, runCli } from './fake-api.ts';
+import { makeAgent, writeOwnerKey } from './key-fixtures.ts';
+
+const ids = { account: `acc_${hex(1)}`, owner: `usr_${hex(1)}`, token: `tok_${hex(7)}`, app: `app_${hex(6)}`, release: `rel_${hex(8)}` };
+const me = { accountId: ids.account, accountName: 'Acme', user: { userId: ids.owner, name: 'Ada', email: 'ada@example.com', role: 'owner', createdAt: iso }, tokenId: ids.token };
+const S3 = 'https://s3.example.test';
+
+// Push writes its work files under os.tmpdir(); a private one per test shows they are all removed.
+let scratch: string;
+const savedTmp = process.env.TMPDIR;
+const baseTmp = tmpdir();
+beforeEach(async () => {
+  scratch = await mkdtemp(path.join(baseTmp, 'latchkey-push-test-'));
+  process.env.TMPDIR = scratch;
+});
+afterEach(async () => {
+  if (savedTmp === undefined) delete process.env.TMPDIR;
+  else process.env.TMPDIR = savedTmp;
+  await rm(scratch, { recursive: true, force: true });
+});
+
+const setUp = async (options: { secure: boolean; partSize?: number; agents?: (owner: { privateKey: Buffer; publicKey: Buffer }) => ReturnType<typeof makeAgent>[] }) => {
+  const root = await mkdtemp(path.join(baseTmp, 'latchkey-push-src-'));
+  onTestFinished(() => rm(root, { recursive: true, force: true }));
+  const configDir = path.join(root, 'config');
+  await mkdir(configDir, { mode: 0o700 });
+  const owner = await writeOwnerKey(configDir, ids.account);
+  const source = path.join(root, 'dist');
+  await mkdir(source);
+  await writeFile(path.join(source, 'index.js'), 'console.log("PLAINTEXT-MARKER")\n');
+  await writeFile(path.join(source, 'blob.bin'), randomBytes(300_000));
+  const agents = options.agents?.(owner) ?? [];
+  const uploads = new Map<string, Buffer>();
+  const sealedBy: string[] = [];
+  const app = { appId: ids.app, name: 'web-api', secure: options.secure, createdAt: iso, updatedAt: iso };
+  const release = { releaseId: ids.release, appId: ids.app, version: 'v1', encrypted: options.secure, createdAt: iso };
+  let state: 'uploading' | 'sealing' | 'ready' = 'uploading';
+  let size = 0;
+  const view = () => ({ ...release, state, size, ...(state === 'ready' && options.secure ? { masterVersion: 1 } : {}) });
+  const api = fakeApi({
+    'GET /apps': () => ({ body: { items: [app] } }),
+    'GET /me': () => ({ body: { ...me, ownerKey: owner.registered, signingKey: owner.registered } }),
+    'GET /agents': () => ({ body: { items: agents.map((a) => a.view) } }),
+    [`POST /apps/${ids.app}/releases`]: ({ body }) => {
+      size = (body as { size: number }).size;
+      const upload = options.partSize
+        ? {
+            type: 'multipart',
+            partSize: options.partSize,
+            parts: Array.from({ length: Math.ceil(size / options.partSize) }, (_, i) => ({ partNumber: i + 1, url: `${S3}/bucket/obj?partNumber=${i + 1}` })),
+            expiresAt: iso,
+          }
+        : { type: 'single', url: `${S3}/bucket/obj?X-Amz-Signature=x`, method: 'PUT', expiresAt: iso };
+      return { status: 201, body: { ...view(), upload } };
+    },
+    [`POST /apps/${ids.app}/releases/${ids.release}/complete`]: () => {
+      state = options.secure ? 'sealing' : 'ready';
+      return { body: view() };
+    },
+    [`POST /apps/${ids.app}/releases/${ids.release}/seal`]: ({ body }) => {
+      sealedBy.push((body as { agentId: string }).agentId);
+      return { status: 202, body: view() };
+    },
+    // The first key server asked never answers; the second seals at once.
+    [`GET /apps/${ids.app}/releases/${ids.release}`]: () => {
+      if (sealedBy.length >= 2) state = 'ready';
+      return { body: view() };
+    },
+  });
+  // Presigned URLs: the bytes are read and kept, with an ETag per part as S3 gives.
+  const fetch = (async (input: string | URL, init: RequestInit = {}) => {
+    const url = new URL(String(input));
+    if (url.origin !== S3) return api.fetch(input, init);
+    api.requests.push({ method: init.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), headers: init.headers as Record<string, string>, body: undefined });
+    const bytes = Buffer.from(await new Response(init.body).arrayBuffer());
+    expect(Number((init.headers as Record<string, string>)['content-length'])).toBe(bytes.length);
+    uploads.set(url.searchParams.get('partNumber') ?? '1', bytes);
+    return new Response(null, { status: 200, headers: { etag: `"etag-${url.searchParams.get('partNumber') ?? 1}"` } });
+  }) as typeof globalThis.fetch;
+  const uploaded = () => Buffer.concat([...uploads.entries()].sort(([a], [b]) => Number(a) - Number(b)).map(([, b]) => b));
+  const push = (args: string[] = []) =>
+    runCli(['push', 'web-api', source, '--version', 'v1', ...args], { ...api, fetch }, { env: { LATCHKEY_CONFIG: path.join(configDir, 'config.json') }, io: { sleep: async () => {} } });
+  return { api, owner, agents, uploaded, sealedBy, push, root };
+};
+
+const completeBody = (api: ReturnType<typeof fakeApi>) => api.requests.find((r) => r.path.endsWith('/complete'))!.body as { digest: string; manifest: string; parts?: unknown[] };
+
+describe('latchkey push', () => {
+  it('a plain application: packs, uploads in one PUT, completes with the digest and a signed manifest', async () => {
+    // Prepare
+    const t = await setUp({ secure: false });
+
+    // Act
+    const result = await t.push(['--json']);
+
+    // Assess
+    expect(result.stderr).not.toContain('Error');
+    expect(result.code).toBe(0);
+    expect(t.api.calls()).toEqual(['GET /apps', 'GET /me', `POST /apps/${ids.app}/releases`, 'PUT /bucket/obj', `POST /apps/${ids.app}/releases/${ids.release}/complete`]);
+    const object = t.uploaded();
+    expect(gunzipSync(object).toString('latin1')).toContain('PLAINTEXT-MARKER');
+    expect((t.api.requests[2]!.body as { size: number }).size).toBe(object.length);
+    const { digest, manifest, parts } = completeBody(t.api);
+    expect(digest).toBe(createHash('sha256').update(object).digest('hex'));
+    expect(parts).toBeUndefined();
+    const verified = verifyManifest(fromB64(manifest), t.owner.publicKey, releaseContext({ accountId: ids.account, appId: ids.app, releaseId: ids.release }));
+    expect(verified.ciphertextSha256.toString('hex')).toBe(digest);
+    expect(JSON.parse(result.stdout)).toMatchObject({ releaseId: ids.release, state: 'ready' });
+    expect(result.stderr).toMatch(/Uploaded .* MB\/s/);
+    expect((await readdir(scratch)).filter((name) => name.startsWith('latchkey-push-'))).toEqual([]);
+  });
+
+  it('a secure application: encrypts, uploads in parts, and when the first key server times out the next one seals', async () => {
+    // Prepare: two trusted key servers online, one offline, one forged, one without the current master key.
+    const t = await setUp({
+      secure: true,
+      partSize: 100_000,
+      agents: (owner) => [
+        makeAgent(owner, ids.account, { name: 'ks-1', masterVersions: [1, 2] }),
+        makeAgent(owner, ids.account, { name: 'ks-2', masterVersions: [2] }),
+        makeAgent(owner, ids.account, { name: 'ks-off', online: false, masterVersions: [2] }),
+        makeAgent(owner, ids.account, { name: 'ks-old', masterVersions: [1] }),
+        makeAgent({ privateKey: randomBytes(32), publicKey: Buffer.alloc(0) }, ids.account, { name: 'ks-forged', masterVersions: [2] }),
+      ],
+    });
+
+    // Act
+    const result = await t.push(['--seal-timeout', '1']);
+
+    // Assess
+    expect(result.stderr).not.toContain('Error');
+    expect(result.code).toBe(0);
+    const object = t.uploaded();
+    expect(object.subarray(0, RELEASE_MAGIC.length).equals(RELEASE_MAGIC)).toBe(true);
+    expect(object.includes('PLAINTEXT-MARKER')).toBe(false);
+    expect((t.api.requests.find((r) => r.path.endsWith('/releases'))!.body as { size: number }).size).toBe(object.length);
+    const { digest, manifest, parts } = completeBody(t.api);
+    expect(parts).toEqual(Array.from({ length: Math.ceil(object.length / 100_000) }, (_, i) => ({ partNumber: i + 1, etag: `"etag-${i + 1}"` })));
+    expect(digest).toBe(createHash('sha256').update(object).digest('hex'));
+    // Only the two trusted, online key servers with master key v2 were ever asked, each once.
+    const trusted = t.agents.slice(0, 2).map((a) => a.view.agentId);
+    expect([...t.sealedBy].sort()).toEqual([...trusted].sort());
+    expect(result.stderr).toContain('did not seal the release within 1 s; asking the next one');
+    // What the second key server received opens, under its key and the shared context, to a key that decrypts the upload.
+    const seals = t.api.requests.filter((r) => r.path.endsWith('/seal')).map((r) => r.body as { agentId: string; wrappedReleaseKey: string });
+    const second = t.agents.find((a) => a.view.agentId === seals[1]!.agentId)!;
+    const ids3 = { accountId: ids.account, appId: ids.app, releaseId: ids.release };
+    const releaseKey = await hpkeUnwrap(second.encryptionPrivateKey, releaseKeyToKeyServerContext(ids3), fromB64(seals[1]!.wrappedReleaseKey));
+    const out = path.join(t.root, 'decrypted.tgz');
+    await decryptRelease({ input: object, outputPath: out, releaseKey, context: releaseContext(ids3), manifest: fromB64(manifest), signerPublicKey: t.owner.publicKey, durable: false });
+    expect(gunzipSync(await readFile(out)).toString('latin1')).toContain('PLAINTEXT-MARKER');
+    expect((await readdir(scratch)).filter((name) => name.startsWith('latchkey-push-'))).toEqual([]);
+  });
+
+  it('a secure application without a trusted online key server is refused before anything is uploaded', async () => {
+    const t = await setUp({ secure: true, agents: () => [makeAgent({ privateKey: randomBytes(32), publicKey: Buffer.alloc(0) }, ids.account, { masterVersions: [1] })] });
+    const result = await t.push();
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('no trusted key server is online');
+    expect(t.api.calls()).toEqual(['GET /apps', 'GET /me', 'GET /agents']);
+    expect((await readdir(scratch)).filter((name) => name.startsWith('latchkey-push-'))).toEqual([]);
+  });
+
+  it('fails when no key server seals in time, saying the release cannot be deployed', async () => {
+    const t = await setUp({ secure: true, agents: (owner) => [makeAgent(owner, ids.account, { masterVersions: [1] })] });
+    const result = await t.push(['--seal-timeout', '1']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('No key server sealed release');
+    expect(t.sealedBy).toHaveLength(1);
+    expect((await readdir(scratch)).filter((name) => name.startsWith('latchkey-push-'))).toEqual([]);
+  });
+
+  it('refuses a directory that does not exist, sending nothing', async () => {
+    const api = fakeApi({});
+    const result = await runCli(['push', 'web-api', '/nonexistent/dir'], api);
+    expect(result.code).toBe(2);
+    expect(api.requests).toEqual([]);
+  });
+});
