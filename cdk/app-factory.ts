@@ -28,6 +28,18 @@ export interface LatchkeyOptions {
    * @default - the `mailFrom` context value, else `latchkey@example.com`
    */
   readonly mailFrom?: string;
+  /**
+   * A key server counts as online while its last heartbeat is this recent (AGENT_ONLINE_SECONDS
+   * of the functions bound to the agent queues).
+   * @default - the `agentOnlineSeconds` context value, else 90
+   */
+  readonly agentOnlineSeconds?: number;
+  /**
+   * How often agents are told to report in (AGENT_HEARTBEAT_SECONDS); shorter than
+   * `agentOnlineSeconds`.
+   * @default - the `agentHeartbeatSeconds` context value, else 30
+   */
+  readonly agentHeartbeatSeconds?: number;
   /** Add the cdk-nag AwsSolutions plugin to the app. @default true */
   readonly nag?: boolean;
   /** Prebuilt dependencies layer directory. @default - built from node_modules if needed */
@@ -39,10 +51,22 @@ export interface Latchkey {
   readonly stateless: StatelessStack;
 }
 
+/**
+ * The prefix of a stage's per-agent queue names. Owned by that stage alone: stages are
+ * lowercase, so no other stage's queue name starts with it ("Agent" is capitalised). At most
+ * 36 characters, leaving room for the 36 of an agent id in SQS's 80.
+ */
+export const agentQueuePrefixOf = (stage: string): string => `Latchkey-${stage}-Agent-`;
+
 /** Builds the Latchkey stacks into `app`: shared by `cdk/bin/app.ts` and the CDK tests. */
 export const buildLatchkey = (app: App, options: LatchkeyOptions = {}): Latchkey => {
   const stage = options.stage ?? (app.node.tryGetContext('stage') as string | undefined) ?? 'dev';
   if (!/^[a-z][a-z0-9-]{0,19}$/.test(stage)) throw new Error(`stage "${stage}": use 1-20 lowercase letters, digits or -`);
+  const agentOnlineSeconds = seconds(app, 'agentOnlineSeconds', options.agentOnlineSeconds, 90);
+  const agentHeartbeatSeconds = seconds(app, 'agentHeartbeatSeconds', options.agentHeartbeatSeconds, 30);
+  if (agentHeartbeatSeconds >= agentOnlineSeconds) {
+    throw new Error(`agentHeartbeatSeconds (${agentHeartbeatSeconds}) must be shorter than agentOnlineSeconds (${agentOnlineSeconds})`);
+  }
   // Environment-agnostic stacks: no account/region lookups, so `cdk synth` runs offline.
   const stateful = new StatefulStack(app, `Latchkey-${stage}-Stateful`, {
     description: `Latchkey (${stage}): tables, releases bucket, agent reply queue`,
@@ -53,8 +77,21 @@ export const buildLatchkey = (app: App, options: LatchkeyOptions = {}): Latchkey
     projectRoot,
     layerDirectory: options.layerDirectory,
     mailFrom: options.mailFrom ?? (app.node.tryGetContext('mailFrom') as string | undefined) ?? 'latchkey@example.com',
+    agentQueuePrefix: agentQueuePrefixOf(stage),
+    agentOnlineSeconds,
+    agentHeartbeatSeconds,
   });
   stateless.addStackDependency(stateful, 'the functions bind to its tables, bucket and queue');
   if (options.nag ?? true) addNagChecks(app);
   return { stateful, stateless };
+};
+
+/** A whole number of seconds from the options, else the context (`-c name=value` gives a string), else the default. */
+const seconds = (app: App, name: string, option: number | undefined, fallback: number): number => {
+  const raw: unknown = option ?? app.node.tryGetContext(name) ?? fallback;
+  const value = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
+    throw new Error(`${name} "${String(raw)}": use a whole number of seconds greater than 0`);
+  }
+  return value;
 };

@@ -14,7 +14,11 @@ import type { IConstruct } from 'constructs';
  * - `AwsSolutions-APIG4` on each HTTP route (bearer tokens are checked in the handlers);
  * - `AwsSolutions-S1` on the access-log bucket (it does not log to itself);
  * - `AwsSolutions-IAM5[Resource::<bucket ARN>/*]` made by `bindBucket` (object keys are
- *   generated at run time); no catalog function binds a bucket yet.
+ *   generated at run time);
+ * - `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sqs:<AWS::Region>:<AWS::AccountId>:<prefix>*]`
+ *   on the role of each function bound to `agentQueues` and on the `AgentRole` (the per-agent
+ *   queues are created at enrolment as `<prefix><agent id>`; the prefix belongs to this
+ *   deployment, and each agent's session policy narrows the role to its own queue).
  *
  * test/cdk/nag.test.ts pins this list, so a new acknowledgement is a reviewed change.
  */

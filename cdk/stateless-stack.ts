@@ -4,6 +4,7 @@ import type { Construct } from 'constructs';
 import { functions, type FunctionDeclaration, type FunctionName } from '../functions/catalog.ts';
 import { routes } from '../functions/api/routes.ts';
 import { queues, type QueueDeclaration, type QueueName } from '../functions/resources.ts';
+import { AgentRole, validateAgentQueuePrefix } from './constructs/agent-access.ts';
 import { Api } from './constructs/api.ts';
 import { DependenciesLayer } from './constructs/dependencies-layer.ts';
 import { LatchkeyFunction } from './constructs/latchkey-function.ts';
@@ -20,6 +21,16 @@ export interface StatelessStackProps extends StackProps {
   readonly layerDirectory?: string;
   /** Sender address of approval emails; its domain must be a verified SES identity. */
   readonly mailFrom: string;
+  /**
+   * Prefix of the per-agent request queue names (`<prefix><agent id>`), owned by this
+   * deployment: the agent-queue grants are scoped to it. At most 40 characters.
+   * @default `${stackName}-agent-`
+   */
+  readonly agentQueuePrefix?: string;
+  /** AGENT_ONLINE_SECONDS of every function. @default 90 */
+  readonly agentOnlineSeconds?: number;
+  /** AGENT_HEARTBEAT_SECONDS of every function. @default 30 */
+  readonly agentHeartbeatSeconds?: number;
 }
 
 const pascal = (name: string): string =>
@@ -36,6 +47,10 @@ export class StatelessStack extends Stack {
   public readonly functions: Record<FunctionName, LatchkeyFunction>;
   public readonly api: Api;
   public readonly workflow: Workflow;
+  /** Prefix of the per-agent request queue names. */
+  public readonly agentQueuePrefix: string;
+  /** The role agents' credentials come from; only when a function binds `agentCredentials`. */
+  public readonly agentRole?: AgentRole;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props);
@@ -60,13 +75,31 @@ export class StatelessStack extends Stack {
     // 2. the state machines (their definitions name functions, so they come after them)
     this.workflow = new Workflow(this, 'Workflow', { functions: created, projectRoot });
 
-    // 3. bindings: environment variable + least-privilege grant per catalog binding
+    // 3. the agent role: trusts exactly the roles of the functions that hand out credentials
+    this.agentQueuePrefix = validateAgentQueuePrefix(props.agentQueuePrefix ?? `${this.stackName}-agent-`);
+    const credentialIssuers = (Object.entries(catalog) as [FunctionName, FunctionDeclaration][])
+      .filter(([, declaration]) => declaration.bind.agentCredentials === true)
+      .map(([name]) => created[name]);
+    const agentRole =
+      credentialIssuers.length === 0
+        ? undefined
+        : new AgentRole(this, 'AgentRole', {
+            queuePrefix: this.agentQueuePrefix,
+            replyQueue: stateful.agents.queues.agentReplies,
+            assumedBy: credentialIssuers.map((fn) => fn.executionRole),
+          });
+    this.agentRole = agentRole;
+
+    // 4. bindings: environment variable + least-privilege grant per catalog binding
     for (const [name, declaration] of Object.entries(catalog) as [FunctionName, FunctionDeclaration][]) {
       const fn = created[name];
       const bind = declaration.bind;
       for (const [table, accessMode] of entries(bind.tables)) {
         fn.bindTable({ table: stateful.data.tables[table], accessMode });
       }
+      // Every function that judges whether an agent is online must judge it alike.
+      fn.addEnvironment('AGENT_ONLINE_SECONDS', String(props.agentOnlineSeconds ?? 90));
+      fn.addEnvironment('AGENT_HEARTBEAT_SECONDS', String(props.agentHeartbeatSeconds ?? 30));
       for (const [queue, access] of entries(bind.queues)) {
         fn.bindQueue({ queue: stateful.agents.queues[queue], access });
       }
@@ -76,9 +109,13 @@ export class StatelessStack extends Stack {
       for (const [machine, access] of entries(bind.stateMachines)) {
         fn.bindStateMachine({ stateMachine: this.workflow.stateMachines[machine], access });
       }
+      if (bind.agentQueues !== undefined) {
+        fn.bindAgentQueues({ prefix: this.agentQueuePrefix, access: bind.agentQueues });
+      }
+      if (bind.agentCredentials === true) fn.bindAgentCredentials({ agentRole: agentRole! });
     }
 
-    // 4. queue consumers
+    // 5. queue consumers
     const queueDeclarations: Record<QueueName, QueueDeclaration> = queues;
     for (const [queue, declaration] of Object.entries(queueDeclarations) as [QueueName, QueueDeclaration][]) {
       if (declaration.consumer === undefined) continue;
@@ -87,10 +124,10 @@ export class StatelessStack extends Stack {
       consumer.consumeQueue({ queue: stateful.agents.queues[queue], batchSize: declaration.batchSize });
     }
 
-    // 5. the HTTP API
+    // 6. the HTTP API
     this.api = new Api(this, 'Api', { routes, functions: created });
 
-    // 6. mail: after the API, since approval links point at it
+    // 7. mail: after the API, since approval links point at it
     for (const [name, declaration] of Object.entries(catalog) as [FunctionName, FunctionDeclaration][]) {
       if (declaration.bind.mail) created[name].bindMail({ from: props.mailFrom, publicApiUrl: this.api.url });
     }

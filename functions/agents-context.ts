@@ -12,6 +12,7 @@ import { dynamoReleaseStore } from './adapters/dynamo-release-store.ts';
 import { sqsAgentQueues } from './adapters/sqs-agent-queues.ts';
 import { tableName } from './config.ts';
 import { act, agentStore } from './api/directory-context.ts';
+import { lazyPort } from './lazy-port.ts';
 import { tracer } from './observability.ts';
 
 // The composition root of agents and keys: enrolment, sessions, the master key's life and the
@@ -30,9 +31,9 @@ const heartbeatSeconds = Number(setting('AGENT_HEARTBEAT_SECONDS', '30'));
 // The endpoint, not the queue URL's host, decides where requests go: the same in the cloud,
 // and on the local stack, whose queue URLs name a host that does not resolve.
 const sqs = tracer.captureAWSv3Client(new SQSClient({ useQueueUrlAsEndpoint: false }));
-export const keyStore = dynamoKeyStore(dynamo(), tableName('wrappedKeys'));
-const queues = sqsAgentQueues(sqs, setting('AGENT_QUEUE_PREFIX', 'unbound-'));
-const releases = dynamoReleaseStore(dynamo(), tableName('deployments'));
+export const keyStore = lazyPort(() => dynamoKeyStore(dynamo(), tableName('wrappedKeys')));
+const queues = lazyPort(() => sqsAgentQueues(sqs, setting('AGENT_QUEUE_PREFIX')));
+const releases = lazyPort(() => dynamoReleaseStore(dynamo(), tableName('deployments')));
 
 export const masterKeys = makeMasterKeys({ agents: agentStore, keys: keyStore, queues, releases, clock, onlineSeconds });
 

@@ -14,14 +14,15 @@ import { dynamoReleaseStore } from './adapters/dynamo-release-store.ts';
 import { sesMailer } from './adapters/ses-mailer.ts';
 import { sfnWorkflow } from './adapters/sfn-workflow.ts';
 import { stateMachineArn, tableName } from './config.ts';
+import { lazyPort } from './lazy-port.ts';
 
 // The composition root of everything that touches deployments, for API routes and workflow
 // tasks alike. Each function is bound only to what it uses; the parts it is not bound to are
 // never called by it (and would fail loudly, naming the missing binding, if they were).
 const clock = systemClock;
-export const directory = dynamoDirectoryStore(dynamo(), tableName('directory'));
+export const directory = lazyPort(() => dynamoDirectoryStore(dynamo(), tableName('directory')));
 export const deploymentStore = dynamoDeploymentStore(dynamo(), tableName('deployments'));
-export const audit = makeAuditTrail({ log: dynamoAuditLog(dynamo(), tableName('deployments')), clock });
+export const audit = makeAuditTrail({ log: lazyPort(() => dynamoAuditLog(dynamo(), tableName('deployments'))), clock });
 export const act = makeAct(audit);
 
 let engine: Workflow | undefined;

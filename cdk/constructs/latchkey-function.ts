@@ -7,6 +7,13 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference.js';
 import type { Construct } from 'constructs';
 import { bundlingSettings, externalModules } from '../bundling.ts';
+import {
+  acknowledgeAgentQueuesWildcard,
+  agentQueueManageActions,
+  agentQueueSendActions,
+  agentQueuesArn,
+  type AgentRole,
+} from './agent-access.ts';
 import type { DeclaredBucket, DeclaredQueue, DeclaredStateMachine, DeclaredTable } from './declared.ts';
 
 /** Read-only: get, batch get, query (tables and their declared indexes). */
@@ -181,6 +188,34 @@ export class LatchkeyFunction extends NodejsFunction {
         }),
       ],
     });
+    return this;
+  }
+
+  /**
+   * Sends to (`send`), or also creates and deletes (`manage`), the per-agent request queues: the
+   * queues are created at enrolment, so the grant names this deployment's queue-name prefix with
+   * a wildcard (and acknowledges cdk-nag's IAM5 finding for exactly that ARN).
+   */
+  public bindAgentQueues({ prefix, access }: { prefix: string; access: 'send' | 'manage' }): this {
+    const queuesArn = agentQueuesArn(this, prefix);
+    this.addEnvironment('AGENT_QUEUE_PREFIX', prefix);
+    const actions = access === 'manage' ? agentQueueManageActions : agentQueueSendActions;
+    this.addToRolePolicy(new iam.PolicyStatement({ actions: [...actions], resources: [queuesArn] }));
+    acknowledgeAgentQueuesWildcard(
+      this.executionRole,
+      queuesArn,
+      'Agent queues are created at run time when an agent enrols (prefix + agent id); the grant is limited to the queue-name prefix this deployment owns.',
+    );
+    return this;
+  }
+
+  /**
+   * Hands agents short-lived credentials: may assume exactly the agent role (which must trust
+   * this function's role), whose ARN it reads from AGENT_ROLE_ARN.
+   */
+  public bindAgentCredentials({ agentRole }: { agentRole: AgentRole }): this {
+    this.addEnvironment('AGENT_ROLE_ARN', agentRole.roleArn);
+    this.addToRolePolicy(new iam.PolicyStatement({ actions: ['sts:AssumeRole'], resources: [agentRole.roleArn] }));
     return this;
   }
 

@@ -15,12 +15,13 @@ import { dynamoAgentStore } from '../adapters/dynamo-agent-store.ts';
 import { dynamoAuditLog } from '../adapters/dynamo-audit-log.ts';
 import { dynamoDirectoryStore } from '../adapters/dynamo-directory-store.ts';
 import { tableName } from '../config.ts';
+import { lazyPort } from '../lazy-port.ts';
 
 // The composition root of the directory routes, built once per cold start: adapters in,
 // use cases out. Handlers import what they serve from here and stay a few lines long.
 const directory = dynamoDirectoryStore(dynamo(), tableName('directory'));
 const clock = systemClock;
-export const audit = makeAuditTrail({ log: dynamoAuditLog(dynamo(), tableName('deployments')), clock });
+export const audit = makeAuditTrail({ log: lazyPort(() => dynamoAuditLog(dynamo(), tableName('deployments'))), clock });
 const deps = { directory, act: makeAct(audit), clock, ids: randomIds };
 
 /** How recent a key server's heartbeat must be for it to count as online. */

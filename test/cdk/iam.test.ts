@@ -2,7 +2,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { functions, type FunctionDeclaration, type FunctionName } from '../../functions/catalog.ts';
 import { buckets, queues, tables, type QueueDeclaration, type TableDeclaration } from '../../functions/resources.ts';
-import { asArray, logicalId, policyStatements, synthLatchkey, type Synthesized } from './synth.ts';
+import { asArray, logicalId, policyStatements, synthLatchkey, type Statement, type Synthesized } from './synth.ts';
 
 let synthesized: Synthesized;
 beforeAll(() => {
@@ -52,6 +52,41 @@ const isBucketObjects = (target: unknown): boolean => {
   return bucketIds.some((id) => value === JSON.stringify({ 'Fn::GetAtt': [id, 'Arn'] }));
 };
 
+/**
+ * The other documented exception to "no wildcard in a resource": the per-agent request queues
+ * are created at run time when an agent enrols, named `<prefix><agent id>`, so their grants name
+ * this deployment's prefix with a trailing `*`, and only for these actions (DESIGN §6).
+ */
+const agentQueuePrefixAllowlist: Record<string, string> = {
+  'sqs:SendMessage': 'agentQueues send/manage: put a request on an agent queue',
+  'sqs:GetQueueUrl': 'agentQueues send/manage: look up an agent queue',
+  'sqs:CreateQueue': 'agentQueues manage: create the queue of an enrolling agent',
+  'sqs:DeleteQueue': 'agentQueues manage: delete the queue of a removed agent',
+  'sqs:GetQueueAttributes': 'agentQueues manage, and the AgentRole (its sessions are narrowed to one queue)',
+  'sqs:SetQueueAttributes': 'agentQueues manage: settings of an agent queue',
+  'sqs:TagQueue': 'agentQueues manage: tags of an agent queue',
+  'sqs:ReceiveMessage': 'AgentRole: an agent takes requests off its own queue (narrowed by the session policy)',
+  'sqs:DeleteMessage': 'AgentRole: an agent deletes the requests it handled (narrowed by the session policy)',
+  'sqs:ChangeMessageVisibility': 'AgentRole: an agent extends a request it is working on (narrowed by the session policy)',
+};
+
+/** `arn:<partition>:sqs:<region>:<account>:<this stage's agent queue prefix>*`, exactly. */
+const agentQueuesArn = () => ({
+  'Fn::Join': [
+    '',
+    [
+      'arn:',
+      { Ref: 'AWS::Partition' },
+      ':sqs:',
+      { Ref: 'AWS::Region' },
+      ':',
+      { Ref: 'AWS::AccountId' },
+      `:${synthesized.stateless.agentQueuePrefix}*`,
+    ],
+  ],
+});
+const isAgentQueues = (target: unknown): boolean => JSON.stringify(target) === JSON.stringify(agentQueuesArn());
+
 const templates = () => [
   ['stateful', synthesized.statefulTemplate],
   ['stateless', synthesized.statelessTemplate],
@@ -86,10 +121,26 @@ describe('IAM: every policy names specific resources', () => {
         // The one documented exception: object keys are made at run time, so a bucket binding
         // grants object actions on `<bucket ARN>/*` of that one bucket (see bindBucket).
         if (isBucketObjects(target) && actions.every((action) => objectActions.includes(action))) continue;
+        // The per-agent queues: this deployment's queue-name prefix, allowlisted actions only.
+        if (isAgentQueues(target) && actions.every((action) => agentQueuePrefixAllowlist[action] !== undefined)) continue;
         if (literals(target).some((part) => part.includes('*'))) offending.push(`${resource}: resource ${JSON.stringify(target)}`);
       }
     }
     expect(offending).toEqual([]);
+  });
+
+  it('the agent queue prefix is the stage\'s own (the allowlisted wildcard covers no other stage)', () => {
+    expect(synthesized.stateless.agentQueuePrefix).toBe('Latchkey-test-Agent-');
+  });
+
+  it.each(['stateful', 'stateless'] as const)('%s: no wildcard principal in any trust policy', (which) => {
+    const template = which === 'stateful' ? synthesized.statefulTemplate : synthesized.statelessTemplate;
+    for (const [id, role] of Object.entries(template.findResources('AWS::IAM::Role'))) {
+      for (const statement of role.Properties.AssumeRolePolicyDocument.Statement as { Principal: unknown }[]) {
+        expect(literals(statement.Principal).filter((part) => part.includes('*')), id).toEqual([]);
+        expect(statement.Principal, id).not.toEqual('*');
+      }
+    }
   });
 
   it('no role carries a managed policy (AWSLambdaBasicExecutionRole grants logs on "*")', () => {
@@ -196,7 +247,39 @@ describe('IAM: grants follow the catalog bindings', () => {
           (action) => `${action} on ${arn}`,
         );
       });
-    expect(grantsOf(name, 'sqs')).toEqual([...sends, ...consumes].sort());
+    const agentQueues = `${resourceKey(agentQueuesArn())}`;
+    expect(agentQueues).toBe('arn:ref:AWS::Partition:sqs:ref:AWS::Region:ref:AWS::AccountId:Latchkey-test-Agent-*');
+    const agentQueueActions = {
+      none: [],
+      send: ['sqs:GetQueueUrl', 'sqs:SendMessage'],
+      manage: [
+        'sqs:CreateQueue',
+        'sqs:DeleteQueue',
+        'sqs:GetQueueAttributes',
+        'sqs:GetQueueUrl',
+        'sqs:SendMessage',
+        'sqs:SetQueueAttributes',
+        'sqs:TagQueue',
+      ],
+    }[declaration.bind.agentQueues ?? 'none'].map((action) => `${action} on ${agentQueues}`);
+    expect(grantsOf(name, 'sqs')).toEqual([...sends, ...consumes, ...agentQueueActions].sort());
+  });
+
+  it.each(catalog)('%s: STS: assume exactly the agent role, only when bound to agent credentials', (name, declaration) => {
+    const { stateless } = synthesized;
+    const expected = declaration.bind.agentCredentials ? [`sts:AssumeRole on getatt:${logicalId(stateless, stateless.agentRole!)}.Arn`] : [];
+    expect(grantsOf(name, 'sts')).toEqual(expected);
+  });
+
+  it.each(catalog)('%s: no actions beyond the services its bindings name', (name) => {
+    const services = ['dynamodb', 'states', 'ses', 'sqs', 's3', 'logs', 'xray', 'sts'];
+    const { stateless, statelessTemplate } = synthesized;
+    const role = logicalId(stateless, stateless.functions[name].executionRole);
+    const policies = statelessTemplate.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: role }] } });
+    const actions = Object.values(policies).flatMap((policy) =>
+      (policy.Properties.PolicyDocument.Statement as { Action: string | string[] }[]).flatMap((statement) => asArray(statement.Action)),
+    );
+    expect(actions.filter((action) => !services.includes(action.split(':')[0]!))).toEqual([]);
   });
 
   it.each(catalog)('%s: S3: object actions only on the objects of bound buckets', (name, declaration) => {
@@ -214,6 +297,73 @@ describe('IAM: grants follow the catalog bindings', () => {
     const { stateless } = synthesized;
     const logGroup = `getatt:${logicalId(stateless, stateless.functions[name].logGroup as never)}.Arn`;
     expect(grantsOf(name, 'logs')).toEqual([`logs:CreateLogStream on ${logGroup}`, `logs:PutLogEvents on ${logGroup}`]);
+  });
+});
+
+describe('IAM: the agent role (short-lived agent credentials, DESIGN §6)', () => {
+  const credentialIssuers = (Object.entries(functions) as [FunctionName, FunctionDeclaration][])
+    .filter(([, declaration]) => declaration.bind.agentCredentials === true)
+    .map(([name]) => name);
+  const agentRole = () => {
+    const { stateless, statelessTemplate } = synthesized;
+    const id = logicalId(stateless, stateless.agentRole!);
+    return { id, resource: statelessTemplate.toJSON().Resources[id] };
+  };
+  const replyQueueArn = () => {
+    const { stateful, statefulTemplate } = synthesized;
+    const queueId = logicalId(stateful, stateful.agents.queues.agentReplies.queue as never);
+    const outputs = statefulTemplate.toJSON().Outputs as Record<string, { Value: unknown }>;
+    const [outputName] = Object.entries(outputs).find(
+      ([, output]) => JSON.stringify(output.Value) === JSON.stringify({ 'Fn::GetAtt': [queueId, 'Arn'] }),
+    )!;
+    return { 'Fn::GetStackOutput': { StackName: stateful.stackName, Region: { Ref: 'AWS::Region' }, OutputName: outputName } };
+  };
+
+  it('exactly one role is assumable by anything other than a service: the agent role', () => {
+    const roles = Object.entries(synthesized.statelessTemplate.findResources('AWS::IAM::Role'));
+    const nonService = roles
+      .filter(([, role]) =>
+        (role.Properties.AssumeRolePolicyDocument.Statement as { Principal: Record<string, unknown> }[]).some(
+          (statement) => Object.keys(statement.Principal).some((kind) => kind !== 'Service'),
+        ),
+      )
+      .map(([id]) => id);
+    expect(credentialIssuers.length).toBeGreaterThan(0);
+    expect(nonService).toEqual([agentRole().id]);
+  });
+
+  it('trusts exactly the roles of the functions bound to agentCredentials; sessions last at most an hour', () => {
+    const { stateless } = synthesized;
+    const principals = credentialIssuers
+      .map((name) => ({ 'Fn::GetAtt': [logicalId(stateless, stateless.functions[name].executionRole), 'Arn'] }))
+      .sort((a, b) => a['Fn::GetAtt'][0]!.localeCompare(b['Fn::GetAtt'][0]!));
+    const { resource } = agentRole();
+    expect(resource.Properties.MaxSessionDuration).toBe(3600);
+    expect(resource.Properties.ManagedPolicyArns).toBeUndefined();
+    expect(resource.Properties.RoleName).toBeUndefined();
+    expect(resource.Properties.AssumeRolePolicyDocument.Statement).toEqual([
+      { Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { AWS: principals.length === 1 ? principals[0] : principals } },
+    ]);
+  });
+
+  it('may take requests off this deployment\'s agent queues and send to the reply queue, nothing else', () => {
+    const { resource } = agentRole();
+    const statements = (resource.Properties.Policies as { PolicyDocument: { Statement: Statement[] } }[]).flatMap(
+      (policy) => policy.PolicyDocument.Statement,
+    );
+    expect(statements).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'],
+        Resource: agentQueuesArn(),
+      },
+      { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: replyQueueArn() },
+    ]);
+    // and no separate policy attaches anything else to it
+    const attached = synthesized.statelessTemplate.findResources('AWS::IAM::Policy', {
+      Properties: { Roles: Match.arrayWith([{ Ref: agentRole().id }]) },
+    });
+    expect(Object.keys(attached)).toEqual([]);
   });
 });
 

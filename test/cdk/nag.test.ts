@@ -11,6 +11,7 @@ import { DependenciesLayer } from '../../cdk/constructs/dependencies-layer.ts';
 import { LatchkeyFunction } from '../../cdk/constructs/latchkey-function.ts';
 import { addNagChecks, nagFindings } from '../../cdk/nag.ts';
 import { StatefulStack } from '../../cdk/stateful-stack.ts';
+import { functions, type FunctionDeclaration, type FunctionName } from '../../functions/catalog.ts';
 import { synthLatchkey, type Synthesized } from './synth.ts';
 
 let synthesized: Synthesized;
@@ -32,6 +33,9 @@ const acknowledgements = (root: IConstruct): { path: string; id: string; reason:
         })),
       ),
   );
+
+/** How cdk-nag names the agent-queue grant of the test stage: the prefix ARN, flattened. */
+const agentQueuesFinding = 'arn:<AWS::Partition>:sqs:<AWS::Region>:<AWS::AccountId>:Latchkey-test-Agent-*';
 
 /** A throw-away app for the cases the Latchkey app does not (yet) contain. */
 const scratchApp = () => {
@@ -60,7 +64,29 @@ describe('cdk-nag AwsSolutions', () => {
     // bindBucket's object-level grants are acknowledged per bucket (tested below)
     const bucketObjects = /^AwsSolutions-IAM5\[Resource::.*\/\*\]$/;
     const ids = new Set(acknowledgements(synthesized.app).map((a) => a.id).filter((id) => !bucketObjects.test(id)));
-    expect([...ids].sort()).toEqual(['AwsSolutions-APIG4', 'AwsSolutions-IAM5[Resource::*]', 'AwsSolutions-S1'].sort());
+    expect([...ids].sort()).toEqual(
+      [
+        'AwsSolutions-APIG4',
+        'AwsSolutions-IAM5[Resource::*]',
+        'AwsSolutions-S1',
+        // the per-agent queues, created at enrolment as <prefix><agent id> (tested below)
+        `AwsSolutions-IAM5[Resource::${agentQueuesFinding}]`,
+      ].sort(),
+    );
+  });
+
+  it('acknowledges the agent-queue prefix wildcard exactly where it is granted: agentQueues functions and the AgentRole', () => {
+    const { stateless } = synthesized;
+    const id = `AwsSolutions-IAM5[Resource::${agentQueuesFinding}]`;
+    const where = acknowledgements(synthesized.app)
+      .filter((a) => a.id === id)
+      .map((a) => a.path)
+      .sort();
+    const bound = (Object.entries(functions) as [FunctionName, FunctionDeclaration][])
+      .filter(([, declaration]) => declaration.bind.agentQueues !== undefined)
+      .map(([name]) => stateless.functions[name].executionRole.node.path);
+    expect(bound.length).toBeGreaterThan(0);
+    expect(where).toEqual([...bound, stateless.agentRole!.node.path].sort());
   });
 
   it('runs as a validation plugin of the app: an unacknowledged finding fails synthesis', () => {
@@ -80,7 +106,7 @@ describe('cdk-nag AwsSolutions', () => {
   });
 
   it('bindBucket across stacks: object-level grant, its IAM5 finding acknowledged with the exact id', () => {
-    // Prepare: no catalog function binds a bucket yet, so bind one here, across stacks as in the app
+    // Prepare: bind one here in isolation, across stacks as in the app
     const { app, dispose } = scratchApp();
     const stateful = new StatefulStack(app, 'ScratchStateful');
     const stateless = new Stack(app, 'ScratchStateless');

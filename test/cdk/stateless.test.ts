@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Match } from 'aws-cdk-lib/assertions';
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { projectRoot } from '../../cdk/app-factory.ts';
+import { agentQueuePrefixOf, buildLatchkey, projectContext, projectRoot } from '../../cdk/app-factory.ts';
 import { routes } from '../../functions/api/routes.ts';
 import { functions, type FunctionDeclaration, type FunctionName } from '../../functions/catalog.ts';
 import {
@@ -34,6 +35,9 @@ const boundEnvVars = (declaration: FunctionDeclaration): string[] => [
     .filter(([, access]) => access === 'start')
     .map(([s]) => stateMachines[s as keyof typeof stateMachines].envVar),
   ...(declaration.bind.mail ? ['MAIL_FROM', 'PUBLIC_API_URL'] : []),
+  // Whoever sends to an agent judges whether it is online (functions/agents-context.ts).
+  ...(declaration.bind.agentQueues ? ['AGENT_QUEUE_PREFIX'] : []),
+  ...(declaration.bind.agentCredentials ? ['AGENT_ROLE_ARN'] : []),
 ];
 
 const fnId = (name: FunctionName): string => logicalId(synthesized.stateless, synthesized.stateless.functions[name]);
@@ -72,7 +76,7 @@ describe('functions (one LatchkeyFunction per catalog entry)', () => {
       NODE_OPTIONS: '--enable-source-maps',
     });
     expect(Object.keys(variables).sort()).toEqual(
-      ['NODE_OPTIONS', 'POWERTOOLS_METRICS_NAMESPACE', 'POWERTOOLS_SERVICE_NAME', ...boundEnvVars(declaration)].sort(),
+      ['AGENT_HEARTBEAT_SECONDS', 'AGENT_ONLINE_SECONDS', 'NODE_OPTIONS', 'POWERTOOLS_METRICS_NAMESPACE', 'POWERTOOLS_SERVICE_NAME', ...boundEnvVars(declaration)].sort(),
     );
   });
 
@@ -223,5 +227,80 @@ describe('queue consumers', () => {
       BatchSize: declaration.batchSize,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
     });
+  });
+});
+
+describe('agent bindings (per-agent queues, agent credentials)', () => {
+  const variablesOf = (name: FunctionName): Record<string, unknown> =>
+    synthesized.statelessTemplate.toJSON().Resources[fnId(name)].Properties.Environment.Variables;
+  const agentQueueFunctions = catalog.filter(([, declaration]) => declaration.bind.agentQueues !== undefined);
+  const credentialFunctions = catalog.filter(([, declaration]) => declaration.bind.agentCredentials === true);
+
+  it('the catalog uses both kinds (the tests below are not vacuous)', () => {
+    expect(agentQueueFunctions.length).toBeGreaterThan(0);
+    expect(credentialFunctions.length).toBeGreaterThan(0);
+  });
+
+  it("the queue prefix belongs to the stage and leaves room for an agent id in SQS's 80 characters", () => {
+    const prefix = synthesized.stateless.agentQueuePrefix;
+    expect(prefix).toBe('Latchkey-test-Agent-');
+    expect(prefix).toMatch(/^[A-Za-z0-9_-]{1,40}$/);
+    expect(`${prefix}agt_${'0'.repeat(32)}`.length).toBeLessThanOrEqual(80);
+    // the longest stage still fits
+    expect(agentQueuePrefixOf('a'.repeat(20)).length).toBeLessThanOrEqual(40);
+  });
+
+  it("no stage's queue prefix covers another stage's queues", () => {
+    const stages = ['dev', 'dev-agent', 'dev-agent-x', 'prod', 'prod2', 'a', 'a-b'];
+    for (const a of stages) {
+      for (const b of stages) {
+        if (a === b) continue;
+        const queueOfB = `${agentQueuePrefixOf(b)}agt_${'f'.repeat(32)}`;
+        expect(queueOfB.startsWith(agentQueuePrefixOf(a)), `${a} covers ${b}`).toBe(false);
+      }
+    }
+  });
+
+  it.each(agentQueueFunctions)('%s: the queue prefix and the agent timing settings (defaults 90 s / 30 s)', (name) => {
+    expect(variablesOf(name)).toMatchObject({
+      AGENT_QUEUE_PREFIX: synthesized.stateless.agentQueuePrefix,
+      AGENT_ONLINE_SECONDS: '90',
+      AGENT_HEARTBEAT_SECONDS: '30',
+    });
+  });
+
+  it('creates ONE agent role', () => {
+    const { stateless, statelessTemplate } = synthesized;
+    expect(stateless.agentRole).toBeDefined();
+    resourceMatches(statelessTemplate, logicalId(stateless, stateless.agentRole!), { Type: 'AWS::IAM::Role' });
+  });
+
+  it.each(credentialFunctions)('%s: AGENT_ROLE_ARN is the agent role of this stack', (name) => {
+    const { stateless } = synthesized;
+    expect(variablesOf(name).AGENT_ROLE_ARN).toEqual({ 'Fn::GetAtt': [logicalId(stateless, stateless.agentRole!), 'Arn'] });
+  });
+
+  it('takes the agent timing settings from the CDK context (`-c` gives strings)', () => {
+    // Prepare: no bundling, no nag; only the environment matters here
+    const app = new App({
+      context: { ...projectContext(), 'aws:cdk:bundling-stacks': [], agentOnlineSeconds: '120', agentHeartbeatSeconds: 40 },
+      builtinCloudFormationValidation: false,
+    });
+    // Act
+    const { stateless } = buildLatchkey(app, { stage: 'ctx', nag: false });
+    // Assess
+    const [name] = agentQueueFunctions[0]!;
+    const id = logicalId(stateless, stateless.functions[name]);
+    const variables = Template.fromStack(stateless).toJSON().Resources[id].Properties.Environment.Variables;
+    expect(variables).toMatchObject({ AGENT_QUEUE_PREFIX: 'Latchkey-ctx-Agent-', AGENT_ONLINE_SECONDS: '120', AGENT_HEARTBEAT_SECONDS: '40' });
+  });
+
+  it.each([
+    [{ agentOnlineSeconds: 'soon' }, /agentOnlineSeconds "soon"/],
+    [{ agentHeartbeatSeconds: 0 }, /agentHeartbeatSeconds "0"/],
+    [{ agentOnlineSeconds: 30, agentHeartbeatSeconds: 30 }, /must be shorter/],
+  ] as const)('refuses agent timing context %j', (context, error) => {
+    const app = new App({ context: { ...projectContext(), ...context } });
+    expect(() => buildLatchkey(app, { stage: 'bad', nag: false })).toThrow(error);
   });
 });

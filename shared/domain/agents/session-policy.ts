@@ -21,11 +21,14 @@ export const agentSessionPolicy = (queues: { agentQueueArn: string; replyQueueAr
   ],
 });
 
+/** The AWS partition a region belongs to. */
+export const partitionOf = (region: string) => (region.startsWith('cn-') ? 'aws-cn' : region.startsWith('us-gov-') ? 'aws-us-gov' : 'aws');
+
 /** An SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>) as its ARN. */
-export const queueArnOf = (queueUrl: string, partition = 'aws'): string => {
+export const queueArnOf = (queueUrl: string): string => {
   const url = new URL(queueUrl);
   const [, account, name] = url.pathname.split('/');
   const region = /^sqs\.([a-z0-9-]+)\./.exec(url.hostname)?.[1];
   if (!region || !account || !name) throw new Error(`Not an SQS queue URL: ${queueUrl}`);
-  return `arn:${partition}:sqs:${region}:${account}:${name}`;
+  return `arn:${partitionOf(region)}:sqs:${region}:${account}:${name}`;
 };
