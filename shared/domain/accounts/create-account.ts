@@ -3,7 +3,7 @@ import type { DirectoryStore } from '#shared/ports/directory-store.ts';
 import type { Ids } from '#shared/ports/ids.ts';
 import type { AuditTrail } from '../audit/audit-trail.ts';
 import type { CreateAccountInput, CreateAccountOutput } from '#shared/protocol/accounts.ts';
-import { hashTokenSecret, newTokenSecret } from './token-secret.ts';
+import { mintToken } from './token-secret.ts';
 
 export const OWNER_TOKEN_LIFETIME_DAYS = 90;
 
@@ -25,9 +25,7 @@ export const makeCreateAccount =
     const now = clock.now();
     const accountId = ids.next('acc');
     const ownerId = ids.next('usr');
-    const tokenId = ids.next('tok');
-    const secret = newTokenSecret();
-    const expiresAt = new Date(now.getTime() + OWNER_TOKEN_LIFETIME_DAYS * 86_400_000).toISOString();
+    const { token, secret } = mintToken({ accountId, userId: ownerId }, ids.next('tok'), 'owner (created with the account)', now, OWNER_TOKEN_LIFETIME_DAYS);
     const createdAt = now.toISOString();
 
     await directory.putUser({
@@ -39,22 +37,14 @@ export const makeCreateAccount =
       createdAt,
     });
     await directory.putAccount({ accountId, name: input.accountName, ownerId, createdAt });
-    await directory.putToken({
-      accountId,
-      userId: ownerId,
-      tokenId,
-      secretHash: hashTokenSecret(secret),
-      label: 'owner (created with the account)',
-      createdAt,
-      expiresAt,
-    });
+    await directory.putToken(token);
 
     await audit.append(accountId, {
       action: 'account:create',
-      actor: { userId: ownerId, tokenId },
+      actor: { userId: ownerId, tokenId: token.tokenId },
       target: { type: 'account', id: accountId },
       outcome: 'succeeded',
     });
 
-    return { accountId, ownerId, token: { id: tokenId, secret, expiresAt } };
+    return { accountId, ownerId, token: { id: token.tokenId, secret, expiresAt: token.expiresAt } };
   };

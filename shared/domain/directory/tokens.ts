@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { createTokenInput } from '#shared/protocol/directory.ts';
 import type { PageRequest } from '#shared/ports/paging.ts';
-import { hashTokenSecret, newTokenSecret } from '../accounts/token-secret.ts';
+import { mintToken } from '../accounts/token-secret.ts';
 import type { Actor } from '../access/actor.ts';
 import { NotFoundError } from '../errors.ts';
 import type { DirectoryDeps } from './deps.ts';
@@ -13,17 +13,7 @@ export const makeTokens = ({ directory, act, clock, ids }: DirectoryDeps) => ({
       // 1. 256 random bits; only their SHA-256 is written.
       // 2. The token belongs to the person asking and carries their role, no more.
       // 3. The secret is returned this once.
-      const now = clock.now();
-      const secret = newTokenSecret();
-      const token = {
-        accountId: actor.accountId,
-        userId: actor.userId,
-        tokenId: ids.next('tok'),
-        secretHash: hashTokenSecret(secret),
-        label: input.label,
-        createdAt: now.toISOString(),
-        expiresAt: new Date(now.getTime() + input.expiresInDays * 86_400_000).toISOString(),
-      };
+      const { token, secret } = mintToken(actor, ids.next('tok'), input.label, clock.now(), input.expiresInDays);
       await directory.putToken(token);
       return { ...tokenView(token), secret };
     }),

@@ -6,7 +6,7 @@ import { NotFoundError } from '../errors.ts';
 import type { DirectoryDeps } from './deps.ts';
 import { userView } from './views.ts';
 import { keyView } from '../agents/owner-keys.ts';
-import { hashTokenSecret, newTokenSecret } from '../accounts/token-secret.ts';
+import { mintToken } from '../accounts/token-secret.ts';
 
 export const FIRST_TOKEN_DAYS = 7;
 
@@ -34,16 +34,7 @@ export const makeUsers = ({ directory, act, clock, ids }: DirectoryDeps) => ({
       const now = clock.now();
       const user = { accountId: actor.accountId, userId: ids.next('usr'), ...input, createdAt: now.toISOString() };
       await directory.putUser(user);
-      const secret = newTokenSecret();
-      const token = {
-        accountId: actor.accountId,
-        userId: user.userId,
-        tokenId: ids.next('tok'),
-        secretHash: hashTokenSecret(secret),
-        label: 'first sign-in',
-        createdAt: now.toISOString(),
-        expiresAt: new Date(now.getTime() + FIRST_TOKEN_DAYS * 86_400_000).toISOString(),
-      };
+      const { token, secret } = mintToken(user, ids.next('tok'), 'first sign-in', now, FIRST_TOKEN_DAYS);
       await directory.putToken(token);
       return { ...userView(user), firstToken: { tokenId: token.tokenId, secret, expiresAt: token.expiresAt } };
     }),
