@@ -3,7 +3,7 @@ import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocum
 import type { Agent, AgentRequestRecord, StoredEnrolment } from '#shared/domain/agents/model.ts';
 import { ConflictError } from '#shared/domain/errors.ts';
 import type { AgentStore } from '#shared/ports/agent-store.ts';
-import { queryPage } from './dynamo-paging.ts';
+import { queryAll, queryPage } from './dynamo-paging.ts';
 
 // In the directory table, in the account's partition ACCOUNT#<acc>:
 //   AGENT#<agt>        an agent; gsi1 (AGENT#<agt>, AGENT) finds it by id alone (sessions)
@@ -131,26 +131,17 @@ export const dynamoAgentStore = (db: DynamoDBDocumentClient, tableName: string):
         request,
         strip<Agent>,
       ),
-    agentsWithRole: async (accountId, role) => {
-      const agents: Agent[] = [];
-      let start: Record<string, unknown> | undefined;
-      do {
-        const page = await db.send(
-          new QueryCommand({
-            TableName: tableName,
-            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-            FilterExpression: '#role = :role AND attribute_not_exists(removedAt)',
-            ExpressionAttributeNames: { '#role': 'role' },
-            ExpressionAttributeValues: { ':pk': partition(accountId), ':prefix': 'AGENT#', ':role': role },
-            ConsistentRead: true,
-            ...(start ? { ExclusiveStartKey: start } : {}),
-          }),
-        );
-        agents.push(...(page.Items ?? []).map((item) => strip<Agent>(item)));
-        start = page.LastEvaluatedKey;
-      } while (start);
-      return agents;
-    },
+    agentsWithRole: async (accountId, role) =>
+      (
+        await queryAll(db, {
+          TableName: tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          FilterExpression: '#role = :role AND attribute_not_exists(removedAt)',
+          ExpressionAttributeNames: { '#role': 'role' },
+          ExpressionAttributeValues: { ':pk': partition(accountId), ':prefix': 'AGENT#', ':role': role },
+          ConsistentRead: true,
+        })
+      ).map((item) => strip<Agent>(item)),
     markSeen: async (accountId, agentId, at) => {
       try {
         // Heartbeats can arrive out of order: lastSeenAt only moves forward.

@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { queryAll } from './dynamo-paging.ts';
 import type { WrappedMaster, WrappedReleaseKey } from '#shared/domain/agents/model.ts';
 import type { KeyStore } from '#shared/ports/agent-store.ts';
 
@@ -20,24 +21,15 @@ const putOnce = async (db: DynamoDBDocumentClient, tableName: string, item: Reco
 export const dynamoKeyStore = (db: DynamoDBDocumentClient, tableName: string): KeyStore => ({
   putWrappedMaster: (wrap) =>
     putOnce(db, tableName, { pk: partition(wrap.accountId), sk: `MASTER#${String(wrap.version).padStart(10, '0')}#${wrap.agentId}`, ...wrap }),
-  wrappedMasters: async (accountId) => {
-    const items: WrappedMaster[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await db.send(
-        new QueryCommand({
-          TableName: tableName,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': partition(accountId), ':prefix': 'MASTER#' },
-          ConsistentRead: true,
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
-      for (const { pk: _pk, sk: _sk, ...wrap } of page.Items ?? []) items.push(wrap as WrappedMaster);
-      start = page.LastEvaluatedKey;
-    } while (start);
-    return items;
-  },
+  wrappedMasters: async (accountId) =>
+    (
+      await queryAll(db, {
+        TableName: tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': partition(accountId), ':prefix': 'MASTER#' },
+        ConsistentRead: true,
+      })
+    ).map(({ pk: _pk, sk: _sk, ...wrap }) => wrap as WrappedMaster),
   putWrappedReleaseKey: (wrap) => putOnce(db, tableName, { pk: partition(wrap.accountId), sk: `RELEASE#${wrap.releaseId}`, ...wrap }),
   getWrappedReleaseKey: async (accountId, releaseId) => {
     const { Item } = await db.send(new GetCommand({ TableName: tableName, Key: { pk: partition(accountId), sk: `RELEASE#${releaseId}` }, ConsistentRead: true }));

@@ -47,3 +47,15 @@ export const queryPage = async <T>(
   );
   return { items: Items.map(toItem), ...(LastEvaluatedKey ? { nextCursor: encodeCursor(LastEvaluatedKey as Key) } : {}) };
 };
+
+/** Every item of a Query, following LastEvaluatedKey: for small, bounded sets (an account's agents or key wraps). */
+export const queryAll = async (db: DynamoDBDocumentClient, input: QueryCommandInput): Promise<Record<string, unknown>[]> => {
+  const items: Record<string, unknown>[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await db.send(new QueryCommand({ ...input, ...(start ? { ExclusiveStartKey: start } : {}) }));
+    items.push(...(page.Items ?? []));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return items;
+};
