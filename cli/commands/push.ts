@@ -61,7 +61,6 @@ export const plainManifest = (context: CryptoContext, size: number, sha256: Buff
   plaintextSize: size,
   ciphertextSize: size,
   headerHash: Buffer.alloc(32),
-  plaintextSha256: sha256,
   ciphertextSha256: sha256,
 });
 

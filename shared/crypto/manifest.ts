@@ -13,21 +13,25 @@ export interface ReleaseManifest {
   segmentSize: number;
   plaintextSize: number;
   ciphertextSize: number;
-  /** SHA-256 of the release header bytes. */
+  /** SHA-256 of the release header bytes (which carry the key commitment). */
   headerHash: Buffer;
-  plaintextSha256: Buffer;
+  /**
+   * SHA-256 of the whole release file (of the archive itself for a plain release). With the
+   * committed key and the per-segment tags it also fixes the plaintext: docs/release-format.md §7.
+   */
   ciphertextSha256: Buffer;
   /** SHA-256 of the signer's Ed25519 public key (tells a verifier which key to use). */
   signerKeyId: Buffer;
 }
 
 const MAGIC = Buffer.from('LKMF', 'ascii');
-const FORMAT_VERSION = 1;
+/** v2 dropped the plaintext digest (docs/release-format.md §7, §10). */
+const FORMAT_VERSION = 2;
 
 /**
- * Body: "LKMF" ‖ u8 1 ‖ u16 len ‖ context ‖ u32 segment size ‖ u64 plaintext size ‖
- * u64 ciphertext size ‖ header hash(32) ‖ plaintext SHA-256(32) ‖ ciphertext SHA-256(32) ‖
- * signer key id(32). Signed manifest = body ‖ Ed25519(label ‖ body) (64 bytes).
+ * Body: "LKMF" ‖ u8 2 ‖ u16 len ‖ context ‖ u32 segment size ‖ u64 plaintext size ‖
+ * u64 ciphertext size ‖ header hash(32) ‖ ciphertext SHA-256(32) ‖ signer key id(32).
+ * Signed manifest = body ‖ Ed25519(label ‖ body) (64 bytes).
  */
 export const encodeManifest = (m: ReleaseManifest): Buffer =>
   new ByteWriter()
@@ -38,7 +42,6 @@ export const encodeManifest = (m: ReleaseManifest): Buffer =>
     .u64(m.plaintextSize)
     .u64(m.ciphertextSize)
     .exact(m.headerHash, 32, 'header hash')
-    .exact(m.plaintextSha256, 32, 'plaintext SHA-256')
     .exact(m.ciphertextSha256, 32, 'ciphertext SHA-256')
     .exact(m.signerKeyId, 32, 'signer key id')
     .finish();
@@ -54,7 +57,6 @@ export const decodeManifest = (body: Uint8Array): ReleaseManifest => {
     plaintextSize: r.u64(),
     ciphertextSize: r.u64(),
     headerHash: Buffer.from(r.bytes(32)),
-    plaintextSha256: Buffer.from(r.bytes(32)),
     ciphertextSha256: Buffer.from(r.bytes(32)),
     signerKeyId: Buffer.from(r.bytes(32)),
   };

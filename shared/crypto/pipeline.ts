@@ -89,5 +89,16 @@ const writeAll = async (out: FileHandle, buf: Buffer): Promise<void> => {
   }
 };
 
+/**
+ * Returns a callback that runs `then` on its `count`-th call: a buffer read by several stages at
+ * once (cipher and hasher, or hasher and writer) goes back to its pool only when the last is done.
+ */
+export const afterAll = (count: number, then: () => void): (() => void) => {
+  let left = count;
+  return () => {
+    if (--left === 0) then();
+  };
+};
+
 /** Awaits `p` unless a pipeline stage fails first. */
 export const orFail = <T>(p: Promise<T>, ...failures: Promise<never>[]): Promise<T> => Promise.race([p, ...failures]);

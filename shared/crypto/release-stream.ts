@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes, type Hash } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { openSource, type ByteSource, type ReleaseInput } from './byte-source.ts';
@@ -14,7 +14,7 @@ import {
 import { assertKey, SALT_BYTES, TAG_BYTES } from './kdf.ts';
 import { verifyManifest, type ReleaseManifest, type UnsignedManifest } from './manifest.ts';
 import { createSha256Sink, type HashMode, type Sha256Sink } from './parallel-hash.ts';
-import { BufferPool, orFail, release, SerialWriter } from './pipeline.ts';
+import { afterAll, BufferPool, orFail, release, SerialWriter } from './pipeline.ts';
 import {
   buildHeader,
   checkCommitment,
@@ -53,6 +53,11 @@ export interface EncryptReleaseOptions {
   context: CryptoContext;
   /** Plaintext bytes per segment; default 65536. */
   segmentSize?: number;
+  /**
+   * fsync before rename. Default false: the encrypted file is an upload artefact, rebuilt by
+   * pushing again, so a crash-proof copy is not worth a disk flush of the whole release.
+   */
+  durable?: boolean;
 }
 
 /** Everything a manifest needs; pass it to signManifest with the pusher's signing key. */
@@ -85,7 +90,7 @@ const checkReleaseContext = (context: CryptoContext): void => {
 };
 
 /**
- * Encrypts a release in constant memory. Returns header hash, sizes and both SHA-256 digests
+ * Encrypts a release in constant memory. Returns header hash, sizes and the SHA-256 of the file
  * for the manifest. On failure the partial output is removed.
  */
 export const encryptRelease = (opts: EncryptReleaseOptions): Promise<EncryptedRelease> => encryptReleaseWith(opts, {});
@@ -100,19 +105,18 @@ export const encryptReleaseWith = async (
   const header = buildHeader(opts.releaseKey, opts.context, S, internal.salt ?? randomBytes(SALT_BYTES));
   const payloadKey = derivePayloadKey(opts.releaseKey, header.salt, header.hash);
   const source = await openSource(opts.input);
-  // The plaintext digest runs on a worker (for large inputs) reading the shared read buffer
-  // while this thread encrypts it; the ciphertext digest runs here, over the cipher's output.
-  const plainHash = createSha256Sink(internal.hashing ?? 'auto', source.size);
-  const cipherHash = createHash('sha256');
+  // The file's digest runs on a worker (for large inputs) over each chunk of cipher output while
+  // the pool writes the same chunk out and this thread encrypts the next one.
+  const cipherHash = createSha256Sink(internal.hashing ?? 'auto', source.size);
   try {
-    return await writeAtomically(opts.outputPath, true, async (out) => {
+    return await writeAtomically(opts.outputPath, opts.durable ?? false, async (out) => {
       const writer = new SerialWriter(out);
-      const fails = [writer.failed, plainHash.failed];
+      const fails = [writer.failed, cipherHash.failed];
       const segments = segmentsPerChunk(S);
-      const plainPool = new BufferPool(segments * S, POOL_BUFFERS, plainHash.parallel);
-      const cipherPool = new BufferPool(segments * frameBytes(S), POOL_BUFFERS);
+      const plainPool = new BufferPool(segments * S, POOL_BUFFERS);
+      const cipherPool = new BufferPool(segments * frameBytes(S), POOL_BUFFERS + 1, cipherHash.parallel);
       const headerBytes = Buffer.from(header.bytes);
-      cipherHash.update(headerBytes);
+      cipherHash.push(headerBytes, headerBytes.byteLength, noop);
       writer.write(headerBytes, headerBytes.byteLength, noop);
       const nonce = Buffer.alloc(12);
       let counter = 0;
@@ -124,17 +128,18 @@ export const encryptReleaseWith = async (
         // A short read is the end of input: the last segment is the short one (possibly empty).
         const last = n < buf.byteLength;
         if (!last) next = readInto(source, plainPool, fails);
-        // The worker only reads `buf`; it comes back to the pool once hashed, and this loop is
-        // done with it before it next yields.
-        plainHash.push(buf, n, plainPool.give);
         const ct = await orFail(cipherPool.take(), ...fails);
         let w = 0;
         let off = 0;
-        for (; off + S <= n; off += S) w = sealSegment(payloadKey, nonce, counter++, false, buf, off, S, ct, w, cipherHash);
-        if (last) w = sealSegment(payloadKey, nonce, counter++, true, buf, off, n - off, ct, w, cipherHash);
+        for (; off + S <= n; off += S) w = sealSegment(payloadKey, nonce, counter++, false, buf, off, S, ct, w);
+        if (last) w = sealSegment(payloadKey, nonce, counter++, true, buf, off, n - off, ct, w);
+        plainPool.give(buf);
         plaintextSize += n;
         ciphertextSize += w;
-        writer.write(ct, w, () => cipherPool.give(ct));
+        // Hashed and written at the same time (both only read `ct`); reused once both are done.
+        const done = afterAll(2, () => cipherPool.give(ct));
+        cipherHash.push(ct, w, done);
+        writer.write(ct, w, done);
         if (last) break;
       }
       await orFail(writer.flush(), ...fails);
@@ -144,21 +149,17 @@ export const encryptReleaseWith = async (
         plaintextSize,
         ciphertextSize,
         headerHash: header.hash,
-        plaintextSha256: await plainHash.digest(),
-        ciphertextSha256: cipherHash.digest(),
+        ciphertextSha256: await cipherHash.digest(),
       };
     });
   } finally {
-    plainHash.close();
+    cipherHash.close();
     payloadKey.fill(0);
     await source.close();
   }
 };
 
-/**
- * Encrypts plain[off, off+len) as segment `counter` into out at `w` and hashes the frame;
- * returns the new offset.
- */
+/** Encrypts plain[off, off+len) as segment `counter` into out at `w`; returns the new offset. */
 const sealSegment = (
   key: Buffer,
   nonce: Buffer,
@@ -169,15 +170,12 @@ const sealSegment = (
   len: number,
   out: Buffer,
   w: number,
-  hash: Hash,
 ): number => {
   setNonce(nonce, counter, final);
   const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
   const ct = cipher.update(plain.subarray(off, off + len));
   cipher.final(); // GCM emits nothing here; it computes the tag
   const tag = cipher.getAuthTag();
-  hash.update(ct);
-  hash.update(tag);
   w += ct.copy(out, w);
   release(ct);
   return w + tag.copy(out, w);
@@ -259,11 +257,12 @@ export const decryptPayload = async (
         const { buf, n } = await orFail(next, ...fails);
         const endOfInput = n < buf.byteLength;
         if (!endOfInput) next = readInto(source, cipherPool, fails);
-        // Hash the whole read while this thread decrypts it (the worker only reads `buf`). If
-        // anything follows the final frame the release is refused below, so hashing all `n`
-        // bytes rather than only the frames is never observable.
-        hasher.push(buf, n, cipherPool.give);
         const plain = await orFail(plainPool.take(), ...fails);
+        // Hash the whole read while this thread decrypts it (both only read `buf`, which is
+        // reused once both are done). If anything follows the final frame the release is
+        // refused below, so hashing all `n` bytes rather than only the frames is never observable.
+        const readDone = afterAll(2, () => cipherPool.give(buf));
+        hasher.push(buf, n, readDone);
         let w = 0;
         let pos = 0;
         while (pos < n) {
@@ -299,6 +298,7 @@ export const decryptPayload = async (
           const extra = await orFail(next, ...fails);
           if (extra.n > 0) throw new TrailingDataError('bytes follow the final segment');
         }
+        readDone();
         ciphertextSize += pos;
         // Every segment of this chunk has verified: only now is its plaintext written.
         writer.write(plain, w, () => plainPool.give(plain));

@@ -96,7 +96,6 @@ export const computeVectors = async (): Promise<Vectors> => {
       'context.wrap': hex(encodeContext(wrapContext)),
       'release.file': hex(full.file),
       'release.headerHash': hex(full.r.headerHash),
-      'release.plaintextSha256': hex(full.r.plaintextSha256),
       'release.ciphertextSha256': hex(full.r.ciphertextSha256),
       'release.empty.file': hex(empty.file),
       'manifest.signed': hex(manifest),

@@ -11,6 +11,9 @@ import {
   type CryptoContext,
   type UnsignedManifest,
 } from '../../../shared/crypto/index.ts';
+import { LABEL } from '../../../shared/crypto/kdf.ts';
+import { encodeManifest } from '../../../shared/crypto/manifest.ts';
+import { signWithLabel } from '../../../shared/crypto/signatures.ts';
 import { rejection, releaseContext } from './helpers.ts';
 
 const pusher = generateAgentKeys().signing;
@@ -23,7 +26,6 @@ const unsigned: UnsignedManifest = {
   plaintextSize: 1234,
   ciphertextSize: 1500,
   headerHash: Buffer.alloc(32, 1),
-  plaintextSha256: Buffer.alloc(32, 2),
   ciphertextSha256: Buffer.alloc(32, 3),
 };
 
@@ -43,6 +45,13 @@ describe('release manifest', () => {
       bad[i]! ^= 0x10;
       expect((await rejection(async () => verifyManifest(bad, pusher.publicKey))).reason).toBe('bad-signature');
     }
+  });
+
+  it('refuses a validly signed version-1 manifest (the layout that also carried a plaintext digest)', async () => {
+    const body = encodeManifest({ ...unsigned, signerKeyId: keyId(pusher.publicKey) });
+    body[4] = 1;
+    const v1 = Buffer.concat([body, signWithLabel(pusher.privateKey, LABEL.manifestSignature, body)]);
+    expect((await rejection(async () => verifyManifest(v1, pusher.publicKey))).reason).toBe('unsupported-version');
   });
 });
 

@@ -1,4 +1,4 @@
-import { createDecipheriv, createHash, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { createDecipheriv, createHash, createPublicKey, hkdfSync, timingSafeEqual, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
@@ -60,5 +60,30 @@ describe('test vectors', () => {
       pos += frame;
     }
     expect(Buffer.concat(out).equals(I.plaintext)).toBe(true);
+  });
+
+  it('an independent reader of the manifest (§7) finds the release file\'s digest signed in it', () => {
+    // Also written from the document alone: one digest, of the whole release file.
+    const signed = bytes('manifest.signed');
+    const body = signed.subarray(0, signed.byteLength - 64);
+    expect(body.subarray(0, 4).toString('ascii')).toBe('LKMF');
+    expect(body[4]).toBe(2);
+    const ctxLen = body.readUInt16BE(5);
+    expect(body.subarray(7, 7 + ctxLen).toString('hex')).toBe(stored['context.release']);
+    let at = 7 + ctxLen;
+    expect(body.readUInt32BE(at)).toBe(I.segmentSize);
+    expect(Number(body.readBigUInt64BE(at + 4))).toBe(I.plaintext.byteLength);
+    expect(Number(body.readBigUInt64BE(at + 12))).toBe(bytes('release.file').byteLength);
+    at += 20;
+    const field = () => body.subarray(at, (at += 32)).toString('hex');
+    expect(field()).toBe(stored['release.headerHash']);
+    const fileDigest = createHash('sha256').update(bytes('release.file')).digest('hex');
+    expect(field()).toBe(fileDigest);
+    expect(stored['release.ciphertextSha256']).toBe(fileDigest);
+    expect(field()).toBe(createHash('sha256').update(bytes('ed25519.public')).digest('hex'));
+    expect(at).toBe(body.byteLength);
+    const spki = Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), bytes('ed25519.public')]);
+    const message = Buffer.concat([Buffer.from('latchkey/v1/release-manifest\0'), body]);
+    expect(verify(null, message, createPublicKey({ key: spki, format: 'der', type: 'spki' }), signed.subarray(body.byteLength))).toBe(true);
   });
 });
