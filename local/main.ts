@@ -1,14 +1,21 @@
 import { parseArgs } from 'node:util';
+import { runDemo } from './demo/run-demo.ts';
+import { backgroundProcesses, StepFailed } from './demo/processes.ts';
 import { startLocalStack } from './stack.ts';
 
-const usage = `Usage: npm start -- [--port N] [--data DIR] [--json]
+const usage = `Usage: npm start -- [--port N] [--data DIR] [--json] [--no-demo] [--auto-approve] [--exit]
 
 Runs the whole Latchkey backend on this machine, on 127.0.0.1 only:
 DynamoDB, S3, SQS, SES and Step Functions emulators, the HTTP API, and the queue consumers.
+Then a demo shows it working: an account, two key servers and a target (as child processes),
+a secure application, a push, and a deployment to prod that waits for your approval.
 
-  --port N     HTTP API port (default $PORT or 4000; the emulators take the next four; 0 = any free)
-  --data DIR   keep DynamoDB data in DIR across restarts (default: in memory)
-  --json       print the endpoints as one JSON line (for scripts and tests)
+  --port N        HTTP API port (default $PORT or 4000; the emulators take the next four; 0 = any free)
+  --data DIR      keep DynamoDB data and the demo's state in DIR across restarts (default: in memory, temp dir)
+  --json          print the endpoints as one JSON line (for scripts and tests); no demo unless --demo
+  --no-demo       only the stack
+  --auto-approve  the demo approves through the emailed link itself instead of waiting for you
+  --exit          stop everything once the demo ends (exit 0 if the deployment succeeded)
 `;
 
 // The pinned SDK supports Node 20; its notice about future releases is not news at every start.
@@ -19,6 +26,10 @@ const { values } = parseArgs({
     port: { type: 'string' },
     data: { type: 'string' },
     json: { type: 'boolean', default: false },
+    demo: { type: 'boolean' },
+    'no-demo': { type: 'boolean', default: false },
+    'auto-approve': { type: 'boolean', default: false },
+    exit: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
   allowPositionals: false,
@@ -77,13 +88,32 @@ if (values.json) {
   );
 }
 
+const agents = backgroundProcesses();
 let stopping = false;
-const stop = async (signal: string) => {
+const stop = async (why: string, code = 0) => {
   if (stopping) return;
   stopping = true;
-  if (!values.json) process.stdout.write(`\n${signal}: stopping the local stack...\n`);
+  if (!values.json) process.stdout.write(`\n${why}: stopping the demo agents and the local stack...\n`);
+  await agents.stopAll();
   await stack.stop();
-  process.exit(0);
+  process.exit(code);
 };
 process.on('SIGINT', () => void stop('SIGINT'));
 process.on('SIGTERM', () => void stop('SIGTERM'));
+
+const demo = values['no-demo'] ? false : (values.demo ?? !values.json);
+if (demo) {
+  const started = Date.now();
+  const say = (line: string) => process.stdout.write(`[demo ${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}\n`);
+  say('Starting the demo (npm start -- --no-demo skips it)');
+  try {
+    const outcome = await runDemo({ endpoints, ...(values.data ? { dataDir: values.data } : {}), autoApprove: values['auto-approve'], processes: agents, say });
+    say(`Demo done: deployment ${outcome.deploymentId} ${outcome.state}. Its people and agents are in ${outcome.dir}; the stack keeps running.`);
+    if (values.exit) await stop('demo done');
+  } catch (error) {
+    process.stderr.write(`\nThe demo stopped: ${(error as Error).message}\n`);
+    if (error instanceof StepFailed) process.stderr.write(`What to do: ${error.hint}\n`);
+    else process.stderr.write('What to do: this is a bug in the demo; the stack is still up, so try the CLI by hand (README).\n');
+    if (values.exit) await stop('demo failed', 1);
+  }
+}

@@ -1,23 +1,12 @@
 import { createHash } from 'node:crypto';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { inject } from 'vitest';
+import { capturedEmails as capturedIn, linkIn } from '../../local/demo/mail.ts';
 import { localClients, waitFor } from './clients.ts';
 
-/** One email as the local SES keeps it at GET <ses>/store. */
-export type StoredEmail = {
-  messageId: string;
-  from: string;
-  destination: { to: string[]; cc: string[]; bcc: string[] };
-  subject: string;
-  body: { text?: string; html?: string };
-  at: number;
-};
+export type { StoredEmail } from '../../local/demo/mail.ts';
 
-export const capturedEmails = async (): Promise<StoredEmail[]> => {
-  const response = await fetch(inject('endpoints').sesStore);
-  if (!response.ok) throw new Error(`The local SES store answered ${response.status}`);
-  return ((await response.json()) as { emails: StoredEmail[] }).emails;
-};
+export const capturedEmails = () => capturedIn(inject('endpoints').sesStore);
 
 export const emailsTo = async (address: string) => (await capturedEmails()).filter((email) => email.destination.to.includes(address));
 
@@ -28,14 +17,7 @@ export const mailTo = (address: string, timeoutMs = 15_000) =>
     return found.length ? found : undefined;
   }, timeoutMs);
 
-const LINK = /(https?:\/\/[^\s"<>]+\/approvals\/(lka_[A-Za-z0-9_-]{43}))/;
-
-/** The approval link in an email's text part. */
-export const linkIn = (text: string | undefined): { url: string; secret: string } => {
-  const match = LINK.exec(text ?? '');
-  if (!match) throw new Error(`No approval link in: ${text}`);
-  return { url: match[1]!, secret: match[2]! };
-};
+export { linkIn };
 
 /** The approval link mailed to `address`. */
 export const approvalLinkFor = async (address: string) => linkIn((await mailTo(address))[0]!.body.text);

@@ -1,0 +1,163 @@
+import { mkdir, mkdtemp, readFile, realpath, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Endpoints } from '../stack.ts';
+import { capturedEmails, linkIn } from './mail.ts';
+import { pollUntil } from './poll.ts';
+import { agentBin, cliBin, run, StepFailed, type BackgroundProcesses } from './processes.ts';
+import { writeDemoRelease } from './release-fixture.ts';
+
+export type DemoOptions = {
+  endpoints: Endpoints;
+  /** Where the demo keeps its people's configs, agents' state and the target's install; a temp dir when omitted. */
+  dataDir?: string;
+  /** Approve through the emailed link at once, as the approver would, instead of waiting for a person. */
+  autoApprove: boolean;
+  processes: BackgroundProcesses;
+  say: (line: string) => void;
+};
+
+export type DemoOutcome = { deploymentId: string; state: string; installedSecret: string; dir: string };
+
+const OWNER = { name: 'Ada Lovelace', email: 'ada@example.com' };
+const APPROVER = { name: 'Bob Approver', email: 'bob@example.com' };
+// Time for a person to click the link or type the command in a second terminal.
+const APPROVAL_WAIT_MS = 30 * 60 * 1000;
+
+/**
+ * The seeds' secure-package scenario, end to end, through the same binaries a person would use:
+ * an owner and an approver, two key servers and one target as separate processes, a secure app
+ * holding every environment's secret, a push, and a deployment to an approval-gated environment
+ * that ends with only the production secret on the production server.
+ */
+export const runDemo = async ({ endpoints, dataDir, autoApprove, processes, say }: DemoOptions): Promise<DemoOutcome> => {
+  // 1. A directory for everything the demo's people and machines keep.
+  const dir = dataDir ? path.resolve(dataDir, 'demo') : await mkdtemp(path.join(tmpdir(), 'latchkey-demo-'));
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const home = await realpath(dir);
+  const person = (who: string) => ({ HOME: path.join(home, who), LATCHKEY_CONFIG: path.join(home, who, 'latchkey.json'), LATCHKEY_ENDPOINT: endpoints.api, LATCHKEY_TOKEN: undefined });
+  const ada = person('ada');
+  const bob = person('bob');
+  const agentNames = ['keyserver-1', 'keyserver-2', 'prod-server'];
+  const runAgent = (name: string) => processes.start(agentBin, ['run', '--state', path.join(home, name)], path.join(home, `${name}.log`));
+
+  // With --data the demo's account survives a restart: bring its agents back instead of starting over.
+  const saved = await readFile(path.join(home, 'demo.json'), 'utf8').then((text) => JSON.parse(text) as DemoOutcome, () => undefined);
+  if (saved) {
+    agentNames.forEach(runAgent);
+    say(`The demo account in ${home} is kept from an earlier run: its agents are running again.`);
+    say(`See it with: LATCHKEY_CONFIG=${ada.LATCHKEY_CONFIG} node ${path.relative(process.cwd(), cliBin)} status ${saved.deploymentId}`);
+    return saved;
+  }
+
+  const latchkey = async <T>(who: ReturnType<typeof person>, args: string[], input?: string) =>
+    JSON.parse(await run(cliBin, [...args, '--json'], { env: who, ...(input ? { input } : {}) })) as T;
+
+  // 2. The owner signs up; the CLI makes the owner key on this machine.
+  const account = await latchkey<{ accountId: string }>(ada, ['signup', '--account', 'Acme', '--name', OWNER.name, '--email', OWNER.email]);
+  say(`Account ${account.accountId} created; ${OWNER.name} is its owner (owner key kept in ${path.join(home, 'ada')})`);
+
+  // 3. An approver with a token of their own, and a production environment that needs one approval.
+  const added = await latchkey<{ userId: string; firstToken: { secret: string } }>(ada, ['users', 'add', '--name', APPROVER.name, '--email', APPROVER.email, '--role', 'approver']);
+  await run(cliBin, ['login', '--endpoint', endpoints.api], { env: bob, input: `${added.firstToken.secret}\n` });
+  await latchkey(ada, ['groups', 'create', 'prod-approvers']);
+  await latchkey(ada, ['groups', 'add-member', 'prod-approvers', APPROVER.email]);
+  const installDir = path.join(home, 'prod-server', 'installed');
+  await mkdir(installDir, { recursive: true, mode: 0o700 });
+  const destination = path.join(installDir, 'secret.cred');
+  await latchkey(ada, [
+    'envs', 'create', 'prod', '--approval', '--approvers', 'prod-approvers', '--required', '1',
+    '--var', 'SECRET_FILE=secret.cred.prod', '--var', `DESTINATION_FILE=${destination}`,
+  ]);
+  say(`Environment prod needs 1 approval from prod-approvers (${APPROVER.name} <${APPROVER.email}>)`);
+
+  // 4. Agents: two key servers and a production target, each enrolled with an owner-signed token.
+  const startAgent = async (name: string, role: 'keyserver' | 'target', envs: string[] = []) => {
+    const enrolment = await latchkey<{ token: string; ownerKey: string }>(ada, ['enrolments', 'create', '--role', role, ...envs.flatMap((e) => ['--env', e])]);
+    const state = path.join(home, name);
+    await run(agentBin, ['init', '--state', state, '--endpoint', endpoints.api, '--owner-key', enrolment.ownerKey]);
+    await run(agentBin, ['enrol', '--state', state, '--name', name], { env: { LATCHKEY_ENROLMENT_TOKEN: enrolment.token } });
+    runAgent(name);
+    return state;
+  };
+  const [ks1, ks2, target] = agentNames as [string, string, string];
+  await startAgent(ks1, 'keyserver');
+  await startAgent(ks2, 'keyserver');
+  say(`Key servers ${ks1} and ${ks2} enrolled and running (their keys never leave their state directories)`);
+  const targetState = await startAgent(target, 'target', ['prod']);
+  say(`Target prod-server enrolled for prod and running (state in ${targetState})`);
+
+  // 5. A secure application: needs two online key servers, which create the master key between them.
+  await latchkey(ada, ['apps', 'create', 'web']);
+  await pollUntil(
+    'two key servers online holding the master key',
+    async () => {
+      const agents = await latchkey<{ role: string; online: boolean; masterVersions: number[] }[]>(ada, ['agents', 'list']);
+      return agents.filter((a) => a.role === 'keyserver' && a.online && a.masterVersions.length > 0).length >= 2 ? true : undefined;
+    },
+    60_000,
+    `See the key servers' logs in ${home}/keyserver-*.log`,
+  );
+  await latchkey(ada, ['apps', 'secure', 'web']);
+  say('Application web is secure: its releases are encrypted on the pusher’s machine');
+
+  // 6. Push: every environment's secret in one encrypted release.
+  const releaseDir = path.join(home, 'release');
+  await writeDemoRelease(releaseDir);
+  const release = await latchkey<{ releaseId: string; version: string }>(ada, ['push', 'web', releaseDir, '--version', '1.0.0']);
+  say(`Pushed web 1.0.0 (${release.releaseId}): secret.cred.dev, .stage and .prod, encrypted before upload`);
+
+  // 7. Deploy to prod: it waits for the approver, who gets an email with a single-use link.
+  const requestedAt = Date.now() - 1000;
+  const deployment = await latchkey<{ deploymentId: string; state: string }>(ada, ['deploy', 'web', '1.0.0', 'prod']);
+  const { deploymentId } = deployment;
+  say(`Deployment ${deploymentId} of web 1.0.0 to prod is ${deployment.state}`);
+  const link = await pollUntil(
+    `the approval email to ${APPROVER.email}`,
+    async () => {
+      // The approver is new in this account and this is the first deployment: the newest mail to them is its.
+      const [mail] = (await capturedEmails(endpoints.sesStore)).filter((m) => m.destination.to.includes(APPROVER.email) && m.at * 1000 >= requestedAt).sort((a, b) => b.at - a.at);
+      return mail ? linkIn(mail.body.text) : undefined;
+    },
+    30_000,
+    `Open ${endpoints.sesStore} to see what was mailed`,
+  );
+
+  if (autoApprove) {
+    // As the approver would: the form on the page behind the link, "Approve and Deploy".
+    const response = await fetch(link.url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'action=approve-and-deploy' });
+    if (!response.ok) throw new StepFailed(`The approval link answered ${response.status}`, `Open ${link.url} in a browser to see why`);
+    say(`${APPROVER.name} approved it through the emailed link (--auto-approve)`);
+  } else {
+    say(
+      [
+        `Waiting for ${APPROVER.name} to approve. Either open the emailed link in a browser:`,
+        `    ${link.url}`,
+        '  or, from a second terminal, approve as Bob with the CLI:',
+        `    LATCHKEY_CONFIG=${bob.LATCHKEY_CONFIG} node ${path.relative(process.cwd(), cliBin)} approve ${deploymentId} --deploy`,
+      ].join('\n'),
+    );
+  }
+
+  // 8. Follow it to the end and show what the target installed.
+  const terminal = ['Succeeded', 'Failed', 'Declined', 'Canceled', 'Expired'];
+  let last = deployment.state;
+  const final = await pollUntil(
+    'the deployment to end',
+    async () => {
+      const now = await latchkey<{ state: string; outcome?: { reason?: string } }>(ada, ['status', deploymentId]);
+      if (now.state !== last) say(`Deployment ${deploymentId} is ${(last = now.state)}`);
+      return terminal.includes(now.state) ? now : undefined;
+    },
+    APPROVAL_WAIT_MS,
+    'Run `latchkey status ID` to see where it is',
+  );
+  if (final.state !== 'Succeeded') {
+    throw new StepFailed(`Deployment ${deploymentId} ended ${final.state}${final.outcome?.reason ? `: ${final.outcome.reason}` : ''}`, `See ${home}/prod-server.log`);
+  }
+  const installed = await readFile(destination, 'utf8');
+  say(`prod-server installed web 1.0.0: ${destination} holds the prod secret only (${installed.trim()})`);
+  const outcome = { deploymentId, state: final.state, installedSecret: destination, dir: home };
+  await writeFile(path.join(home, 'demo.json'), `${JSON.stringify(outcome, null, 2)}\n`, { mode: 0o600 });
+  return outcome;
+};
