@@ -27,7 +27,16 @@ export const registerUsers = (program: Command, ctx: Context) => {
         const client = await ctx.client();
         // The role is checked by the body schema (deployer|approver), before anything is sent.
         const user = await client.call('POST /users', { body: { name: options.name, email: options.email, role: options.role as BodyOf<'POST /users'>['role'] } });
-        out.result(user, () => `Added ${user.name} <${user.email}> as ${user.role} (${user.userId}).`);
+        out.result(user, () =>
+          [
+            `Added ${user.name} <${user.email}> as ${user.role} (${user.userId}).`,
+            `Their first API token, shown this once (valid until ${formatTime(user.firstToken.expiresAt)}); hand it to them privately:`,
+            '',
+            `  ${user.firstToken.secret}`,
+            '',
+            'They log in with: latchkey login --endpoint URL   (and paste the token at the prompt)',
+          ].join('\n'),
+        );
       }),
     ['latchkey users add --name "Grace Hopper" --email grace@example.com --role approver'],
   );

@@ -81,9 +81,12 @@ describe('login and signup', () => {
 
 describe('directory commands map arguments to requests', () => {
   it('users add', async () => {
-    const api = fakeApi({ 'POST /users': ({ body }) => ({ status: 201, body: { ...grace, ...(body as object) } }) });
+    const firstToken = { tokenId: 'tok_0123456789abcdef0123456789abcdef', secret: 'lk_first-token-secret', expiresAt: '2030-01-08T00:00:00.000Z' };
+    const api = fakeApi({ 'POST /users': ({ body }) => ({ status: 201, body: { ...grace, ...(body as object), firstToken } }) });
     const result = await runCli(['users', 'add', '--name', 'Grace Hopper', '--email', 'grace@example.com', '--role', 'approver'], api);
     expect(result.code).toBe(0);
+    // The new person's first token is printed for the owner to hand over, exactly once.
+    expect(result.stdout.split(firstToken.secret)).toHaveLength(2);
     expect(api.requests[0]).toMatchObject({ method: 'POST', path: '/users', body: { name: 'Grace Hopper', email: 'grace@example.com', role: 'approver' } });
   });
 
