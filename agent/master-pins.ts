@@ -1,6 +1,6 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { lstat, readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { commitsTo, masterCommitment } from '#shared/protocol/trust.ts';
 import { assertPrivate, writePrivateFile } from './state.ts';
 
 /**
@@ -11,13 +11,9 @@ import { assertPrivate, writePrivateFile } from './state.ts';
  * key v1" in a share or rewrap request. If the agent used it, it would re-wrap release keys under
  * a key the backend knows. So the first time the agent holds version N (it minted it, or it
  * learned it), it pins a commitment, and afterwards refuses any other key offered as version N.
- * A version learned from a share is pinned on first use; see the report on the contract.
+ * A version learned from a share is pinned on first use, and only from a copy an owner-enrolled
+ * key server signed (handlers/master-copy.ts): the pin stops a later swap, the signature the first.
  */
-const LABEL = 'latchkey/agent/master-commitment/v1\0';
-
-export const masterCommitment = (accountId: string, version: number, master: Uint8Array) =>
-  createHash('sha256').update(LABEL).update(accountId).update('\0').update(String(version)).update('\0').update(master).digest();
-
 const pinsFile = z.strictObject({
   v: z.literal(1),
   pins: z.record(
@@ -49,7 +45,7 @@ export const openMasterPins = async (path: string, now: () => number = Date.now)
     check(accountId, version, master) {
       const pin = file.pins[String(version)];
       if (!pin) return 'unpinned';
-      const ok = pin.accountId === accountId && timingSafeEqual(Buffer.from(pin.commitment, 'hex'), masterCommitment(accountId, version, master));
+      const ok = pin.accountId === accountId && commitsTo(pin.commitment, accountId, version, master);
       return ok ? 'match' : 'mismatch';
     },
     sourceOf: (version) => file.pins[String(version)]?.source,

@@ -11,7 +11,7 @@ import { dynamoKeyStore } from './adapters/dynamo-key-store.ts';
 import { dynamoReleaseStore } from './adapters/dynamo-release-store.ts';
 import { sqsAgentQueues } from './adapters/sqs-agent-queues.ts';
 import { tableName } from './config.ts';
-import { act, agentStore } from './api/directory-context.ts';
+import { act, agentStore, audit } from './api/directory-context.ts';
 import { lazyPort } from './lazy-port.ts';
 import { tracer } from './observability.ts';
 
@@ -35,7 +35,7 @@ export const keyStore = lazyPort(() => dynamoKeyStore(dynamo(), tableName('wrapp
 const queues = lazyPort(() => sqsAgentQueues(sqs, setting('AGENT_QUEUE_PREFIX')));
 const releases = lazyPort(() => dynamoReleaseStore(dynamo(), tableName('deployments')));
 
-export const masterKeys = makeMasterKeys({ agents: agentStore, keys: keyStore, queues, releases, clock, onlineSeconds });
+export const masterKeys = makeMasterKeys({ agents: agentStore, keys: keyStore, queues, releases, audit, clock, onlineSeconds });
 
 // Only the session route hands out credentials; locally the emulators take any.
 const credentials: CredentialIssuer =

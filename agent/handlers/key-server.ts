@@ -1,8 +1,9 @@
-import { generateMasterKey, hpkeUnwrap, hpkeWrap, wrapUnderMaster, type MasterKey } from '#shared/crypto/index.ts';
-import { masterKeyContext, releaseKeyToKeyServerContext, releaseKeyUnderMasterContext } from '#shared/protocol/key-contexts.ts';
+import { generateMasterKey, hpkeUnwrap, wrapUnderMaster } from '#shared/crypto/index.ts';
+import { releaseKeyToKeyServerContext, releaseKeyUnderMasterContext } from '#shared/protocol/key-contexts.ts';
 import { fromB64, toB64 } from '#shared/protocol/trust.ts';
-import { trustedPeers, type TrustedPeer } from './peers.ts';
-import { RequestRefused, type Handler, type HandlerContext, type HandlerSet } from './types.ts';
+import { openMasterCopy, wrapMasterTo } from './master-copy.ts';
+import { trustedPeers } from './peers.ts';
+import { RequestRefused, type Handler, type HandlerSet } from './types.ts';
 
 /**
  * The key server's requests (DESIGN §5). Every peer is verified against the pinned owner key
@@ -11,42 +12,6 @@ import { RequestRefused, type Handler, type HandlerContext, type HandlerSet } fr
  */
 
 const KEY_BYTES = 32;
-
-const wrapMasterTo = async (master: MasterKey, peers: TrustedPeer[], accountId: string) => {
-  const context = masterKeyContext({ accountId, version: master.version });
-  const wraps: { agentId: string; wrappedMaster: string }[] = [];
-  for (const peer of peers) {
-    wraps.push({ agentId: peer.agentId, wrappedMaster: toB64(await hpkeWrap(peer.encryptionKey, context, master.key)) });
-  }
-  return wraps;
-};
-
-/**
- * Opens this agent's own copy of master key `version` and checks it is the key this agent knows
- * as that version (see master-pins.ts: anyone can HPKE-wrap a key to us). The caller zeroes it.
- */
-const openOwnMaster = async (wrappedMaster: string, version: number, { self, masters, log }: HandlerContext): Promise<MasterKey> => {
-  const key = await hpkeUnwrap(self.keys.encryption.privateKey, masterKeyContext({ accountId: self.accountId, version }), fromB64(wrappedMaster));
-  if (key.byteLength !== KEY_BYTES) {
-    key.fill(0);
-    throw new RequestRefused('MalformedWrap', `the master key copy for version ${version} is not a 32-byte key`);
-  }
-  const pinned = masters.check(self.accountId, version, key);
-  if (pinned === 'mismatch') {
-    key.fill(0);
-    throw new RequestRefused('MasterKeyMismatch', `the key offered as master key version ${version} is not the one this key server holds`);
-  }
-  if (pinned === 'unpinned') {
-    try {
-      await masters.pin(self.accountId, version, key, 'learned');
-    } catch (error) {
-      key.fill(0);
-      throw error;
-    }
-    log.info('master key version pinned on first use', { version });
-  }
-  return { version, key };
-};
 
 const createMasterKey: Handler<'create-master-key'> = async (request, context) => {
   const { self, masters, mintedVersion } = context;
@@ -61,7 +26,7 @@ const createMasterKey: Handler<'create-master-key'> = async (request, context) =
   // 3. Mint, pin, wrap to every holder, forget.
   const master = generateMasterKey(request.version);
   try {
-    const wraps = await wrapMasterTo(master, holders, self.accountId);
+    const wraps = await wrapMasterTo(master, holders, context);
     await masters.pin(self.accountId, master.version, master.key, 'minted');
     return { version: master.version, wraps };
   } finally {
@@ -70,11 +35,11 @@ const createMasterKey: Handler<'create-master-key'> = async (request, context) =
 };
 
 const shareMasterKey: Handler<'share-master-key'> = async (request, context) => {
-  // 1. Verify the recipients; 2. open and check our own copy; 3. wrap to each; 4. zero it.
+  // 1. Verify the recipients; 2. verify, open and check our own copy; 3. wrap to each; 4. zero it.
   const recipients = trustedPeers(request.recipients, context.self, { role: 'keyserver' });
-  const master = await openOwnMaster(request.wrappedMaster, request.version, context);
+  const master = await openMasterCopy(request, request.version, context);
   try {
-    return { version: master.version, wraps: await wrapMasterTo(master, recipients, context.self.accountId) };
+    return { version: master.version, wraps: await wrapMasterTo(master, recipients, context) };
   } finally {
     master.key.fill(0);
   }
@@ -83,9 +48,9 @@ const shareMasterKey: Handler<'share-master-key'> = async (request, context) => 
 const rewrapReleaseKey: Handler<'rewrap-release-key'> = async (request, context) => {
   const { self } = context;
   const ids = { accountId: self.accountId, appId: request.appId, releaseId: request.releaseId };
-  // 1. Open our master copy; 2. open the release key the pusher wrapped to us; 3. wrap it under
+  // 1. Open our master copy (checking who signed it); 2. open the release key the pusher wrapped to us; 3. wrap it under
   //    the master key for this application and release; 4. zero both.
-  const master = await openOwnMaster(request.wrappedMaster, request.version, context);
+  const master = await openMasterCopy(request, request.version, context);
   let releaseKey: Buffer | undefined;
   try {
     releaseKey = await hpkeUnwrap(self.keys.encryption.privateKey, releaseKeyToKeyServerContext(ids), fromB64(request.wrappedReleaseKey));

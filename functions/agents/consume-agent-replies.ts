@@ -66,7 +66,7 @@ export const consumeAgentReply = async (record: SQSRecord): Promise<void> => {
   if (!request || request.agentId !== message.agentId) {
     return void logger.warn('reply to no request of this agent dropped', { requestId: message.requestId, agentId: message.agentId });
   }
-  if (request.state === 'pending' && request.type !== 'deploy') await masterKeys.onReply(request, message);
+  if (request.state === 'pending' && request.type !== 'deploy') await masterKeys.onReply(request, message, agent);
   if (request.taskToken && message.taskToken === request.taskToken) await resumeWaitingTask({ ...message, taskToken: request.taskToken });
 };
 

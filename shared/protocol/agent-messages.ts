@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { accountId, appId, isoTime } from './common.ts';
 import { releaseId } from './releases.ts';
-import { agentProof, agentRole, base64url, publicKey32, signature64 } from './trust.ts';
+import { agentProof, agentRole, base64url, masterCommitmentHex, publicKey32, signature64 } from './trust.ts';
 
 /** Every message between backend and agents carries a request id: both sides dedupe on it. */
 export const requestId = z.string().regex(/^req_[0-9a-f]{32}$/, 'must be a request id (req_ + 32 hex)');
@@ -22,6 +22,20 @@ export const agentRecord = z.strictObject({
 });
 export type AgentRecord = z.infer<typeof agentRecord>;
 
+/**
+ * The receiving key server's own copy of a master key version, as every request that hands one
+ * over carries it: HPKE-wrapped to the receiver, with the commitment and signature of the key
+ * server that wrapped it (trust.ts, masterWrapStatement) and that key server's record, so the
+ * receiver can check who vouched for the copy before it opens it. Spread into a request schema.
+ */
+export const masterCopyFields = {
+  wrappedMaster: wrapped,
+  masterCommitment: masterCommitmentHex,
+  masterWrapSignature: signature64,
+  masterWrapper: agentRecord,
+};
+export type MasterCopy = { wrappedMaster: string; masterCommitment: string; masterWrapSignature: string; masterWrapper: AgentRecord };
+
 // ---- requests: backend -> one agent, on that agent's own queue ----
 
 const requestBase = { requestId, accountId, taskToken: taskToken.optional(), sentAt: isoTime };
@@ -38,8 +52,7 @@ export const shareMasterKeyRequest = z.strictObject({
   ...requestBase,
   type: z.literal('share-master-key'),
   version: masterVersion,
-  /** The receiving agent's own copy, HPKE-wrapped to its encryption key. */
-  wrappedMaster: wrapped,
+  ...masterCopyFields,
   recipients: z.array(agentRecord).min(1).max(50),
 });
 
@@ -49,7 +62,7 @@ export const rewrapReleaseKeyRequest = z.strictObject({
   appId,
   releaseId,
   version: masterVersion,
-  wrappedMaster: wrapped,
+  ...masterCopyFields,
   /** The release key, HPKE-wrapped to the receiving agent by the pusher. */
   wrappedReleaseKey: wrapped,
 });
@@ -62,7 +75,8 @@ export type AgentRequestType = AgentRequest['type'];
 
 export const masterWraps = z.strictObject({
   version: masterVersion,
-  wraps: z.array(z.strictObject({ agentId, wrappedMaster: wrapped })).min(1).max(50),
+  /** One copy per recipient, each signed by the key server that made it (trust.ts, masterWrapStatement). */
+  wraps: z.array(z.strictObject({ agentId, wrappedMaster: wrapped, commitment: masterCommitmentHex, signature: signature64 })).min(1).max(50),
 });
 export const rewrappedReleaseKey = z.strictObject({ version: masterVersion, wrappedReleaseKey: wrapped });
 

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { signWithLabel, verifyWithLabel } from '#shared/crypto/index.ts';
 import { canonicalJson } from './canonical-json.ts';
@@ -27,6 +27,7 @@ const LABELS = {
   binding: 'latchkey/agent-binding/v1\0',
   session: 'latchkey/agent-session/v1\0',
   message: 'latchkey/agent-message/v1\0',
+  masterWrap: 'latchkey/master-wrap/v1\0',
 } as const;
 
 export const enrolmentStatement = z.strictObject({
@@ -136,6 +137,58 @@ export const signAgentMessage = (seed: Uint8Array, message: Record<string, unkno
 export const verifyAgentMessage = (signingKey: Uint8Array, message: Record<string, unknown>, signature: string) => {
   try {
     verifyWithLabel(signingKey, LABELS.message, bytesOf(message), fromB64(signature), 'message');
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Master key copies. HPKE base mode does not say who made a wrap: anyone holding a key server's
+ * public key (the backend included) can wrap a key of its own choosing to it. So the key server
+ * that creates or shares a master key signs each copy it makes, over the statement below, and a
+ * key server opens a copy only if an owner-enrolled key server signed it (agent/handlers/master-copy.ts).
+ * The commitment is one-way: it names the key without revealing it, so the receiver can check,
+ * after opening, that it got the key the signer vouched for.
+ */
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'must be a SHA-256 digest in hex');
+export const masterCommitmentHex = sha256Hex;
+
+export const masterWrapStatement = z.strictObject({
+  v: z.literal(1),
+  accountId,
+  version: z.number().int().min(1),
+  recipientId: z.string().regex(/^agt_[0-9a-f]{32}$/),
+  /** SHA-256 of the wrap's bytes (the HPKE envelope), not of its base64url text. */
+  wrapSha256: sha256Hex,
+  commitment: sha256Hex,
+});
+export type MasterWrapStatement = z.infer<typeof masterWrapStatement>;
+
+const MASTER_COMMITMENT_LABEL = 'latchkey/agent/master-commitment/v1\0';
+export const masterCommitment = (accountId: string, version: number, master: Uint8Array) =>
+  createHash('sha256').update(MASTER_COMMITMENT_LABEL).update(accountId).update('\0').update(String(version)).update('\0').update(master).digest();
+
+/** Whether `master` is the key `commitment` (hex) names, compared in constant time. */
+export const commitsTo = (commitment: string, accountId: string, version: number, master: Uint8Array) => {
+  const expected = Buffer.from(commitment, 'hex');
+  const actual = masterCommitment(accountId, version, master);
+  return expected.byteLength === actual.byteLength && timingSafeEqual(expected, actual);
+};
+
+export const masterWrapStatementOf = (copy: { accountId: string; version: number; recipientId: string; wrappedMaster: string; commitment: string }): MasterWrapStatement => ({
+  v: 1,
+  accountId: copy.accountId,
+  version: copy.version,
+  recipientId: copy.recipientId,
+  wrapSha256: createHash('sha256').update(fromB64(copy.wrappedMaster)).digest('hex'),
+  commitment: copy.commitment,
+});
+
+export const signMasterWrap = (seed: Uint8Array, statement: MasterWrapStatement) => toB64(signWithLabel(seed, LABELS.masterWrap, bytesOf(statement)));
+export const verifyMasterWrap = (signingKey: Uint8Array, statement: MasterWrapStatement, signature: string) => {
+  try {
+    verifyWithLabel(signingKey, LABELS.masterWrap, bytesOf(masterWrapStatement.parse(statement)), fromB64(signature), 'master wrap');
     return true;
   } catch {
     return false;

@@ -99,7 +99,7 @@ describe('owner key, enrolments and agents', () => {
     expect(request.holders.map((h: { agentId: string }) => h.agentId).sort()).toEqual([first.agentId, second.agentId].sort());
 
     // The key server answers with one wrap per holder, plus one for an agent it was not asked about.
-    const wraps = [first, second, { agentId: `agt_${'e'.repeat(32)}` }].map((h) => ({ agentId: h.agentId, wrappedMaster: toB64(Buffer.alloc(64, 7)) }));
+    const wraps = [first, second, { agentId: `agt_${'e'.repeat(32)}` }].map((h) => second.masterCopy(h.agentId, 1, toB64(Buffer.alloc(64, 7))));
     await sqs.send(
       new SendMessageCommand({
         QueueUrl: env.AGENT_REPLY_QUEUE_URL!,

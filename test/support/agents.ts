@@ -3,7 +3,9 @@ import { expect } from 'vitest';
 import { generateAgentKeys, generateRawKeyPair } from '#shared/crypto/index.ts';
 import {
   agentIdFor,
+  masterWrapStatementOf,
   signAgentMessage,
+  signMasterWrap,
   signBinding,
   signEnrolment,
   toB64,
@@ -64,6 +66,13 @@ export const enrolAgent = async (
     binding,
     /** A message on the reply queue as this agent would send it. */
     sign: <T extends Record<string, unknown>>(message: T) => ({ ...message, signature: signAgentMessage(keys.signing.privateKey, message) }),
+    /** A master key copy for `recipientId` as this agent, a key server, would sign it. */
+    masterCopy: (recipientId: string, version: number, wrappedMaster: string, commitment = '0'.repeat(64)) => ({
+      agentId: recipientId,
+      wrappedMaster,
+      commitment,
+      signature: signMasterWrap(keys.signing.privateKey, masterWrapStatementOf({ accountId, version, recipientId, wrappedMaster, commitment })),
+    }),
     heartbeat: () => {
       const message = { type: 'heartbeat', accountId, agentId: binding.agentId, at: new Date().toISOString() };
       return { ...message, signature: signAgentMessage(keys.signing.privateKey, message) };

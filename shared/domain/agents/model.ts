@@ -32,8 +32,21 @@ export type StoredEnrolment = {
   usedBy?: string;
 };
 
-/** One master key version wrapped to one key server; the backend never sees it unwrapped. */
-export type WrappedMaster = { accountId: string; version: number; agentId: string; wrappedMaster: string; createdAt: string };
+/**
+ * One master key version wrapped to one key server; the backend never sees it unwrapped. The key
+ * server that made the copy (`wrappedBy`) signed it with its commitment (trust.ts,
+ * masterWrapStatement): the recipient checks that before opening it.
+ */
+export type WrappedMaster = {
+  accountId: string;
+  version: number;
+  agentId: string;
+  wrappedMaster: string;
+  commitment: string;
+  signature: string;
+  wrappedBy: string;
+  createdAt: string;
+};
 
 export type WrappedReleaseKey = { accountId: string; releaseId: string; appId: string; version: number; wrappedReleaseKey: string; createdAt: string };
 

@@ -13,7 +13,8 @@ import { createRequestProcessor, type RequestProcessor } from '#agent/requests.t
 import type { Outcome } from '#agent/replies.ts';
 import { accountWithAgent, enrolledPeer, memoryLog, newId, tempDir } from './fixtures.ts';
 
-type Wraps = { version: number; wraps: { agentId: string; wrappedMaster: string }[] };
+type Wrap = { agentId: string; wrappedMaster: string; commitment: string; signature: string };
+type Wraps = { version: number; wraps: Wrap[] };
 
 const succeeded = (outcome: Outcome) => {
   expect(outcome, JSON.stringify(outcome)).toMatchObject({ outcome: 'succeeded' });
@@ -57,7 +58,11 @@ describe('key server handlers', () => {
   const unwrapMaster = (keys: AgentKeys, wrappedMaster: string, version = 1) =>
     hpkeUnwrap(keys.encryption.privateKey, masterKeyContext({ accountId: account.accountId, version }), fromB64(wrappedMaster));
 
-  const ownCopy = (result: Wraps) => result.wraps.find((w) => w.agentId === account.self.agentId)!.wrappedMaster;
+  /** This key server's copy as the backend hands it back: signed by its maker (here, itself). */
+  const ownCopy = (result: Wraps, wrapper: AgentRecord = account.me.record) => {
+    const wrap = result.wraps.find((w) => w.agentId === account.self.agentId)!;
+    return { wrappedMaster: wrap.wrappedMaster, masterCommitment: wrap.commitment, masterWrapSignature: wrap.signature, masterWrapper: wrapper };
+  };
 
   describe('create-master-key', () => {
     it('wraps one new master key to every verified holder, which each can unwrap', async () => {
@@ -148,7 +153,7 @@ describe('key server handlers', () => {
             accountId: account.accountId,
             sentAt: new Date().toISOString(),
             version: 1,
-            wrappedMaster: ownCopy(created),
+            ...ownCopy(created),
             recipients: [newcomer.record],
           },
           1,
@@ -157,12 +162,13 @@ describe('key server handlers', () => {
 
       expect(shared.wraps.map((w) => w.agentId)).toEqual([newcomer.record.agentId]);
       const theirs = await unwrapMaster(newcomer.keys, shared.wraps[0]!.wrappedMaster);
-      expect(theirs.equals(await unwrapMaster(account.me.keys, ownCopy(created)))).toBe(true);
+      expect(theirs.equals(await unwrapMaster(account.me.keys, ownCopy(created).wrappedMaster))).toBe(true);
     });
 
     it('refuses to share a key the backend wrapped to it and passed off as the master key', async () => {
-      await processRequest(createRequest([account.me.record, peer.record]), 1);
-      // Anyone with the agent's public key can HPKE-wrap a key of their choosing to it.
+      const created = succeeded(await processRequest(createRequest([account.me.record, peer.record]), 1)) as Wraps;
+      // Anyone with the agent's public key can HPKE-wrap a key of their choosing to it; the
+      // backend can also copy a genuine signature and wrapper record from a stored copy.
       const forged = generateMasterKey(1);
       const wrappedMaster = toB64(await hpkeWrap(account.me.keys.encryption.publicKey, masterKeyContext({ accountId: account.accountId, version: 1 }), forged.key));
 
@@ -173,13 +179,14 @@ describe('key server handlers', () => {
           accountId: account.accountId,
           sentAt: new Date().toISOString(),
           version: 1,
+          ...ownCopy(created),
           wrappedMaster,
           recipients: [peer.record],
         },
         1,
       );
 
-      expect(outcome).toMatchObject({ outcome: 'failed', error: { code: 'MasterKeyMismatch' } });
+      expect(outcome).toMatchObject({ outcome: 'failed', error: { code: 'UntrustedMasterCopy' } });
     });
 
     it('refuses an untrusted recipient before opening its master copy', async () => {
@@ -191,6 +198,9 @@ describe('key server handlers', () => {
           sentAt: new Date().toISOString(),
           version: 1,
           wrappedMaster: toB64(Buffer.alloc(200, 1)),
+          masterCommitment: '0'.repeat(64),
+          masterWrapSignature: toB64(Buffer.alloc(64)),
+          masterWrapper: peer.record,
           recipients: [enrolledPeer(account.owner, account.accountId, { enrolmentSigner: generateRawKeyPair('ed25519') }).record],
         },
         1,
@@ -217,7 +227,7 @@ describe('key server handlers', () => {
             appId: ids.appId,
             releaseId: ids.releaseId,
             version: 1,
-            wrappedMaster: ownCopy(created),
+            ...ownCopy(created),
             wrappedReleaseKey,
           },
           1,
@@ -246,7 +256,7 @@ describe('key server handlers', () => {
           appId: ids.appId,
           releaseId: ids.releaseId,
           version: 1,
-          wrappedMaster: ownCopy(created),
+          ...ownCopy(created),
           wrappedReleaseKey,
         },
         1,
@@ -264,7 +274,7 @@ describe('key server handlers', () => {
 
   it('keeps only wrapped keys in its files and ids in its log', async () => {
     const created = succeeded(await processRequest(createRequest([account.me.record, peer.record]), 1)) as Wraps;
-    const master = await unwrapMaster(account.me.keys, ownCopy(created));
+    const master = await unwrapMaster(account.me.keys, ownCopy(created).wrappedMaster);
 
     const files = (await readFile(join(dir, 'journal.jsonl'), 'utf8')) + (await readFile(join(dir, 'masters.json'), 'utf8'));
     for (const encoding of ['base64url', 'base64', 'hex'] as const) {
