@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { registerAgents } from './commands/agents.ts';
 import { registerApps } from './commands/apps.ts';
 import { registerAudit } from './commands/audit.ts';
+import { registerCompletion } from './commands/completion.ts';
 import { registerDeployments } from './commands/deployments.ts';
 import { registerEnrolments } from './commands/enrolments.ts';
 import { registerEnvironments } from './commands/envs.ts';
@@ -39,6 +40,7 @@ Examples:
   $ latchkey approve dep_0123456789abcdef0123456789abcdef --deploy
   $ latchkey status dep_0123456789abcdef0123456789abcdef --watch
   $ latchkey audit verify
+  $ source <(latchkey completion bash)
 `;
 
 export const buildProgram = (ctx: Context): Command => {
@@ -65,6 +67,7 @@ export const buildProgram = (ctx: Context): Command => {
   registerAgents(program, ctx);
   registerKeys(program, ctx);
   registerAudit(program, ctx);
+  registerCompletion(program, ctx);
   return program;
 };
 
