@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { loadAgentKeys } from '#shared/crypto/index.ts';
 import { fromB64, verifyAgentProof } from '#shared/protocol/trust.ts';
 import { ApiError, type AgentApi, type Session } from '../api.ts';
-import { AgentError, TrustError } from '../errors.ts';
+import { TrustError } from '../errors.ts';
 import { handlersFor } from '../handlers/index.ts';
 import { openJournal } from '../journal.ts';
 import { errorFields, type Logger } from '../log.ts';
@@ -45,8 +45,7 @@ export const run = async (options: RunOptions, deps: { api: (endpoint: string) =
   const paths = statePaths(options.state);
   const state = requireEnrolled(await readState(options.state));
   const { enrolment } = state;
-  const handlers = handlersFor(enrolment.role);
-  if (!handlers) throw new AgentError(`this version of latchkey-agent cannot run the ${enrolment.role} role yet`);
+  const handlers = handlersFor(enrolment.role, { stateDir: options.state, environments: enrolment.environments });
 
   const keys = await loadAgentKeys(paths.keys);
   const ownerKey = fromB64(state.ownerKey);

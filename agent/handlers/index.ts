@@ -1,8 +1,14 @@
+import { deployGrantHandlers } from './deploy-grant.ts';
 import { keyServerHandlers } from './key-server.ts';
+import { targetHandlers, type TargetOptions } from './target.ts';
 import type { HandlerSet } from './types.ts';
 
 /**
- * Requests each role answers. The target role lands later as `targetHandlers` in
- * handlers/target.ts; until then a target agent refuses to run rather than ignore its queue.
+ * Requests each agent answers, from its owner-signed enrolment: a key server answers the key
+ * requests; a target installs releases for the environments it names. A key server whose
+ * enrolment names environments is a target for them too (the seeds' key servers also deploy).
  */
-export const handlersFor = (role: 'keyserver' | 'target'): HandlerSet | undefined => (role === 'keyserver' ? keyServerHandlers : undefined);
+export const handlersFor = (role: 'keyserver' | 'target', target?: Omit<TargetOptions, 'environments'> & { environments: readonly string[] }): HandlerSet => {
+  const installs = target && (role === 'target' || target.environments.length > 0) ? targetHandlers(target) : {};
+  return role === 'keyserver' ? { ...keyServerHandlers, ...deployGrantHandlers, ...installs } : installs;
+};

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { accountId, appId, isoTime } from './common.ts';
+import { deployMessages } from './deploy-messages.ts';
 import { releaseId } from './releases.ts';
 import { agentProof, agentRole, base64url, masterCommitmentHex, publicKey32, signature64 } from './trust.ts';
 
@@ -67,7 +68,16 @@ export const rewrapReleaseKeyRequest = z.strictObject({
   wrappedReleaseKey: wrapped,
 });
 
-export const agentRequest = z.discriminatedUnion('type', [createMasterKeyRequest, shareMasterKeyRequest, rewrapReleaseKeyRequest]);
+/** The deploy requests (deploy-messages.ts), built from the parts above. */
+export const deploy = deployMessages({ requestBase, masterCopyFields, agentRecord, wrapped, masterVersion, agentId });
+
+export const agentRequest = z.discriminatedUnion('type', [
+  createMasterKeyRequest,
+  shareMasterKeyRequest,
+  rewrapReleaseKeyRequest,
+  deploy.issueDeploymentGrantRequest,
+  deploy.deployReleaseRequest,
+]);
 export type AgentRequest = z.infer<typeof agentRequest>;
 export type AgentRequestType = AgentRequest['type'];
 
@@ -84,6 +94,8 @@ export const resultSchemas = {
   'create-master-key': masterWraps,
   'share-master-key': masterWraps,
   'rewrap-release-key': rewrappedReleaseKey,
+  'issue-deployment-grant': deploy.deploymentGrant,
+  'deploy-release': deploy.deployReport,
 } as const satisfies Record<AgentRequestType, z.ZodType>;
 
 // ---- agent -> backend, on the shared reply queue; every message signed by its agent ----
