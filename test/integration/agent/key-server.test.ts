@@ -1,29 +1,15 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import { generateRawKeyPair, hpkeUnwrap, loadAgentKeys } from '#shared/crypto/index.ts';
 import { masterKeyContext } from '#shared/protocol/key-contexts.ts';
 import { formatEnrolmentToken, fromB64, signEnrolment, toB64 } from '#shared/protocol/trust.ts';
 import { newAccount } from '../../support/accounts.ts';
+import { agentCli, enrolAgentProcess } from '../../support/agents.ts';
 import { localClients, waitFor } from '../../support/clients.ts';
 
-const bin = path.resolve(import.meta.dirname, '../../../agent/bin/latchkey-agent.js');
-const exec = promisify(execFile);
 const { sqs, endpoints } = localClients();
-
-/** The real `latchkey-agent` binary as a child process; fails the test with its stderr. */
-const agentCli = async (args: string[], env: Record<string, string> = {}) => {
-  try {
-    return await exec(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, timeout: 45_000 });
-  } catch (error) {
-    const e = error as { stderr?: string; stdout?: string; code?: number };
-    throw new Error(`latchkey-agent ${args[0]} exited with ${e.code}:\n${e.stderr ?? ''}${e.stdout ?? ''}`, { cause: error });
-  }
-};
 
 /**
  * The owner's side through the API (owner key, enrolment, signature), the agent's side through
@@ -38,11 +24,7 @@ const enrolKeyServer = async (account: Awaited<ReturnType<typeof newAccount>>, o
   });
   expect(signed.status, JSON.stringify(signed.body)).toBe(200);
 
-  const state = path.join(await mkdtemp(path.join(tmpdir(), 'latchkey-agent-it-')), 'state');
-  await agentCli(['init', '--state', state, '--endpoint', endpoints.api, '--owner-key', toB64(owner.publicKey)]);
-  await agentCli(['enrol', '--state', state, '--name', 'ks'], { LATCHKEY_ENROLMENT_TOKEN: formatEnrolmentToken(created.body.enrolmentId, token.privateKey) });
-  const { enrolment } = JSON.parse(await readFile(path.join(state, 'state.json'), 'utf8')) as { enrolment: { agentId: string; queueUrl: string } };
-  return { state, ...enrolment };
+  return enrolAgentProcess({ endpoint: endpoints.api, ownerKey: toB64(owner.publicKey), token: formatEnrolmentToken(created.body.enrolmentId, token.privateKey), name: 'ks' });
 };
 
 describe('latchkey-agent as a key server, against the local stack', () => {
