@@ -1,6 +1,4 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
 import { openSource, type ByteSource, type ReleaseInput } from './byte-source.ts';
 import { describeContext, encodeContext, type CryptoContext } from './context.ts';
 import {
@@ -14,7 +12,8 @@ import {
 import { assertKey, SALT_BYTES, TAG_BYTES } from './kdf.ts';
 import { verifyManifest, type ReleaseManifest, type UnsignedManifest } from './manifest.ts';
 import { createSha256Sink, type HashMode, type Sha256Sink } from './parallel-hash.ts';
-import { afterAll, BufferPool, orFail, release, SerialWriter } from './pipeline.ts';
+import { BLOCK, writeAtomically } from './output-file.ts';
+import { afterAll, BufferPool, copyInto, orFail, release } from './pipeline.ts';
 import {
   buildHeader,
   checkCommitment,
@@ -31,7 +30,8 @@ import {
 /**
  * Reads and writes move ~2 MiB at a time through a few reused buffers: few syscalls, bounded
  * memory, whole segments only. Each segment's cipher output is copied into the chunk's output
- * buffer while still in cache and freed at once (see `release`).
+ * buffer while still in cache and freed at once (see `release`). Output buffers have a block to
+ * spare for the partial block carried between chunks (output-file.ts).
  */
 const CHUNK_TARGET = 2 * 1024 * 1024;
 /** Keeps tiny test segment sizes from making a chunk of thousands of cipher calls. */
@@ -83,6 +83,12 @@ export interface DecryptReleaseOptions {
 export interface InternalOptions {
   salt?: Uint8Array;
   hashing?: HashMode;
+  /**
+   * O_DIRECT output where the filesystem allows it (output-file.ts). Default: decrypt yes (the
+   * plaintext is written once and not read back by us); encrypt no (push uploads the file
+   * straight away, so keeping it in the page cache saves reading it back from disk).
+   */
+  directIo?: boolean;
 }
 
 const checkReleaseContext = (context: CryptoContext): void => {
@@ -109,15 +115,15 @@ export const encryptReleaseWith = async (
   // the pool writes the same chunk out and this thread encrypts the next one.
   const cipherHash = createSha256Sink(internal.hashing ?? 'auto', source.size);
   try {
-    return await writeAtomically(opts.outputPath, opts.durable ?? false, async (out) => {
-      const writer = new SerialWriter(out);
-      const fails = [writer.failed, cipherHash.failed];
+    const io = { durable: opts.durable ?? false, direct: internal.directIo ?? false };
+    return await writeAtomically(opts.outputPath, io, async (out) => {
+      const fails = [out.failed, cipherHash.failed];
       const segments = segmentsPerChunk(S);
       const plainPool = new BufferPool(segments * S, POOL_BUFFERS);
-      const cipherPool = new BufferPool(segments * frameBytes(S), POOL_BUFFERS + 1, cipherHash.parallel);
+      const cipherPool = new BufferPool(segments * frameBytes(S) + BLOCK, POOL_BUFFERS + 1, { shared: cipherHash.parallel, aligned: true });
       const headerBytes = Buffer.from(header.bytes);
       cipherHash.push(headerBytes, headerBytes.byteLength, noop);
-      writer.write(headerBytes, headerBytes.byteLength, noop);
+      out.prepend(headerBytes);
       const nonce = Buffer.alloc(12);
       let counter = 0;
       let plaintextSize = 0;
@@ -129,20 +135,20 @@ export const encryptReleaseWith = async (
         const last = n < buf.byteLength;
         if (!last) next = readInto(source, plainPool, fails);
         const ct = await orFail(cipherPool.take(), ...fails);
-        let w = 0;
+        const start = out.begin(ct);
+        let w = start;
         let off = 0;
         for (; off + S <= n; off += S) w = sealSegment(payloadKey, nonce, counter++, false, buf, off, S, ct, w);
         if (last) w = sealSegment(payloadKey, nonce, counter++, true, buf, off, n - off, ct, w);
         plainPool.give(buf);
         plaintextSize += n;
-        ciphertextSize += w;
+        ciphertextSize += w - start;
         // Hashed and written at the same time (both only read `ct`); reused once both are done.
         const done = afterAll(2, () => cipherPool.give(ct));
-        cipherHash.push(ct, w, done);
-        writer.write(ct, w, done);
+        cipherHash.push(ct.subarray(start), w - start, done);
+        out.end(ct, w, done);
         if (last) break;
       }
-      await orFail(writer.flush(), ...fails);
       return {
         context: opts.context,
         segmentSize: S,
@@ -176,7 +182,7 @@ const sealSegment = (
   const ct = cipher.update(plain.subarray(off, off + len));
   cipher.final(); // GCM emits nothing here; it computes the tag
   const tag = cipher.getAuthTag();
-  w += ct.copy(out, w);
+  w = copyInto(out, w, ct);
   release(ct);
   return w + tag.copy(out, w);
 };
@@ -241,12 +247,11 @@ export const decryptPayload = async (
     const hasher = cipherHash;
 
     // 2. Segments, written only after their tags verify; the file is renamed only at the end.
-    await writeAtomically(outputPath, durable, async (out) => {
-      const writer = new SerialWriter(out);
-      const fails = [writer.failed, hasher.failed];
+    await writeAtomically(outputPath, { durable, direct: internal.directIo ?? true }, async (out) => {
+      const fails = [out.failed, hasher.failed];
       const frames = segmentsPerChunk(F);
-      const cipherPool = new BufferPool(frames * F, POOL_BUFFERS, hasher.parallel);
-      const plainPool = new BufferPool(frames * S, POOL_BUFFERS);
+      const cipherPool = new BufferPool(frames * F, POOL_BUFFERS, { shared: hasher.parallel });
+      const plainPool = new BufferPool(frames * S + BLOCK, POOL_BUFFERS, { aligned: true });
       const headerBytes = Buffer.from(header.bytes);
       hasher.push(headerBytes, headerBytes.byteLength, noop);
       const nonce = Buffer.alloc(12);
@@ -263,7 +268,7 @@ export const decryptPayload = async (
         // refused below, so hashing all `n` bytes rather than only the frames is never observable.
         const readDone = afterAll(2, () => cipherPool.give(buf));
         hasher.push(buf, n, readDone);
-        let w = 0;
+        let w = out.begin(plain);
         let pos = 0;
         while (pos < n) {
           const avail = n - pos;
@@ -301,9 +306,8 @@ export const decryptPayload = async (
         readDone();
         ciphertextSize += pos;
         // Every segment of this chunk has verified: only now is its plaintext written.
-        writer.write(plain, w, () => plainPool.give(plain));
+        out.end(plain, w, () => plainPool.give(plain));
       }
-      await orFail(writer.flush(), ...fails);
       // 3. The manifest's digest: every tag passing proves a holder of the release key wrote
       // the file; this proves it is the exact file the pusher signed (key servers hold the key too).
       const digest = await hasher.digest();
@@ -341,7 +345,7 @@ const openSegment = (
     release(plain); // unverified plaintext: dropped now, never copied anywhere
     throw new TamperedSegmentError(segment);
   }
-  w += plain.copy(out, w);
+  w = copyInto(out, w, plain);
   release(plain);
   return w;
 };
@@ -361,25 +365,6 @@ const readExactly = async (source: ByteSource, size: number, what: string): Prom
   const n = await source.readFull(buf);
   if (n < size) throw new TruncatedError(`${what} truncated`);
   return buf;
-};
-
-/** Temp file (0600, exclusive) beside the target; renamed on success, removed on any failure. */
-const writeAtomically = async <T>(path: string, durable: boolean, body: (out: FileHandle) => Promise<T>): Promise<T> => {
-  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.partial`);
-  const out = await open(temp, 'wx', 0o600);
-  let closed = false;
-  try {
-    const result = await body(out);
-    if (durable) await out.sync();
-    await out.close();
-    closed = true;
-    await rename(temp, path);
-    return result;
-  } catch (e) {
-    if (!closed) await out.close().catch(() => {});
-    await unlink(temp).catch(() => {});
-    throw e;
-  }
 };
 
 export { ciphertextSizeFor };

@@ -27,7 +27,7 @@ describe('release (free a cipher output now)', () => {
 
 describe('BufferPool', () => {
   it('hands out shared buffers when asked and bounds how many exist', async () => {
-    const pool = new BufferPool(16, 2, true);
+    const pool = new BufferPool(16, 2, { shared: true });
     const a = await pool.take();
     const b = await pool.take();
     expect(a.buffer).toBeInstanceOf(SharedArrayBuffer);

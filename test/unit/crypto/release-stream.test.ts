@@ -123,26 +123,28 @@ describe('release round trip', () => {
     expect(readFileSync(join(tmp.dir, 'plain.out')).equals(plain)).toBe(true);
   });
 
-  it('with hash workers over several 2 MiB chunks: identical bytes, and tampering or trailing data is refused', async () => {
+  it('with hash workers and direct I/O over several 2 MiB chunks: identical bytes, and tampering or trailing data is refused', async () => {
     const plain = pattern(5 * 1024 * 1024 + 123, 11);
     const salt = Buffer.alloc(32, 3);
     writeFileSync(join(tmp.dir, 'in'), plain);
     const r = await encryptReleaseWith(
       { input: join(tmp.dir, 'in'), outputPath: join(tmp.dir, 'w'), releaseKey: key, context: releaseContext },
-      { salt, hashing: 'worker' },
+      { salt, hashing: 'worker', directIo: true },
     );
     await encryptReleaseWith(
       { input: plain, outputPath: join(tmp.dir, 'i'), releaseKey: key, context: releaseContext },
-      { salt, hashing: 'inline' },
+      { salt, hashing: 'inline', directIo: false },
     );
     const ciphertext = readFileSync(join(tmp.dir, 'w'));
     expect(ciphertext.equals(readFileSync(join(tmp.dir, 'i')))).toBe(true);
     const manifest = verifyManifest(signManifest(r, signer), signer.publicKey);
-    const decrypt = (input: Buffer) =>
-      decryptPayload(input, join(tmp.dir, 'plain.out'), key, releaseContext, manifest, false, { hashing: 'worker' });
-    await decrypt(ciphertext);
-    expect(readFileSync(join(tmp.dir, 'plain.out')).equals(plain)).toBe(true);
-    rmSync(join(tmp.dir, 'plain.out'));
+    const decrypt = (input: Buffer, directIo = true) =>
+      decryptPayload(input, join(tmp.dir, 'plain.out'), key, releaseContext, manifest, false, { hashing: 'worker', directIo });
+    for (const directIo of [true, false]) {
+      await decrypt(ciphertext, directIo);
+      expect(readFileSync(join(tmp.dir, 'plain.out')).equals(plain)).toBe(true);
+      rmSync(join(tmp.dir, 'plain.out'));
+    }
     const bad = Buffer.from(ciphertext);
     const at = ciphertext.byteLength - 3 * 65_552; // inside the third chunk
     bad[at] = bad[at]! ^ 1;
