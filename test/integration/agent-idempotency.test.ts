@@ -1,0 +1,170 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { loadAgentKeys } from '#shared/crypto/index.ts';
+import { signedHeartbeat } from '#agent/replies.ts';
+import { agentCli, enrolAgentProcess, untilAgents } from '../support/agents.ts';
+import { localClients, waitFor } from '../support/clients.ts';
+import { cliSession } from './cli/run-cli.ts';
+
+const { sqs, dynamo, env } = localClients();
+
+type Agent = Awaited<ReturnType<typeof enrolAgentProcess>>;
+type AuditEvent = { action: string; outcome: string; target?: { type: string; id: string } };
+type JournalEntry = { requestId: string; type: string; outcome: string; result?: Record<string, unknown> };
+
+const queueDepth = async (queueUrl: string) => {
+  const { Attributes = {} } = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+  );
+  return Number(Attributes.ApproximateNumberOfMessages) + Number(Attributes.ApproximateNumberOfMessagesNotVisible);
+};
+
+/**
+ * SQS delivering a request twice: the test takes the backend's request off the agent's queue and
+ * puts the same body back twice, before the agent has seen it.
+ */
+const deliverTwice = async (agents: Agent[], type: string) => {
+  const { agent, body } = await waitFor(
+    `a ${type} request on the queue of one of ${agents.map((a) => a.name).join(', ')}`,
+    async () => {
+      for (const agent of agents) {
+        const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: agent.queueUrl, WaitTimeSeconds: 0, MaxNumberOfMessages: 1 }));
+        const message = Messages[0];
+        if (!message) continue;
+        await sqs.send(new DeleteMessageCommand({ QueueUrl: agent.queueUrl, ReceiptHandle: message.ReceiptHandle! }));
+        return { agent, body: message.Body! };
+      }
+      return undefined;
+    },
+    20_000,
+  );
+  const request = JSON.parse(body) as { type: string; requestId: string };
+  expect(request.type).toBe(type);
+  for (let i = 0; i < 2; i++) await sqs.send(new SendMessageCommand({ QueueUrl: agent.queueUrl, MessageBody: body }));
+  return { agent, requestId: request.requestId };
+};
+
+/** Runs the real agent (`run --once`) until it has taken every message off its queue. */
+const drain = async (agent: Agent) => {
+  const outputs: string[] = [];
+  await waitFor(
+    `${agent.name} to answer everything on its queue`,
+    async () => {
+      if ((await queueDepth(agent.queueUrl)) === 0) return true;
+      outputs.push((await agentCli(['run', '--state', agent.state, '--once'])).stderr);
+      return undefined;
+    },
+    60_000,
+  );
+  return outputs.join('');
+};
+
+const journalOf = async (agent: Agent) =>
+  (await readFile(path.join(agent.state, 'journal.jsonl'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as JournalEntry);
+
+describe('every agent request delivered twice has one effect', () => {
+  it('create-master-key, share-master-key and rewrap-release-key: one answer per request id, one stored wrap, one audit event', { timeout: 240_000 }, async () => {
+    // Prepare: an account and three key servers, enrolled with the real binary; between runs the
+    // test keeps them online with heartbeats signed by their own keys.
+    const cli = await cliSession();
+    const account = await cli.signup();
+    const enrol = async (name: string) => {
+      const enrolment = await cli.json<{ token: string; ownerKey: string }>(['enrolments', 'create', '--role', 'keyserver']);
+      return enrolAgentProcess({ endpoint: cli.endpoint, ownerKey: enrolment.ownerKey, token: enrolment.token, name });
+    };
+    const online = new Map<string, Uint8Array>();
+    const keepOnline = async (agent: Agent) => online.set(agent.agentId, (await loadAgentKeys(path.join(agent.state, 'agent.key'))).signing.privateKey);
+    const beat = async () => {
+      for (const [agentId, signingSeed] of online) {
+        const message = signedHeartbeat({ accountId: account.accountId, agentId, signingSeed }, new Date());
+        await sqs.send(new SendMessageCommand({ QueueUrl: env.AGENT_REPLY_QUEUE_URL!, MessageBody: message }));
+      }
+    };
+    const heartbeats = setInterval(() => void beat(), 1000);
+    onTestFinished(() => clearInterval(heartbeats));
+    const auditFor = async (requestId: string) =>
+      (await cli.json<AuditEvent[]>(['audit', 'list', '--limit', '500'])).filter((event) => event.target?.id === requestId);
+    const items = async (prefix: string) =>
+      (
+        await dynamo.send(
+          new QueryCommand({
+            TableName: env.WRAPPED_KEYS_TABLE!,
+            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+            ExpressionAttributeValues: { ':pk': `ACCOUNT#${account.accountId}`, ':prefix': prefix },
+            ConsistentRead: true,
+          }),
+        )
+      ).Items ?? [];
+    const a = await enrol('a');
+    const b = await enrol('b');
+    await keepOnline(a);
+    await keepOnline(b);
+
+    // Act 1: create-master-key, twice on B's queue.
+    const created = await deliverTwice([b], 'create-master-key');
+    const createLog = await drain(created.agent);
+
+    // Assess 1: answered twice from one journal entry; two copies stored (A, B); one audit event.
+    expect(createLog.match(/"msg":"request answered"[^\n]*"type":"create-master-key"/g)).toHaveLength(2);
+    expect(createLog).toContain('request already answered; sending the same answer');
+    const createEntries = (await journalOf(b)).filter((entry) => entry.requestId === created.requestId);
+    expect(createEntries).toHaveLength(1);
+    await waitFor('one audit event for create-master-key', async () => ((await auditFor(created.requestId)).length > 0 ? true : undefined));
+    const v1 = await items('MASTER#');
+    expect(v1.map((item) => item.agentId).sort()).toEqual([a.agentId, b.agentId].sort());
+    const minted = createEntries[0]!.result as { wraps: { agentId: string; wrappedMaster: string }[] };
+    for (const item of v1) expect(item.wrappedMaster).toBe(minted.wraps.find((w) => w.agentId === item.agentId)!.wrappedMaster);
+
+    // Act 2: C enrols; the share request goes to A or B (whichever the backend picked), twice.
+    const c = await enrol('c');
+    const shared = await deliverTwice([a, b], 'share-master-key');
+    const shareLog = await drain(shared.agent);
+    await keepOnline(c);
+
+    // Assess 2
+    expect(shareLog.match(/"msg":"request answered"[^\n]*"type":"share-master-key"/g)).toHaveLength(2);
+    expect((await journalOf(shared.agent)).filter((entry) => entry.requestId === shared.requestId)).toHaveLength(1);
+    await untilAgents(cli, 'c to hold v1', (l) => !!l.c?.masterVersions.includes(1));
+    expect((await items('MASTER#')).filter((item) => item.agentId === c.agentId)).toHaveLength(1);
+
+    // Act 3: a push to a secure app; its rewrap request, twice, on whichever key server it went to.
+    await cli.json(['apps', 'create', 'vault']);
+    await cli.json(['apps', 'secure', 'vault']);
+    const source = await mkdtemp(path.join(tmpdir(), 'latchkey-twice-src-'));
+    onTestFinished(() => rm(source, { recursive: true, force: true }));
+    await writeFile(path.join(source, 'app.txt'), 'twice\n');
+    const pushing = cli.run(['push', 'vault', source, '--json', '--seal-timeout', '60']);
+    const rewrapped = await deliverTwice([a, b, c], 'rewrap-release-key');
+    const rewrapLog = await drain(rewrapped.agent);
+    const pushed = await pushing;
+
+    // Assess 3
+    expect(pushed.code, pushed.stderr).toBe(0);
+    const release = JSON.parse(pushed.stdout) as { releaseId: string; state: string };
+    expect(release.state).toBe('ready');
+    expect(rewrapLog.match(/"msg":"request answered"[^\n]*"type":"rewrap-release-key"/g)).toHaveLength(2);
+    const rewrapEntries = (await journalOf(rewrapped.agent)).filter((entry) => entry.requestId === rewrapped.requestId);
+    expect(rewrapEntries).toHaveLength(1);
+    const sealed = await items('RELEASE#');
+    expect(sealed).toHaveLength(1);
+    expect(sealed[0]!.wrappedReleaseKey).toBe((rewrapEntries[0]!.result as { wrappedReleaseKey: string }).wrappedReleaseKey);
+
+    // Assess, for all three: each request closed once, with one audit event, and no reply was
+    // left over or sent to the dead-letter queue.
+    for (const { requestId } of [created, shared, rewrapped]) {
+      const events = await waitFor(`the audit event of ${requestId}`, async () => {
+        const found = await auditFor(requestId);
+        return found.length ? found : undefined;
+      });
+      expect(events).toEqual([expect.objectContaining({ outcome: 'succeeded', target: { type: 'agent-request', id: requestId } })]);
+    }
+    await waitFor('the reply queue to be empty', async () => ((await queueDepth(env.AGENT_REPLY_QUEUE_URL!)) === 0 ? true : undefined));
+  });
+});
