@@ -84,9 +84,9 @@ export interface InternalOptions {
   salt?: Uint8Array;
   hashing?: HashMode;
   /**
-   * O_DIRECT output where the filesystem allows it (output-file.ts). Default: decrypt yes (the
-   * plaintext is written once and not read back by us); encrypt no (push uploads the file
-   * straight away, so keeping it in the page cache saves reading it back from disk).
+   * O_DIRECT output where the filesystem allows it (output-file.ts); default true. The output is
+   * written once and read back at most once (an upload, a tar extraction), at disk speed, which is
+   * no slower than the network or the extraction behind it.
    */
   directIo?: boolean;
 }
@@ -115,7 +115,7 @@ export const encryptReleaseWith = async (
   // the pool writes the same chunk out and this thread encrypts the next one.
   const cipherHash = createSha256Sink(internal.hashing ?? 'auto', source.size);
   try {
-    const io = { durable: opts.durable ?? false, direct: internal.directIo ?? false };
+    const io = { durable: opts.durable ?? false, direct: internal.directIo ?? true };
     return await writeAtomically(opts.outputPath, io, async (out) => {
       const fails = [out.failed, cipherHash.failed];
       const segments = segmentsPerChunk(S);
