@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { TestProject } from 'vitest/node';
@@ -9,6 +11,8 @@ declare module 'vitest' {
   export interface ProvidedContext {
     endpoints: Endpoints;
     stackEnv: Record<string, string>;
+    /** Every line the stack writes, for tests that scan its log (no key bytes in logs). */
+    stackLogPath: string;
   }
 }
 
@@ -21,7 +25,8 @@ export default async function setup(project: TestProject) {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
       ...process.env,
-      POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'ERROR',
+      // Debug by default: the log is only written to a file, and the no-secrets test scans it all.
+      POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'DEBUG',
       // Agents in tests heartbeat every second; one missed for a few seconds is offline.
       AGENT_ONLINE_SECONDS: '5',
       AGENT_HEARTBEAT_SECONDS: '1',
@@ -29,12 +34,12 @@ export default async function setup(project: TestProject) {
   });
   const stderr: string[] = [];
   child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
-  // LATCHKEY_STACK_LOG=file keeps the stack's own log (Powertools JSON lines) for debugging.
-  if (process.env.LATCHKEY_STACK_LOG) {
-    const log = createWriteStream(process.env.LATCHKEY_STACK_LOG);
-    child.stdout!.pipe(log);
-    child.stderr!.pipe(log);
-  }
+  // The stack's own log (Powertools JSON lines) goes to a file: LATCHKEY_STACK_LOG=file keeps it.
+  const logDir = process.env.LATCHKEY_STACK_LOG ? undefined : await mkdtemp(path.join(tmpdir(), 'latchkey-stack-log-'));
+  const stackLogPath = process.env.LATCHKEY_STACK_LOG ?? path.join(logDir!, 'stack.log');
+  const log = createWriteStream(stackLogPath);
+  child.stdout!.pipe(log);
+  child.stderr!.pipe(log);
   // If the stack dies mid-run, say why: every later failure is only ECONNREFUSED.
   let stopping = false;
   child.once('exit', (code, signal) => {
@@ -51,12 +56,15 @@ export default async function setup(project: TestProject) {
   });
   project.provide('endpoints', started.endpoints);
   project.provide('stackEnv', started.env);
+  project.provide('stackLogPath', stackLogPath);
 
   return async () => {
     stopping = true;
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    if (logDir) await rm(logDir, { recursive: true, force: true });
   };
 }

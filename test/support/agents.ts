@@ -165,7 +165,7 @@ export type ListedAgent = { agentId: string; name?: string; role: string; online
 export const startKeyServer = async (cli: CliJson, name: string, options: { logLevel?: 'debug' | 'info' } = {}) => {
   const enrolment = await cli.json<{ token: string; ownerKey: string }>(['enrolments', 'create', '--role', 'keyserver']);
   const agent = await enrolAgentProcess({ endpoint: cli.endpoint, ownerKey: enrolment.ownerKey, token: enrolment.token, name });
-  return { ...agent, process: runAgentProcess(agent.state, options) };
+  return { ...agent, token: enrolment.token, process: runAgentProcess(agent.state, options) };
 };
 
 /** Polls `latchkey agents list` until `check` holds, and returns the list. */
