@@ -5,6 +5,12 @@ import path from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { extract } from 'tar';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { decryptRelease, hpkeUnwrap, loadAgentKeys, RELEASE_MAGIC, unwrapUnderMaster } from '#shared/crypto/index.ts';
+import { masterKeyContext, releaseKeyUnderMasterContext } from '#shared/protocol/key-contexts.ts';
+import { fromB64 } from '#shared/protocol/trust.ts';
+import { releaseContext } from '#cli/commands/push.ts';
+import { startKeyServer, untilAgents } from '../../support/agents.ts';
 import { localClients } from '../../support/clients.ts';
 import { cliSession } from './run-cli.ts';
 
@@ -25,6 +31,35 @@ const objectOf = async (accountId: string, releaseId: string): Promise<Buffer> =
   if (!key) throw new Error(`no object for ${releaseId} in ${Bucket}`);
   const got = await s3.send(new GetObjectCommand({ Bucket, Key: key }));
   return Buffer.from(await got.Body!.transformToByteArray());
+};
+
+/**
+ * What a key server can do and the backend cannot: open its copy of the master key (with its
+ * private key, from its state directory), then the release key the backend stores wrapped under
+ * it, then the object, checked against the manifest the pusher (the owner) signed.
+ */
+const decryptWithKeyServer = async (accountId: string, releaseId: string, state: string, object: Buffer, configPath: string) => {
+  const { dynamo, env } = localClients();
+  const keys = await loadAgentKeys(path.join(state, 'agent.key'));
+  const item = async (TableName: string, sk: string) => (await dynamo.send(new GetCommand({ TableName, Key: { pk: `ACCOUNT#${accountId}`, sk } }))).Item!;
+  const sealed = await item(env.WRAPPED_KEYS_TABLE!, `RELEASE#${releaseId}`);
+  const stored = await item(env.DEPLOYMENTS_TABLE!, `RELEASE#${releaseId}`);
+  const { agentId } = JSON.parse(await readFile(path.join(state, 'state.json'), 'utf8')).enrolment as { agentId: string };
+  const copy = await item(env.WRAPPED_KEYS_TABLE!, `MASTER#${String(sealed.version).padStart(10, '0')}#${agentId}`);
+  const master = await hpkeUnwrap(keys.encryption.privateKey, masterKeyContext({ accountId, version: sealed.version }), fromB64(copy.wrappedMaster));
+  const ids = { accountId, appId: stored.appId as string, releaseId };
+  const releaseKey = unwrapUnderMaster({ version: sealed.version, key: master }, releaseKeyUnderMasterContext({ ...ids, version: sealed.version }), fromB64(sealed.wrappedReleaseKey));
+  const owner = JSON.parse(await readFile(path.join(path.dirname(configPath), `owner-key.${accountId}.json`), 'utf8')) as { publicKey: string };
+  const out = path.join(await scratchDir('latchkey-push-open-'), 'release.tgz');
+  await decryptRelease({
+    input: object,
+    outputPath: out,
+    releaseKey,
+    context: releaseContext(ids),
+    manifest: fromB64(stored.manifest),
+    signerPublicKey: fromB64(owner.publicKey),
+  });
+  return out;
 };
 
 describe('latchkey push', () => {
@@ -68,16 +103,52 @@ describe('latchkey push', () => {
     expect(result.stderr).toContain('No application matches');
   });
 
-  // Secure pushes need two running key-server agents (`latchkey-agent`), not available yet: the
-  // secure variant of this test (object starts with the release magic, holds no plaintext) is
-  // left out until it is; unit tests cover the secure flow against the fake API.
-  it('pushes a 200 MB directory with progress, and the bucket holds exactly the upload', { timeout: 240_000 }, async () => {
-    // Prepare: 20 files of 10 MB of random bytes (incompressible, so the upload stays ~200 MB).
+  it('pushes a secure application with two running key servers: the bucket holds ciphertext that only the master key opens, to the directory', { timeout: 120_000 }, async () => {
+    // Prepare: two key servers (real agents) hold master key v1; the application is secure.
     const cli = await cliSession();
     const account = await cli.signup();
+    await startKeyServer(cli, 'a');
+    const b = await startKeyServer(cli, 'b');
+    await untilAgents(cli, 'a and b to hold v1', (l) => ['a', 'b'].every((n) => l[n]?.online && l[n].masterVersions.includes(1)));
+    await cli.run(['apps', 'create', 'vault']);
+    await cli.run(['apps', 'secure', 'vault']);
+    const source = await scratchDir('latchkey-push-src-');
+    await writeFile(path.join(source, 'secret.txt'), 'the plaintext nobody else may read\n');
+
+    // Act
+    const result = await cli.run(['push', 'vault', source, '--version', 'v1.0.0', '--json']);
+
+    // Assess: encrypted and sealed under v1; the object is a release file, not the tarball.
+    expect(result.code, result.stderr).toBe(0);
+    const release = JSON.parse(result.stdout) as Release & { masterVersion: number };
+    expect(release).toMatchObject({ state: 'ready', encrypted: true, masterVersion: 1 });
+    const object = await objectOf(account.accountId, release.releaseId);
+    expect(object.length).toBe(release.size);
+    expect(object.subarray(0, RELEASE_MAGIC.length).equals(RELEASE_MAGIC)).toBe(true);
+    expect(object.includes('the plaintext')).toBe(false);
+    // A key server's copy of the master key opens the release key, which opens the object.
+    const opened = await decryptWithKeyServer(account.accountId, release.releaseId, b.state, object, cli.configPath);
+    await extract({ file: opened, cwd: path.dirname(opened) });
+    expect(await readFile(path.join(path.dirname(opened), 'secret.txt'), 'utf8')).toBe('the plaintext nobody else may read\n');
+  });
+
+  it('pushes a 200 MB directory to a secure application with progress; the bucket holds exactly the ciphertext', { timeout: 300_000 }, async () => {
+    // Prepare: 20 files of 10 MB of random bytes (incompressible, so the upload stays ~200 MB),
+    // and two running key servers for the secure application.
+    const cli = await cliSession();
+    const account = await cli.signup();
+    await startKeyServer(cli, 'a');
+    await startKeyServer(cli, 'b');
+    await untilAgents(cli, 'a and b to hold v1', (l) => ['a', 'b'].every((n) => l[n]?.online && l[n].masterVersions.includes(1)));
     await cli.run(['apps', 'create', 'big']);
+    await cli.run(['apps', 'secure', 'big']);
     const source = await scratchDir('latchkey-push-big-');
-    for (let i = 0; i < 20; i++) await writeFile(path.join(source, `part-${i}.bin`), randomBytes(10 * 1024 * 1024));
+    const samples: Buffer[] = [];
+    for (let i = 0; i < 20; i++) {
+      const bytes = randomBytes(10 * 1024 * 1024);
+      if (i % 4 === 0) samples.push(bytes.subarray(5 * 1024 * 1024, 5 * 1024 * 1024 + 32));
+      await writeFile(path.join(source, `part-${i}.bin`), bytes);
+    }
 
     // Act
     const started = Date.now();
@@ -85,12 +156,16 @@ describe('latchkey push', () => {
 
     // Assess
     expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/Uploading +\d+%/);
     expect(result.stderr).toMatch(/Uploaded \d+\.\d MB in [\d.]+s \([\d.]+ MB\/s\)/);
     const release = JSON.parse(result.stdout) as Release;
+    expect(release).toMatchObject({ state: 'ready', encrypted: true });
     expect(release.size).toBeGreaterThan(200 * 1024 * 1024);
     const object = await objectOf(account.accountId, release.releaseId);
     expect(object.length).toBe(release.size);
     expect(createHash('sha256').update(object).digest('hex')).toBe(release.digest);
+    expect(object.subarray(0, RELEASE_MAGIC.length).equals(RELEASE_MAGIC)).toBe(true);
+    for (const sample of samples) expect(object.includes(sample)).toBe(false);
     expect(Date.now() - started).toBeLessThan(180_000);
   });
 });
