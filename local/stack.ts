@@ -10,18 +10,23 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import dynalite from 'dynalite';
 import { buildApp } from 'fauxqs';
 import sesModule from 'aws-ses-v2-local';
-import { queues } from '#functions/resources.ts';
+import { buckets, queues, tables } from '#functions/resources.ts';
 import type { FunctionName } from '#functions/catalog.ts';
 import { startHttpApi } from './http-api.ts';
 import { invokeFunction, LOCAL_REGION } from './lambda-runtime.ts';
-import { provision } from './provision.ts';
+import { restoreAgentQueues } from './persistence-agent-queues.ts';
+import { localName, provision } from './provision.ts';
+import { mirrorBucketObjects } from './s3-object-mirror.ts';
 import { startSqsPoller, type BatchHandler } from './sqs-poller.ts';
 import { startStepFunctions } from './step-functions/server.ts';
 
 export type StackOptions = {
   /** HTTP API port; 0 picks free ports for every service. Default 4000, the others follow it. */
   port?: number;
-  /** Keeps DynamoDB data here across restarts; in memory when omitted. */
+  /**
+   * Keeps what the stack holds here across restarts (DynamoDB, Step Functions executions, the
+   * objects of the buckets, the agents' queues; not captured mail); in memory when omitted.
+   */
   dataDir?: string;
   /** Called with errors of background work (pollers) that has no caller to throw to. */
   onBackgroundError?: (error: unknown) => void;
@@ -68,6 +73,7 @@ export const startLocalStack = async (options: StackOptions = {}) => {
   stoppers.push(() => new Promise((resolve) => dynamo.close(() => resolve())));
 
   const fauxqs = buildApp({ logger: false, defaultRegion: LOCAL_REGION });
+  const objectMirror = options.dataDir ? mirrorBucketObjects(fauxqs, path.join(options.dataDir, 's3'), Object.keys(buckets).map(localName)) : undefined;
   await fauxqs.listen({ port: servicePort(apiPort, 2), host: '127.0.0.1' });
   const fauxqsPort = (fauxqs.server.address() as AddressInfo).port;
   stoppers.push(() => fauxqs.close());
@@ -94,7 +100,7 @@ export const startLocalStack = async (options: StackOptions = {}) => {
     sfn: undefined as unknown as SFNClient,
   };
 
-  const stepFunctions = await startStepFunctions(servicePort(apiPort, 4), clients.sqs);
+  const stepFunctions = await startStepFunctions(servicePort(apiPort, 4), clients.sqs, options.dataDir && path.join(options.dataDir, 'step-functions'));
   endpoints.stepFunctions = stepFunctions.url;
   clients.sfn = new SFNClient({ ...base, endpoint: endpoints.stepFunctions });
   stoppers.push(() => stepFunctions.close());
@@ -127,6 +133,10 @@ export const startLocalStack = async (options: StackOptions = {}) => {
   });
   delete process.env.AWS_SESSION_TOKEN;
   delete process.env.AWS_PROFILE;
+  if (options.dataDir) {
+    await objectMirror?.restore(clients.s3);
+    await restoreAgentQueues(clients.dynamodb, clients.sqs, provisioned.env[tables.directory.envVar]!, process.env.AGENT_QUEUE_PREFIX!);
+  }
 
   // 4. Event source mappings for queues that have a consumer function.
   for (const [logical, queue] of Object.entries(queues)) {
@@ -149,6 +159,8 @@ export const startLocalStack = async (options: StackOptions = {}) => {
   // Links in approval emails point at this API.
   process.env.PUBLIC_API_URL = api.url;
   stoppers.push(() => api.close());
+  // Last: a resumed workflow may mail approval links, which point at the API.
+  stepFunctions.resume();
 
   return {
     endpoints,

@@ -3,23 +3,12 @@ import { randomUUID } from 'node:crypto';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
 import { functionNameOf, invokeFunction, LOCAL_ACCOUNT, LOCAL_REGION } from '../lambda-runtime.ts';
+import { executionRecords, type ExecutionRecord, type ExecutionRecords } from './execution-records.ts';
 import { TaskFailure, TaskTokens } from './task-tokens.ts';
 
-export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+export type ExecutionStatus = ExecutionRecord['status'];
 
-export type Execution = {
-  executionArn: string;
-  stateMachineArn: string;
-  name: string;
-  status: ExecutionStatus;
-  startDate: Date;
-  stopDate?: Date;
-  input: string;
-  output?: string;
-  error?: string;
-  cause?: string;
-  abort: () => void;
-};
+export type Execution = ExecutionRecord & { abort: () => void };
 
 type Definition = { StartAt: string; States: Record<string, StateDefinition> };
 type StateDefinition = {
@@ -92,7 +81,11 @@ export class Executions {
   private readonly executions = new Map<string, Execution>();
   readonly tokens = new TaskTokens();
 
-  constructor(private readonly sqs: SQSClient) {}
+  /** `records` keeps executions across restarts (see resume); in memory only by default. */
+  constructor(
+    private readonly sqs: SQSClient,
+    private readonly records: ExecutionRecords = executionRecords(),
+  ) {}
 
   get(executionArn: string): Execution | undefined {
     return this.executions.get(executionArn);
@@ -112,7 +105,8 @@ export class Executions {
     const waits = pattern === 'waitForTaskToken';
     return async (input: Record<string, unknown>): Promise<unknown> => {
       const ticket = waits ? this.tokens.issue(executionArn, stateName) : undefined;
-      const { [TIMEOUT_KEY]: _timeout, ...rest } = input;
+      const { [TIMEOUT_KEY]: timeout, ...rest } = input;
+      if (ticket && typeof timeout === 'number') this.keepDeadline(executionArn, stateName, timeout, ticket.settled);
       const params = (ticket ? swapToken(rest, ticket.token) : rest) as Record<string, unknown>;
       let result: unknown;
       if (resource.startsWith('arn:aws:lambda:')) {
@@ -135,16 +129,69 @@ export class Executions {
     };
   }
 
-  start(stateMachineArn: string, serviceDefinition: Definition, name: string | undefined, input: string): Execution {
-    const definition = adaptTimeoutPaths(serviceDefinition);
+  /**
+   * The interpreter times a wait from the moment its task starts, and a resumed execution starts
+   * its tasks again: so the first deadline of each wait is recorded, and kept by closing the
+   * wait's token when it passes (the task then fails with States.Timeout, as it would have).
+   */
+  private keepDeadline(executionArn: string, stateName: string, timeoutSeconds: number, settled: Promise<unknown>) {
+    const execution = this.executions.get(executionArn);
+    if (!execution) return;
+    const deadline = (execution.waitDeadlines[stateName] ??= Date.now() + timeoutSeconds * 1000);
+    this.records.save(execution);
+    const timer = setTimeout(() => this.tokens.close(executionArn, stateName), Math.max(0, deadline - Date.now()));
+    const ended = () => {
+      clearTimeout(timer);
+      delete execution.waitDeadlines[stateName];
+      this.records.save(execution);
+    };
+    settled.then(ended, ended);
+  }
+
+  start(stateMachineArn: string, definition: Definition, name: string | undefined, input: string): Execution {
     const executionName = name ?? randomUUID();
-    const executionArn = this.arnFor(stateMachineArn, executionName);
+    const execution: Execution = {
+      executionArn: this.arnFor(stateMachineArn, executionName),
+      stateMachineArn,
+      name: executionName,
+      status: 'RUNNING',
+      startDate: new Date(),
+      input,
+      waitDeadlines: {},
+      abort: () => undefined,
+    };
+    return this.run(execution, definition);
+  }
+
+  /**
+   * An execution recorded by an earlier run of the local stack: a finished one is kept for
+   * DescribeExecution, a running one runs again from the start with its name, input, start
+   * date and wait deadlines. That is safe because every task of our workflows is idempotent
+   * (a repeated task finds its work done), as the at-least-once delivery of AWS requires anyway.
+   */
+  resume(record: ExecutionRecord, definition: Definition | undefined): Execution {
+    const execution: Execution = { ...record, abort: () => undefined };
+    if (record.status !== 'RUNNING') {
+      this.executions.set(record.executionArn, execution);
+      return execution;
+    }
+    if (!definition) {
+      Object.assign(execution, { status: 'FAILED', stopDate: new Date(), error: 'Local.Resume', cause: 'Its state machine no longer exists' });
+      this.executions.set(record.executionArn, execution);
+      this.records.save(execution);
+      return execution;
+    }
+    return this.run(execution, definition);
+  }
+
+  private run(execution: Execution, serviceDefinition: Definition): Execution {
+    const { executionArn, stateMachineArn, name: executionName, startDate, input } = execution;
+    const definition = adaptTimeoutPaths(serviceDefinition);
     const overrides = Object.fromEntries(
       taskStates(definition).map(([stateName, state]) => [stateName, this.taskHandler(executionArn, stateName, state.Resource ?? '')]),
     );
     const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false, checkPaths: false } });
     const parsedInput: unknown = JSON.parse(input);
-    const startDate = new Date();
     const run = machine.run(parsedInput as never, {
       overrides: { taskResourceLocalHandlers: overrides as never },
       noThrowOnAbort: true,
@@ -154,21 +201,15 @@ export class Executions {
         Task: { Token: TOKEN_PLACEHOLDER },
       } as never,
     });
-    const execution: Execution = {
-      executionArn,
-      stateMachineArn,
-      name: executionName,
-      status: 'RUNNING',
-      startDate,
-      input,
-      abort: run.abort,
-    };
+    execution.abort = run.abort;
     this.executions.set(executionArn, execution);
+    this.records.save(execution);
     void this.closeTokensOfEndedStates(executionArn, run.eventLogs);
     run.result.then(
       (output: unknown) => {
         if (execution.status !== 'RUNNING') return;
         Object.assign(execution, { status: 'SUCCEEDED', stopDate: new Date(), output: JSON.stringify(output ?? null) });
+        this.records.save(execution);
       },
       (failure: unknown) => {
         if (execution.status !== 'RUNNING') return;
@@ -180,6 +221,7 @@ export class Executions {
           error: timedOut ? 'States.Timeout' : cause.name,
           cause: cause.message,
         });
+        this.records.save(execution);
       },
     ).finally(() => this.tokens.close(executionArn));
     return execution;
@@ -197,12 +239,15 @@ export class Executions {
     const execution = this.executions.get(executionArn);
     if (!execution || execution.status !== 'RUNNING') return execution;
     Object.assign(execution, { status: 'ABORTED', stopDate: new Date(), error, cause });
+    this.records.save(execution);
     execution.abort();
     this.tokens.close(executionArn);
     return execution;
   }
 
+  /** On shutdown: what was running stays recorded as running, to be resumed by the next start. */
   stopAll(): void {
+    this.records.detach();
     for (const arn of this.executions.keys()) this.stop(arn, 'Local.Shutdown', 'The local stack stopped');
   }
 }

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from '../lambda-runtime.ts';
 import { listenOnLoopback, readBody, type Listening } from '../http/listen.ts';
+import { executionRecords } from './execution-records.ts';
 import { Executions, type Execution } from './executions.ts';
 import { TokenError } from './task-tokens.ts';
 
@@ -35,11 +36,13 @@ const describe = (execution: Execution) => ({
 
 /**
  * A Step Functions endpoint (AWS JSON 1.0 protocol) for the operations our code and tests use,
- * so the real SFN client talks to it unchanged.
+ * so the real SFN client talks to it unchanged. With `dataDir`, executions are kept there, and
+ * `resume()` brings back those of an earlier run once their state machines are created again.
  */
-export const startStepFunctions = async (port: number, sqs: SQSClient) => {
+export const startStepFunctions = async (port: number, sqs: SQSClient, dataDir?: string) => {
   const machines = new Map<string, Machine>();
-  const executions = new Executions(sqs);
+  const records = executionRecords(dataDir);
+  const executions = new Executions(sqs, records);
 
   const machine = (arn: unknown): Machine => {
     const found = machines.get(str(arn, 'stateMachineArn'));
@@ -137,6 +140,12 @@ export const startStepFunctions = async (port: number, sqs: SQSClient) => {
   const listening: Listening = await listenOnLoopback(port, (req, res) => void handle(req, res));
   return {
     ...listening,
+    resume: () => {
+      for (const record of records.load()) {
+        const definition = machines.get(record.stateMachineArn)?.definition;
+        executions.resume(record, definition ? JSON.parse(definition) : undefined);
+      }
+    },
     close: async () => {
       executions.stopAll();
       await listening.close();

@@ -1,0 +1,310 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateAgentKeys } from '#shared/crypto/index.ts';
+import { agentIdFor, signBinding, toB64, type AgentBinding } from '#shared/protocol/trust.ts';
+import { capturedEmails, linkIn } from '../../local/demo/mail.ts';
+import type { Endpoints } from '../../local/stack.ts';
+import type { Caller } from '../support/accounts.ts';
+import { registerOwnerKey, signedEnrolment } from '../support/agents.ts';
+import { submitForm } from '../support/approval-mail.ts';
+import { waitFor } from '../support/clients.ts';
+import type { ApiResponse } from '../support/http.ts';
+
+/**
+ * Issue #11, a fault: the local stack restarted with --data in the middle of pending approvals.
+ * This file runs its own stack processes, one after another on one data directory and each on
+ * new free ports (the shared stack of the other files is not used). Persistence is write-through
+ * (DynamoDB files, one record per execution, each S3 object before its upload is acknowledged),
+ * so a SIGKILL loses nothing either; only captured mail is not kept (real mail was sent).
+ */
+
+const root = path.resolve(import.meta.dirname, '../..');
+type Stack = { endpoints: Endpoints; env: Record<string, string>; child: ChildProcess; startedAt: number };
+
+const startStack = async (dataDir: string): Promise<Stack> => {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts', '--port', '0', '--json', '--data', dataDir], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'ERROR' },
+  });
+  const stderr: string[] = [];
+  child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
+  // LATCHKEY_STACK_LOG=file keeps the stacks' own logs, as for the shared stack.
+  if (process.env.LATCHKEY_STACK_LOG) {
+    const log = createWriteStream(process.env.LATCHKEY_STACK_LOG, { flags: 'a' });
+    child.stdout!.pipe(log);
+    child.stderr!.pipe(log);
+  }
+  const started = await new Promise<{ endpoints: Endpoints; env: Record<string, string> }>((resolve, reject) => {
+    const deadline = setTimeout(() => reject(new Error(`the stack did not start in 60 s:\n${stderr.join('')}`)), 60_000);
+    child.once('exit', (code) => reject(new Error(`the stack exited with ${code}:\n${stderr.join('')}`)));
+    createInterface({ input: child.stdout! }).once('line', (line) => {
+      clearTimeout(deadline);
+      resolve(JSON.parse(line));
+    });
+  });
+  return { ...started, child, startedAt: Date.now() };
+};
+
+const stopStack = async (stack: Stack, signal: 'SIGTERM' | 'SIGKILL') => {
+  if (stack.child.exitCode !== null || stack.child.signalCode !== null) return;
+  const exited = new Promise((resolve) => stack.child.once('exit', resolve));
+  stack.child.kill(signal);
+  await exited;
+};
+
+let dataDir: string;
+let stack: Stack;
+/** When each restarted stack started serving, so a resumed wait can be told from a fresh one. */
+const restarts: number[] = [];
+
+const restart = async (signal: 'SIGTERM' | 'SIGKILL') => {
+  const before = stack.endpoints.api;
+  await stopStack(stack, signal);
+  stack = await startStack(dataDir);
+  restarts.push(stack.startedAt);
+  expect(stack.endpoints.api).not.toBe(before);
+};
+
+/** Calls the API of whichever stack is running now. */
+const as =
+  (token?: string): Caller =>
+  async (method, route, json) => {
+    const response = await fetch(stack.endpoints.api + route, {
+      method,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(json === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(json === undefined ? {} : { body: JSON.stringify(json) }),
+    });
+    const text = await response.text();
+    return { status: response.status, contentType: response.headers.get('content-type') ?? '', body: text ? JSON.parse(text) : undefined } satisfies ApiResponse;
+  };
+
+const expectStatus = (response: ApiResponse, status: number) => {
+  expect(response.status, JSON.stringify(response.body)).toBe(status);
+  return response.body;
+};
+
+const clients = () => {
+  const base = { region: stack.endpoints.region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
+  return {
+    dynamo: DynamoDBDocumentClient.from(new DynamoDBClient({ ...base, endpoint: stack.endpoints.dynamodb })),
+    s3: new S3Client({ ...base, endpoint: stack.endpoints.s3, forcePathStyle: true }),
+    sqs: new SQSClient({ ...base, endpoint: stack.endpoints.sqs }),
+    sfn: new SFNClient({ ...base, endpoint: stack.endpoints.stepFunctions }),
+  };
+};
+
+/** The deployment item as stored, with the task token its workflow parked. */
+const storedDeployment = async (accountId: string, deploymentId: string) => {
+  const { Item } = await clients().dynamo.send(
+    new GetCommand({ TableName: stack.env.DEPLOYMENTS_TABLE!, Key: { pk: `ACCOUNT#${accountId}`, sk: `DEPLOYMENT#${deploymentId}` }, ConsistentRead: true }),
+  );
+  return Item as { state: string; taskToken?: string; taskStage?: string; expiresAt: string } | undefined;
+};
+
+const parked = (accountId: string, deploymentId: string, stage: 'approval' | 'deploy', notToken?: string) =>
+  waitFor(`${deploymentId} to park a ${stage} token`, async () => {
+    const item = await storedDeployment(accountId, deploymentId);
+    return item?.taskToken && item.taskStage === stage && item.taskToken !== notToken ? item.taskToken : undefined;
+  }, 30_000);
+
+const execution = async (deploymentId: string) =>
+  clients().sfn.send(new DescribeExecutionCommand({ executionArn: `${stack.env.DEPLOYMENT_STATE_MACHINE_ARN!.replace(':stateMachine:', ':execution:')}:${deploymentId}` }));
+
+/** An agent enrolled over the API (key server), which gets its own request queue. */
+const enrolKeyServer = async (owner: Caller) => {
+  const enrolment = await signedEnrolment(owner, await registerOwnerKey(owner), 'keyserver');
+  expectStatus(await owner('PUT', `/enrolments/${enrolment.enrolmentId}/signature`, { signature: enrolment.signature }), 200);
+  const keys = generateAgentKeys();
+  const binding: AgentBinding = {
+    v: 1,
+    accountId: enrolment.statement.accountId,
+    enrolmentId: enrolment.enrolmentId,
+    agentId: agentIdFor(keys.signing.publicKey),
+    role: 'keyserver',
+    encryptionKey: toB64(keys.encryption.publicKey),
+    signingKey: toB64(keys.signing.publicKey),
+    enrolledAt: new Date().toISOString(),
+  };
+  const body = { binding, tokenSignature: signBinding(enrolment.token.privateKey, binding), agentSignature: signBinding(keys.signing.privateKey, binding) };
+  return expectStatus(await as()('POST', '/agents', body), 201) as { agentId: string; queueUrl: string };
+};
+
+/** The agent's queue as the stack that runs now has it, and as the agent item names it. */
+const agentQueue = async (accountId: string, agentId: string) => {
+  const { QueueUrl } = await clients().sqs.send(new GetQueueUrlCommand({ QueueName: `latchkey-agent-${agentId}` }));
+  const { Item } = await clients().dynamo.send(
+    new GetCommand({ TableName: stack.env.DIRECTORY_TABLE!, Key: { pk: `ACCOUNT#${accountId}`, sk: `AGENT#${agentId}` }, ConsistentRead: true }),
+  );
+  return { queueUrl: QueueUrl, stored: Item?.queueUrl as string | undefined };
+};
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+const downloadRelease = async (objectKey: string) => {
+  const object = await clients().s3.send(new GetObjectCommand({ Bucket: stack.env.RELEASES_BUCKET!, Key: objectKey }));
+  return sha256(await object.Body!.transformToByteArray());
+};
+
+// Bigger than a part, so the upload is multipart and the kept object goes back in parts too.
+const RELEASE_BYTES = 9 * 1024 * 1024 + 123;
+// Long enough to outlast two restarts on a busy machine, short enough to wait for.
+const SHORT_WINDOW_SECONDS = 60;
+
+// One story: the tests run in order on the same data directory.
+describe('the local stack restarted with --data in the middle of pending approvals', () => {
+  const s = {} as {
+    accountId: string;
+    owner: Caller;
+    approverEmail: string;
+    objectKey: string;
+    digest: string;
+    /** Waits for approval with a 72-hour window: approved through its emailed link after a restart. */
+    approved: string;
+    linkPath: string;
+    /** Waits for approval with a window of SHORT_WINDOW_SECONDS: expires across the restarts. */
+    expiring: string;
+    deployToken: string;
+    agent: { agentId: string; queueUrl: string };
+  };
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(path.join(tmpdir(), 'latchkey-restart-'));
+    stack = await startStack(dataDir);
+
+    // Prepare: an owner, an approver in a group, two approval-gated environments, an app with
+    // a release pushed through its presigned multipart upload, and a deployment to each.
+    const suffix = randomUUID().slice(0, 8);
+    const account = expectStatus(
+      await as()('POST', '/accounts', { accountName: `Restart ${suffix}`, owner: { name: 'Olive Owner', email: `owner-${suffix}@example.com` } }),
+      201,
+    );
+    s.accountId = account.accountId;
+    s.owner = as(account.token.secret);
+    s.approverEmail = `approver-${suffix}@example.com`;
+    const approver = expectStatus(await s.owner('POST', '/users', { name: 'Ada Approver', email: s.approverEmail, role: 'approver' }), 201);
+    const group = expectStatus(await s.owner('POST', '/groups', { name: 'approvers' }), 201);
+    expect((await s.owner('PUT', `/groups/${group.groupId}/members/${approver.userId}`)).status).toBeLessThan(300);
+    const environment = async (name: string, windowHours: number) =>
+      expectStatus(
+        await s.owner('POST', '/environments', {
+          name,
+          approval: { enabled: true, approverGroups: [group.groupId], requiredApprovals: 1, preventSelfApproval: true, windowHours },
+          variables: {},
+        }),
+        201,
+      );
+    const prod = await environment('prod', 72);
+    const staging = await environment('staging', SHORT_WINDOW_SECONDS / 3600);
+
+    const app = expectStatus(await s.owner('POST', '/apps', { name: 'web' }), 201);
+    const bytes = randomBytes(RELEASE_BYTES);
+    s.digest = sha256(bytes);
+    const created = expectStatus(await s.owner('POST', `/apps/${app.appId}/releases`, { version: '1.0.0', size: bytes.length }), 201);
+    expect(created.upload.type).toBe('multipart');
+    const parts = [];
+    for (const part of created.upload.parts as { partNumber: number; url: string }[]) {
+      const offset = (part.partNumber - 1) * created.upload.partSize;
+      const uploaded = await fetch(part.url, { method: 'PUT', body: bytes.subarray(offset, offset + created.upload.partSize) });
+      expect(uploaded.status).toBe(200);
+      parts.push({ partNumber: part.partNumber, etag: uploaded.headers.get('etag')! });
+    }
+    const release = expectStatus(await s.owner('POST', `/apps/${app.appId}/releases/${created.releaseId}/complete`, { digest: s.digest, parts }), 200);
+    expect(release.state).toBe('ready');
+    s.objectKey = `accounts/${s.accountId}/apps/${app.appId}/releases/${created.releaseId}`;
+
+    const deploy = async (environmentId: string) =>
+      expectStatus(await s.owner('POST', '/deployments', { appId: app.appId, releaseId: created.releaseId, environmentId }), 201).deploymentId as string;
+    s.agent = await enrolKeyServer(s.owner);
+    s.approved = await deploy(prod.environmentId);
+    s.expiring = await deploy(staging.environmentId);
+
+    // Both workflows are waiting (their tokens parked) and the approval mail went out.
+    await parked(s.accountId, s.approved, 'approval');
+    await parked(s.accountId, s.expiring, 'approval');
+    const mail = await waitFor('the approval mail', async () => {
+      const mails = await capturedEmails(stack.endpoints.sesStore);
+      return mails.find((m) => m.destination.to.includes(s.approverEmail) && m.subject.endsWith(' to prod'));
+    }, 30_000);
+    // The link carries the port of this stack; its path is the secret.
+    s.linkPath = new URL(linkIn(mail.body.text).url).pathname;
+  }, 180_000);
+
+  afterAll(async () => {
+    if (stack) await stopStack(stack, 'SIGTERM');
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('after a SIGTERM restart on new ports, the approval link works exactly once and the deployment becomes Approved', { timeout: 120_000 }, async () => {
+    await restart('SIGTERM');
+    expect(await storedDeployment(s.accountId, s.approved)).toMatchObject({ state: 'PendingApproval' });
+    expect((await execution(s.approved)).status).toBe('RUNNING');
+
+    const link = new URL(s.linkPath, stack.endpoints.api).toString();
+    const approved = await submitForm(link, { action: 'approve', message: 'after a restart' });
+    expect(approved.status, approved.html).toBe(200);
+    expect(approved.html).toContain('You approved this deployment');
+    const again = await submitForm(link, { action: 'approve', message: '' });
+    expect(again.status).toBe(409);
+    expect(again.html).toContain('This link has already been used');
+
+    expect(expectStatus(await s.owner('GET', `/deployments/${s.approved}`), 200).state).toBe('Approved');
+    // The resumed workflow heard the decision: it now waits for the deploy action.
+    s.deployToken = await parked(s.accountId, s.approved, 'deploy');
+    expect(await downloadRelease(s.objectKey)).toBe(s.digest);
+    expect(expectStatus(await s.owner('GET', '/audit/verify'), 200)).toMatchObject({ valid: true });
+  });
+
+  it('the enrolled agent has its queue again, and its stored queue URL names the SQS of the new ports', async () => {
+    const { queueUrl, stored } = await agentQueue(s.accountId, s.agent.agentId);
+    expect(queueUrl).toBeDefined();
+    expect(stored).toBe(queueUrl);
+    expect(new URL(queueUrl!).port).toBe(new URL(stack.endpoints.sqs).port);
+    expect(new URL(s.agent.queueUrl).port).not.toBe(new URL(stack.endpoints.sqs).port);
+  });
+
+  it('after a SIGKILL restart, nothing acknowledged is lost: the approval stands, the workflow waits again, the release downloads', { timeout: 120_000 }, async () => {
+    await restart('SIGKILL');
+    expect(expectStatus(await s.owner('GET', `/deployments/${s.approved}`), 200).state).toBe('Approved');
+    expect((await execution(s.approved)).status).toBe('RUNNING');
+    // The resumed run parks a new token for the same wait; the old one died with the process.
+    await parked(s.accountId, s.approved, 'deploy', s.deployToken);
+    expect(await downloadRelease(s.objectKey)).toBe(s.digest);
+    const queue = await agentQueue(s.accountId, s.agent.agentId);
+    expect(queue.stored).toBe(queue.queueUrl);
+    expect(expectStatus(await s.owner('GET', '/audit/verify'), 200)).toMatchObject({ valid: true });
+  });
+
+  it('a resumed approval wait times out at the original expiry, not a fresh window after the restart', { timeout: (SHORT_WINDOW_SECONDS + 60) * 1000 }, async () => {
+    const { expiresAt } = (await storedDeployment(s.accountId, s.expiring))!;
+    const ended = await waitFor('the short-window workflow to end', async () => {
+      const described = await execution(s.expiring);
+      return described.status === 'RUNNING' ? undefined : described;
+    }, (SHORT_WINDOW_SECONDS + 30) * 1000);
+    expect(ended.status).toBe('SUCCEEDED');
+    expect(expectStatus(await s.owner('GET', `/deployments/${s.expiring}`), 200).state).toBe('Expired');
+    expect((await storedDeployment(s.accountId, s.expiring))?.state).toBe('Expired');
+
+    // It ended at its deadline, or at once on the restart that found the deadline passed; a
+    // fresh window would have ended SHORT_WINDOW_SECONDS after the last restart before it.
+    const stoppedAt = ended.stopDate!.getTime();
+    // (A stack is known to be up a moment after it resumed its executions.)
+    const resumedBefore = restarts.filter((at) => at <= stoppedAt + 5_000);
+    expect(resumedBefore.length, 'the earlier tests of this story restart the stack').toBeGreaterThan(0);
+    const resumedAt = Math.max(...resumedBefore);
+    expect(stoppedAt).toBeGreaterThanOrEqual(Date.parse(expiresAt));
+    expect(stoppedAt).toBeLessThan(resumedAt + SHORT_WINDOW_SECONDS * 1000);
+    expect(stoppedAt).toBeLessThan(Math.max(Date.parse(expiresAt), resumedAt) + 10_000);
+  });
+});
