@@ -97,7 +97,14 @@ export const functions = {
   'notify-approvers': workflow('notify-approvers', { tables: { directory: 'RO', deployments: 'RW' }, mail: true }),
   'park-task-token': workflow('park-task-token', { tables: { deployments: 'RW' }, stateMachines: { deployment: 'respond' } }),
   'expire-deployment': workflow('expire-deployment', { tables: { directory: 'RO', deployments: 'RW' } }),
-  'run-deploy-steps': workflow('run-deploy-steps', { tables: { directory: 'RO', deployments: 'RW', wrappedKeys: 'RO' } }),
+  // The deploy step: plan, one key-server grant request, the target requests, the outcome.
+  'prepare-deploy': workflow('prepare-deploy', { tables: { directory: 'RO', deployments: 'RW', wrappedKeys: 'RO' } }),
+  'request-deploy-grant': workflow('request-deploy-grant', { tables: { directory: 'RW', deployments: 'RW', wrappedKeys: 'RO' }, stateMachines: { deployment: 'respond' }, agentQueues: 'send' }),
+  'dispatch-deploy': {
+    ...workflow('dispatch-deploy', { tables: { directory: 'RW', deployments: 'RW', wrappedKeys: 'RW' }, buckets: { releases: 'read' }, stateMachines: { deployment: 'respond' }, agentQueues: 'send' }),
+    timeoutSeconds: 30,
+  },
+  'settle-deploy': workflow('settle-deploy', { tables: { directory: 'RO', deployments: 'RW' } }),
   'finish-deployment': workflow('finish-deployment', { tables: { directory: 'RO', deployments: 'RW' } }),
   'consume-agent-replies': {
     entry: 'functions/agents/consume-agent-replies.ts',

@@ -48,6 +48,18 @@ const integrity = <T>(what: string, check: () => T): T => {
 
 const same = (a: Uint8Array, b: Uint8Array) => a.byteLength === b.byteLength && timingSafeEqual(a, b);
 
+/** The signed manifest and the pusher's key, as sent; a secure release never goes without them. */
+const signedManifestOf = (request: DeployReleaseRequest) => {
+  if (!request.manifest || !request.manifestSigner) throw new RequestRefused('IntegrityCheckFailed', 'the release came without its signed manifest');
+  return { bytes: fromB64(request.manifest), signer: fromB64(request.manifestSigner) };
+};
+
+/** The manifest verified under the pusher's key, for this release. */
+const verifiedManifest = (request: DeployReleaseRequest, ids: DeployIds) => {
+  const { bytes, signer } = signedManifestOf(request);
+  return integrity('the release manifest is refused', () => verifyManifest(bytes, signer, releasePayloadContext(ids)));
+};
+
 /**
  * Everything a target checks before it decrypts a byte (DESIGN §5), in order:
  *   1. the key server is one the owner enrolled (its proof verifies under the pinned owner key);
@@ -66,13 +78,13 @@ export const verifySecureRequest = (request: DeployReleaseRequest, context: Hand
       context: grantContext(ids),
       targetAgentId: self.agentId,
       targetPublicKey: self.keys.encryption.publicKey,
-      manifest: fromB64(request.manifest),
+      manifest: signedManifestOf(request).bytes,
       keyList: fromB64(secure.keyList),
       wrappedKey: fromB64(secure.wrappedDeploymentKey),
       now,
     }),
   );
-  return integrity('the release manifest is refused', () => verifyManifest(fromB64(request.manifest), fromB64(request.manifestSigner), releasePayloadContext(ids)));
+  return verifiedManifest(request, ids);
 };
 
 /**
@@ -103,8 +115,8 @@ export const fetchSecureRelease = async (request: DeployReleaseRequest, manifest
         outputPath,
         releaseKey,
         context: releasePayloadContext(ids),
-        manifest: fromB64(request.manifest),
-        signerPublicKey: fromB64(request.manifestSigner),
+        manifest: signedManifestOf(request).bytes,
+        signerPublicKey: signedManifestOf(request).signer,
       });
     } catch (error) {
       download.destroy();
@@ -116,13 +128,17 @@ export const fetchSecureRelease = async (request: DeployReleaseRequest, manifest
   }
 };
 
-/** A plain release: the manifest must verify, and the downloaded bytes must be the ones it names. */
+/**
+ * A plain release: the downloaded bytes must be the ones the pusher's signed manifest names (or,
+ * for a release completed without one, the digest recorded when it was uploaded).
+ */
 export const fetchPlainRelease = async (request: DeployReleaseRequest, outputPath: string, context: HandlerContext) => {
   const ids = deployIdsOf(request, context.self.accountId);
-  const manifest = integrity('the release manifest is refused', () => verifyManifest(fromB64(request.manifest), fromB64(request.manifestSigner), releasePayloadContext(ids)));
-  const download = await openDownload(request.url, manifest.ciphertextSize, context.log, { deploymentId: request.deploymentId });
+  const manifest = request.manifest ? verifiedManifest(request, ids) : undefined;
+  const expected = manifest ? manifest.ciphertextSha256 : Buffer.from(request.digest, 'hex');
+  const download = await openDownload(request.url, manifest?.ciphertextSize ?? 0, context.log, { deploymentId: request.deploymentId });
   const got = await downloadToFile(download, outputPath);
-  if (got.size !== manifest.ciphertextSize || !same(got.sha256, manifest.ciphertextSha256)) {
-    throw new RequestRefused('IntegrityCheckFailed', 'the release file is refused: it differs from the one the manifest describes');
+  if ((manifest && got.size !== manifest.ciphertextSize) || !same(got.sha256, expected)) {
+    throw new RequestRefused('IntegrityCheckFailed', 'the release file is refused: it differs from the one that was pushed');
   }
 };

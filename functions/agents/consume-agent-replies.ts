@@ -4,6 +4,7 @@ import { MAX_REPLY_BYTES, replyQueueMessage, unsigned, type AgentReply, type Rep
 import { fromB64, verifyAgentMessage } from '#shared/protocol/trust.ts';
 import { agentStore } from '../api/directory-context.ts';
 import { masterKeys } from '../agents-context.ts';
+import { deploys } from '../workflow/deploys-context.ts';
 import { sfn } from '../adapters/aws-clients.ts';
 import { logger } from '../observability.ts';
 import { sqsHandler } from '../queue/sqs-handler.ts';
@@ -67,6 +68,8 @@ export const consumeAgentReply = async (record: SQSRecord): Promise<void> => {
     return void logger.warn('reply to no request of this agent dropped', { requestId: message.requestId, agentId: message.agentId });
   }
   if (request.state === 'pending' && request.type !== 'deploy') await masterKeys.onReply(request, message, agent);
+  // A target's report is recorded on its deployment; the last one ends the deploy wait.
+  if (request.type === 'deploy') await deploys.onTargetReply(request, message);
   if (request.taskToken && message.taskToken === request.taskToken) await resumeWaitingTask({ ...message, taskToken: request.taskToken });
 };
 

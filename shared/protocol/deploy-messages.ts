@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { appId, environmentId, isoTime } from './common.ts';
 import { deploymentId } from './deployments.ts';
-import { releaseId, releaseVersion } from './releases.ts';
+import { releaseId, releaseVersion, sha256Hex } from './releases.ts';
 import { base64url, publicKey32 } from './trust.ts';
 
 /**
@@ -74,8 +74,11 @@ export const deployMessages = <RB extends z.ZodRawShape, MC extends z.ZodRawShap
     environmentName: z.string().max(100),
     /** A short-lived presigned GET URL of the release object. */
     url: z.string().url().max(4096),
-    manifest: blob,
-    manifestSigner: publicKey32,
+    /** SHA-256 of the object as uploaded; what a plain release without a manifest is checked against. */
+    digest: sha256Hex,
+    /** The pusher's signed manifest and its key: always there for a secure release (`latchkey push` signs every release). */
+    manifest: blob.optional(),
+    manifestSigner: publicKey32.optional(),
     variables: deployVariables,
     /** Secure releases only: the key server that granted the deployment and what it made. */
     secure: z

@@ -94,11 +94,22 @@ describe('deployment approval, transition by transition', () => {
     await waitForState(s.a.owner, created.deploymentId, 'Expired');
   });
 
-  it('InProgress --deploy step fails--> Failed, with the reason', async () => {
-    const s = await approvalSetup({ enabled: false, variables: { LATCHKEY_PLACEHOLDER_FAILURE: 'target t-1 did not answer' } });
+  it('InProgress --deploy step fails--> Failed, with the reason (here: no target is enrolled for the environment)', async () => {
+    const s = await approvalSetup({ enabled: false, target: false });
     const created = await s.deploy();
     const failed = await waitForState(s.a.owner, created.deploymentId, 'Failed');
-    expect(failed.outcome.reason).toBe('target t-1 did not answer');
+    expect(failed.outcome.reason).toBe(
+      `Environment ${s.environment.name} has no enrolled target: nothing to deploy to (enrol one with \`latchkey enrolments create --role target --env ${s.environment.name}\`)`,
+    );
+    expect((await executionEnded(created.deploymentId)).status).toBe('SUCCEEDED');
+  });
+
+  it('InProgress --every target reported--> Succeeded, and the target got exactly one request', async () => {
+    const s = await approvalSetup({ enabled: false });
+    const created = await s.deploy();
+    const done = await waitForState(s.a.owner, created.deploymentId, 'Succeeded');
+    expect(done.outcome.reason).toBe('Installed on 1 target');
+    expect(s.target!.answered).toEqual([created.deploymentId]);
   });
 
   it('preventSelfApproval: the deployer cannot approve their own deployment, even in the group', async () => {

@@ -5,6 +5,7 @@ import type { DescribeExecutionCommandOutput } from '@aws-sdk/client-sfn';
 import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import { localClients, waitFor } from './clients.ts';
 import { newAccount, type Caller } from './accounts.ts';
+import { answeringTarget } from './deploy-targets.ts';
 
 export type Account = Awaited<ReturnType<typeof newAccount>>;
 
@@ -23,7 +24,7 @@ export const readyRelease = async (call: Caller, appName = `web-${randomUUID().s
  * An account with an environment whose approvers are the account's approver plus `extra`
  * more people, and a ready release to deploy there.
  */
-export const approvalSetup = async (policy: { enabled?: boolean; requiredApprovals?: number; preventSelfApproval?: boolean; windowHours?: number; variables?: Record<string, string>; extraApprovers?: number } = {}) => {
+export const approvalSetup = async (policy: { target?: boolean; enabled?: boolean; requiredApprovals?: number; preventSelfApproval?: boolean; windowHours?: number; variables?: Record<string, string>; extraApprovers?: number } = {}) => {
   const a = await newAccount();
   const group = (await a.owner('POST', '/groups', { name: 'approvers' })).body;
   const extra = [];
@@ -47,13 +48,15 @@ export const approvalSetup = async (policy: { enabled?: boolean; requiredApprova
       variables: policy.variables ?? {},
     })
   ).body;
+  // Deployments go somewhere: a target of the environment that reports success (no target: they fail).
+  const target = policy.target === false ? undefined : await answeringTarget(a.owner, environment.environmentId);
   const { app, release } = await readyRelease(a.owner);
   const deploy = async (call: Caller = a.deployer.call) => {
     const response = await call('POST', '/deployments', { appId: app.appId, releaseId: release.releaseId, environmentId: environment.environmentId });
     expect(response.status, JSON.stringify(response.body)).toBe(201);
     return response.body;
   };
-  return { a, group, extra, environment, app, release, deploy };
+  return { a, group, extra, environment, app, release, deploy, target };
 };
 
 export const stateOf = async (call: Caller, deploymentId: string) => (await call('GET', `/deployments/${deploymentId}`)).body.state as string;

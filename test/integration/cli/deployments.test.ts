@@ -169,12 +169,12 @@ describe('latchkey status, releases list and --json', () => {
   });
 
   it('status --watch --json prints the deployment as JSON lines and exits 1 when it fails', async () => {
-    const s = await setup({ enabled: false, variables: { LATCHKEY_PLACEHOLDER_FAILURE: 'target t-1 did not answer' } });
+    const s = await setup({ enabled: false, target: false });
     const d = await s.deployByName();
     const watched = await s.deployer.run(['status', d.deploymentId, '--watch', '--json']);
     expect(watched.code).toBe(1);
     const last = JSON.parse(watched.stdout.trimEnd().split('\n').at(-1)!);
-    expect(last).toMatchObject({ deploymentId: d.deploymentId, state: 'Failed', outcome: { reason: 'target t-1 did not answer' } });
+    expect(last).toMatchObject({ deploymentId: d.deploymentId, state: 'Failed', outcome: { reason: expect.stringContaining(`Environment ${s.environment.name} has no enrolled target`) } });
     expect(JSON.parse(watched.stderr).error).toMatchObject({ exitCode: 1 });
   });
 

@@ -1,0 +1,48 @@
+import { makeDeploys } from '#shared/domain/deploys/deploys.ts';
+import { systemClock } from '#shared/ports/clock.ts';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { dynamo, s3, sfn } from '../adapters/aws-clients.ts';
+import { dynamoReleaseStore } from '../adapters/dynamo-release-store.ts';
+import { s3ReleaseObjects } from '../adapters/s3-release-objects.ts';
+import { sfnWorkflow } from '../adapters/sfn-workflow.ts';
+import { sqsAgentQueues } from '../adapters/sqs-agent-queues.ts';
+import { agentStore } from '../api/directory-context.ts';
+import { keyStore, masterKeys } from '../agents-context.ts';
+import { bucketName, tableName } from '../config.ts';
+import { audit, deploymentStore, directory } from '../deployments-context.ts';
+import { lazyPort } from '../lazy-port.ts';
+import { tracer } from '../observability.ts';
+import { dynamoDeployRuns, dynamoDeploymentKeys } from './dynamo-deploy-runs.ts';
+
+// The composition root of the deploy step: the workflow tasks and the reply consumer share it.
+// Ports are built on first use, so each function needs only the bindings of what it calls.
+const seconds = (name: string, fallback: number) => {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a whole number of seconds`);
+  return value;
+};
+
+const sqs = tracer.captureAWSv3Client(new SQSClient({ useQueueUrlAsEndpoint: false }));
+
+export const deploys = makeDeploys({
+  deployments: deploymentStore,
+  directory,
+  releases: lazyPort(() => dynamoReleaseStore(dynamo(), tableName('deployments'))),
+  agents: agentStore,
+  keys: keyStore,
+  masterKeys,
+  queues: lazyPort(() => sqsAgentQueues(sqs, process.env.AGENT_QUEUE_PREFIX ?? '')),
+  objects: lazyPort(() => s3ReleaseObjects(s3(), bucketName('releases'))),
+  runs: lazyPort(() => dynamoDeployRuns(dynamo(), tableName('deployments'))),
+  deploymentKeys: lazyPort(() => dynamoDeploymentKeys(dynamo(), tableName('wrappedKeys'))),
+  // Answering a task token needs no state machine ARN, only the permission.
+  workflow: lazyPort(() => sfnWorkflow(sfn(), 'not-needed-to-respond')),
+  audit,
+  clock: systemClock,
+  settings: {
+    /** How long one key server gets to answer the grant request before the next is asked. */
+    grantTimeoutSeconds: seconds('DEPLOY_GRANT_TIMEOUT_SECONDS', 30),
+    /** How long targets get to report, all together. */
+    targetTimeoutSeconds: seconds('DEPLOY_TARGET_TIMEOUT_SECONDS', 900),
+  },
+});

@@ -1,0 +1,313 @@
+import { createHash } from 'node:crypto';
+import type { AuditTrail } from '#shared/domain/audit/audit-trail.ts';
+import { agentRecordOf, newRequestId } from '#shared/domain/agents/agents.ts';
+import type { MasterKeys } from '#shared/domain/agents/master-keys.ts';
+import type { Agent, AgentRequestRecord } from '#shared/domain/agents/model.ts';
+import type { AgentQueues, AgentStore, KeyStore } from '#shared/ports/agent-store.ts';
+import type { Clock } from '#shared/ports/clock.ts';
+import type { DeploymentStore, Workflow } from '#shared/ports/deployment-store.ts';
+import type { DirectoryStore } from '#shared/ports/directory-store.ts';
+import type { ReleaseObjects, ReleaseStore } from '#shared/ports/release-store.ts';
+import { deploy, type AgentReply, type AgentRequest } from '#shared/protocol/agent-messages.ts';
+import { MAX_DEPLOY_TARGETS } from '#shared/protocol/deploy-messages.ts';
+import type { DeployRuns, DeploymentKeys, TargetReport } from './ports.ts';
+
+type Deps = {
+  deployments: Pick<DeploymentStore, 'get' | 'markDeployStarted'>;
+  directory: Pick<DirectoryStore, 'getEnvironment' | 'getUser'>;
+  releases: Pick<ReleaseStore, 'getRelease'>;
+  agents: Pick<AgentStore, 'agentsWithRole' | 'getAgent' | 'putRequest' | 'closeRequest'>;
+  keys: Pick<KeyStore, 'getWrappedReleaseKey'>;
+  masterKeys: Pick<MasterKeys, 'onlineHolders'>;
+  queues: Pick<AgentQueues, 'send'>;
+  objects: Pick<ReleaseObjects, 'presignGet'>;
+  runs: DeployRuns;
+  deploymentKeys: DeploymentKeys;
+  workflow: Pick<Workflow, 'resume'>;
+  audit: Pick<AuditTrail, 'append'>;
+  clock: Clock;
+  settings: { grantTimeoutSeconds: number; targetTimeoutSeconds: number };
+};
+
+export type DeployRef = { accountId: string; deploymentId: string };
+
+/** What the workflow does next (functions/workflow/deployment.asl.json, PlanDeploy). */
+export type DeployPlan =
+  | { action: 'grant'; keyServers: string[]; grantTimeoutSeconds: number; targetTimeoutSeconds: number }
+  | { action: 'dispatch'; targetTimeoutSeconds: number }
+  | { action: 'fail'; reason: string };
+
+/** The key server's answer as the workflow carries it: the reply consumer resumes the wait with it. */
+export type GrantOutcome = { requestId: string; agentId: string; result: Record<string, unknown> } | { failed: string };
+
+/** What the execution holds when the deploy step settles. */
+export type SettleInput = DeployRef & {
+  execution: { grant?: { failed?: string | undefined } | null | undefined; grantError?: { Error?: string | undefined; Cause?: string | undefined } | undefined };
+};
+
+/** One id per deployment and target: a retried dispatch sends the same request, not a second one. */
+export const targetRequestId = (deploymentId: string, agentId: string) =>
+  `req_${createHash('sha256').update(`deploy-release\0${deploymentId}\0${agentId}`).digest('hex').slice(0, 32)}`;
+
+const label = (agent: Pick<Agent, 'agentId' | 'name'> | undefined, agentId: string) => (agent?.name ? `${agent.name} (${agentId})` : agentId);
+
+/** Failed on k of n: one line per target that failed or did not report, bounded for the outcome. */
+export const summarizeReports = (
+  targets: readonly string[],
+  reports: Readonly<Record<string, TargetReport>>,
+  names: Readonly<Record<string, string>>,
+  timeoutSeconds: number,
+): { succeeded: boolean; reason: string } => {
+  if (targets.length === 0) return { succeeded: false, reason: 'No target received the deployment' };
+  const problems = targets.flatMap((agentId) => {
+    const report = reports[agentId];
+    const who = names[agentId] ?? agentId;
+    if (!report) return [`${who}: did not report within ${timeoutSeconds} s`];
+    return report.outcome === 'failed' ? [`${who}: ${report.code}: ${report.message}`] : [];
+  });
+  if (problems.length === 0) return { succeeded: true, reason: `Installed on ${targets.length} target${targets.length === 1 ? '' : 's'}` };
+  return { succeeded: false, reason: `Failed on ${problems.length} of ${targets.length} targets. ${problems.join(' | ')}`.slice(0, 2000) };
+};
+
+export const makeDeploys = (deps: Deps) => {
+  const { deployments, directory, releases, agents, keys, masterKeys, queues, objects, runs, workflow, clock, settings } = deps;
+
+  /** The enrolled targets of an environment: targets naming it, and key servers that also serve it. */
+  const environmentTargets = async (accountId: string, environmentId: string) => {
+    const [targets, keyServers] = await Promise.all([agents.agentsWithRole(accountId, 'target'), agents.agentsWithRole(accountId, 'keyserver')]);
+    return [...targets, ...keyServers].filter((agent) => agent.environments.includes(environmentId)).sort((a, b) => a.agentId.localeCompare(b.agentId));
+  };
+
+  /** Everything a deploy needs to exist; undefined parts are reported by `prepare`. */
+  const load = async ({ accountId, deploymentId }: DeployRef) => {
+    const deployment = await deployments.get(accountId, deploymentId);
+    if (!deployment) throw new Error(`Deployment ${deploymentId} does not exist`);
+    const [release, environment] = await Promise.all([releases.getRelease(accountId, deployment.releaseId), directory.getEnvironment(accountId, deployment.environmentId)]);
+    if (!release || !environment) throw new Error(`Deployment ${deploymentId} names a release or environment that no longer exists`);
+    const pusher = await directory.getUser(accountId, release.createdBy);
+    return { deployment, release, environment, manifestSigner: pusher?.signingKey?.publicKey };
+  };
+
+  const deployIds = (deployment: { appId: string; releaseId: string; environmentId: string; deploymentId: string }) => ({
+    deploymentId: deployment.deploymentId,
+    appId: deployment.appId,
+    releaseId: deployment.releaseId,
+    environmentId: deployment.environmentId,
+  });
+
+  return {
+    environmentTargets,
+
+    /**
+     * 1. Run once per deployment (a replayed step stops here).
+     * 2. Encrypted: the release key must be sealed, and an online key server must hold its master
+     *    key version — else the release cannot be opened, by design; say so. Its manifest and the
+     *    pusher's key must be there for targets to verify.
+     * 3. The environment needs enrolled targets.
+     */
+    prepare: async (ref: DeployRef): Promise<DeployPlan> => {
+      const fail = (reason: string): DeployPlan => ({ action: 'fail', reason });
+      if (!(await deployments.markDeployStarted(ref.accountId, ref.deploymentId, clock.now().toISOString()))) return fail('The deploy step had already run for this deployment');
+      const { deployment, release, environment, manifestSigner } = await load(ref);
+      let keyServers: string[] = [];
+      if (deployment.encrypted) {
+        const wrapped = await keys.getWrappedReleaseKey(ref.accountId, deployment.releaseId);
+        if (!wrapped) return fail(`Release ${deployment.releaseVersion} has no sealed key: it was never sealed by a key server`);
+        const holders = await masterKeys.onlineHolders(ref.accountId, wrapped.version);
+        if (holders.length === 0) return fail(`No online key server holds master key version ${wrapped.version}`);
+        if (!release.manifest || !manifestSigner) return fail(`Release ${release.version} has no signed manifest, or its pusher no signing key: targets could not verify it`);
+        keyServers = holders.map((h) => h.agent.agentId);
+      }
+      const targets = await environmentTargets(ref.accountId, deployment.environmentId);
+      if (targets.length === 0) return fail(`Environment ${environment.name} has no enrolled target: nothing to deploy to (enrol one with \`latchkey enrolments create --role target --env ${environment.name}\`)`);
+      if (targets.length > MAX_DEPLOY_TARGETS) return fail(`Environment ${environment.name} has ${targets.length} targets; one deployment reaches at most ${MAX_DEPLOY_TARGETS}`);
+      if (!deployment.encrypted) return { action: 'dispatch', targetTimeoutSeconds: settings.targetTimeoutSeconds };
+      return { action: 'grant', keyServers, ...settings };
+    },
+
+    /**
+     * ONE key-server request per deployment: to the next key server of the plan's random order
+     * (the workflow calls again when one does not answer in time); when none is left, the wait
+     * ends with the failure.
+     */
+    requestGrant: async (input: DeployRef & { keyServers: string[]; taskToken: string }) => {
+      const { deployment, release, manifestSigner } = await load(input);
+      const wrapped = await keys.getWrappedReleaseKey(input.accountId, deployment.releaseId);
+      if (!wrapped) throw new Error(`Release ${deployment.releaseId} has no sealed key`);
+      for (;;) {
+        const attempt = await runs.nextGrantAttempt(input.accountId, input.deploymentId);
+        if (attempt > input.keyServers.length) {
+          await workflow.resume(input.taskToken, {
+            failed: `No key server answered the deployment grant within ${settings.grantTimeoutSeconds} s (asked ${input.keyServers.join(', ')})`,
+          });
+          return { asked: undefined };
+        }
+        const agentId = input.keyServers[attempt - 1]!;
+        const holder = (await masterKeys.onlineHolders(input.accountId, wrapped.version)).find((h) => h.agent.agentId === agentId);
+        if (!holder) continue; // gone offline since the plan: the next one
+        const targets = await environmentTargets(input.accountId, deployment.environmentId);
+        const now = clock.now();
+        const request: AgentRequest = {
+          type: 'issue-deployment-grant',
+          requestId: newRequestId(),
+          accountId: input.accountId,
+          taskToken: input.taskToken,
+          sentAt: now.toISOString(),
+          ...deployIds(deployment),
+          version: wrapped.version,
+          ...(await holder.copy()),
+          wrappedReleaseKey: wrapped.wrappedReleaseKey,
+          manifest: release.manifest!,
+          manifestSigner: manifestSigner!,
+          targets: targets.map(agentRecordOf),
+          // Good while the targets may still install it, and a little longer for clocks.
+          expiresAt: new Date(now.getTime() + (settings.targetTimeoutSeconds + 300) * 1000).toISOString(),
+        };
+        await agents.putRequest({
+          accountId: input.accountId,
+          requestId: request.requestId,
+          type: 'deploy',
+          taskToken: input.taskToken,
+          agentId,
+          recipients: targets.map((t) => t.agentId),
+          releaseId: deployment.releaseId,
+          version: wrapped.version,
+          state: 'pending',
+          createdAt: request.sentAt,
+        });
+        await queues.send(holder.agent.queueUrl, request);
+        return { asked: agentId, attempt };
+      }
+    },
+
+    /**
+     * Sends each target its deploy-release request, on its own queue, and parks the wait for
+     * their reports: URL, manifest, variables and, for a secure release, what the key server made
+     * for that target. A retried dispatch skips targets already asked.
+     */
+    dispatch: async (input: DeployRef & { grant?: GrantOutcome | null; targetTimeoutSeconds: number; taskToken: string }) => {
+      const { deployment, release, environment, manifestSigner } = await load(input);
+      const targets = await environmentTargets(input.accountId, deployment.environmentId);
+      let recipients = targets;
+      let secure: ((agentId: string) => NonNullable<Extract<AgentRequest, { type: 'deploy-release' }>['secure']>) | undefined;
+      let version = 0;
+      if (deployment.encrypted) {
+        const grant = input.grant;
+        if (!grant || 'failed' in grant) throw new Error('A secure deployment reached dispatch without a grant');
+        const result = deploy.deploymentGrant.parse(grant.result);
+        const keyServer = await agents.getAgent(input.accountId, grant.agentId);
+        if (!keyServer) throw new Error(`Key server ${grant.agentId} is not on record`);
+        await deps.deploymentKeys.put({
+          accountId: input.accountId,
+          deploymentId: input.deploymentId,
+          version: result.version,
+          wrappedDeploymentKey: result.deploymentKeyUnderMaster,
+          createdAt: clock.now().toISOString(),
+        });
+        // Only targets that are still enrolled and that the key server granted.
+        const granted = new Map(result.grants.map((g) => [g.agentId, g]));
+        recipients = targets.filter((t) => granted.has(t.agentId));
+        version = result.version;
+        secure = (agentId) => {
+          const g = granted.get(agentId)!;
+          return { keyServer: agentRecordOf(keyServer), keyList: result.keyList, wrappedDeploymentKey: g.wrappedDeploymentKey, grant: g.grant };
+        };
+      }
+      const { reports } = await runs.start(input.accountId, input.deploymentId, recipients.map((t) => t.agentId), input.taskToken);
+      const url = await objects.presignGet(release.objectKey, input.targetTimeoutSeconds + 60);
+      for (const target of recipients) {
+        if (reports[target.agentId]) continue;
+        const requestId = targetRequestId(input.deploymentId, target.agentId);
+        if (!(await runs.putTargetRequest(input.accountId, requestId, { deploymentId: input.deploymentId, agentId: target.agentId }))) continue;
+        const request: AgentRequest = {
+          type: 'deploy-release',
+          requestId,
+          accountId: input.accountId,
+          sentAt: clock.now().toISOString(),
+          ...deployIds(deployment),
+          appName: deployment.appName,
+          releaseVersion: deployment.releaseVersion,
+          environmentName: environment.name,
+          url,
+          digest: release.digest!,
+          ...(release.manifest && manifestSigner ? { manifest: release.manifest, manifestSigner } : {}),
+          variables: environment.variables,
+          ...(secure ? { secure: secure(target.agentId) } : {}),
+        };
+        await agents.putRequest({
+          accountId: input.accountId,
+          requestId,
+          type: 'deploy',
+          agentId: target.agentId,
+          releaseId: deployment.releaseId,
+          version,
+          state: 'pending',
+          createdAt: request.sentAt,
+        });
+        await queues.send(target.queueUrl, request);
+      }
+      // Every report in already (a retried dispatch): end the wait now.
+      if (recipients.every((t) => reports[t.agentId])) await workflow.resume(input.taskToken, { reported: recipients.length });
+      return { targets: recipients.length };
+    },
+
+    /**
+     * A target's signed reply (the consumer checked the signature and that this agent was asked):
+     * record it once on the deployment; a refusal goes to the audit trail; the last report ends
+     * the wait. A duplicate delivery writes nothing and ends nothing.
+     */
+    onTargetReply: async (request: AgentRequestRecord, reply: AgentReply) => {
+      const ref = await runs.getTargetRequest(request.accountId, request.requestId);
+      if (!ref || ref.agentId !== reply.agentId) return { recorded: false };
+      const at = clock.now().toISOString();
+      let report: TargetReport;
+      if (reply.outcome === 'succeeded') {
+        const parsed = deploy.deployReport.safeParse(reply.result);
+        report = parsed.success && parsed.data.deploymentId === ref.deploymentId
+          ? { outcome: 'succeeded', at, current: parsed.data.current, output: parsed.data.output }
+          : { outcome: 'failed', at, code: 'MalformedReport', message: 'the target’s report does not describe this deployment' };
+      } else {
+        report = { outcome: 'failed', at, code: reply.error.code, message: reply.error.message };
+      }
+      const after = await runs.recordReport(request.accountId, ref.deploymentId, reply.agentId, report);
+      await agents.closeRequest(request.accountId, request.requestId, report.outcome === 'succeeded' ? 'done' : 'failed', at, report.outcome === 'failed' ? report.code : undefined);
+      if (!after) return { recorded: false };
+      if (report.outcome === 'failed') {
+        await deps.audit.append(request.accountId, {
+          action: 'deployments:target-refused',
+          actor: null,
+          target: { type: 'deployment', id: ref.deploymentId },
+          outcome: 'refused',
+          reason: `${reply.agentId}: ${report.code}: ${report.message}`.slice(0, 1000),
+        });
+      }
+      if (after.taskToken && after.targets.every((t) => after.reports[t])) await workflow.resume(after.taskToken, { reported: after.targets.length });
+      return { recorded: true };
+    },
+
+    /** Succeeded, or Failed naming each target that failed or did not report, and why. */
+    settle: async ({ accountId, deploymentId, execution }: SettleInput) => {
+      if (execution.grant?.failed) return { succeeded: false, reason: execution.grant.failed };
+      if (execution.grantError) {
+        let detail = execution.grantError.Cause ?? '';
+        let agentId = 'the key server';
+        try {
+          const cause = JSON.parse(detail) as { message?: string; agentId?: string };
+          detail = cause.message ?? detail;
+          agentId = cause.agentId ?? agentId;
+        } catch {
+          // not JSON: keep the text
+        }
+        const code = (execution.grantError.Error ?? 'Error').replace(/^Agent\./, '');
+        return { succeeded: false, reason: `Key server ${agentId} refused the deployment grant: ${code}: ${detail}`.slice(0, 2000) };
+      }
+      const run = await runs.get(accountId, deploymentId);
+      const targets = run?.targets ?? [];
+      const names: Record<string, string> = {};
+      for (const agentId of targets) names[agentId] = label(await agents.getAgent(accountId, agentId), agentId);
+      return summarizeReports(targets, run?.reports ?? {}, names, settings.targetTimeoutSeconds);
+    },
+  };
+};
+
+export type Deploys = ReturnType<typeof makeDeploys>;

@@ -1,0 +1,60 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { expect, onTestFinished } from 'vitest';
+import type { Cli } from './deploy-agents.ts';
+
+type Release = { releaseId: string; appId: string; version: string; state: string; encrypted: boolean; masterVersion?: number };
+
+/**
+ * The seeds' secure package: one secret per environment, and a latchkey.yml whose postInstall
+ * moves the environment's secret (SECRET_FILE) to DESTINATION_FILE, deletes the others and makes
+ * it 0600 — in the seeds' own list-of-lines form. VERSION tells which release is installed.
+ */
+export const SEED_MANIFEST = `
+Env:
+  - SECRET_FILE: "set_this_value_in_the_latchkey_env_variables"
+  - DESTINATION_FILE: "/opt/application/secret.cred"
+PkgInclude:
+  - secret.cred.*
+  - VERSION
+PostInstall:
+  - if [ "$SECRET_FILE" = "set_this_value_in_the_latchkey_env_variables" ]; then
+  -   echo "You must set the SECRET_FILE environment variable."
+  -   rm -f secret.cred.*
+  -   exit 1
+  - fi
+  - mv -f "$SECRET_FILE" "$DESTINATION_FILE"
+  - rm -f secret.cred.*
+  - chmod 600 "$DESTINATION_FILE"
+  - echo "installed $SECRET_FILE as $DESTINATION_FILE"
+`;
+
+export const ENVIRONMENTS = ['dev', 'stage', 'prod'] as const;
+
+/** A directory to push: the three secrets (random), VERSION and the manifest (`extra` overrides files). */
+export const secretsSource = async (version: string, extra: Record<string, string> = {}) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'latchkey-secure-src-'));
+  onTestFinished(() => rm(dir, { recursive: true, force: true }));
+  const secrets = Object.fromEntries(ENVIRONMENTS.map((env) => [env, `${env}-secret-${randomBytes(16).toString('hex')}\n`])) as Record<(typeof ENVIRONMENTS)[number], string>;
+  for (const env of ENVIRONMENTS) await writeFile(path.join(dir, `secret.cred.${env}`), secrets[env]);
+  await writeFile(path.join(dir, 'VERSION'), `${version}\n`);
+  await writeFile(path.join(dir, 'latchkey.yml'), SEED_MANIFEST);
+  await writeFile(path.join(dir, 'README.txt'), 'not included: latchkey.yml keeps only the secrets and VERSION\n');
+  for (const [name, content] of Object.entries(extra)) await writeFile(path.join(dir, name), content);
+  return { dir, secrets };
+};
+
+export const push = async (cli: Cli, app: string, dir: string, version: string) => {
+  const result = await cli.run(['push', app, dir, '--version', version, '--json', '--seal-timeout', '20']);
+  expect(result.code, result.stderr).toBe(0);
+  return JSON.parse(result.stdout) as Release;
+};
+
+/** A scratch directory standing in for a target machine's install location. */
+export const machineDir = async (name: string) => {
+  const dir = await mkdtemp(path.join(tmpdir(), `latchkey-${name}-`));
+  onTestFinished(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+};

@@ -1,0 +1,51 @@
+import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { onTestFinished } from 'vitest';
+import type { Caller } from './accounts.ts';
+import { enrolAgent, registerOwnerKey } from './agents.ts';
+import { localClients } from './clients.ts';
+
+/**
+ * A target of `environmentId` that speaks the protocol and installs nothing: it answers every
+ * deploy-release request on its queue with a signed success report, for tests about approvals
+ * (not about installing) that need a deployment to reach Succeeded. Stops when the test ends.
+ * Tests of the target itself run the real `latchkey-agent` (test/support/deploy-agents.ts).
+ */
+export const answeringTarget = async (owner: Caller, environmentId: string) => {
+  const { sqs, env } = localClients();
+  const ownerKey = await registerOwnerKey(owner);
+  const target = await enrolAgent(owner, ownerKey, 'target', [environmentId]);
+  const answered: string[] = [];
+  const stop = new AbortController();
+  const loop = (async () => {
+    while (!stop.signal.aborted) {
+      const received = await sqs
+        .send(new ReceiveMessageCommand({ QueueUrl: target.queueUrl, WaitTimeSeconds: 1, MaxNumberOfMessages: 10 }), { abortSignal: stop.signal })
+        .catch(() => ({ Messages: [] }));
+      for (const message of received.Messages ?? []) {
+        const request = JSON.parse(message.Body!) as { type: string; requestId: string; deploymentId: string; releaseId: string };
+        if (request.type === 'deploy-release') {
+          const reply = target.sign({
+            type: 'reply',
+            requestId: request.requestId,
+            accountId: target.accountId,
+            agentId: target.agentId,
+            outcome: 'succeeded',
+            result: { deploymentId: request.deploymentId, releaseId: request.releaseId, current: `test-${request.deploymentId}`, output: '' },
+          });
+          await sqs.send(new SendMessageCommand({ QueueUrl: env.AGENT_REPLY_QUEUE_URL!, MessageBody: JSON.stringify(reply) }));
+          answered.push(request.deploymentId);
+        }
+        await sqs.send(new DeleteMessageCommand({ QueueUrl: target.queueUrl, ReceiptHandle: message.ReceiptHandle! }));
+      }
+    }
+  })();
+  try {
+    onTestFinished(async () => {
+      stop.abort();
+      await loop;
+    });
+  } catch {
+    // Set up in a beforeAll (outside any test): it answers until its test file ends.
+  }
+  return { ...target, answered };
+};
