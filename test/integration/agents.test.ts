@@ -118,4 +118,36 @@ describe('owner key, enrolments and agents', () => {
     const app = (await a.owner('POST', '/apps', { name: 'vault' })).body;
     expect((await a.owner('PATCH', `/apps/${app.appId}`, { secure: true })).body.secure).toBe(true);
   });
+
+  it('refuses a create-master-key reply with a copy its key server did not sign: nothing is stored, the refusal is audited', async () => {
+    // Prepare
+    const a = await newAccount();
+    const ownerKey = await registerOwnerKey(a.owner);
+    const first = await enrolAgent(a.owner, ownerKey);
+    const second = await enrolAgent(a.owner, ownerKey);
+    const request = await waitFor('the create-master-key request', async () => {
+      const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: second.queueUrl, WaitTimeSeconds: 1 }));
+      return Messages[0] ? JSON.parse(Messages[0].Body!) : undefined;
+    });
+
+    // Act: the reply is signed by the key server, but the copy for `first` was signed by `first`.
+    const wraps = [second.masterCopy(second.agentId, 1, toB64(Buffer.alloc(64, 7))), first.masterCopy(first.agentId, 1, toB64(Buffer.alloc(64, 8)))];
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: env.AGENT_REPLY_QUEUE_URL!,
+        MessageBody: JSON.stringify(second.sign({ type: 'reply', accountId: a.accountId, agentId: second.agentId, requestId: request.requestId, outcome: 'succeeded', result: { version: 1, wraps } })),
+      }),
+    );
+
+    // Assess
+    const events = await waitFor('the refusal in the audit trail', async () => {
+      const found = ((await a.owner('GET', '/audit?limit=100')).body.items as { action: string; outcome: string; reason?: string }[]).filter(
+        (e) => e.action === 'agents:create-master-key',
+      );
+      return found.length ? found : undefined;
+    });
+    expect(events).toEqual([expect.objectContaining({ outcome: 'refused', reason: expect.stringContaining(`BadWrapSignature: the copy for ${first.agentId} is not signed by ${second.agentId}`) })]);
+    const items = (await a.owner('GET', '/agents')).body.items as { masterVersions: number[] }[];
+    expect(items.flatMap((i) => i.masterVersions)).toEqual([]);
+  });
 });
