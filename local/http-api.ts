@@ -5,6 +5,7 @@ import { routes, type Route } from '#functions/api/routes.ts';
 import { LOCAL_ACCOUNT } from './lambda-runtime.ts';
 import { listenOnLoopback, readBody } from './http/listen.ts';
 import { invokeFunction } from './lambda-runtime.ts';
+import { localMetrics } from './metrics.ts';
 
 /** API Gateway's own payload limit; handlers apply their tighter ones. */
 const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
@@ -47,6 +48,7 @@ export const startHttpApi = async (port: number) => {
     const method = (req.method ?? 'GET').toUpperCase();
     const candidates = table.filter((route) => route.pattern.test(url.pathname));
     const route = candidates.find((candidate) => candidate.method === method);
+    localMetrics.httpRequest(route ? `${route.method} ${route.path}` : 'unmatched');
     if (!route) {
       // API Gateway answers an unmatched method and path alike: no route, Not Found.
       problem(res, 404, 'No such route');

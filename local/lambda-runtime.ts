@@ -3,6 +3,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
 import { functions, type FunctionName } from '#functions/catalog.ts';
+import { localMetrics } from './metrics.ts';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '..');
 export const LOCAL_ACCOUNT = '000000000000';
@@ -52,5 +53,10 @@ const contextFor = (name: FunctionName): Context => {
 /** Runs a catalog function in this process, the way the Lambda runtime would call its handler. */
 export const invokeFunction = async (name: FunctionName, event: unknown): Promise<unknown> => {
   const handler = await load(name);
-  return handler(event, contextFor(name));
+  const started = performance.now();
+  try {
+    return await handler(event, contextFor(name));
+  } finally {
+    localMetrics.lambdaInvoked(name, performance.now() - started);
+  }
 };

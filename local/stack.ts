@@ -13,6 +13,7 @@ import sesModule from 'aws-ses-v2-local';
 import { buckets, queues, tables } from '#functions/resources.ts';
 import type { FunctionName } from '#functions/catalog.ts';
 import { startHttpApi } from './http-api.ts';
+import { countDynamoDbRequests, countSqsAndS3Requests } from './metrics-emulators.ts';
 import { invokeFunction, LOCAL_REGION } from './lambda-runtime.ts';
 import { restoreAgentQueues } from './persistence-agent-queues.ts';
 import { localName, provision } from './provision.ts';
@@ -30,6 +31,8 @@ export type StackOptions = {
   dataDir?: string;
   /** Called with errors of background work (pollers) that has no caller to throw to. */
   onBackgroundError?: (error: unknown) => void;
+  /** Counts requests and capacity at the DynamoDB, SQS and S3 emulators into local/metrics.ts (the cost model). */
+  countRequests?: boolean;
 };
 
 export type Endpoints = {
@@ -68,12 +71,14 @@ export const startLocalStack = async (options: StackOptions = {}) => {
   // 1. Emulators, each on loopback.
   if (options.dataDir) await mkdir(options.dataDir, { recursive: true });
   const dynamo = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(options.dataDir ? { path: path.join(options.dataDir, 'dynamodb') } : {}) });
+  if (options.countRequests) countDynamoDbRequests(dynamo);
   dynamo.listen(servicePort(apiPort, 1), '127.0.0.1');
   const dynamoPort = await listen(dynamo, 0);
   stoppers.push(() => new Promise((resolve) => dynamo.close(() => resolve())));
 
   const fauxqs = buildApp({ logger: false, defaultRegion: LOCAL_REGION });
   const objectMirror = options.dataDir ? mirrorBucketObjects(fauxqs, path.join(options.dataDir, 's3'), Object.keys(buckets).map(localName)) : undefined;
+  if (options.countRequests) countSqsAndS3Requests(fauxqs);
   await fauxqs.listen({ port: servicePort(apiPort, 2), host: '127.0.0.1' });
   const fauxqsPort = (fauxqs.server.address() as AddressInfo).port;
   stoppers.push(() => fauxqs.close());

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
 import { functionNameOf, invokeFunction, LOCAL_ACCOUNT, LOCAL_REGION } from '../lambda-runtime.ts';
+import { localMetrics } from '../metrics.ts';
 import { executionRecords, type ExecutionRecord, type ExecutionRecords } from './execution-records.ts';
 import { TaskFailure, TaskTokens } from './task-tokens.ts';
 
@@ -204,7 +205,7 @@ export class Executions {
     execution.abort = run.abort;
     this.executions.set(executionArn, execution);
     this.records.save(execution);
-    void this.closeTokensOfEndedStates(executionArn, run.eventLogs);
+    void this.followStateEvents(executionArn, run.eventLogs);
     run.result.then(
       (output: unknown) => {
         if (execution.status !== 'RUNNING') return;
@@ -227,8 +228,10 @@ export class Executions {
     return execution;
   }
 
-  private async closeTokensOfEndedStates(executionArn: string, events: AsyncGenerator<{ type: string; state?: { name: string } }>) {
+  /** Closes the tokens of states that ended, and counts what Step Functions bills: states entered and retries. */
+  private async followStateEvents(executionArn: string, events: AsyncGenerator<{ type: string; state?: { name: string } }>) {
     for await (const event of events) {
+      if (event.type === 'StateEntered' || event.type === 'StateRetried') localMetrics.stateTransition();
       if ((event.type === 'StateFailed' || event.type === 'StateExited') && event.state) {
         this.tokens.close(executionArn, event.state.name);
       }

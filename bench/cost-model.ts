@@ -1,0 +1,153 @@
+/**
+ * `npm run bench:cost`: what ONE deployment with one approval costs in AWS, from the calls the
+ * local stack sees (local/metrics.ts): Lambda invocations and billed time per function, Step
+ * Functions state transitions, DynamoDB request units, SQS and S3 requests, SES mails and HTTP API
+ * requests, times the list prices of bench/support/prices.ts. The stack runs in this process with
+ * its emulators counting; the deployment is done several times and the per-run counts compared.
+ * Writes bench/reports/cost.md.
+ */
+import { functions, type FunctionName } from '#functions/catalog.ts';
+import { capturedEmails } from '#local/demo/mail.ts';
+import { localMetrics, type LocalMetrics } from '#local/metrics.ts';
+import { startLocalStack, type LocalStack } from '#local/stack.ts';
+import { apiClient, expectStatus } from './support/api-client.ts';
+import { approvalFixture, type ApprovalFixture } from './support/fixture.ts';
+import { costLines, PRICES_READ_ON, totalUsd, type Usage } from './support/prices.ts';
+import { isMain, machineLine, publish, table, type BenchModule } from './support/report.ts';
+import { median } from './support/stats.ts';
+import { poll, workflowEnded, workflowStatus } from './support/workflow.ts';
+
+const RUNS = 3;
+const DEFAULT_MEMORY_MB = 256;
+
+type Run = { metrics: LocalMetrics; mails: number; state: string };
+
+/**
+ * One deployment as people make it: the deployer starts it, the approver acts once the approval
+ * mail is there, approving and deploying in one step; then the workflow runs to its end. Waiting
+ * reads the SES store and the workflow's status, which the counters do not see, so only the
+ * deployment's own calls are counted.
+ */
+const oneDeployment = async (stack: LocalStack, fixture: ApprovalFixture, statusOf: (deploymentId: string) => Promise<string>): Promise<Run> => {
+  const client = apiClient(stack.endpoints.api);
+  const approver = fixture.approvers[0]!;
+  const mailsBefore = (await capturedEmails(stack.endpoints.sesStore)).length;
+  const mailsToApprover = async () => (await capturedEmails(stack.endpoints.sesStore)).filter((mail) => mail.destination.to.includes(approver.email)).length;
+  const approverMailsBefore = await mailsToApprover();
+  localMetrics.reset();
+
+  const created = expectStatus(await client.as(fixture.deployer.token)('POST', '/deployments', fixture.deployment), 201, 'start the deployment');
+  await poll('the approval mail', async () => ((await mailsToApprover()) > approverMailsBefore ? true : undefined));
+  expectStatus(await client.as(approver.token)('POST', `/deployments/${created.deploymentId}/approve`, { deploy: true }), 200, 'approve and deploy');
+  await workflowEnded(statusOf, created.deploymentId);
+  const metrics = localMetrics.snapshot();
+
+  const mails = (await capturedEmails(stack.endpoints.sesStore)).slice(mailsBefore);
+  const state = expectStatus(await client.as(fixture.deployer.token)('GET', `/deployments/${created.deploymentId}`), 200, 'read the deployment').state as string;
+  const recipients = mails.reduce((sum, mail) => sum + mail.destination.to.length + mail.destination.cc.length + mail.destination.bcc.length, 0);
+  return { metrics, mails: recipients, state };
+};
+
+const sum = (counts: Record<string, number>) => Object.values(counts).reduce((total, n) => total + n, 0);
+
+/** The billable counts of one run; idle receives (no message) are left out, they happen without deployments too. */
+export const usageOf = (run: Run): Usage => ({
+  lambda: Object.entries(run.metrics.lambda).map(([name, f]) => ({
+    name,
+    invocations: f.invocations,
+    billedMs: f.billedMs,
+    memoryMb: (functions[name as FunctionName] as { memoryMb?: number }).memoryMb ?? DEFAULT_MEMORY_MB,
+  })),
+  stateTransitions: run.metrics.stateTransitions,
+  dynamoDb: { readUnits: run.metrics.dynamodb.readUnits, writeUnits: run.metrics.dynamodb.writeUnits + run.metrics.dynamodb.indexWriteUnits },
+  sqsRequests: sum(Object.fromEntries(Object.entries(run.metrics.sqs).filter(([op]) => !op.endsWith('(empty)')))),
+  s3: { writes: sum(Object.fromEntries(Object.entries(run.metrics.s3).filter(([method]) => method !== 'GET' && method !== 'HEAD'))), reads: (run.metrics.s3.GET ?? 0) + (run.metrics.s3.HEAD ?? 0) },
+  mails: run.mails,
+  httpApiRequests: sum(run.metrics.httpApi),
+});
+
+/** Counts must not differ between runs (billed time may): say so if they do. */
+const countsOf = (run: Run) => {
+  const { lambda, ...rest } = run.metrics;
+  const { sqs, ...others } = rest;
+  return JSON.stringify({ lambda: Object.fromEntries(Object.entries(lambda).map(([n, f]) => [n, f.invocations])), sqs: Object.fromEntries(Object.entries(sqs).filter(([op]) => !op.endsWith('(empty)'))), ...others, mails: run.mails });
+};
+
+const usd = (value: number) => (value === 0 ? '0' : value < 0.0001 ? value.toExponential(2) : value.toFixed(6));
+
+export const costModel = async (): Promise<string> => {
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const stack = await startLocalStack({ port: 0, countRequests: true });
+  const runs: Run[] = [];
+  try {
+    const statusOf = workflowStatus(stack.endpoints, stack.env.DEPLOYMENT_STATE_MACHINE_ARN!);
+    const fixture = await approvalFixture(stack.endpoints.api, { approvers: 1, requiredApprovals: 1 });
+    for (let i = 0; i < RUNS; i += 1) runs.push(await oneDeployment(stack, fixture, statusOf));
+  } finally {
+    await stack.stop();
+  }
+
+  const first = runs[0]!;
+  const steady = countsOf(runs[runs.length - 1]!);
+  const differing = runs.filter((run) => countsOf(run) !== steady).length;
+  // Billed time: the median per function over the runs; counts: the last run (warm, like most of the cloud's).
+  const usage = usageOf(runs[runs.length - 1]!);
+  usage.lambda = usage.lambda.map((f) => ({ ...f, billedMs: median(runs.map((run) => run.metrics.lambda[f.name]?.billedMs ?? 0)) }));
+  const lines = costLines(usage);
+  const total = totalUsd(lines);
+  const m = runs[runs.length - 1]!.metrics;
+
+  const perFunction = table(
+    ['Function', 'Invocations', 'Billed ms (median of runs)', 'Memory MB'],
+    usage.lambda.sort((a, b) => a.name.localeCompare(b.name)).map((f) => [f.name, f.invocations, f.billedMs, f.memoryMb]),
+  );
+  const detail = table(
+    ['What', 'Count'],
+    [
+      ...Object.entries(m.httpApi).map(([route, n]) => [`HTTP API ${route}`, n] as [string, number]),
+      ['Step Functions state transitions', m.stateTransitions],
+      ...Object.entries(m.dynamodb.requests).map(([op, n]) => [`DynamoDB ${op} requests`, n] as [string, number]),
+      ['DynamoDB read request units (table)', m.dynamodb.readUnits],
+      ['DynamoDB write request units (table)', m.dynamodb.writeUnits],
+      ['DynamoDB write request units (global indexes)', m.dynamodb.indexWriteUnits],
+      ['DynamoDB failed conditional writes (billed, included above)', m.dynamodb.failedConditionalWrites],
+      ...Object.entries(m.sqs).map(([op, n]) => [`SQS ${op}`, n] as [string, number]),
+      ...Object.entries(m.s3).map(([method, n]) => [`S3 ${method}`, n] as [string, number]),
+      ['SES mails (recipients)', first.mails],
+    ],
+  );
+  const costs = table(
+    ['Service', 'Quantity', 'Unit', 'Price', 'USD per deployment'],
+    [
+      ...lines.map((l) => [l.service, Number(l.quantity.toFixed(4)), l.price.unit, `$${l.price.usd} per ${l.price.per.toLocaleString('en-US')}`, usd(l.usd)]),
+      ['**Total**', '', '', '', `**${usd(total)}**`],
+    ],
+  );
+  const sources = [...new Set(lines.map((l) => l.price.source))].map((s) => `- ${s}`).join('\n');
+  return [
+    `## Cost model: one deployment with one approval (AWS us-east-1 list prices, read ${PRICES_READ_ON})`,
+    '',
+    `Machine: ${machineLine()}. ${RUNS} runs of: deployer starts the deployment of a non-secure release to an environment needing one approval; the approver, once mailed, approves and deploys (\`POST /deployments/{id}/approve\` with \`deploy: true\`); the workflow runs to its end (deployment ${runs.map((r) => r.state).join(', ')}). Counts ${differing === 0 ? 'were identical in every run' : `differed in ${differing} of ${RUNS} runs (the table shows the last)`}.`,
+    '',
+    costs,
+    '',
+    `About **$${(total * 1000).toFixed(4)} per 1,000 deployments**. Not included: free tiers, data transfer, storage (DynamoDB GB-month, S3 GB-month), CloudWatch logs and X-Ray traces, and idle SQS long polls of the reply-queue consumer (${sum(Object.fromEntries(Object.entries(m.sqs).filter(([op]) => op.endsWith('(empty)'))))} in this window; Lambda's pollers make them whether or not anything is deployed).`,
+    '',
+    'How it is counted: Lambda invocations and billed ms at the local Lambda runtime (in-process, so billed time is only a proxy: the cloud runs each on its own 256 MB arm64 share and also bills init on cold starts); state transitions as states entered plus retries (Step Functions bills each, retries included); DynamoDB request units as dynalite meters them (1 KB per write unit, 4 KB per read unit, half for eventually consistent reads), plus global index writes and failed conditional writes; SQS and S3 requests at the emulator (a reply queue message from an agent process counts too); SES as recipients of the mails captured; HTTP API requests at the local API front.',
+    '',
+    '### Calls per deployment',
+    '',
+    perFunction,
+    '',
+    detail,
+    '',
+    '### Price sources',
+    '',
+    sources,
+  ].join('\n');
+};
+
+export const costBench: BenchModule = { name: 'cost', run: costModel };
+
+if (isMain(import.meta.url)) await publish('cost.md', await costModel());
