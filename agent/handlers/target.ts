@@ -20,8 +20,8 @@ export type TargetOptions = {
 /**
  * The target role (DESIGN §5): install one release for one deployment, or refuse and say why.
  *   1. serve only environments the owner-signed enrolment names (a refusal is logged for audit);
- *   2. refuse a grant already used by another request (a replayed old deployment);
- *   3. secure: verify key server, grant and manifest, then record the grant as used;
+ *   2. secure: verify key server, grant (it names this target) and manifest;
+ *   3. refuse a grant already used by another request (a replayed old deployment), else record it;
  *   4. download and verify (secure: decrypt) into staging; 5. install (target/install.ts);
  *   6. report the release now current and the tail of the scripts' output.
  */
@@ -36,13 +36,13 @@ export const targetHandlers = (options: TargetOptions): HandlerSet => {
       log.warn('audit: deployment refused, environment not in this target’s enrolment', ids);
       throw new RequestRefused('EnvironmentNotServed', `this target is not enrolled for environment ${request.environmentId}; nothing was installed`);
     }
+    const manifest = request.secure ? verifySecureRequest(request, context, now()) : undefined;
     usedGrants ??= await openUsedGrants(join(options.stateDir, 'used-grants.json'), now);
     const earlier = usedGrants.usedByOther(request.deploymentId, request.requestId);
     if (earlier) {
       log.warn('audit: replayed deployment refused', { ...ids, earlierRequestId: earlier });
       throw new RequestRefused('GrantReplayed', `deployment ${request.deploymentId} was already delivered (request ${earlier}): a replay is refused; nothing was installed`);
     }
-    const manifest = request.secure ? verifySecureRequest(request, context, now()) : undefined;
     await usedGrants.use(request.deploymentId, request.requestId);
 
     const layout = appLayout(options.stateDir, request.appId);

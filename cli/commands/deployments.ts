@@ -8,6 +8,7 @@ import type { Output } from '../output.ts';
 import { idOf, kinds, looksLikeId, peopleById, type Person } from '../resolve.ts';
 import { realSleep, watchDeployment } from '../watch.ts';
 import { releaseIdOf } from './releases.ts';
+import { registerRollback } from './rollback.ts';
 
 /** `status` without an id shows the most recent deployments. */
 export const DEPLOYMENTS_DEFAULT_LIMIT = 20;
@@ -193,4 +194,6 @@ export const registerDeployments = (program: Command, ctx: Context) => {
       `latchkey status ${ID} --json | jq .state`,
     ],
   );
+
+  registerRollback(program, ctx);
 };

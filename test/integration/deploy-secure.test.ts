@@ -53,7 +53,7 @@ describe('secure deploy, the seeds’ example', () => {
       expect(current).toMatch(new RegExp(`-${deployments[ENVIRONMENTS.indexOf(env)]!.deploymentId}$`));
       expect(await readFile(path.join(appDir, 'current', 'VERSION'), 'utf8')).toBe('1.0.0\n');
       expect(files.some((f) => path.basename(f.path) === 'README.txt')).toBe(false);
-      await target.process.answered('deploy-release', 'succeeded');
+      await target.process!.answered('deploy-release', 'succeeded');
     }
   });
 });

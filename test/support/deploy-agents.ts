@@ -19,12 +19,12 @@ export const accountWithKeyServers = async () => {
 };
 
 /** A target the owner enrols for `environments` (names), started as `latchkey-agent run`. */
-export const startTarget = async (cli: Cli, name: string, environments: string[]) => {
+export const startTarget = async (cli: Cli, name: string, environments: string[], options: { run?: boolean } = {}) => {
   const envArgs = environments.flatMap((env) => ['--env', env]);
   const enrolment = await cli.json<{ token: string; ownerKey: string }>(['enrolments', 'create', '--role', 'target', ...envArgs]);
   const agent = await enrolAgentProcess({ endpoint: cli.endpoint, ownerKey: enrolment.ownerKey, token: enrolment.token, name });
   const start = () => runAgentProcess(agent.state);
-  return { ...agent, process: start(), start, appDir: (appId: string) => path.join(agent.state, 'deploy', appId) };
+  return { ...agent, process: options.run === false ? undefined : start(), start, appDir: (appId: string) => path.join(agent.state, 'deploy', appId) };
 };
 
 /** Deploys through the CLI and waits for the deployment to end; returns it as `status` shows it. */
