@@ -47,15 +47,34 @@ class InlineSha256 implements Sha256Sink {
   close(): void {}
 }
 
+/**
+ * Hashes `bytes` in 128 KiB pieces, each first read one byte per 64-byte cache line. The bytes
+ * were just written by another core (the cipher, or the kernel's read copy) and are in no cache
+ * of this one; SHA-256 reads them strictly in order and stalls on every line (the prefetchers
+ * stop at each 4 KiB page), while this loop's loads are independent and overlap. Measured on the
+ * bench machine: 0.95 -> 0.76 core-s/GiB. Self-contained: it is also the worker's code (below).
+ */
+export const hashInPieces = (hash: { update(data: Uint8Array): unknown }, bytes: Uint8Array): number => {
+  let touched = 0;
+  for (let at = 0; at < bytes.byteLength; at += 131072) {
+    const piece = bytes.subarray(at, at + 131072);
+    for (let i = 0; i < piece.byteLength; i += 64) touched ^= piece[i]!;
+    hash.update(piece);
+  }
+  return touched;
+};
+
 // Plain CommonJS evaluated in the worker: no separate file to locate, so it survives bundling.
 // Each message is { buf: SharedArrayBuffer, offset, length } (hashed in place) or null (digest);
 // every push is acknowledged in order with `0`.
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const hash = require('node:crypto').createHash('sha256');
+const hashInPieces = ${hashInPieces.toString()};
+let touched = 0; // kept, so the touching loads cannot be optimised away
 parentPort.on('message', (m) => {
   if (m === null) { parentPort.postMessage(hash.digest()); return; }
-  hash.update(new Uint8Array(m.buf, m.offset, m.length));
+  touched ^= hashInPieces(hash, new Uint8Array(m.buf, m.offset, m.length));
   parentPort.postMessage(0);
 });
 `;

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createSha256Sink } from '../../../shared/crypto/parallel-hash.ts';
+import { createSha256Sink, hashInPieces } from '../../../shared/crypto/parallel-hash.ts';
 import { BufferPool, release } from '../../../shared/crypto/pipeline.ts';
 import { pattern } from './helpers.ts';
 
@@ -57,6 +57,24 @@ describe('SHA-256 sink', () => {
     }
     expect((await sink.digest()).equals(expected.digest())).toBe(true);
     expect(returned).toHaveLength(3);
+  });
+
+  it('hashes in pieces exactly as in one go, across piece boundaries', () => {
+    for (const size of [0, 1, 63, 131_071, 131_072, 131_073, 300_001]) {
+      const bytes = pattern(size, size);
+      const h = createHash('sha256');
+      hashInPieces(h, bytes);
+      expect(h.digest('hex'), `${size} bytes`).toBe(createHash('sha256').update(bytes).digest('hex'));
+    }
+  });
+
+  it('hashes on the worker across piece boundaries', async () => {
+    const bytes = pattern(1_000_003, 9);
+    const shared = Buffer.from(new SharedArrayBuffer(bytes.byteLength));
+    shared.set(bytes);
+    const sink = createSha256Sink('worker', undefined);
+    sink.push(shared, shared.byteLength, () => {});
+    expect((await sink.digest()).equals(createHash('sha256').update(bytes).digest())).toBe(true);
   });
 
   it('hashes inline below the worker threshold', async () => {
