@@ -13,6 +13,7 @@ import { cliSession } from './cli/run-cli.ts';
 const { sqs, dynamo, env } = localClients();
 
 type Agent = Awaited<ReturnType<typeof enrolAgentProcess>>;
+type Deployment = { deploymentId: string; state: string; outcome?: { reason?: string }; history: { to: string }[] };
 type AuditEvent = { action: string; outcome: string; target?: { type: string; id: string } };
 type JournalEntry = { requestId: string; type: string; outcome: string; result?: Record<string, unknown> };
 
@@ -69,47 +70,69 @@ const journalOf = async (agent: Agent) =>
     .split('\n')
     .map((line) => JSON.parse(line) as JournalEntry);
 
-describe('every agent request delivered twice has one effect', () => {
-  it('create-master-key, share-master-key and rewrap-release-key: one answer per request id, one stored wrap, one audit event', { timeout: 240_000 }, async () => {
-    // Prepare: an account and three key servers, enrolled with the real binary; between runs the
-    // test keeps them online with heartbeats signed by their own keys.
-    const cli = await cliSession();
-    const account = await cli.signup();
-    const enrol = async (name: string) => {
-      const enrolment = await cli.json<{ token: string; ownerKey: string }>(['enrolments', 'create', '--role', 'keyserver']);
-      return enrolAgentProcess({ endpoint: cli.endpoint, ownerKey: enrolment.ownerKey, token: enrolment.token, name });
-    };
-    const online = new Map<string, Uint8Array>();
-    const keepOnline = async (agent: Agent) => online.set(agent.agentId, (await loadAgentKeys(path.join(agent.state, 'agent.key'))).signing.privateKey);
-    const beat = async () => {
-      for (const [agentId, signingSeed] of online) {
-        const message = signedHeartbeat({ accountId: account.accountId, agentId, signingSeed }, new Date());
-        await sqs.send(new SendMessageCommand({ QueueUrl: env.AGENT_REPLY_QUEUE_URL!, MessageBody: message }));
-      }
-    };
-    const heartbeats = setInterval(() => void beat(), 1000);
-    onTestFinished(() => clearInterval(heartbeats));
-    const auditFor = async (requestId: string) =>
-      (await cli.json<AuditEvent[]>(['audit', 'list', '--limit', '500'])).filter((event) => event.target?.id === requestId);
-    const items = async (prefix: string) =>
-      (
-        await dynamo.send(
-          new QueryCommand({
-            TableName: env.WRAPPED_KEYS_TABLE!,
-            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-            ExpressionAttributeValues: { ':pk': `ACCOUNT#${account.accountId}`, ':prefix': prefix },
-            ConsistentRead: true,
-          }),
-        )
-      ).Items ?? [];
+/**
+ * An account whose agents the test runs itself (`run --once`, see `drain`) and keeps online in
+ * between with heartbeats signed by their own keys.
+ */
+const accountWithManualAgents = async () => {
+  const cli = await cliSession();
+  const account = await cli.signup();
+  const enrol = async (name: string, role: 'keyserver' | 'target' = 'keyserver', environments: string[] = []) => {
+    const enrolment = await cli.json<{ token: string; ownerKey: string }>(['enrolments', 'create', '--role', role, ...environments.flatMap((e) => ['--env', e])]);
+    const agent = await enrolAgentProcess({ endpoint: cli.endpoint, ownerKey: enrolment.ownerKey, token: enrolment.token, name });
+    online.set(agent.agentId, (await loadAgentKeys(path.join(agent.state, 'agent.key'))).signing.privateKey);
+    return agent;
+  };
+  const online = new Map<string, Uint8Array>();
+  const beat = async () => {
+    for (const [agentId, signingSeed] of online) {
+      const message = signedHeartbeat({ accountId: account.accountId, agentId, signingSeed }, new Date());
+      await sqs.send(new SendMessageCommand({ QueueUrl: env.AGENT_REPLY_QUEUE_URL!, MessageBody: message }));
+    }
+  };
+  const heartbeats = setInterval(() => void beat(), 1000);
+  onTestFinished(() => clearInterval(heartbeats));
+  const auditFor = async (requestId: string) =>
+    (await cli.json<AuditEvent[]>(['audit', 'list', '--limit', '500'])).filter((event) => event.target?.id === requestId);
+  const items = async (prefix: string) =>
+    (
+      await dynamo.send(
+        new QueryCommand({
+          TableName: env.WRAPPED_KEYS_TABLE!,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': `ACCOUNT#${account.accountId}`, ':prefix': prefix },
+          ConsistentRead: true,
+        }),
+      )
+    ).Items ?? [];
+  /** Two key servers holding master key v1, the request that created it delivered twice. */
+  const keyServers = async () => {
     const a = await enrol('a');
     const b = await enrol('b');
-    await keepOnline(a);
-    await keepOnline(b);
-
-    // Act 1: create-master-key, twice on B's queue.
     const created = await deliverTwice([b], 'create-master-key');
-    const createLog = await drain(created.agent);
+    const log = await drain(created.agent);
+    return { a, b, created, log };
+  };
+  const source = await mkdtemp(path.join(tmpdir(), 'latchkey-twice-src-'));
+  onTestFinished(() => rm(source, { recursive: true, force: true }));
+  await writeFile(path.join(source, 'app.txt'), 'twice\n');
+  /** A secure push whose rewrap request reaches one of `agents` twice. */
+  const securePush = async (agents: Agent[]) => {
+    await cli.json(['apps', 'create', 'vault']);
+    await cli.json(['apps', 'secure', 'vault']);
+    const pushing = cli.run(['push', 'vault', source, '--version', '1.0.0', '--json', '--seal-timeout', '60']);
+    const rewrapped = await deliverTwice(agents, 'rewrap-release-key');
+    const log = await drain(rewrapped.agent);
+    return { rewrapped, log, pushed: await pushing };
+  };
+  return { cli, account, enrol, auditFor, items, keyServers, securePush };
+};
+
+describe('every agent request delivered twice has one effect', () => {
+  it('create-master-key, share-master-key and rewrap-release-key: one answer per request id, one stored wrap, one audit event', { timeout: 240_000 }, async () => {
+    // Prepare and act 1: two key servers; the create-master-key request, twice on B's queue.
+    const { cli, enrol, auditFor, items, keyServers, securePush } = await accountWithManualAgents();
+    const { a, b, created, log: createLog } = await keyServers();
 
     // Assess 1: answered twice from one journal entry; two copies stored (A, B); one audit event.
     expect(createLog.match(/"msg":"request answered"[^\n]*"type":"create-master-key"/g)).toHaveLength(2);
@@ -126,7 +149,6 @@ describe('every agent request delivered twice has one effect', () => {
     const c = await enrol('c');
     const shared = await deliverTwice([a, b], 'share-master-key');
     const shareLog = await drain(shared.agent);
-    await keepOnline(c);
 
     // Assess 2
     expect(shareLog.match(/"msg":"request answered"[^\n]*"type":"share-master-key"/g)).toHaveLength(2);
@@ -135,15 +157,7 @@ describe('every agent request delivered twice has one effect', () => {
     expect((await items('MASTER#')).filter((item) => item.agentId === c.agentId)).toHaveLength(1);
 
     // Act 3: a push to a secure app; its rewrap request, twice, on whichever key server it went to.
-    await cli.json(['apps', 'create', 'vault']);
-    await cli.json(['apps', 'secure', 'vault']);
-    const source = await mkdtemp(path.join(tmpdir(), 'latchkey-twice-src-'));
-    onTestFinished(() => rm(source, { recursive: true, force: true }));
-    await writeFile(path.join(source, 'app.txt'), 'twice\n');
-    const pushing = cli.run(['push', 'vault', source, '--json', '--seal-timeout', '60']);
-    const rewrapped = await deliverTwice([a, b, c], 'rewrap-release-key');
-    const rewrapLog = await drain(rewrapped.agent);
-    const pushed = await pushing;
+    const { rewrapped, log: rewrapLog, pushed } = await securePush([a, b, c]);
 
     // Assess 3
     expect(pushed.code, pushed.stderr).toBe(0);
@@ -166,5 +180,51 @@ describe('every agent request delivered twice has one effect', () => {
       expect(events).toEqual([expect.objectContaining({ outcome: 'succeeded', target: { type: 'agent-request', id: requestId } })]);
     }
     await waitFor('the reply queue to be empty', async () => ((await queueDepth(env.AGENT_REPLY_QUEUE_URL!)) === 0 ? true : undefined));
+  });
+
+  it('issue-deployment-grant and deploy-release: one grant request, one install, and the deployment succeeds once', { timeout: 240_000 }, async () => {
+    // Prepare: two key servers, a target for production, a sealed secure release.
+    const { cli, account, enrol, keyServers, securePush } = await accountWithManualAgents();
+    await cli.json(['envs', 'create', 'production']);
+    const { a, b } = await keyServers();
+    const target = await enrol('web-1', 'target', ['production']);
+    const { pushed } = await securePush([a, b]);
+    expect(pushed.code, pushed.stderr).toBe(0);
+
+    // Act: deploy; the grant request, then the deploy request, each reaches its agent twice.
+    const started = await cli.json<Deployment>(['deploy', 'vault', '1.0.0', 'production']);
+    const granted = await deliverTwice([a, b], 'issue-deployment-grant');
+    const grantLog = await drain(granted.agent);
+    const installed = await deliverTwice([target], 'deploy-release');
+    const installLog = await drain(target);
+    const ended = await waitFor(
+      'the deployment to end',
+      async () => {
+        const d = await cli.json<Deployment>(['status', started.deploymentId]);
+        return ['Succeeded', 'Failed'].includes(d.state) ? d : undefined;
+      },
+      60_000,
+    );
+
+    // Assess: each agent answered twice from one journal entry; the backend sent one request of
+    // each kind; the deployment succeeded, once.
+    expect(ended.state, ended.outcome?.reason).toBe('Succeeded');
+    expect(ended.history.filter((h) => h.to === 'Succeeded')).toHaveLength(1);
+    for (const [log, type] of [[grantLog, 'issue-deployment-grant'], [installLog, 'deploy-release']] as const) {
+      expect(log.match(new RegExp(`"msg":"request answered"[^\\n]*"type":"${type}"`, 'g'))).toHaveLength(2);
+      expect(log).toContain('request already answered; sending the same answer');
+    }
+    expect((await journalOf(granted.agent)).filter((entry) => entry.requestId === granted.requestId)).toHaveLength(1);
+    expect((await journalOf(target)).filter((entry) => entry.requestId === installed.requestId)).toHaveLength(1);
+    const { Items: requests = [] } = await dynamo.send(
+      new QueryCommand({
+        TableName: env.DIRECTORY_TABLE!,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': `ACCOUNT#${account.accountId}`, ':prefix': 'REQUEST#' },
+        ConsistentRead: true,
+      }),
+    );
+    // Both deploy requests are recorded as `deploy` requests.
+    expect(requests.filter((r) => r.type === 'deploy').map((r) => r.requestId).sort()).toEqual([granted.requestId, installed.requestId].sort());
   });
 });
