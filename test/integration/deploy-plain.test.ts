@@ -22,7 +22,7 @@ describe('plain deploy, through the same path without keys', () => {
     await cli.json(['apps', 'create', 'site']);
     const manifest = (install: string) => `env:\n  GREETING: default\ninstall: |\n${install.split('\n').map((line) => `  ${line}`).join('\n')}\n`;
     const good = await push(cli, 'site', await source({ 'index.html': '<h1>v1</h1>\n', 'latchkey.yml': manifest('echo "$GREETING" > greeting.txt') }), '1.0.0');
-    const bad = await push(cli, 'site', await source({ 'index.html': '<h1>v2</h1>\n', 'latchkey.yml': manifest('echo "boom: disk full"\nexit 3') }), '2.0.0');
+    await push(cli, 'site', await source({ 'index.html': '<h1>v2</h1>\n', 'latchkey.yml': manifest('echo "boom: disk full"\nexit 3') }), '2.0.0');
     expect(good.encrypted).toBe(false);
     const target = await startTarget(cli, 'tw', ['web']);
     const appDir = target.appDir(good.appId);
