@@ -193,6 +193,8 @@ export class Executions {
     );
     const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false, checkPaths: false } });
     const parsedInput: unknown = JSON.parse(input);
+    // Known before it runs: a machine that starts with a wait records its deadline at once.
+    this.executions.set(executionArn, execution);
     const run = machine.run(parsedInput as never, {
       overrides: { taskResourceLocalHandlers: overrides as never },
       noThrowOnAbort: true,
@@ -203,7 +205,6 @@ export class Executions {
       } as never,
     });
     execution.abort = run.abort;
-    this.executions.set(executionArn, execution);
     this.records.save(execution);
     void this.followStateEvents(executionArn, run.eventLogs);
     run.result.then(
