@@ -67,7 +67,7 @@ export const parseLatchkeyYml = (text: string): LatchkeyYml => {
   let document: unknown;
   try {
     // No custom tags, few aliases: a release cannot make the parser do unbounded work.
-    document = parseYaml(text, { maxAliasCount: 20, prettyErrors: false }) ?? {};
+    document = parseYaml(text, { maxAliasCount: 20, prettyErrors: false, logLevel: 'error' }) ?? {};
   } catch (error) {
     throw new ManifestError(`${MANIFEST_FILE} is not valid YAML: ${(error as Error).message.split('\n')[0]}`);
   }
