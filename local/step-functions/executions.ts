@@ -132,15 +132,17 @@ export class Executions {
 
   /**
    * The interpreter times a wait from the moment its task starts, and a resumed execution starts
-   * its tasks again: so the first deadline of each wait is recorded, and kept by closing the
-   * wait's token when it passes (the task then fails with States.Timeout, as it would have).
+   * its tasks again: so the first deadline of each wait is recorded, and a resumed wait is ended
+   * at it by closing its token (the task then fails with States.Timeout, as it would have). A
+   * first wait is left to the interpreter's own timer, which is due at the same moment.
    */
   private keepDeadline(executionArn: string, stateName: string, timeoutSeconds: number, settled: Promise<unknown>) {
     const execution = this.executions.get(executionArn);
     if (!execution) return;
-    const deadline = (execution.waitDeadlines[stateName] ??= Date.now() + timeoutSeconds * 1000);
+    const recorded = execution.waitDeadlines[stateName];
+    execution.waitDeadlines[stateName] = recorded ?? Date.now() + timeoutSeconds * 1000;
     this.records.save(execution);
-    const timer = setTimeout(() => this.tokens.close(executionArn, stateName), Math.max(0, deadline - Date.now()));
+    const timer = recorded === undefined ? undefined : setTimeout(() => this.tokens.close(executionArn, stateName), Math.max(0, recorded - Date.now()));
     const ended = () => {
       clearTimeout(timer);
       delete execution.waitDeadlines[stateName];
