@@ -292,8 +292,9 @@ export const makeDeploys = (deps: Deps) => {
         let detail = execution.grantError.Cause ?? '';
         let agentId = 'the key server';
         try {
-          const cause = JSON.parse(detail) as { message?: string; agentId?: string };
-          detail = cause.message ?? detail;
+          // An agent's refusal (the reply consumer) or the task's own failure (Lambda's error shape).
+          const cause = JSON.parse(detail) as { message?: string; errorMessage?: string; agentId?: string };
+          detail = cause.message ?? cause.errorMessage ?? detail;
           agentId = cause.agentId ?? agentId;
         } catch {
           // not JSON: keep the text

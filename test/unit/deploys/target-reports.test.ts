@@ -79,3 +79,48 @@ describe('target reports', () => {
     expect(await s.deploys.onTargetReply(record, forged)).toEqual({ recorded: false });
   });
 });
+
+describe('the grant request and its fallback', () => {
+  const setup = (online: string[]) => {
+    let attempts = 0;
+    const sent: { queueUrl: string; body: { type: string; targets: unknown[] } }[] = [];
+    const resumed: unknown[] = [];
+    const agent = (agentId: string, role: 'keyserver' | 'target', environments: string[] = []) =>
+      ({ accountId: 'acc', agentId, role, environments, queueUrl: `q-${agentId}`, encryptionKey: 'e', signingKey: 's', proof: {} }) as never;
+    const deploys = makeDeploys({
+      deployments: { get: async () => ({ deploymentId: 'dep', appId: 'app', releaseId: 'rel', environmentId: 'env', encrypted: true }) },
+      releases: { getRelease: async () => ({ createdBy: 'usr', manifest: 'm'.repeat(20), objectKey: 'k' }) },
+      directory: { getEnvironment: async () => ({ name: 'prod', variables: {} }), getUser: async () => ({ signingKey: { publicKey: 'p' } }) },
+      keys: { getWrappedReleaseKey: async () => ({ version: 1, wrappedReleaseKey: 'w' }) },
+      masterKeys: {
+        onlineHolders: async () => online.map((agentId) => ({ agent: agent(agentId, 'keyserver'), wrap: {}, copy: async () => ({ wrappedMaster: `copy-${agentId}` }) })),
+      },
+      agents: { agentsWithRole: async (_a: string, role: string) => (role === 'target' ? [agent('t1', 'target', ['env']), agent('t2', 'target', ['other'])] : []), putRequest: async () => {} },
+      queues: { send: async (queueUrl: string, body: never) => void sent.push({ queueUrl, body }) },
+      runs: { nextGrantAttempt: async () => ++attempts },
+      workflow: { resume: async (token: string, output: unknown) => void resumed.push({ token, output }) },
+      clock: { now: () => new Date('2026-11-30T12:00:00Z') },
+      settings: { grantTimeoutSeconds: 30, targetTimeoutSeconds: 60 },
+    } as never);
+    return { deploys, sent, resumed };
+  };
+  const ref = { accountId: 'acc', deploymentId: 'dep', taskToken: 'tok' };
+
+  it('asks the key servers one after the other, one request each time, naming the environment’s targets only', async () => {
+    const s = setup(['k1', 'k2']);
+    expect(await s.deploys.requestGrant({ ...ref, keyServers: ['k1', 'k2'] })).toEqual({ asked: 'k1', attempt: 1 });
+    expect(await s.deploys.requestGrant({ ...ref, keyServers: ['k1', 'k2'] })).toEqual({ asked: 'k2', attempt: 2 });
+    expect(s.sent.map((m) => [m.queueUrl, m.body.type, m.body.targets.length])).toEqual([
+      ['q-k1', 'issue-deployment-grant', 1],
+      ['q-k2', 'issue-deployment-grant', 1],
+    ]);
+  });
+
+  it('skips a key server gone offline since the plan, and ends the wait saying so when none is left', async () => {
+    const s = setup(['k2']);
+    expect(await s.deploys.requestGrant({ ...ref, keyServers: ['k1', 'k2'] })).toEqual({ asked: 'k2', attempt: 2 });
+    expect(await s.deploys.requestGrant({ ...ref, keyServers: ['k1', 'k2'] })).toEqual({ asked: undefined });
+    expect(s.sent).toHaveLength(1);
+    expect(s.resumed).toEqual([{ token: 'tok', output: { failed: 'No key server answered the deployment grant within 30 s (asked k1, k2)' } }]);
+  });
+});
