@@ -124,11 +124,28 @@ export const costModel = async (): Promise<string> => {
       ['**Total**', '', '', '', `**${usd(total)}**`],
     ],
   );
+  const perRun = table(
+    ['Run', 'Lambda invocations', 'State transitions', 'DynamoDB requests', 'RRU', 'WRU (table + index)', 'SQS requests', 'Mails', 'Lambda billed ms'],
+    runs.map((run, i) => {
+      const u = usageOf(run);
+      return [
+        `${i + 1}${i === 0 ? ' (cold)' : ''}`,
+        u.lambda.reduce((n, f) => n + f.invocations, 0),
+        u.stateTransitions,
+        sum(run.metrics.dynamodb.requests),
+        u.dynamoDb.readUnits,
+        u.dynamoDb.writeUnits,
+        u.sqsRequests,
+        u.mails,
+        u.lambda.reduce((n, f) => n + f.billedMs, 0),
+      ];
+    }),
+  );
   const sources = [...new Set(lines.map((l) => l.price.source))].map((s) => `- ${s}`).join('\n');
   return [
     `## Cost model: one deployment with one approval (AWS us-east-1 list prices, read ${PRICES_READ_ON})`,
     '',
-    `Machine: ${machineLine()}. ${RUNS} runs of: deployer starts the deployment of a non-secure release to an environment needing one approval; the approver, once mailed, approves and deploys (\`POST /deployments/{id}/approve\` with \`deploy: true\`); the workflow runs to its end (deployment ${runs.map((r) => r.state).join(', ')}). Counts ${differing === 0 ? 'were identical in every run' : `differed in ${differing} of ${RUNS} runs (the table shows the last)`}.`,
+    `Machine: ${machineLine()}. ${RUNS} runs of: deployer starts the deployment of a non-secure release to an environment needing one approval; the approver, once mailed, approves and deploys (\`POST /deployments/{id}/approve\` with \`deploy: true\`); the workflow runs to its end (deployment ${runs.map((r) => r.state).join(', ')}). Counts ${differing === 0 ? 'were identical in every run' : `differed in ${differing} of ${RUNS} runs (the tables show the last; see the runs below: the first run meets cold functions and empty caches)`}.`,
     '',
     costs,
     '',
@@ -137,6 +154,8 @@ export const costModel = async (): Promise<string> => {
     'How it is counted: Lambda invocations and billed ms at the local Lambda runtime (in-process, so billed time is only a proxy: the cloud runs each on its own 256 MB arm64 share and also bills init on cold starts); state transitions as states entered plus retries (Step Functions bills each, retries included); DynamoDB request units as dynalite meters them (1 KB per write unit, 4 KB per read unit, half for eventually consistent reads), plus global index writes and failed conditional writes; SQS and S3 requests at the emulator (a reply queue message from an agent process counts too); SES as recipients of the mails captured; HTTP API requests at the local API front.',
     '',
     '### Calls per deployment',
+    '',
+    perRun,
     '',
     perFunction,
     '',

@@ -15,6 +15,7 @@ import { apiClient, type Call } from './support/api-client.ts';
 import { approvalFixture, type ApprovalFixture } from './support/fixture.ts';
 import { isMain, machineLine, ms, publish, table, type BenchModule } from './support/report.ts';
 import { startStackProcess } from './support/stack-process.ts';
+import type { LocalMetrics } from '../local/metrics.ts';
 import { pool } from './support/pool.ts';
 import { latencyOf } from './support/stats.ts';
 import { poll, workflowEnded, workflowStatus } from './support/workflow.ts';
@@ -99,7 +100,7 @@ const sameSteps = (actual: Step[], expected: Step[]) =>
 export type LoadOptions = { deployments: number; concurrency: number; deadlineSeconds: number };
 
 export const loadTest = async ({ deployments, concurrency, deadlineSeconds }: LoadOptions): Promise<{ markdown: string; ok: boolean }> => {
-  const stack = await startStackProcess();
+  const stack = await startStackProcess({ LATCHKEY_LOCAL_METRICS: 'true' });
   const deadline = setTimeout(() => {
     process.stderr.write(`load test: the ${deadlineSeconds} s deadline passed; stopping.\n`);
     void stack.stop().finally(() => process.exit(1));
@@ -110,7 +111,9 @@ export const loadTest = async ({ deployments, concurrency, deadlineSeconds }: Lo
     const client = apiClient(api);
     const calls = { deployer: client.as(fixture.deployer.token), approvers: fixture.approvers.map((a) => client.as(a.token)) };
 
-    // 1. The load.
+    // 1. The load, with the stack's own counters (local/metrics.ts) started afresh.
+    const metricsUrl = stack.endpoints.metrics!;
+    await fetch(`${metricsUrl}/metrics/reset`, { method: 'POST' });
     const started = performance.now();
     const driven = await pool(deployments, concurrency, (index) => drive(index, fixture, calls));
     const statusOf = workflowStatus(stack.endpoints, stack.env.DEPLOYMENT_STATE_MACHINE_ARN!);
@@ -126,6 +129,7 @@ export const loadTest = async ({ deployments, concurrency, deadlineSeconds }: Lo
     });
     const seconds = (performance.now() - started) / 1000;
     const loadRequests = client.requests();
+    const counted = (await (await fetch(`${metricsUrl}/metrics`)).json()) as LocalMetrics;
     const latency = new Map(client.latency.byLabel);
 
     // 2. The invariants (their requests are not in the numbers above).
@@ -199,6 +203,17 @@ export const loadTest = async ({ deployments, concurrency, deadlineSeconds }: Lo
       return [route, l.count, ms(l.p50), ms(l.p99)];
     });
     const all = latencyOf([...latency.values()].flat());
+    const total = (counts: Record<string, number>) => Object.values(counts).reduce((n, c) => n + c, 0);
+    const perDeployment = (n: number) => (n / Math.max(1, begun.length)).toFixed(1);
+    const stackRows: [string, number][] = [
+      ['Lambda invocations', Object.values(counted.lambda).reduce((n, f) => n + f.invocations, 0)],
+      ['Step Functions state transitions', counted.stateTransitions],
+      ['DynamoDB requests', total(counted.dynamodb.requests)],
+      ['DynamoDB conditional writes refused (lost races, e.g. on the audit chain head)', counted.dynamodb.failedConditionalWrites],
+      ['DynamoDB read request units', counted.dynamodb.readUnits],
+      ['DynamoDB write request units (table + global index)', counted.dynamodb.writeUnits + counted.dynamodb.indexWriteUnits],
+      ['SQS requests (not counting empty receives)', total(Object.fromEntries(Object.entries(counted.sqs).filter(([op]) => !op.endsWith('(empty)'))))],
+    ];
     const invariants = [
       ['Every deployment in the state its actions imply, with exactly the implied transitions', problems.some((p) => /ended|history/.test(p)) ? 'FAILED' : 'ok'],
       ['Each action in the audit trail once, none refused', problems.some((p) => /audit (events|\{)|system audit/.test(p)) ? 'FAILED' : 'ok'],
@@ -218,6 +233,10 @@ export const loadTest = async ({ deployments, concurrency, deadlineSeconds }: Lo
       table(['Route', 'Requests', 'p50 ms', 'p99 ms'], routes),
       '',
       table(['Invariant', 'Result'], invariants),
+      '',
+      `What the stack did during the load (its own counters), in all and per deployment started (${begun.length}):`,
+      '',
+      table(['Count', 'All', 'Per deployment'], stackRows.map(([what, n]) => [what, Number(n.toFixed(1)), perDeployment(n)])),
       ...(problems.length ? ['', `Problems (${problems.length}):`, '', ...problems.slice(0, 12).map((p) => `- ${p}`), ...(problems.length > 12 ? [`- … and ${problems.length - 12} more`] : [])] : []),
       ...(stack.errors().length ? ['', 'Errors the stack logged (the function name is the last one the shared logger saw):', '', table(['Error', 'Count'], stack.errors().slice(0, 8).map((e) => [e.what.replaceAll('|', '/'), e.count]))] : []),
     ].join('\n');

@@ -14,6 +14,7 @@ import { buckets, queues, tables } from '#functions/resources.ts';
 import type { FunctionName } from '#functions/catalog.ts';
 import { startHttpApi } from './http-api.ts';
 import { countDynamoDbRequests, countSqsAndS3Requests } from './metrics-emulators.ts';
+import { serveLocalMetrics } from './metrics-endpoint.ts';
 import { invokeFunction, LOCAL_REGION } from './lambda-runtime.ts';
 import { restoreAgentQueues } from './persistence-agent-queues.ts';
 import { localName, provision } from './provision.ts';
@@ -31,7 +32,10 @@ export type StackOptions = {
   dataDir?: string;
   /** Called with errors of background work (pollers) that has no caller to throw to. */
   onBackgroundError?: (error: unknown) => void;
-  /** Counts requests and capacity at the DynamoDB, SQS and S3 emulators into local/metrics.ts (the cost model). */
+  /**
+   * Counts requests and capacity at the DynamoDB, SQS and S3 emulators into local/metrics.ts (the
+   * cost model), and serves the counts at `endpoints.metrics`. Default: LATCHKEY_LOCAL_METRICS=true.
+   */
   countRequests?: boolean;
 };
 
@@ -44,6 +48,8 @@ export type Endpoints = {
   sesStore: string;
   stepFunctions: string;
   region: string;
+  /** The counters of local/metrics.ts (GET /metrics), when the stack counts requests. */
+  metrics?: string;
 };
 
 // Credentials the emulators accept; the local process never holds real ones, so nothing it
@@ -71,14 +77,15 @@ export const startLocalStack = async (options: StackOptions = {}) => {
   // 1. Emulators, each on loopback.
   if (options.dataDir) await mkdir(options.dataDir, { recursive: true });
   const dynamo = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(options.dataDir ? { path: path.join(options.dataDir, 'dynamodb') } : {}) });
-  if (options.countRequests) countDynamoDbRequests(dynamo);
+  const countRequests = options.countRequests ?? process.env.LATCHKEY_LOCAL_METRICS === 'true';
+  if (countRequests) countDynamoDbRequests(dynamo);
   dynamo.listen(servicePort(apiPort, 1), '127.0.0.1');
   const dynamoPort = await listen(dynamo, 0);
   stoppers.push(() => new Promise((resolve) => dynamo.close(() => resolve())));
 
   const fauxqs = buildApp({ logger: false, defaultRegion: LOCAL_REGION });
   const objectMirror = options.dataDir ? mirrorBucketObjects(fauxqs, path.join(options.dataDir, 's3'), Object.keys(buckets).map(localName)) : undefined;
-  if (options.countRequests) countSqsAndS3Requests(fauxqs);
+  if (countRequests) countSqsAndS3Requests(fauxqs);
   await fauxqs.listen({ port: servicePort(apiPort, 2), host: '127.0.0.1' });
   const fauxqsPort = (fauxqs.server.address() as AddressInfo).port;
   stoppers.push(() => fauxqs.close());
@@ -156,6 +163,12 @@ export const startLocalStack = async (options: StackOptions = {}) => {
       ...(options.onBackgroundError ? { onError: options.onBackgroundError } : {}),
     });
     stoppers.push(() => poller.stop());
+  }
+
+  if (countRequests) {
+    const metrics = await serveLocalMetrics();
+    endpoints.metrics = metrics.url;
+    stoppers.push(() => metrics.close());
   }
 
   // 5. The HTTP API last, so nothing is served before everything behind it exists.

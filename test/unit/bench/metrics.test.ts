@@ -5,6 +5,7 @@ import dynalite from 'dynalite';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { countDynamoDbRequests } from '../../../local/metrics-emulators.ts';
 import { localMetrics } from '../../../local/metrics.ts';
+import { serveLocalMetrics } from '../../../local/metrics-endpoint.ts';
 
 describe('local metrics registry', () => {
   beforeEach(() => localMetrics.reset());
@@ -24,6 +25,23 @@ describe('local metrics registry', () => {
     expect(before.stateTransitions).toBe(1);
     localMetrics.reset();
     expect(localMetrics.snapshot().httpApi).toEqual({});
+  });
+});
+
+describe('local metrics endpoint', () => {
+  it('answers a snapshot, resets on POST, knows nothing else; on loopback', async () => {
+    localMetrics.reset();
+    localMetrics.stateTransition();
+    const served = await serveLocalMetrics();
+    try {
+      expect(served.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(((await (await fetch(`${served.url}/metrics`)).json()) as { stateTransitions: number }).stateTransitions).toBe(1);
+      expect((await fetch(`${served.url}/metrics/reset`, { method: 'POST' })).status).toBe(204);
+      expect(((await (await fetch(`${served.url}/metrics`)).json()) as { stateTransitions: number }).stateTransitions).toBe(0);
+      expect((await fetch(`${served.url}/other`)).status).toBe(404);
+    } finally {
+      await served.close();
+    }
   });
 });
 
