@@ -213,7 +213,10 @@ export const makeDeploys = (deps: Deps) => {
           return { keyServer: agentRecordOf(keyServer), keyList: result.keyList, wrappedDeploymentKey: g.wrappedDeploymentKey, grant: g.grant };
         };
       }
-      const { reports } = await runs.start(input.accountId, input.deploymentId, recipients.map((t) => t.agentId), input.taskToken);
+      const started = await runs.start(input.accountId, input.deploymentId, recipients.map((t) => t.agentId), input.taskToken);
+      // A retried dispatch keeps to the targets the first one recorded.
+      recipients = recipients.filter((t) => started.targets.includes(t.agentId));
+      const { reports } = started;
       const url = await objects.presignGet(release.objectKey, input.targetTimeoutSeconds + 60);
       for (const target of recipients) {
         if (reports[target.agentId]) continue;
