@@ -103,7 +103,8 @@ describe('no key bytes in logs or tables', () => {
 
     // Assess: the logs are really there, at debug level, and about this story...
     expect(agentLog).toContain('"level":"debug"');
-    expect(stackLog).toContain(a.agentId);
+    expect(stackLog).toContain(b.agentId); // B created v1: its reply is logged
+    expect(stackLog).toContain(d.agentId); // D created v2
     expect(items).toContain(d.agentId);
     // ...and no secret appears in any encoding.
     const haystacks = { 'the stack log': stackLog, 'an agent log': agentLog, 'the CLI output': cliOutput.join('\n'), 'a DynamoDB item': items };
