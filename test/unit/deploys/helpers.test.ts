@@ -114,3 +114,13 @@ describe('pure helpers', () => {
     });
   });
 });
+
+describe('roles from the enrolment', () => {
+  it('a key server answers key requests; one whose enrolment names environments installs there too; a target only installs', async () => {
+    const { handlersFor } = await import('#agent/handlers/index.ts');
+    const stateDir = await tempDir();
+    expect(Object.keys(handlersFor('keyserver', { stateDir, environments: [] })).sort()).toEqual(['create-master-key', 'issue-deployment-grant', 'rewrap-release-key', 'share-master-key']);
+    expect(Object.keys(handlersFor('keyserver', { stateDir, environments: [newId('env')] }))).toContain('deploy-release');
+    expect(Object.keys(handlersFor('target', { stateDir, environments: [newId('env')] }))).toEqual(['deploy-release']);
+  });
+});
