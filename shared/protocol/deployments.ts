@@ -41,6 +41,20 @@ export const deployment = z.object({
   updatedAt: isoTime,
   expiresAt: isoTime,
   history: z.array(z.object({ at: isoTime, from: state.nullable(), to: state, by: z.string() })),
+  /** Once the deploy step has run: each target and its report (the tail of its scripts' output, or why it refused). */
+  targets: z
+    .array(
+      z.object({
+        agentId: z.string(),
+        outcome: z.enum(['pending', 'succeeded', 'failed']),
+        at: isoTime.optional(),
+        current: z.string().optional(),
+        output: z.string().optional(),
+        code: z.string().optional(),
+        message: z.string().optional(),
+      }),
+    )
+    .optional(),
 });
 
 /** The secret in an approval email link: 256 random bits. */

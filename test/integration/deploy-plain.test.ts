@@ -28,17 +28,24 @@ describe('plain deploy, through the same path without keys', () => {
     const appDir = target.appDir(good.appId);
 
     // Act and assess 1: installed, with the environment's variable over the manifest's default.
-    expectSucceeded(await deployAndWait(cli, 'site', '1.0.0', 'web'));
+    const first = await deployAndWait(cli, 'site', '1.0.0', 'web');
+    expectSucceeded(first);
     expect(await readFile(path.join(appDir, 'current', 'index.html'), 'utf8')).toBe('<h1>v1</h1>\n');
     expect(await readFile(path.join(appDir, 'current', 'greeting.txt'), 'utf8')).toBe('hello from web\n');
     expect((await requestsSent(account.accountId)).map((r) => r.agentId)).toEqual([target.agentId]);
     const live = await currentOf(appDir);
+    expect((await cli.json<{ targets: unknown[] }>(['status', first.deploymentId])).targets).toEqual([
+      { agentId: target.agentId, outcome: 'succeeded', at: expect.any(String), current: live, output: '--- install\n' },
+    ]);
 
     // 2: the install script fails: Failed, naming the target, the script and its output; nothing switched.
     const failed = await deployAndWait(cli, 'site', '2.0.0', 'web');
     expect(failed.state).toBe('Failed');
     expect(failed.outcome?.reason).toMatch(/tw \(agt_[0-9a-f]{32}\): ScriptFailed: install exited with 3; current still points to .*boom: disk full/s);
     expect(await currentOf(appDir)).toBe(live);
+    expect((await cli.json<{ targets: unknown[] }>(['status', failed.deploymentId])).targets).toEqual([
+      { agentId: target.agentId, outcome: 'failed', at: expect.any(String), code: 'ScriptFailed', message: expect.stringContaining('--- install\nboom: disk full\n') },
+    ]);
     expect(await readdir(path.join(appDir, 'releases'))).toEqual([live]);
   });
 });

@@ -1,3 +1,5 @@
+import type { TargetReport } from '../deploys/ports.ts';
+
 export const deploymentStates = ['PendingApproval', 'Approved', 'InProgress', 'Succeeded', 'Failed', 'Declined', 'Canceled', 'Expired'] as const;
 export type DeploymentState = (typeof deploymentStates)[number];
 
@@ -45,4 +47,7 @@ export type Deployment = {
   version: number;
   /** Set once, by the one deploy step run: a retried or replayed step finds it and stops. */
   deployStartedAt?: string;
+  /** Written by the deploy step (shared/domain/deploys), never by a state-machine save: who it went to, and what each reported. */
+  deployTargets?: string[];
+  targetReports?: Record<string, TargetReport>;
 };

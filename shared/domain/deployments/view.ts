@@ -23,4 +23,8 @@ export const deploymentView = (deployment: Deployment, now: Date) => ({
   updatedAt: deployment.updatedAt,
   expiresAt: deployment.expiresAt,
   history: deployment.history,
+  // Once the deploy step has sent it out: each target, and what it reported (or pending).
+  ...(deployment.deployTargets
+    ? { targets: deployment.deployTargets.map((agentId) => ({ agentId, ...(deployment.targetReports?.[agentId] ?? { outcome: 'pending' as const }) })) }
+    : {}),
 });
