@@ -73,6 +73,7 @@ export const apiLatency = async ({ runs }: { runs: number }): Promise<string> =>
     route,
     ...LEVELS.flatMap((clients) => [ms(cell(route, clients, (m) => m.p50)), ms(cell(route, clients, (m) => m.p99))]),
     ...LEVELS.map((clients) => cell(route, clients, (m) => m.perSecond).toFixed(1)),
+    LEVELS.map((clients) => (results.get(`${route}@${clients}`) ?? []).reduce((sum, m) => sum + m.errors, 0)).join(' / '),
   ]);
   const errors = [...results.values()].flat().reduce((sum, m) => sum + m.errors, 0);
   return [
@@ -80,9 +81,9 @@ export const apiLatency = async ({ runs }: { runs: number }): Promise<string> =>
     '',
     `Machine: ${machineLine()}. Local stack in its own process on loopback; each run sends ${LEVELS.map((c) => `${requestsAt(c)} requests per route at ${c} client${c > 1 ? 's' : ''}`).join(', ')}; approve is one vote on a fresh deployment (it becomes Approved). ${errors ? `**${errors} requests did not succeed.**` : 'Every request succeeded.'}`,
     '',
-    table(['Route', ...LEVELS.flatMap((c) => [`p50 @${c}`, `p99 @${c}`]), ...LEVELS.map((c) => `req/s @${c}`)], rows),
+    table(['Route', ...LEVELS.flatMap((c) => [`p50 @${c}`, `p99 @${c}`]), ...LEVELS.map((c) => `req/s @${c}`), `failed @${LEVELS.join('/')} (all runs)`], rows),
     '',
-    'A p99 of a run is its slowest request or close to it (20–64 samples per run). The local stack runs every function in one Node process on this machine, so latency grows with concurrency as requests queue for its one event loop; in AWS each request has its own Lambda instance.',
+    'A p99 of a run is its slowest request or close to it (20–64 samples per run). The local stack runs every function in one Node process on this machine, so latency grows with concurrency as requests queue for its one event loop, and past the 10 s function timeout a request fails (middy answers 500); in AWS each request has its own Lambda instance..',
   ].join('\n');
 };
 
