@@ -1,23 +1,39 @@
 import { SendTaskFailureCommand, SendTaskSuccessCommand, TaskDoesNotExist, TaskTimedOut, InvalidToken } from '@aws-sdk/client-sfn';
 import type { SQSRecord } from 'aws-lambda';
-import { MAX_REPLY_BYTES, replyQueueMessage, unsigned, type AgentReply, type ReplyQueueMessage } from '#shared/protocol/agent-messages.ts';
+import { idsOf, makeRefusedMessages, type RefusedMessage, type Refusal } from '#shared/domain/agents/refused-messages.ts';
+import { targetRequestId } from '#shared/domain/deploys/deploys.ts';
+import { deploy, MAX_REPLY_BYTES, replyQueueMessage, unsigned, type AgentReply, type ReplyQueueMessage } from '#shared/protocol/agent-messages.ts';
 import { fromB64, verifyAgentMessage } from '#shared/protocol/trust.ts';
-import { agentStore } from '../api/directory-context.ts';
+import { agentStore, audit } from '../api/directory-context.ts';
 import { masterKeys } from '../agents-context.ts';
 import { deploys } from '../workflow/deploys-context.ts';
 import { sfn } from '../adapters/aws-clients.ts';
 import { logger } from '../observability.ts';
 import { sqsHandler } from '../queue/sqs-handler.ts';
 
-const parse = (record: SQSRecord): ReplyQueueMessage | undefined => {
-  if (Buffer.byteLength(record.body, 'utf8') > MAX_REPLY_BYTES) return undefined;
+type Parsed = { message: ReplyQueueMessage } | { refusal: Refusal; ids: Omit<RefusedMessage, 'messageId'> };
+
+const parse = (record: SQSRecord): Parsed => {
+  // Refused unread: parsing is where a huge message would cost us.
+  if (Buffer.byteLength(record.body, 'utf8') > MAX_REPLY_BYTES) return { refusal: 'TooLarge', ids: {} };
+  let json: unknown;
   try {
-    const parsed = replyQueueMessage.safeParse(JSON.parse(record.body));
-    return parsed.success ? parsed.data : undefined;
+    json = JSON.parse(record.body);
   } catch {
-    return undefined;
+    return { refusal: 'NotJson', ids: {} };
   }
+  const parsed = replyQueueMessage.safeParse(json);
+  return parsed.success ? { message: parsed.data } : { refusal: 'Malformed', ids: idsOf(json) };
 };
+
+/** A target's report counts only for the deployment its request was for; that request's id is derived from the two. */
+const reportsAnotherDeployment = (reply: AgentReply) => {
+  if (reply.outcome !== 'succeeded') return false;
+  const report = deploy.deployReport.safeParse(reply.result);
+  return report.success && targetRequestId(report.data.deploymentId, reply.agentId) !== reply.requestId;
+};
+
+const refusedMessages = makeRefusedMessages({ agents: agentStore, audit });
 
 const resumeWaitingTask = async (reply: AgentReply & { taskToken: string }) => {
   const { requestId, agentId, taskToken } = reply;
@@ -50,23 +66,30 @@ const resumeWaitingTask = async (reply: AgentReply & { taskToken: string }) => {
  * and, if a workflow waits on it, resumes the workflow.
  */
 export const consumeAgentReply = async (record: SQSRecord): Promise<void> => {
-  const message = parse(record);
-  // Retrying a malformed or forged message cannot make it valid: drop it, keep its id only.
-  if (!message) return void logger.warn('malformed agent message dropped', { messageId: record.messageId });
+  // Retrying a malformed or forged message cannot make it valid: it is dropped, and audited
+  // where it can be attributed (refused-messages.ts); the log names ids, never the payload.
+  const refuse = async (refusal: Refusal, ids: Omit<RefusedMessage, 'messageId'>) => {
+    const audited = await refusedMessages.refuse({ messageId: record.messageId, ...ids }, refusal);
+    logger.warn('agent message refused', { messageId: record.messageId, refusal, audited, ...ids });
+  };
+  const parsed = parse(record);
+  if ('refusal' in parsed) return refuse(parsed.refusal, parsed.ids);
+  const { message } = parsed;
+  const ids = { accountId: message.accountId, agentId: message.agentId, ...(message.type === 'reply' ? { requestId: message.requestId } : {}) };
   const agent = await agentStore.getAgent(message.accountId, message.agentId);
-  if (!agent || agent.removedAt || !verifyAgentMessage(fromB64(agent.signingKey), unsigned(message), message.signature)) {
-    return void logger.warn('agent message with no valid signature dropped', { messageId: record.messageId, agentId: message.agentId });
-  }
+  if (!agent) return refuse('UnknownAgent', ids);
+  if (!verifyAgentMessage(fromB64(agent.signingKey), unsigned(message), message.signature)) return refuse('BadSignature', ids);
+  if (agent.removedAt) return refuse('RemovedAgent', ids);
   if (message.type === 'heartbeat') return agentStore.markSeen(message.accountId, message.agentId, message.at);
 
-  logger.info('agent reply', { requestId: message.requestId, agentId: message.agentId, outcome: message.outcome });
-  await agentStore.markSeen(message.accountId, message.agentId, new Date().toISOString());
   // A reply is taken only for a request we sent to this very agent: another agent, even a
   // genuine one, can neither answer it nor resume the workflow waiting on it.
   const request = await agentStore.getRequest(message.accountId, message.requestId);
-  if (!request || request.agentId !== message.agentId) {
-    return void logger.warn('reply to no request of this agent dropped', { requestId: message.requestId, agentId: message.agentId });
-  }
+  if (!request) return refuse('UnknownRequest', ids);
+  if (request.agentId !== message.agentId) return refuse('NotThisAgentsRequest', ids);
+  if (request.type === 'deploy' && reportsAnotherDeployment(message)) return refuse('ReportForAnotherDeployment', ids);
+  logger.info('agent reply', { requestId: message.requestId, agentId: message.agentId, outcome: message.outcome });
+  await agentStore.markSeen(message.accountId, message.agentId, new Date().toISOString());
   if (request.state === 'pending' && request.type !== 'deploy') await masterKeys.onReply(request, message, agent);
   // A target's report is recorded on its deployment; the last one ends the deploy wait.
   if (request.type === 'deploy') await deploys.onTargetReply(request, message);
