@@ -51,6 +51,23 @@ export const nextStep = (d: DeploymentView, people: People = new Map(), { justCr
   }
 };
 
+type TargetView = NonNullable<DeploymentView['targets']>[number];
+
+/** `succeeded (current: 1.0.0)`, `failed: Install script exited 1`, `pending`. */
+const targetSummary = (target: TargetView) => {
+  const why = target.message ?? target.code;
+  return `${target.outcome}${why ? `: ${printable(why)}` : ''}${target.current ? ` (current: ${printable(target.current)})` : ''}`;
+};
+
+/** The last lines of a target's script output, indented under it: enough to see why it failed. */
+const OUTPUT_LINES = 5;
+const outputTail = (output: string | undefined) =>
+  (output ?? '')
+    .split('\n')
+    .filter((line) => line.trim())
+    .slice(-OUTPUT_LINES)
+    .map((line) => `      | ${printable(line)}`);
+
 export type TimelineEvent = { key: string; at: string; text: string };
 
 /**
@@ -71,8 +88,11 @@ export const timeline = (d: DeploymentView, people: People = new Map()): Timelin
     if (change.to === 'Failed' && d.outcome?.reason) text += `: ${printable(d.outcome.reason)}`;
     return { key: `state:${i}`, at: change.at, text };
   });
+  const reports = (d.targets ?? []).flatMap((target) =>
+    target.outcome === 'pending' || !target.at ? [] : [{ key: `target:${target.agentId}`, at: target.at, text: `target ${target.agentId} ${targetSummary(target)}` }],
+  );
   // A vote that completes the count lands at the same instant as the change it causes: the vote first.
-  return [...votes, ...changes].sort((a, b) => a.at.localeCompare(b.at));
+  return [...votes, ...reports, ...changes].sort((a, b) => a.at.localeCompare(b.at));
 };
 
 /** `2026-11-23 08:55:51Z`: seconds matter when following a deployment. */
@@ -102,8 +122,15 @@ export const formatDeployment = (d: DeploymentView, people: People = new Map()):
   const votes = d.votes.length
     ? d.votes.map((vote) => `  ${formatSeconds(vote.at)}  ${printable(personLabel(people, vote.userId))}${vote.deploy ? ' (and deploy)' : ''}${vote.comment ? `: ${quoted(vote.comment)}` : ''}`)
     : ['  none yet'];
+  const targets = d.targets?.length
+    ? [
+        '',
+        'Targets:',
+        ...d.targets.flatMap((t) => [`  ${t.agentId}  ${targetSummary(t)}${t.at ? `  ${formatSeconds(t.at)}` : ''}`, ...(t.outcome === 'failed' ? outputTail(t.output) : [])]),
+      ]
+    : [];
   const history = timeline(d, people).map((event) => `  ${formatSeconds(event.at)}  ${event.text}`);
-  return [facts, '', 'Votes:', ...votes, '', 'History:', ...history, '', nextStep(d, people)].join('\n');
+  return [facts, '', 'Votes:', ...votes, ...targets, '', 'History:', ...history, '', nextStep(d, people)].join('\n');
 };
 
 export const deploymentColumns = (people: People = new Map()): Column<DeploymentView>[] => [

@@ -469,6 +469,29 @@ describe('pure helpers', () => {
     expect(nextStep({ ...pending, requiredApprovals: 1 })).toMatch(/^Waiting for 1 approval,/);
   });
 
+  it('formatDeployment and timeline show each target: pending, succeeded with its current release, failed with its output tail', () => {
+    const failedTarget = `agt_${hex(20)}`;
+    const goodTarget = `agt_${hex(21)}`;
+    const waitingTarget = `agt_${hex(22)}`;
+    const output = ['line 1', 'line 2', 'line 3', 'line 4', 'line 5', 'line 6', 'mv: cannot stat secret.cred.prod'].join('\n');
+    const deploying: DeploymentView = {
+      ...inProgress,
+      targets: [
+        { agentId: goodTarget, outcome: 'succeeded', at: at(20), current: '1.4.2' },
+        { agentId: failedTarget, outcome: 'failed', at: at(21), code: 'ScriptFailed', message: 'postInstall exited 1', output },
+        { agentId: waitingTarget, outcome: 'pending' },
+      ],
+    };
+    const text = formatDeployment(deploying);
+    expect(text).toContain(`${goodTarget}  succeeded (current: 1.4.2)`);
+    expect(text).toContain(`${failedTarget}  failed: postInstall exited 1`);
+    expect(text).toContain('| mv: cannot stat secret.cred.prod');
+    expect(text).toContain('| line 3');
+    expect(text).not.toContain('| line 2');
+    expect(text).toContain(`${waitingTarget}  pending`);
+    expect(timeline(deploying).map((e) => e.key)).toEqual(['state:0', `vote:${ids.grace}`, `vote:${ids.alan}`, 'state:1', `target:${goodTarget}`, `target:${failedTarget}`]);
+  });
+
   it('formatDeployment makes control characters in other people\'s text harmless', () => {
     const text = formatDeployment({ ...declined, declined: { ...declined.declined!, message: 'no\u001b[2Jway' } });
     expect(text).not.toContain('\u001b');
