@@ -11,7 +11,8 @@ Then a demo shows it working: an account, two key servers and a target (as child
 a secure application, a push, and a deployment to prod that waits for your approval.
 
   --port N        HTTP API port (default $PORT or 4000; the emulators take the next four; 0 = any free)
-  --data DIR      keep DynamoDB data and the demo's state in DIR across restarts (default: in memory, temp dir)
+  --data DIR      keep everything in DIR across restarts: DynamoDB, Step Functions executions, release
+                  objects, agent queues and the demo's people and agents (not captured mail)
   --json          print the endpoints as one JSON line (for scripts and tests); no demo unless --demo
   --no-demo       only the stack
   --auto-approve  the demo approves through the emailed link itself instead of waiting for you
