@@ -2,12 +2,17 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { newAccount } from '../support/accounts.ts';
+import { routeKey, routes, type HttpMethod } from '../../functions/api/routes.ts';
+import { enrolAgent, registerOwnerKey, signedEnrolment } from '../support/agents.ts';
 import { localClients } from '../support/clients.ts';
+import { approvalSetup, executionEnded } from '../support/deployments.ts';
 
 const { dynamo, env } = localClients();
 
-type Operation = { method: string; path: string; params: string[] };
+type Operation = { method: HttpMethod; path: string; params: string[] };
+
+/** Requests per route: every route gets its share, whatever order the document lists them in. */
+const RUNS_PER_ROUTE = 7;
 
 /** Every item of both tables except audit events (refusals are audited by design). */
 const snapshot = async () => {
@@ -26,13 +31,13 @@ const snapshot = async () => {
 const segment = fc.oneof(
   fc.constantFrom('acc_', 'usr_0', `grp_${'0'.repeat(32)}`, `env_${'f'.repeat(32)}`, '..', '%2F', '%00', "'", '{id}', 'ünïcödé'),
   fc.string({ minLength: 1, maxLength: 40 }).map(encodeURIComponent),
-  fc.stringMatching(/^[0-9a-f]{32}$/).chain((hex) => fc.constantFrom(`tok_${hex}`, `app_${hex}`, `usr_${hex}`, `grp_${hex}`, `env_${hex}`)),
+  fc.stringMatching(/^[0-9a-f]{32}$/).chain((hex) => fc.constantFrom(...['tok', 'app', 'usr', 'grp', 'env', 'rel', 'dep', 'enr', 'agt', 'req'].map((prefix) => `${prefix}_${hex}`))),
 );
 
 const body = fc.oneof(
   fc.jsonValue().map((v) => JSON.stringify(v)),
   fc.string({ maxLength: 200 }),
-  fc.constantFrom('', '{', '[]', 'null', '{"name":"x"}', '{"label":"x","expiresInDays":0}', '{"secure":true}', '{"role":"keyserver","environments":["x"]}', '{"name":"a","email":"b"}'),
+  fc.constantFrom('', '{', '[]', 'null', '{"name":"x"}', '{"label":"x","expiresInDays":0}', '{"secure":true}', '{"role":"keyserver","environments":["x"]}', '{"name":"a","email":"b"}', '{}', '{"deploy":true}', '{"message":"no"}', `{"digest":"${'0'.repeat(64)}"}`, '{"version":"9.9.9","size":1}'),
   fc.dictionary(fc.constantFrom('name', 'email', 'role', 'label', 'secure', 'approval', 'variables', 'environments', '__proto__', 'constructor'), fc.jsonValue()).map((v) => JSON.stringify(v)),
 );
 
@@ -45,19 +50,46 @@ const query = fc.oneof(
 describe('API fuzz: random malformed requests to every route of the OpenAPI document', () => {
   let operations: Operation[];
   let ownerToken: string;
+  /** Ids that exist in the fuzzed account, so requests also reach the handlers past "not found". */
+  let realIds: Record<string, string>;
 
   beforeAll(async () => {
-    const account = await newAccount();
-    ownerToken = account.ownerToken;
+    const { a, group, environment, app, release, deploy } = await approvalSetup({ target: false });
+    ownerToken = a.ownerToken;
+    // A deployment that has ended: its actions reach their state checks, and no workflow of it
+    // writes in the background while the fuzz compares tables.
+    const deployment = await deploy();
+    expect((await a.owner('POST', `/deployments/${deployment.deploymentId}/cancel`)).status).toBe(200);
+    await executionEnded(deployment.deploymentId);
+    const spareToken = await a.owner('POST', '/tokens', { label: 'spare' });
+    const ownerKey = await registerOwnerKey(a.owner);
+    expect(spareToken.status, JSON.stringify(spareToken.body)).toBe(201);
+    const enrolment = await signedEnrolment(a.owner, ownerKey, 'target', [environment.environmentId]);
+    const agent = await enrolAgent(a.owner, ownerKey, 'target', [environment.environmentId]);
+    realIds = {
+      tokens: spareToken.body.tokenId,
+      groups: group.groupId,
+      environments: environment.environmentId,
+      apps: app.appId,
+      deployments: deployment.deploymentId,
+      enrolments: enrolment.enrolmentId,
+      agents: agent.agentId,
+      userId: a.approver.user.userId,
+      releaseId: release.releaseId,
+    };
     const document = (await (await fetch(`${inject('endpoints').api}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
     operations = Object.entries(document.paths as Record<string, Record<string, unknown>>).flatMap(([path, methods]) =>
-      Object.keys(methods).map((method) => ({ method: method.toUpperCase(), path, params: [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!) })),
+      Object.keys(methods).map((method) => ({ method: method.toUpperCase() as HttpMethod, path, params: [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!) })),
     );
-    expect(operations.length).toBeGreaterThan(20);
+  });
+
+  it('the document the fuzz reads lists every route of the route table, and nothing else', () => {
+    expect(operations.map(routeKey).sort()).toEqual(routes.map(routeKey).sort());
   });
 
   it('never answers 5xx, and a rejected request writes nothing', async () => {
     const statuses = new Map<number, number>();
+    const fuzzed = new Set<string>();
     // Mostly the owner's valid token and JSON, so most requests get past the door and reach
     // validation and the use cases; the rest probe the door itself.
     const authorization = fc.oneof(
@@ -68,41 +100,50 @@ describe('API fuzz: random malformed requests to every route of the OpenAPI docu
       { arbitrary: fc.constant<string | undefined>('application/json'), weight: 7 },
       { arbitrary: fc.constantFrom<string | undefined>(undefined, 'application/json; charset=utf-8', 'text/plain', 'application/x-www-form-urlencoded', 'application/octet-stream'), weight: 3 },
     );
-    await fc.assert(
-      fc.asyncProperty(
-        fc.nat(),
-        fc.array(segment, { minLength: 2, maxLength: 2 }),
-        query,
-        body,
-        authorization,
-        contentType,
-        async (pick, segments, queryString, payload, auth, type) => {
-          const operation = operations[pick % operations.length]!;
-          const path = operation.params.reduce((p, name, i) => p.replace(`{${name}}`, segments[i]!), operation.path);
-          const headers: Record<string, string> = {};
-          if (auth) headers.authorization = auth === 'OWNER' ? `Bearer ${ownerToken}` : auth;
-          if (type) headers['content-type'] = type;
-          const before = await snapshot();
-          const response = await fetch(`${inject('endpoints').api}${path}${queryString}`, {
-            method: operation.method,
-            headers,
-            ...(operation.method === 'GET' ? {} : { body: payload }),
-          });
-          const text = await response.text();
-          statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
-          expect(response.status, `${operation.method} ${path}${queryString} -> ${text}`).toBeLessThan(500);
-          if (response.status >= 400) {
-            // The approval page answers people, in HTML; everything else answers programs.
-            expect(response.headers.get('content-type')).toMatch(/^\/approvals\/[^/]/.test(new URL(response.url).pathname) ? /text\/html/ : /json/);
-            expect(await snapshot(), `${operation.method} ${path} wrote despite ${response.status}`).toEqual(before);
-          }
-        },
-      ),
-      { numRuns: 300 },
-    );
+    // A path parameter is the id of something that exists (the `id` of /apps/{id} an app, and
+    // so on) or a random segment.
+    const parameter = (operation: Operation, name: string) => {
+      const real = realIds[name === 'id' ? operation.path.split('/')[1]! : name];
+      return real ? fc.oneof(fc.constant(real), segment) : segment;
+    };
+    for (const operation of operations) {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.tuple(...operation.params.map((name) => parameter(operation, name))),
+          query,
+          body,
+          authorization,
+          contentType,
+          async (segments, queryString, payload, auth, type) => {
+            const path = operation.params.reduce((p, name, i) => p.replace(`{${name}}`, segments[i]!), operation.path);
+            const headers: Record<string, string> = {};
+            if (auth) headers.authorization = auth === 'OWNER' ? `Bearer ${ownerToken}` : auth;
+            if (type) headers['content-type'] = type;
+            const before = await snapshot();
+            const response = await fetch(`${inject('endpoints').api}${path}${queryString}`, {
+              method: operation.method,
+              headers,
+              ...(operation.method === 'GET' ? {} : { body: payload }),
+            });
+            const text = await response.text();
+            statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
+            fuzzed.add(routeKey(operation));
+            expect(response.status, `${operation.method} ${path}${queryString} -> ${text}`).toBeLessThan(500);
+            if (response.status >= 400) {
+              // The approval page answers people, in HTML; everything else answers programs.
+              expect(response.headers.get('content-type')).toMatch(/^\/approvals\/[^/]/.test(new URL(response.url).pathname) ? /text\/html/ : /json/);
+              expect(await snapshot(), `${operation.method} ${path} wrote despite ${response.status}`).toEqual(before);
+            }
+          },
+        ),
+        { numRuns: RUNS_PER_ROUTE },
+      );
+    }
+    // Every route of the route table was fuzzed, not only the ones a random pick happened to hit.
+    expect([...fuzzed].sort()).toEqual(routes.map(routeKey).sort());
     // The run is only worth something if most requests reached the handlers' validation.
-    const unauthenticated = statuses.get(401) ?? 0;
-    expect(unauthenticated).toBeLessThan(150);
-    expect(statuses.get(400) ?? 0).toBeGreaterThan(30);
+    const total = [...statuses.values()].reduce((sum, n) => sum + n, 0);
+    expect(statuses.get(401) ?? 0).toBeLessThan(total / 2);
+    expect(statuses.get(400) ?? 0).toBeGreaterThan(total / 10);
   });
 });
