@@ -43,7 +43,8 @@ const oneDeployment = async (stack: LocalStack, fixture: ApprovalFixture, status
   const metrics = localMetrics.snapshot();
 
   const mails = (await capturedEmails(stack.endpoints.sesStore)).slice(mailsBefore);
-  const state = expectStatus(await client.as(fixture.deployer.token)('GET', `/deployments/${created.deploymentId}`), 200, 'read the deployment').state as string;
+  const view = expectStatus(await client.as(fixture.deployer.token)('GET', `/deployments/${created.deploymentId}`), 200, 'read the deployment');
+  const state = `${view.state as string}${view.outcome?.reason ? ` (“${view.outcome.reason as string}”)` : ''}`;
   const recipients = mails.reduce((sum, mail) => sum + mail.destination.to.length + mail.destination.cc.length + mail.destination.bcc.length, 0);
   return { metrics, mails: recipients, state };
 };
@@ -145,7 +146,10 @@ export const costModel = async (): Promise<string> => {
   return [
     `## Cost model: one deployment with one approval (AWS us-east-1 list prices, read ${PRICES_READ_ON})`,
     '',
-    `Machine: ${machineLine()}. ${RUNS} runs of: deployer starts the deployment of a non-secure release to an environment needing one approval; the approver, once mailed, approves and deploys (\`POST /deployments/{id}/approve\` with \`deploy: true\`); the workflow runs to its end (deployment ${runs.map((r) => r.state).join(', ')}). Counts ${differing === 0 ? 'were identical in every run' : `differed in ${differing} of ${RUNS} runs (the tables show the last; see the runs below: the first run meets cold functions and empty caches)`}.`,
+    `Machine: ${machineLine()}. ${RUNS} runs of: deployer starts the deployment of a non-secure release to an environment needing one approval; the approver, once mailed, approves and deploys (\`POST /deployments/{id}/approve\` with \`deploy: true\`); the workflow runs to its end (deployment ${[...new Set(runs.map((r) => r.state))].join('; ')}). Counts ${differing === 0 ? 'were identical in every run' : `differed in ${differing} of ${RUNS} runs (the tables show the last; each run is below: a decision that beats the workflow to its wait, or a lost race on a conditional write, takes a few more requests)`}.`,
+    ...(runs.some((run) => !run.state.startsWith('Succeeded'))
+      ? ['', '**The deploy step did not run to the targets** (no key server or target agents run here), so these counts lack its key-server and target messages (SQS, and the Lambda and DynamoDB work of their replies): they are the approval part of a deployment and its first deploy step.']
+      : []),
     '',
     costs,
     '',
