@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** The benchmark contract of bench/run.ts: a name and a run that returns a Markdown section. */
 export type BenchModule = { name: string; run: () => Promise<string> };
@@ -25,4 +26,4 @@ export const publish = async (file: string, section: string): Promise<void> => {
 };
 
 /** True when the module is the script node was started with (so importing it runs nothing). */
-export const isMain = (moduleUrl: string): boolean => process.argv[1] !== undefined && path.resolve(process.argv[1]) === new URL(moduleUrl).pathname;
+export const isMain = (moduleUrl: string): boolean => process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(moduleUrl);
