@@ -64,7 +64,7 @@ export const registerEnrolments = (program: Command, ctx: Context) => {
           'the token is printed this once, with the commands to run on the agent',
       )
       .requiredOption('--role <role>', 'keyserver or target')
-      .option('--env <env>', 'environment a target serves, name or id (repeatable; a target needs one)', collect)
+      .option('--env <env>', 'environment the agent installs releases in, name or id (repeatable; a target needs one, a key server may name some)', collect)
       .option('--hours <h>', `hours until the token expires (1-168, default ${DEFAULT_HOURS})`, integer(1, 24 * 7))
       .action(async (options: { role: string; env?: string[]; hours?: number }, command: Command) => {
         // 1. Check the input before anything else, so a bad role or a target without environments sends nothing.
@@ -126,6 +126,6 @@ export const registerEnrolments = (program: Command, ctx: Context) => {
           tokenKey.privateKey.fill(0);
         }
       }),
-    ['latchkey enrolments create --role keyserver', 'latchkey enrolments create --role target --env staging --env production --hours 4'],
+    ['latchkey enrolments create --role keyserver', 'latchkey enrolments create --role keyserver --env prod', 'latchkey enrolments create --role target --env staging --env production --hours 4'],
   );
 };

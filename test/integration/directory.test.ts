@@ -137,14 +137,17 @@ describe('directory routes, as the owner', () => {
     expect((await a.owner('PATCH', `/apps/${app.body.appId}`, { secure: false })).status).toBe(400);
   });
 
-  it('enrolments: environments checked; a key server serves none; a target at least one', async () => {
+  it('enrolments: environments checked; a key server may serve some; a target at least one', async () => {
     const envId = (await a.owner('POST', '/environments', { name: `stage-${randomUUID().slice(0, 8)}` })).body.environmentId;
     const tokenPublicKey = toB64(generateRawKeyPair('ed25519').publicKey);
     const target = await a.owner('POST', '/enrolments', { role: 'target', environments: [envId], expiresInHours: 2, tokenPublicKey });
     expect(target.status).toBe(201);
     expect(target.body).toMatchObject({ role: 'target', environments: [envId], signed: false, statement: { accountId: a.accountId, role: 'target', environments: [envId], tokenPublicKey } });
     expect((await a.owner('POST', '/enrolments', { role: 'target', tokenPublicKey })).body.field).toBe('environments');
-    expect((await a.owner('POST', '/enrolments', { role: 'keyserver', environments: [envId], tokenPublicKey })).status).toBe(400);
+    const both = await a.owner('POST', '/enrolments', { role: 'keyserver', environments: [envId], tokenPublicKey });
+    expect(both.status).toBe(201);
+    expect(both.body).toMatchObject({ role: 'keyserver', environments: [envId], statement: { role: 'keyserver', environments: [envId] } });
+    expect((await a.owner('POST', '/enrolments', { role: 'keyserver', environments: [`env_${'0'.repeat(32)}`], tokenPublicKey })).body.field).toBe('environments');
     expect((await a.owner('POST', '/enrolments', { role: 'target', environments: [`env_${'0'.repeat(32)}`], tokenPublicKey })).status).toBe(400);
     expect((await a.owner('POST', '/enrolments', { role: 'keyserver' })).body.field).toBe('tokenPublicKey');
     expect((await a.owner('POST', '/enrolments', { role: 'keyserver', tokenPublicKey })).status).toBe(201);

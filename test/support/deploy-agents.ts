@@ -13,10 +13,31 @@ export type Deployment = { deploymentId: string; state: string; releaseVersion: 
 export const accountWithKeyServers = async () => {
   const cli = await cliSession();
   const account = await cli.signup();
-  const keyServers = [await startKeyServer(cli, 'k1'), await startKeyServer(cli, 'k2')];
-  await untilAgents(cli, 'both key servers to hold v1', (l) => ['k1', 'k2'].every((name) => !!l[name]?.online && l[name]!.masterVersions.includes(1)));
-  return { cli, account, keyServers };
+  return { cli, account, keyServers: await startKeyServers(cli) };
 };
+
+/**
+ * Key servers k1 and k2, started and holding master key v1; `serves` names the environments a
+ * key server's enrolment also names (it then installs releases there too).
+ */
+export const startKeyServers = async (cli: Cli, serves: { k1?: string[]; k2?: string[] } = {}) => {
+  const keyServers = [];
+  for (const name of ['k1', 'k2'] as const) {
+    const environments = serves[name] ?? [];
+    if (environments.length === 0) {
+      keyServers.push(await startKeyServer(cli, name));
+      continue;
+    }
+    const enrolment = await cli.json<{ token: string; ownerKey: string }>(['enrolments', 'create', '--role', 'keyserver', ...environments.flatMap((env) => ['--env', env])]);
+    const agent = await enrolAgentProcess({ endpoint: cli.endpoint, ownerKey: enrolment.ownerKey, token: enrolment.token, name });
+    keyServers.push({ ...agent, token: enrolment.token, process: runAgentProcess(agent.state) });
+  }
+  await untilAgents(cli, 'both key servers to hold v1', (l) => ['k1', 'k2'].every((name) => !!l[name]?.online && l[name]!.masterVersions.includes(1)));
+  return keyServers;
+};
+
+/** Where an agent installs an application's releases, under its state directory. */
+export const appDirOf = (state: string, appId: string) => path.join(state, 'deploy', appId);
 
 /** A target the owner enrols for `environments` (names), started as `latchkey-agent run`. */
 export const startTarget = async (cli: Cli, name: string, environments: string[], options: { run?: boolean } = {}) => {
@@ -24,7 +45,7 @@ export const startTarget = async (cli: Cli, name: string, environments: string[]
   const enrolment = await cli.json<{ token: string; ownerKey: string }>(['enrolments', 'create', '--role', 'target', ...envArgs]);
   const agent = await enrolAgentProcess({ endpoint: cli.endpoint, ownerKey: enrolment.ownerKey, token: enrolment.token, name });
   const start = () => runAgentProcess(agent.state);
-  return { ...agent, process: options.run === false ? undefined : start(), start, appDir: (appId: string) => path.join(agent.state, 'deploy', appId) };
+  return { ...agent, process: options.run === false ? undefined : start(), start, appDir: (appId: string) => appDirOf(agent.state, appId) };
 };
 
 /** Deploys through the CLI and waits for the deployment to end; returns it as `status` shows it. */

@@ -41,12 +41,10 @@ const view = (enrolment: StoredEnrolment) => ({
 export const makeEnrolments = ({ directory, agents, act, clock, ids }: DirectoryDeps & { agents: AgentStore }) => ({
   create: (actor: Actor, input: z.infer<typeof createEnrolmentInput>) =>
     act(actor, 'enrolments:create', { target: (e) => ({ type: 'enrolment', id: e.enrolmentId }) }, async () => {
-      // 1. Environments must be this account's; a key server serves none.
+      // 1. Environments must be this account's; a target needs one (the input schema), and a key
+      //    server that names some also installs releases there (the seeds' key servers deploy too).
       // 2. Only the public half of the one-time token key comes here: the backend can never
       //    enrol an agent with it. The owner signs the statement next (PUT …/signature).
-      if (input.role === 'keyserver' && input.environments.length > 0) {
-        throw new ValidationError('environments: a key server does not serve environments', 'environments');
-      }
       for (const environmentId of input.environments) {
         if (!(await directory.getEnvironment(actor.accountId, environmentId))) {
           throw new ValidationError(`environments: no such environment ${environmentId}`, 'environments');
