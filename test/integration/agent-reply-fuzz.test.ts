@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { CreateStateMachineCommand, DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
@@ -330,5 +330,50 @@ describe('agent reply fuzz: malformed and forged messages on the real reply queu
     expect(Date.now() - started).toBeLessThan(10_000);
     const { Item } = await dynamo.send(new GetCommand({ TableName: env.DEPLOYMENTS_TABLE!, Key: { pk: `ACCOUNT#${accountA.accountId}`, sk: `DEPLOYMENT#${deployments.mine}` }, ConsistentRead: true }));
     expect(Item?.targetReports).toMatchObject({ [target.agentId]: { outcome: 'succeeded', current: 'releases/1' } });
+  });
+
+  it('a burst of forged messages in one account\'s name is refused and audited in full, and a heartbeat sent behind it is still taken', async () => {
+    const log = await refusalLog();
+    const BURST = 100;
+    // Half forged in the target's name (each audited in account A: the appends contend for the
+    // chain's head), half not JSON; sent ten to a request, as fast as the queue takes them.
+    const bodies = Array.from({ length: BURST }, (_, i) => (i % 2 ? json(peer.sign(genuine({ requestId: hexId('req') }))) : `not json ${i}`));
+    const messageIds: string[] = [];
+    try {
+      const burstAt = Date.now();
+      for (let i = 0; i < bodies.length; i += 10) {
+        const { Successful = [] } = await sqs.send(
+          new SendMessageBatchCommand({ QueueUrl: replyQueueUrl, Entries: bodies.slice(i, i + 10).map((body, j) => ({ Id: String(j), MessageBody: body })) }),
+        );
+        messageIds.push(...Successful.sort((x, y) => Number(x.Id) - Number(y.Id)).map((s) => s.MessageId!));
+      }
+      expect(messageIds).toHaveLength(BURST);
+      const sentAt = Date.now();
+      const heartbeat = target.heartbeat();
+      await sqs.send(new SendMessageCommand({ QueueUrl: replyQueueUrl, MessageBody: json(heartbeat) }));
+      await waitFor(
+        'the heartbeat sent behind the burst to be recorded',
+        async () => {
+          const { Item } = await dynamo.send(new GetCommand({ TableName: env.DIRECTORY_TABLE!, Key: { pk: `ACCOUNT#${accountA.accountId}`, sk: `AGENT#${target.agentId}` }, ConsistentRead: true }));
+          return Item?.lastSeenAt === heartbeat.at ? true : undefined;
+        },
+        30_000,
+      );
+      // Promptly: behind the burst, the heartbeat waits about as long as the burst takes to refuse.
+      const waitedMs = Date.now() - sentAt;
+      expect(waitedMs, `the heartbeat taken ${waitedMs} ms after it was sent (the burst took ${sentAt - burstAt} ms to send)`).toBeLessThan(15_000);
+      await waitFor(`the consumer to refuse all ${BURST}`, async () => {
+        await log.read();
+        return messageIds.every((id) => log.refused.has(id)) ? true : undefined;
+      });
+      const audit = await auditedMessages(accountA.accountId);
+      messageIds.forEach((id, i) => {
+        expect(log.refused.get(id)![0]).toEqual({ messageId: id, refusal: i % 2 ? 'BadSignature' : 'NotJson', audited: i % 2 === 1 });
+        expect(audit.has(id)).toBe(i % 2 === 1);
+      });
+      expect((await accountA.owner('GET', '/audit/verify')).body).toMatchObject({ valid: true });
+    } finally {
+      await log.close();
+    }
   });
 });
