@@ -1,10 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
@@ -14,12 +11,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateAgentKeys } from '#shared/crypto/index.ts';
 import { agentIdFor, signBinding, toB64, type AgentBinding } from '#shared/protocol/trust.ts';
 import { capturedEmails, linkIn } from '../../local/demo/mail.ts';
-import type { Endpoints } from '../../local/stack.ts';
 import type { Caller } from '../support/accounts.ts';
 import { registerOwnerKey, signedEnrolment } from '../support/agents.ts';
 import { submitForm } from '../support/approval-mail.ts';
 import { waitFor } from '../support/clients.ts';
 import type { ApiResponse } from '../support/http.ts';
+import { startOwnStack, type OwnStack } from '../support/own-stack.ts';
 
 /**
  * Issue #11, a fault: the local stack restarted with --data in the middle of pending approvals.
@@ -29,49 +26,18 @@ import type { ApiResponse } from '../support/http.ts';
  * so a SIGKILL loses nothing either; only captured mail is not kept (real mail was sent).
  */
 
-const root = path.resolve(import.meta.dirname, '../..');
-type Stack = { endpoints: Endpoints; env: Record<string, string>; child: ChildProcess; startedAt: number };
-
-const startStack = async (dataDir: string): Promise<Stack> => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts', '--port', '0', '--json', '--data', dataDir], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'ERROR' },
-  });
-  const stderr: string[] = [];
-  child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
-  // LATCHKEY_STACK_LOG=file keeps the stacks' own logs, as for the shared stack.
-  if (process.env.LATCHKEY_STACK_LOG) {
-    const log = createWriteStream(process.env.LATCHKEY_STACK_LOG, { flags: 'a' });
-    child.stdout!.pipe(log);
-    child.stderr!.pipe(log);
-  }
-  const started = await new Promise<{ endpoints: Endpoints; env: Record<string, string> }>((resolve, reject) => {
-    const deadline = setTimeout(() => reject(new Error(`the stack did not start in 60 s:\n${stderr.join('')}`)), 60_000);
-    child.once('exit', (code) => reject(new Error(`the stack exited with ${code}:\n${stderr.join('')}`)));
-    createInterface({ input: child.stdout! }).once('line', (line) => {
-      clearTimeout(deadline);
-      resolve(JSON.parse(line));
-    });
-  });
-  return { ...started, child, startedAt: Date.now() };
-};
-
-const stopStack = async (stack: Stack, signal: 'SIGTERM' | 'SIGKILL') => {
-  if (stack.child.exitCode !== null || stack.child.signalCode !== null) return;
-  const exited = new Promise((resolve) => stack.child.once('exit', resolve));
-  stack.child.kill(signal);
-  await exited;
-};
+// LATCHKEY_STACK_LOG=file keeps the stacks' own logs, as for the shared stack.
+const startStack = (dataDir: string) =>
+  startOwnStack({ dataDir, env: { POWERTOOLS_LOG_LEVEL: 'ERROR' }, ...(process.env.LATCHKEY_STACK_LOG ? { logPath: process.env.LATCHKEY_STACK_LOG } : {}) });
 
 let dataDir: string;
-let stack: Stack;
+let stack: OwnStack;
 /** When each restarted stack started serving, so a resumed wait can be told from a fresh one. */
 const restarts: number[] = [];
 
 const restart = async (signal: 'SIGTERM' | 'SIGKILL') => {
   const before = stack.endpoints.api;
-  await stopStack(stack, signal);
+  await stack.stop(signal);
   stack = await startStack(dataDir);
   restarts.push(stack.startedAt);
   expect(stack.endpoints.api).not.toBe(before);
@@ -242,7 +208,7 @@ describe('the local stack restarted with --data in the middle of pending approva
   }, 180_000);
 
   afterAll(async () => {
-    if (stack) await stopStack(stack, 'SIGTERM');
+    if (stack) await stack.stop();
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 

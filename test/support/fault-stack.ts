@@ -1,0 +1,54 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, onTestFinished } from 'vitest';
+import { localClients } from './clients.ts';
+import { serveFileFrom, startOwnStack, type OwnStack } from './own-stack.ts';
+
+/** Seconds a key server gets to answer a grant, and targets to report, on the fault stack. */
+export const FAULT_TIMEOUTS = { grantSeconds: 8, targetSeconds: 25 };
+
+/**
+ * Issue #11's fault tests: a stack of this file's own, whose deploy waits are short enough to
+ * sit through (DEPLOY_GRANT_TIMEOUT_SECONDS, DEPLOY_TARGET_TIMEOUT_SECONDS), with the support
+ * helpers pointed at it. Agents count as online for 30 s after a heartbeat, so a key server
+ * paused for a few seconds is still asked.
+ */
+export const useFaultStack = () => {
+  let stack: OwnStack | undefined;
+  let undo: (() => void) | undefined;
+  beforeAll(async () => {
+    stack = await startOwnStack({
+      env: {
+        POWERTOOLS_LOG_LEVEL: 'ERROR',
+        AGENT_ONLINE_SECONDS: '30',
+        AGENT_HEARTBEAT_SECONDS: '1',
+        DEPLOY_GRANT_TIMEOUT_SECONDS: String(FAULT_TIMEOUTS.grantSeconds),
+        DEPLOY_TARGET_TIMEOUT_SECONDS: String(FAULT_TIMEOUTS.targetSeconds),
+      },
+      ...(process.env.LATCHKEY_STACK_LOG ? { logPath: process.env.LATCHKEY_STACK_LOG } : {}),
+    });
+    undo = serveFileFrom(stack);
+  }, 90_000);
+  afterAll(async () => {
+    undo?.();
+    await stack?.stop();
+  });
+};
+
+/** Messages on an SQS queue: waiting to be received, and received but not deleted (in flight). */
+export const queueDepth = async (queueUrl: string) => {
+  const { Attributes = {} } = await localClients().sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+  );
+  return { visible: Number(Attributes.ApproximateNumberOfMessages ?? 0), inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) };
+};
+
+/** A directory to push, holding `files` (name -> content); removed when the test ends. */
+export const sourceDir = async (files: Record<string, string>) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'latchkey-fault-src-'));
+  onTestFinished(() => rm(dir, { recursive: true, force: true }));
+  for (const [name, content] of Object.entries(files)) await writeFile(path.join(dir, name), content);
+  return dir;
+};

@@ -1,0 +1,71 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { inject } from 'vitest';
+import type { Endpoints } from '../../local/stack.ts';
+
+const root = path.resolve(import.meta.dirname, '../..');
+
+export type OwnStack = {
+  endpoints: Endpoints;
+  /** What the stack's functions are configured with (table names, queue URLs, ARNs). */
+  env: Record<string, string>;
+  child: ChildProcess;
+  /** When it started serving. */
+  startedAt: number;
+  /** What it wrote on stderr so far, to say why it died. */
+  stderr: () => string;
+  /** Stops it and waits for the process to exit (nothing if it already did). */
+  stop: (signal?: 'SIGTERM' | 'SIGKILL') => Promise<void>;
+};
+
+/**
+ * The local stack as `npm start -- --port 0 --json` runs it, in a child process on free ports:
+ * the one of the whole run (global-setup.ts), and the ones of files that restart a stack or need
+ * it configured otherwise. `env` is laid over the runner's environment; every line the stack
+ * writes is appended to `logPath` when given.
+ */
+export const startOwnStack = async (options: { dataDir?: string; env?: Record<string, string>; logPath?: string } = {}): Promise<OwnStack> => {
+  const args = ['--import', 'tsx', 'local/main.ts', '--port', '0', '--json', ...(options.dataDir ? ['--data', options.dataDir] : [])];
+  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
+  const stderr: string[] = [];
+  child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
+  if (options.logPath) {
+    const log = createWriteStream(options.logPath, { flags: 'a' });
+    child.stdout!.pipe(log);
+    child.stderr!.pipe(log);
+  }
+  const started = await new Promise<{ endpoints: Endpoints; env: Record<string, string> }>((resolve, reject) => {
+    const deadline = setTimeout(() => reject(new Error(`the local stack did not start in 60 s:\n${stderr.join('')}`)), 60_000);
+    child.once('exit', (code, signal) => reject(new Error(`the local stack exited with ${code ?? signal}:\n${stderr.join('')}`)));
+    createInterface({ input: child.stdout! }).once('line', (line) => {
+      clearTimeout(deadline);
+      resolve(JSON.parse(line));
+    });
+  });
+  const stop = async (signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM') => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill(signal);
+    await exited;
+  };
+  return { ...started, child, startedAt: Date.now(), stderr: () => stderr.join(''), stop };
+};
+
+/**
+ * Points this test file's support helpers, which read the endpoints and settings global-setup.ts
+ * provides (clients.ts, http.ts, the CLI session), at `stack` instead; returns the undo. For a
+ * file whose stack must be configured otherwise than the shared one (e.g. short deploy timeouts).
+ */
+export const serveFileFrom = (stack: Pick<OwnStack, 'endpoints' | 'env'>) => {
+  const endpoints = inject('endpoints');
+  const env = inject('stackEnv');
+  const saved = { endpoints: { ...endpoints }, env: { ...env } };
+  Object.assign(endpoints, stack.endpoints);
+  Object.assign(env, stack.env);
+  return () => {
+    Object.assign(endpoints, saved.endpoints);
+    Object.assign(env, saved.env);
+  };
+};
