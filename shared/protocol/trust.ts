@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { signWithLabel, verifyWithLabel } from '#shared/crypto/index.ts';
+// Only the signatures: the index would pull @hpke/core into every API function's bundle.
+import { signWithLabel, verifyWithLabel } from '#shared/crypto/signatures.ts';
 import { canonicalJson } from './canonical-json.ts';
 import { accountId, environmentId, isoTime } from './common.ts';
 

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { verifyWithLabel } from '#shared/crypto/index.ts';
+import { verifyWithLabel } from '#shared/crypto/signatures.ts';
 import type { createEnrolmentInput } from '#shared/protocol/agents.ts';
 import { canonicalJson } from '#shared/protocol/canonical-json.ts';
 import { fromB64, type EnrolmentStatement } from '#shared/protocol/trust.ts';
