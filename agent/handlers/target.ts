@@ -52,6 +52,7 @@ export const targetHandlers = (options: TargetOptions): HandlerSet => {
     try {
       if (manifest) await fetchSecureRelease(request, manifest, archive, context);
       else await fetchPlainRelease(request, archive, context);
+      log.debug(manifest ? 'release decrypted' : 'release downloaded', ids);
       const installed = await installRelease({
         layout,
         archive,

@@ -24,6 +24,7 @@ const progressMeter = (total: number, log: Logger, fields: Record<string, string
 /** The release object as a stream from its presigned URL, with progress; a refusal if it cannot be had. */
 export const openDownload = async (url: string, size: number, log: Logger, fields: Record<string, string>): Promise<Readable> => {
   let response: Response;
+  log.debug('download started', { ...fields, total: size });
   try {
     response = await fetch(url);
   } catch (error) {

@@ -1,10 +1,7 @@
-import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { promisify } from 'node:util';
 import { expect, onTestFinished } from 'vitest';
 import { generateAgentKeys, generateRawKeyPair, loadAgentKeys } from '#shared/crypto/index.ts';
 import {
@@ -21,6 +18,7 @@ import {
 import type { Caller } from './accounts.ts';
 import { waitFor } from './clients.ts';
 import { api } from './http.ts';
+import { initAndEnrol, spawnAgent } from '#local/demo/agent-process.ts';
 
 /** The owner key, made and registered the way the CLI does it. */
 export const registerOwnerKey = async (owner: Caller) => {
@@ -91,54 +89,20 @@ export const newRequestId = () => `req_${randomBytes(16).toString('hex')}`;
 
 // ---- real `latchkey-agent` processes, state in temporary directories ----
 
-const agentBin = path.resolve(import.meta.dirname, '../../agent/bin/latchkey-agent.js');
-
-/** `latchkey-agent` run to completion (init, enrol, run --once); fails the test with its output. */
-export const agentCli = async (args: string[], env: Record<string, string> = {}) => {
-  try {
-    return await promisify(execFile)(process.execPath, [agentBin, ...args], { env: { ...process.env, ...env }, timeout: 45_000 });
-  } catch (error) {
-    const e = error as { stderr?: string; stdout?: string; code?: number };
-    throw new Error(`latchkey-agent ${args[0]} exited with ${e.code}:\n${e.stderr ?? ''}${e.stdout ?? ''}`, { cause: error });
-  }
-};
+export { agentCli, type AgentLogLine } from '#local/demo/agent-process.ts';
 
 /** The agent's side of enrolment, as an operator runs it: init with the owner key, enrol with the token. */
 export const enrolAgentProcess = async (options: { endpoint: string; ownerKey: string; token: string; name: string }) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'latchkey-agent-it-'));
   onTestFinished(() => rm(dir, { recursive: true, force: true }));
-  const state = path.join(dir, 'state');
-  await agentCli(['init', '--state', state, '--endpoint', options.endpoint, '--owner-key', options.ownerKey]);
-  await agentCli(['enrol', '--state', state, '--name', options.name], { LATCHKEY_ENROLMENT_TOKEN: options.token });
-  const { enrolment } = JSON.parse(await readFile(path.join(state, 'state.json'), 'utf8')) as { enrolment: { agentId: string; queueUrl: string } };
-  return { name: options.name, state, agentId: enrolment.agentId, queueUrl: enrolment.queueUrl };
+  return initAndEnrol(path.join(dir, 'state'), options);
 };
 
-export type AgentLogLine = Record<string, unknown> & { msg: string };
-
-/**
- * `latchkey-agent run` as a long-lived child process. Every line it writes is kept (`output`,
- * for scans) and its JSON log lines parsed (`log`); it is killed when the test ends.
- */
+/** `latchkey-agent run` as a long-lived child process (local/demo/agent-process.ts), killed when the test ends. */
 export const runAgentProcess = (state: string, options: { logLevel?: 'debug' | 'info' } = {}) => {
-  const child = spawn(process.execPath, [agentBin, '--log-level', options.logLevel ?? 'info', 'run', '--state', state], {
-    env: process.env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  const log: AgentLogLine[] = [];
-  for (const stream of [child.stdout, child.stderr]) {
-    createInterface({ input: stream }).on('line', (line) => {
-      output.push(line);
-      if (line.startsWith('{')) log.push(JSON.parse(line) as AgentLogLine);
-    });
-  }
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-    await exited;
-  };
-  onTestFinished(() => kill());
+  const agent = spawnAgent(state, options);
+  onTestFinished(() => agent.kill());
+  const { log } = agent;
   /** Waits for the agent to have answered a request of `type` (any outcome unless given). */
   const answered = (type: string, outcome?: 'succeeded' | 'failed', timeoutMs = 20_000) =>
     waitFor(
@@ -146,7 +110,7 @@ export const runAgentProcess = (state: string, options: { logLevel?: 'debug' | '
       async () => log.find((l) => l.msg === 'request answered' && l.type === type && (!outcome || l.outcome === outcome)),
       timeoutMs,
     );
-  return { child, output, log, kill, exited, answered };
+  return { ...agent, answered };
 };
 
 /** What an agent keeps secret, read from its state directory: its two private keys. */
