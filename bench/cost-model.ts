@@ -3,7 +3,8 @@
  * local stack sees (local/metrics.ts): Lambda invocations and billed time per function, Step
  * Functions state transitions, DynamoDB request units, SQS and S3 requests, SES mails and HTTP API
  * requests, times the list prices of bench/support/prices.ts. The stack runs in this process with
- * its emulators counting; the deployment is done several times and the per-run counts compared.
+ * its emulators counting, and real agents (two key servers, one target) run beside it, so their
+ * messages count too; the deployment is done several times and the per-run counts compared.
  * Writes bench/reports/cost.md.
  */
 import { functions, type FunctionName } from '#functions/catalog.ts';
@@ -11,42 +12,46 @@ import { capturedEmails } from '#local/demo/mail.ts';
 import { localMetrics, type LocalMetrics } from '#local/metrics.ts';
 import { startLocalStack, type LocalStack } from '#local/stack.ts';
 import { apiClient, expectStatus } from './support/api-client.ts';
-import { approvalFixture, type ApprovalFixture } from './support/fixture.ts';
 import { costLines, PRICES_READ_ON, totalUsd, type Usage } from './support/prices.ts';
 import { isMain, machineLine, publish, table, type BenchModule } from './support/report.ts';
+import { secureDeploymentSetup, type SecureSetup } from './support/secure-deployment.ts';
 import { median } from './support/stats.ts';
 import { poll, workflowEnded, workflowStatus } from './support/workflow.ts';
 
 const RUNS = 3;
 const DEFAULT_MEMORY_MB = 256;
+const RELEASE_BYTES = 64 * 1024;
 
-type Run = { metrics: LocalMetrics; mails: number; state: string };
+type Run = { metrics: LocalMetrics; mails: number; state: string; seconds: number };
 
 /**
  * One deployment as people make it: the deployer starts it, the approver acts once the approval
- * mail is there, approving and deploying in one step; then the workflow runs to its end. Waiting
- * reads the SES store and the workflow's status, which the counters do not see, so only the
- * deployment's own calls are counted.
+ * mail is there, approving and deploying in one step; then the workflow runs to its end (the key
+ * server's grant, the target's install and their replies). Waiting reads the SES store and the
+ * workflow's status, which the counters do not see, so only the deployment's own calls are
+ * counted, and what the agents do meanwhile (their polls and heartbeats).
  */
-const oneDeployment = async (stack: LocalStack, fixture: ApprovalFixture, statusOf: (deploymentId: string) => Promise<string>): Promise<Run> => {
+const oneDeployment = async (stack: LocalStack, setup: SecureSetup, statusOf: (deploymentId: string) => Promise<string>): Promise<Run> => {
   const client = apiClient(stack.endpoints.api);
-  const approver = fixture.approvers[0]!;
+  const approver = setup.approver!;
   const mailsBefore = (await capturedEmails(stack.endpoints.sesStore)).length;
   const mailsToApprover = async () => (await capturedEmails(stack.endpoints.sesStore)).filter((mail) => mail.destination.to.includes(approver.email)).length;
   const approverMailsBefore = await mailsToApprover();
   localMetrics.reset();
+  const started = Date.now();
 
-  const created = expectStatus(await client.as(fixture.deployer.token)('POST', '/deployments', fixture.deployment), 201, 'start the deployment');
+  const created = expectStatus(await client.as(setup.ownerToken)('POST', '/deployments', setup.deployment), 201, 'start the deployment');
   await poll('the approval mail', async () => ((await mailsToApprover()) > approverMailsBefore ? true : undefined));
   expectStatus(await client.as(approver.token)('POST', `/deployments/${created.deploymentId}/approve`, { deploy: true }), 200, 'approve and deploy');
   await workflowEnded(statusOf, created.deploymentId);
   const metrics = localMetrics.snapshot();
+  const seconds = (Date.now() - started) / 1000;
 
   const mails = (await capturedEmails(stack.endpoints.sesStore)).slice(mailsBefore);
-  const view = expectStatus(await client.as(fixture.deployer.token)('GET', `/deployments/${created.deploymentId}`), 200, 'read the deployment');
+  const view = expectStatus(await client.as(setup.ownerToken)('GET', `/deployments/${created.deploymentId}`), 200, 'read the deployment');
   const state = `${view.state as string}${view.outcome?.reason ? ` (“${view.outcome.reason as string}”)` : ''}`;
   const recipients = mails.reduce((sum, mail) => sum + mail.destination.to.length + mail.destination.cc.length + mail.destination.bcc.length, 0);
-  return { metrics, mails: recipients, state };
+  return { metrics, mails: recipients, state, seconds };
 };
 
 const sum = (counts: Record<string, number>) => Object.values(counts).reduce((total, n) => total + n, 0);
@@ -81,10 +86,15 @@ export const costModel = async (): Promise<string> => {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const stack = await startLocalStack({ port: 0, countRequests: true });
   const runs: Run[] = [];
+  const heartbeatSeconds = process.env.AGENT_HEARTBEAT_SECONDS; // set by the stack, as the functions read it
   try {
     const statusOf = workflowStatus(stack.endpoints, stack.env.DEPLOYMENT_STATE_MACHINE_ARN!);
-    const fixture = await approvalFixture(stack.endpoints.api, { approvers: 1, requiredApprovals: 1 });
-    for (let i = 0; i < RUNS; i += 1) runs.push(await oneDeployment(stack, fixture, statusOf));
+    const setup = await secureDeploymentSetup(stack.endpoints, { releaseBytes: RELEASE_BYTES, approval: true });
+    try {
+      for (let i = 0; i < RUNS; i += 1) runs.push(await oneDeployment(stack, setup, statusOf));
+    } finally {
+      await setup.stop();
+    }
   } finally {
     await stack.stop();
   }
@@ -146,16 +156,16 @@ export const costModel = async (): Promise<string> => {
   return [
     `## Cost model: one deployment with one approval (AWS us-east-1 list prices, read ${PRICES_READ_ON})`,
     '',
-    `Machine: ${machineLine()}. ${RUNS} runs of: deployer starts the deployment of a non-secure release to an environment needing one approval; the approver, once mailed, approves and deploys (\`POST /deployments/{id}/approve\` with \`deploy: true\`); the workflow runs to its end (deployment ${[...new Set(runs.map((r) => r.state))].join('; ')}). Counts ${differing === 0 ? 'were identical in every run' : `differed in ${differing} of ${RUNS} runs (the tables show the last; each run is below: a decision that beats the workflow to its wait, or a lost race on a conditional write, takes a few more requests)`}.`,
+    `Machine: ${machineLine()}. ${RUNS} runs of: the owner starts the deployment of a secure release (${RELEASE_BYTES / 1024} KiB) to an environment needing one approval, with two key servers and one target running as \`latchkey-agent run\` processes; the approver, once mailed, approves and deploys (\`POST /deployments/{id}/approve\` with \`deploy: true\`); the workflow runs to its end (deployment ${[...new Set(runs.map((r) => r.state))].join('; ')}). Counts ${differing === 0 ? 'were identical in every run' : `differed in ${differing} of ${RUNS} runs (the tables show the last; each run is below: a decision that beats the workflow to its wait, or a lost race on a conditional write, takes a few more requests)`}.`,
     ...(runs.some((run) => !run.state.startsWith('Succeeded'))
-      ? ['', '**The deploy step did not run to the targets** (no key server or target agents run here), so these counts lack its key-server and target messages (SQS, and the Lambda and DynamoDB work of their replies): they are the approval part of a deployment and its first deploy step.']
+      ? ['', '**A deployment did not succeed**, so its counts lack part of the deploy step (the key-server or target messages, and the Lambda and DynamoDB work of their replies).']
       : []),
     '',
     costs,
     '',
-    `About **$${(total * 1000).toFixed(4)} per 1,000 deployments**. Not included: free tiers, data transfer, storage (DynamoDB GB-month, S3 GB-month), CloudWatch logs and X-Ray traces, and idle SQS long polls of the reply-queue consumer (${sum(Object.fromEntries(Object.entries(m.sqs).filter(([op]) => op.endsWith('(empty)'))))} in this window; Lambda's pollers make them whether or not anything is deployed).`,
+    `About **$${(total * 1000).toFixed(4)} per 1,000 deployments**. Not included: free tiers, data transfer, storage (DynamoDB GB-month, S3 GB-month), CloudWatch logs and X-Ray traces, and idle SQS long polls of the reply-queue consumer and of the agents (${sum(Object.fromEntries(Object.entries(m.sqs).filter(([op]) => op.endsWith('(empty)'))))} in this window; Lambda's pollers and the agents make them whether or not anything is deployed). Heartbeats count when they fall in a deployment: each agent sends one every ${heartbeatSeconds} s whatever is deployed, and a deployment took ${median(runs.map((r) => r.seconds)).toFixed(1)} s here (median, the approval mail included), so most windows hold none.`,
     '',
-    'How it is counted: Lambda invocations and billed ms at the local Lambda runtime (in-process, so billed time is only a proxy: the cloud runs each on its own 256 MB arm64 share and also bills init on cold starts); state transitions as states entered plus retries (Step Functions bills each, retries included); DynamoDB request units as dynalite meters them (1 KB per write unit, 4 KB per read unit, half for eventually consistent reads), plus global index writes and failed conditional writes; SQS and S3 requests at the emulator (a reply queue message from an agent process counts too); SES as recipients of the mails captured; HTTP API requests at the local API front.',
+    'How it is counted: Lambda invocations and billed ms at the local Lambda runtime (in-process, so billed time is only a proxy: the cloud runs each on its own 256 MB arm64 share and also bills init on cold starts); state transitions as states entered plus retries (Step Functions bills each, retries included); DynamoDB request units as dynalite meters them (1 KB per write unit, 4 KB per read unit, half for eventually consistent reads), plus global index writes and failed conditional writes; SQS and S3 requests at the emulator, the agents’ included (the key server’s grant request and reply, the target’s deploy request, its download of the release (S3 GET) and reply, and every agent’s heartbeats while the deployment runs); SES as recipients of the mails captured; HTTP API requests at the local API front.',
     '',
     '### Calls per deployment',
     '',
