@@ -5,14 +5,19 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { loadavg, cpus, totalmem } from 'node:os';
+import { apiLatencyBench } from './api-latency.ts';
+import { coldStartBench } from './cold-start.ts';
+import { costBench } from './cost-model.ts';
 import { cryptoBench } from './crypto.ts';
+import { deployLatencyBench } from './deploy-latency.ts';
 
 export interface Bench {
   name: string;
   run(): Promise<string>;
 }
 
-const BENCHES: Bench[] = [cryptoBench];
+// In the order of the issue's performance section. The load test is a script of its own (`npm run load`).
+const BENCHES: Bench[] = [cryptoBench, deployLatencyBench, apiLatencyBench, coldStartBench, costBench];
 
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
 const sections: string[] = [];
