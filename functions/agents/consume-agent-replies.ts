@@ -91,8 +91,9 @@ export const consumeAgentReply = async (record: SQSRecord): Promise<void> => {
   logger.info('agent reply', { requestId: message.requestId, agentId: message.agentId, outcome: message.outcome });
   await agentStore.markSeen(message.accountId, message.agentId, new Date().toISOString());
   if (request.state === 'pending' && request.type !== 'deploy') await masterKeys.onReply(request, message, agent);
-  // A target's report is recorded on its deployment; the last one ends the deploy wait.
-  if (request.type === 'deploy') await deploys.onTargetReply(request, message);
+  // The deploy step's requests carry no token on record: the grant, or a target's report, is kept
+  // on the deployment and resumes the wait parked there now (the workflow may have run again).
+  if (request.type === 'deploy') await deploys.onDeployReply(request, message);
   if (request.taskToken && message.taskToken === request.taskToken) await resumeWaitingTask({ ...message, taskToken: request.taskToken });
 };
 

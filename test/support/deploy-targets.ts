@@ -11,15 +11,23 @@ import { localClients } from './clients.ts';
  * Tests of the target itself run the real `latchkey-agent` (test/support/deploy-agents.ts).
  */
 export const answeringTarget = async (owner: Caller, environmentId: string) => {
-  const { sqs, env } = localClients();
   const ownerKey = await registerOwnerKey(owner);
   const target = await enrolAgent(owner, ownerKey, 'target', [environmentId]);
+  return { ...target, answered: answerDeployRequests(target, target.queueUrl) };
+};
+
+/**
+ * Starts answering the deploy-release requests on `queueUrl` for a target enrolled already (one
+ * that was not running until now); returns the deployment ids answered, as they come.
+ */
+export const answerDeployRequests = (target: Awaited<ReturnType<typeof enrolAgent>>, queueUrl: string) => {
+  const { sqs, env } = localClients();
   const answered: string[] = [];
   const stop = new AbortController();
   const loop = (async () => {
     while (!stop.signal.aborted) {
       const received = await sqs
-        .send(new ReceiveMessageCommand({ QueueUrl: target.queueUrl, WaitTimeSeconds: 1, MaxNumberOfMessages: 10 }), { abortSignal: stop.signal })
+        .send(new ReceiveMessageCommand({ QueueUrl: queueUrl, WaitTimeSeconds: 1, MaxNumberOfMessages: 10 }), { abortSignal: stop.signal })
         .catch(() => ({ Messages: [] }));
       for (const message of received.Messages ?? []) {
         const request = JSON.parse(message.Body!) as { type: string; requestId: string; deploymentId: string; releaseId: string };
@@ -35,7 +43,7 @@ export const answeringTarget = async (owner: Caller, environmentId: string) => {
           await sqs.send(new SendMessageCommand({ QueueUrl: env.AGENT_REPLY_QUEUE_URL!, MessageBody: JSON.stringify(reply) }));
           answered.push(request.deploymentId);
         }
-        await sqs.send(new DeleteMessageCommand({ QueueUrl: target.queueUrl, ReceiptHandle: message.ReceiptHandle! }));
+        await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle! }));
       }
     }
   })();
@@ -47,5 +55,5 @@ export const answeringTarget = async (owner: Caller, environmentId: string) => {
   } catch {
     // Set up in a beforeAll (outside any test): it answers until its test file ends.
   }
-  return { ...target, answered };
+  return answered;
 };

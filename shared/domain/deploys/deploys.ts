@@ -10,7 +10,9 @@ import type { DirectoryStore } from '#shared/ports/directory-store.ts';
 import type { ReleaseObjects, ReleaseStore } from '#shared/ports/release-store.ts';
 import { deploy, type AgentReply, type AgentRequest } from '#shared/protocol/agent-messages.ts';
 import { MAX_DEPLOY_TARGETS } from '#shared/protocol/deploy-messages.ts';
-import type { DeployRuns, DeploymentKeys, TargetReport } from './ports.ts';
+import type { DeployPlan, DeployRuns, DeploymentKeys, GrantOutcome, TargetReport } from './ports.ts';
+
+export type { DeployPlan, GrantOutcome } from './ports.ts';
 
 type Deps = {
   deployments: Pick<DeploymentStore, 'get' | 'markDeployStarted'>;
@@ -30,15 +32,6 @@ type Deps = {
 };
 
 export type DeployRef = { accountId: string; deploymentId: string };
-
-/** What the workflow does next (functions/workflow/deployment.asl.json, PlanDeploy). */
-export type DeployPlan =
-  | { action: 'grant'; keyServers: string[]; grantTimeoutSeconds: number; targetTimeoutSeconds: number }
-  | { action: 'dispatch'; targetTimeoutSeconds: number }
-  | { action: 'fail'; reason: string };
-
-/** The key server's answer as the workflow carries it: the reply consumer resumes the wait with it. */
-export type GrantOutcome = { requestId: string; agentId: string; result: Record<string, unknown> } | { failed: string };
 
 /** What the execution holds when the deploy step settles. */
 export type SettleInput = DeployRef & {
@@ -95,51 +88,70 @@ export const makeDeploys = (deps: Deps) => {
     environmentId: deployment.environmentId,
   });
 
+  /**
+   * 1. Encrypted: the release key must be sealed, and an online key server must hold its master
+   *    key version — else the release cannot be opened, by design; say so. Its manifest and the
+   *    pusher's key must be there for targets to verify.
+   * 2. The environment needs enrolled targets.
+   */
+  const plan = async (ref: DeployRef): Promise<DeployPlan> => {
+    const fail = (reason: string): DeployPlan => ({ action: 'fail', reason });
+    const { deployment, release, environment, manifestSigner } = await load(ref);
+    let keyServers: string[] = [];
+    if (deployment.encrypted) {
+      const wrapped = await keys.getWrappedReleaseKey(ref.accountId, deployment.releaseId);
+      if (!wrapped) return fail(`Release ${deployment.releaseVersion} has no sealed key: it was never sealed by a key server`);
+      const holders = await masterKeys.onlineHolders(ref.accountId, wrapped.version);
+      if (holders.length === 0) return fail(`No online key server holds master key version ${wrapped.version}`);
+      if (!release.manifest || !manifestSigner) return fail(`Release ${release.version} has no signed manifest, or its pusher no signing key: targets could not verify it`);
+      keyServers = holders.map((h) => h.agent.agentId);
+    }
+    const targets = await environmentTargets(ref.accountId, deployment.environmentId);
+    if (targets.length === 0) return fail(`Environment ${environment.name} has no enrolled target: nothing to deploy to (enrol one with \`latchkey enrolments create --role target --env ${environment.name}\`)`);
+    if (targets.length > MAX_DEPLOY_TARGETS) return fail(`Environment ${environment.name} has ${targets.length} targets; one deployment reaches at most ${MAX_DEPLOY_TARGETS}`);
+    if (!deployment.encrypted) return { action: 'dispatch', targetTimeoutSeconds: settings.targetTimeoutSeconds };
+    return { action: 'grant', keyServers, ...settings };
+  };
+
+  /** Keeps the first grant outcome and ends the grant wait parked now with it (whoever comes second resumes with the same). */
+  const settleGrant = async (ref: DeployRef, outcome: GrantOutcome) => {
+    const kept = await runs.keepGrantOutcome(ref.accountId, ref.deploymentId, outcome);
+    if (kept.taskToken) await workflow.resume(kept.taskToken, kept.outcome);
+  };
+
   return {
     environmentTargets,
 
-    /**
-     * 1. Run once per deployment (a replayed step stops here).
-     * 2. Encrypted: the release key must be sealed, and an online key server must hold its master
-     *    key version — else the release cannot be opened, by design; say so. Its manifest and the
-     *    pusher's key must be there for targets to verify.
-     * 3. The environment needs enrolled targets.
-     */
+    /** The plan, made once per deployment: a repeat (the workflow run again from its start) gets the plan kept. */
     prepare: async (ref: DeployRef): Promise<DeployPlan> => {
-      const fail = (reason: string): DeployPlan => ({ action: 'fail', reason });
-      if (!(await deployments.markDeployStarted(ref.accountId, ref.deploymentId, clock.now().toISOString()))) return fail('The deploy step had already run for this deployment');
-      const { deployment, release, environment, manifestSigner } = await load(ref);
-      let keyServers: string[] = [];
-      if (deployment.encrypted) {
-        const wrapped = await keys.getWrappedReleaseKey(ref.accountId, deployment.releaseId);
-        if (!wrapped) return fail(`Release ${deployment.releaseVersion} has no sealed key: it was never sealed by a key server`);
-        const holders = await masterKeys.onlineHolders(ref.accountId, wrapped.version);
-        if (holders.length === 0) return fail(`No online key server holds master key version ${wrapped.version}`);
-        if (!release.manifest || !manifestSigner) return fail(`Release ${release.version} has no signed manifest, or its pusher no signing key: targets could not verify it`);
-        keyServers = holders.map((h) => h.agent.agentId);
-      }
-      const targets = await environmentTargets(ref.accountId, deployment.environmentId);
-      if (targets.length === 0) return fail(`Environment ${environment.name} has no enrolled target: nothing to deploy to (enrol one with \`latchkey enrolments create --role target --env ${environment.name}\`)`);
-      if (targets.length > MAX_DEPLOY_TARGETS) return fail(`Environment ${environment.name} has ${targets.length} targets; one deployment reaches at most ${MAX_DEPLOY_TARGETS}`);
-      if (!deployment.encrypted) return { action: 'dispatch', targetTimeoutSeconds: settings.targetTimeoutSeconds };
-      return { action: 'grant', keyServers, ...settings };
+      const kept = (await runs.get(ref.accountId, ref.deploymentId))?.plan;
+      if (kept) return kept;
+      // When the deploy step began; set once, so a concurrent first run leaves it as it is.
+      await deployments.markDeployStarted(ref.accountId, ref.deploymentId, clock.now().toISOString());
+      return runs.keepPlan(ref.accountId, ref.deploymentId, await plan(ref));
     },
 
     /**
      * ONE key-server request per deployment: to the next key server of the plan's random order
-     * (the workflow calls again when one does not answer in time); when none is left, the wait
-     * ends with the failure.
+     * (the workflow asks again, `askNext`, when one did not answer in time); when none is left,
+     * the wait ends with the failure. The wait's token is parked on the deployment, and the
+     * reply resumes whichever token is parked then: a repeated task (`askNext` false) asks no
+     * one again, it ends its wait with the outcome kept, or waits for the request already out.
      */
-    requestGrant: async (input: DeployRef & { keyServers: string[]; taskToken: string }) => {
+    requestGrant: async (input: DeployRef & { keyServers: string[]; taskToken: string; askNext: boolean }) => {
+      const parked = await runs.parkGrantWait(input.accountId, input.deploymentId, input.taskToken);
+      if (parked.outcome) {
+        await workflow.resume(input.taskToken, parked.outcome);
+        return { asked: undefined, reused: true };
+      }
+      if (!input.askNext && parked.attempts > 0) return { asked: undefined, waiting: true };
       const { deployment, release, manifestSigner } = await load(input);
       const wrapped = await keys.getWrappedReleaseKey(input.accountId, deployment.releaseId);
       if (!wrapped) throw new Error(`Release ${deployment.releaseId} has no sealed key`);
       for (;;) {
         const attempt = await runs.nextGrantAttempt(input.accountId, input.deploymentId);
         if (attempt > input.keyServers.length) {
-          await workflow.resume(input.taskToken, {
-            failed: `No key server answered the deployment grant within ${settings.grantTimeoutSeconds} s (asked ${input.keyServers.join(', ')})`,
-          });
+          await settleGrant(input, { failed: `No key server answered the deployment grant within ${settings.grantTimeoutSeconds} s (asked ${input.keyServers.join(', ')})` });
           return { asked: undefined };
         }
         const agentId = input.keyServers[attempt - 1]!;
@@ -163,11 +175,12 @@ export const makeDeploys = (deps: Deps) => {
           // Good while the targets may still install it, and a little longer for clocks.
           expiresAt: new Date(now.getTime() + (settings.targetTimeoutSeconds + 300) * 1000).toISOString(),
         };
+        await runs.putTargetRequest(input.accountId, request.requestId, { deploymentId: input.deploymentId, agentId, purpose: 'grant' });
+        // No task token on the record: the reply resumes the wait parked on the deployment (onDeployReply).
         await agents.putRequest({
           accountId: input.accountId,
           requestId: request.requestId,
           type: 'deploy',
-          taskToken: input.taskToken,
           agentId,
           recipients: targets.map((t) => t.agentId),
           releaseId: deployment.releaseId,
@@ -221,7 +234,9 @@ export const makeDeploys = (deps: Deps) => {
       for (const target of recipients) {
         if (reports[target.agentId]) continue;
         const requestId = targetRequestId(input.deploymentId, target.agentId);
-        if (!(await runs.putTargetRequest(input.accountId, requestId, { deploymentId: input.deploymentId, agentId: target.agentId }))) continue;
+        // A repeat sends again to a target that has not reported (the same request id: the target
+        // installs once), since what was on its queue may be lost (a local stack restarted).
+        const first = await runs.putTargetRequest(input.accountId, requestId, { deploymentId: input.deploymentId, agentId: target.agentId });
         const request: AgentRequest = {
           type: 'deploy-release',
           requestId,
@@ -237,16 +252,18 @@ export const makeDeploys = (deps: Deps) => {
           variables: environment.variables,
           ...(secure ? { secure: secure(target.agentId) } : {}),
         };
-        await agents.putRequest({
-          accountId: input.accountId,
-          requestId,
-          type: 'deploy',
-          agentId: target.agentId,
-          releaseId: deployment.releaseId,
-          version,
-          state: 'pending',
-          createdAt: request.sentAt,
-        });
+        if (first) {
+          await agents.putRequest({
+            accountId: input.accountId,
+            requestId,
+            type: 'deploy',
+            agentId: target.agentId,
+            releaseId: deployment.releaseId,
+            version,
+            state: 'pending',
+            createdAt: request.sentAt,
+          });
+        }
         await queues.send(target.queueUrl, request);
       }
       // Every report in already (a retried dispatch): end the wait now.
@@ -255,14 +272,27 @@ export const makeDeploys = (deps: Deps) => {
     },
 
     /**
-     * A target's signed reply (the consumer checked the signature and that this agent was asked):
-     * record it once on the deployment; a refusal goes to the audit trail; the last report ends
-     * the wait. A duplicate delivery writes nothing and ends nothing.
+     * A signed reply to a request of the deploy step (the consumer checked the signature and
+     * that this agent was asked). The key server's grant, or its refusal, is kept once and ends
+     * the grant wait parked now. A target's report is recorded once on the deployment; a refusal
+     * goes to the audit trail; the last report ends the wait parked now. A duplicate delivery
+     * writes nothing new.
      */
-    onTargetReply: async (request: AgentRequestRecord, reply: AgentReply) => {
+    onDeployReply: async (request: AgentRequestRecord, reply: AgentReply) => {
       const ref = await runs.getTargetRequest(request.accountId, request.requestId);
       if (!ref || ref.agentId !== reply.agentId) return { recorded: false };
       const at = clock.now().toISOString();
+      if (ref.purpose === 'grant') {
+        const keyServer = label(await agents.getAgent(request.accountId, reply.agentId), reply.agentId);
+        await settleGrant(
+          { accountId: request.accountId, deploymentId: ref.deploymentId },
+          reply.outcome === 'succeeded'
+            ? { requestId: reply.requestId, agentId: reply.agentId, result: reply.result }
+            : { failed: `Key server ${keyServer} refused the deployment grant: ${reply.error.code}: ${reply.error.message}`.slice(0, 2000) },
+        );
+        await agents.closeRequest(request.accountId, request.requestId, reply.outcome === 'succeeded' ? 'done' : 'failed', at, reply.outcome === 'failed' ? reply.error.code : undefined);
+        return { recorded: true };
+      }
       let report: TargetReport;
       if (reply.outcome === 'succeeded') {
         const parsed = deploy.deployReport.safeParse(reply.result);
@@ -292,18 +322,14 @@ export const makeDeploys = (deps: Deps) => {
     settle: async ({ accountId, deploymentId, execution }: SettleInput) => {
       if (execution.grant?.failed) return { succeeded: false, reason: execution.grant.failed };
       if (execution.grantError) {
+        // The grant task's own failure (a key server's refusal comes as `grant.failed`), in Lambda's error shape.
         let detail = execution.grantError.Cause ?? '';
-        let agentId = 'the key server';
         try {
-          // An agent's refusal (the reply consumer) or the task's own failure (Lambda's error shape).
-          const cause = JSON.parse(detail) as { message?: string; errorMessage?: string; agentId?: string };
-          detail = cause.message ?? cause.errorMessage ?? detail;
-          agentId = cause.agentId ?? agentId;
+          detail = (JSON.parse(detail) as { errorMessage?: string }).errorMessage ?? detail;
         } catch {
           // not JSON: keep the text
         }
-        const code = (execution.grantError.Error ?? 'Error').replace(/^Agent\./, '');
-        return { succeeded: false, reason: `Key server ${agentId} refused the deployment grant: ${code}: ${detail}`.slice(0, 2000) };
+        return { succeeded: false, reason: `The deployment grant could not be requested: ${execution.grantError.Error ?? 'Error'}: ${detail}`.slice(0, 2000) };
       }
       const run = await runs.get(accountId, deploymentId);
       const targets = run?.targets ?? [];

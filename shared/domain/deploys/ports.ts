@@ -3,7 +3,24 @@ export type TargetReport =
   | { outcome: 'succeeded'; at: string; current: string; output: string }
   | { outcome: 'failed'; at: string; code: string; message: string };
 
-/** The deploy step's bookkeeping on the deployment item; every write is one conditional update. */
+/** What the workflow does next (functions/workflow/deployment.asl.json, PlanDeploy). */
+export type DeployPlan =
+  | { action: 'grant'; keyServers: string[]; grantTimeoutSeconds: number; targetTimeoutSeconds: number }
+  | { action: 'dispatch'; targetTimeoutSeconds: number }
+  | { action: 'fail'; reason: string };
+
+/** The key server's answer as the workflow carries it, or why there is none. */
+export type GrantOutcome = { requestId: string; agentId: string; result: Record<string, unknown> } | { failed: string };
+
+/** Which deployment a request the deploy step sent belongs to, and what it asked: the grant, or an install (the default). */
+export type DeployRequestRef = { deploymentId: string; agentId: string; purpose?: 'grant' };
+
+/**
+ * The deploy step's bookkeeping on the deployment item; every write is one conditional update.
+ * Each task of the step may run again (SQS and Step Functions retries, a local stack resuming
+ * its executions from the start): what a first run decided or received is kept here, and a
+ * repeat finds it instead of deciding or asking again.
+ */
 export interface DeployRuns {
   /**
    * Records who the deployment goes to and the token of the wait for their reports. Targets and
@@ -23,10 +40,19 @@ export interface DeployRuns {
     agentId: string,
     report: TargetReport,
   ): Promise<{ targets: string[]; reports: Record<string, TargetReport>; taskToken?: string } | undefined>;
-  get(accountId: string, deploymentId: string): Promise<{ targets: string[]; reports: Record<string, TargetReport> } | undefined>;
-  /** Which deployment and target a deploy request id belongs to (written before the request is sent). */
-  putTargetRequest(accountId: string, requestId: string, ref: { deploymentId: string; agentId: string }): Promise<boolean>;
-  getTargetRequest(accountId: string, requestId: string): Promise<{ deploymentId: string; agentId: string } | undefined>;
+  get(accountId: string, deploymentId: string): Promise<{ targets: string[]; reports: Record<string, TargetReport>; plan?: DeployPlan } | undefined>;
+  /** Keeps the first plan made for the deployment; returns the plan kept. */
+  keepPlan(accountId: string, deploymentId: string, plan: DeployPlan): Promise<DeployPlan>;
+  /**
+   * Parks the token of the grant wait on the deployment (replacing an earlier one, whose wait
+   * is over): returns the key-server attempts made so far and the grant outcome kept, if any.
+   */
+  parkGrantWait(accountId: string, deploymentId: string, taskToken: string): Promise<{ attempts: number; outcome?: GrantOutcome }>;
+  /** Keeps the first grant outcome; returns the outcome kept and the token of the grant wait parked now. */
+  keepGrantOutcome(accountId: string, deploymentId: string, outcome: GrantOutcome): Promise<{ outcome: GrantOutcome; taskToken?: string }>;
+  /** Which deployment and agent a deploy request id belongs to (written before the request is sent); false if it was already. */
+  putTargetRequest(accountId: string, requestId: string, ref: DeployRequestRef): Promise<boolean>;
+  getTargetRequest(accountId: string, requestId: string): Promise<DeployRequestRef | undefined>;
 }
 
 /** The deployment key wrapped under the master key, kept like a release key (wrapped-keys table). */

@@ -1,33 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { AgentRequestRecord } from '#shared/domain/agents/model.ts';
 import { makeDeploys, targetRequestId } from '#shared/domain/deploys/deploys.ts';
-import type { DeployRuns, TargetReport } from '#shared/domain/deploys/ports.ts';
 import type { AgentReply } from '#shared/protocol/agent-messages.ts';
 import { newId } from '../agent/fixtures.ts';
-
-/** The deploy bookkeeping in memory, with the same conditions as the DynamoDB adapter. */
-const memoryRuns = () => {
-  const items = new Map<string, { targets: string[]; reports: Record<string, TargetReport>; taskToken?: string }>();
-  const refs = new Map<string, { deploymentId: string; agentId: string }>();
-  const runs: DeployRuns = {
-    start: async (_a, deploymentId, targets, taskToken) => {
-      const item = items.get(deploymentId) ?? { targets, reports: {} };
-      items.set(deploymentId, { ...item, taskToken });
-      return item;
-    },
-    nextGrantAttempt: async () => 1,
-    recordReport: async (_a, deploymentId, agentId, report) => {
-      const item = items.get(deploymentId);
-      if (!item || !item.targets.includes(agentId) || item.reports[agentId]) return undefined;
-      item.reports[agentId] = report;
-      return structuredClone(item);
-    },
-    get: async (_a, deploymentId) => items.get(deploymentId),
-    putTargetRequest: async (_a, requestId, ref) => (refs.has(requestId) ? false : (refs.set(requestId, ref), true)),
-    getTargetRequest: async (_a, requestId) => refs.get(requestId),
-  };
-  return runs;
-};
+import { memoryRuns } from './memory-runs.ts';
 
 describe('target reports', () => {
   const setup = async (targets: string[]) => {
@@ -51,7 +27,7 @@ describe('target reports', () => {
       const message = (outcome === 'succeeded'
         ? { type: 'reply', requestId, accountId, agentId, signature: 's', outcome, result: { deploymentId, releaseId: newId('rel'), current: 'r1', output: 'ok' } }
         : { type: 'reply', requestId, accountId, agentId, signature: 's', outcome, error: { code: 'ScriptFailed', message: 'install exited with 1' } }) as AgentReply;
-      return deploys.onTargetReply(record, message);
+      return deploys.onDeployReply(record, message);
     };
     return { deploys, runs, resumed, audited, reply, accountId, deploymentId };
   };
@@ -76,13 +52,12 @@ describe('target reports', () => {
     const requestId = targetRequestId(s.deploymentId, a);
     const record = { accountId: s.accountId, requestId, type: 'deploy', agentId: b, version: 0, state: 'pending', createdAt: 'x' } as AgentRequestRecord;
     const forged = { type: 'reply', requestId, accountId: s.accountId, agentId: b, signature: 's', outcome: 'failed', error: { code: 'X', message: 'y' } } as AgentReply;
-    expect(await s.deploys.onTargetReply(record, forged)).toEqual({ recorded: false });
+    expect(await s.deploys.onDeployReply(record, forged)).toEqual({ recorded: false });
   });
 });
 
 describe('the grant request and its fallback', () => {
   const setup = (online: string[]) => {
-    let attempts = 0;
     const sent: { queueUrl: string; body: { type: string; targets: unknown[] } }[] = [];
     const resumed: unknown[] = [];
     const agent = (agentId: string, role: 'keyserver' | 'target', environments: string[] = []) =>
@@ -97,14 +72,14 @@ describe('the grant request and its fallback', () => {
       },
       agents: { agentsWithRole: async (_a: string, role: string) => (role === 'target' ? [agent('t1', 'target', ['env']), agent('t2', 'target', ['other'])] : []), putRequest: async () => {} },
       queues: { send: async (queueUrl: string, body: never) => void sent.push({ queueUrl, body }) },
-      runs: { nextGrantAttempt: async () => ++attempts },
+      runs: memoryRuns(),
       workflow: { resume: async (token: string, output: unknown) => void resumed.push({ token, output }) },
       clock: { now: () => new Date('2026-11-30T12:00:00Z') },
       settings: { grantTimeoutSeconds: 30, targetTimeoutSeconds: 60 },
     } as never);
     return { deploys, sent, resumed };
   };
-  const ref = { accountId: 'acc', deploymentId: 'dep', taskToken: 'tok' };
+  const ref = { accountId: 'acc', deploymentId: 'dep', taskToken: 'tok', askNext: true };
 
   it('asks the key servers one after the other, one request each time, naming the environment’s targets only', async () => {
     const s = setup(['k1', 'k2']);

@@ -1,0 +1,44 @@
+import type { DeployRequestRef, DeployRuns, DeployPlan, GrantOutcome, TargetReport } from '#shared/domain/deploys/ports.ts';
+
+type Item = { targets?: string[]; reports: Record<string, TargetReport>; taskToken?: string; plan?: DeployPlan; attempts: number; grantTaskToken?: string; grant?: GrantOutcome };
+
+/** The deploy bookkeeping in memory, with the same conditions as the DynamoDB adapter (functions/workflow/dynamo-deploy-runs.ts). */
+export const memoryRuns = () => {
+  const items = new Map<string, Item>();
+  const refs = new Map<string, DeployRequestRef>();
+  const item = (deploymentId: string) => {
+    if (!items.has(deploymentId)) items.set(deploymentId, { reports: {}, attempts: 0 });
+    return items.get(deploymentId)!;
+  };
+  const run = (i: Item) => structuredClone({ targets: i.targets ?? [], reports: i.reports, ...(i.taskToken ? { taskToken: i.taskToken } : {}), ...(i.plan ? { plan: i.plan } : {}) });
+  const runs: DeployRuns = {
+    start: async (_a, deploymentId, targets, taskToken) => {
+      const i = item(deploymentId);
+      i.targets ??= targets;
+      i.taskToken = taskToken;
+      return run(i);
+    },
+    nextGrantAttempt: async (_a, deploymentId) => ++item(deploymentId).attempts,
+    recordReport: async (_a, deploymentId, agentId, report) => {
+      const i = items.get(deploymentId);
+      if (!i?.targets?.includes(agentId) || i.reports[agentId]) return undefined;
+      i.reports[agentId] = report;
+      return run(i);
+    },
+    get: async (_a, deploymentId) => (items.has(deploymentId) ? run(items.get(deploymentId)!) : undefined),
+    keepPlan: async (_a, deploymentId, plan) => structuredClone((item(deploymentId).plan ??= plan)),
+    parkGrantWait: async (_a, deploymentId, taskToken) => {
+      const i = item(deploymentId);
+      i.grantTaskToken = taskToken;
+      return { attempts: i.attempts, ...(i.grant ? { outcome: structuredClone(i.grant) } : {}) };
+    },
+    keepGrantOutcome: async (_a, deploymentId, outcome) => {
+      const i = item(deploymentId);
+      i.grant ??= outcome;
+      return { outcome: structuredClone(i.grant), ...(i.grantTaskToken ? { taskToken: i.grantTaskToken } : {}) };
+    },
+    putTargetRequest: async (_a, requestId, ref) => (refs.has(requestId) ? false : (refs.set(requestId, ref), true)),
+    getTargetRequest: async (_a, requestId) => refs.get(requestId),
+  };
+  return runs;
+};
