@@ -21,10 +21,15 @@ const CRYPTO_CODES: Record<string, string> = {
   'unsupported-version': 'UnsupportedVersion',
 };
 
-/** The request without its delivery details: what "the same request" means for a reused id. */
+/**
+ * The request without its delivery details: what "the same request" means for a reused id. A
+ * resent deploy request carries a freshly presigned download URL, so the URL is delivery too:
+ * the release it names is pinned by the manifest and grant, which stay in the digest.
+ */
 export const requestDigest = (request: AgentRequest) => {
   const { taskToken: _taskToken, sentAt: _sentAt, ...content } = request;
-  return createHash('sha256').update(canonicalJson(content)).digest('hex');
+  const { url: _url, ...pinned } = content as typeof content & { url?: string };
+  return createHash('sha256').update(canonicalJson(pinned)).digest('hex');
 };
 
 const outcomeOf = (entry: JournalEntry): Outcome =>
