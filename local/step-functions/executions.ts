@@ -59,6 +59,8 @@ const adaptTimeoutPaths = (definition: Definition): Definition => ({
   ),
 });
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 const taskStates = (definition: Definition): [string, StateDefinition][] =>
   Object.entries(definition.States).flatMap(([name, state]) => [
     ...(state.Type === 'Task' ? [[name, state] as [string, StateDefinition]] : []),
@@ -80,6 +82,8 @@ const invokeLambda = async (functionName: unknown, payload: unknown): Promise<un
 /** Runs state machines with aws-local-stepfunctions, adding what it lacks: tokens and integrations. */
 export class Executions {
   private readonly executions = new Map<string, Execution>();
+  /** The wait deadlines a resumed execution was recorded with, each used by the first wait of its state. */
+  private readonly resumedDeadlines = new Map<string, Record<string, number>>();
   readonly tokens = new TaskTokens();
 
   /** `records` keeps executions across restarts (see resume); in memory only by default. */
@@ -105,9 +109,10 @@ export class Executions {
     const [integration, pattern] = resource.replace('arn:aws:states:::', '').split('.') as [string, string | undefined];
     const waits = pattern === 'waitForTaskToken';
     return async (input: Record<string, unknown>): Promise<unknown> => {
-      const ticket = waits ? this.tokens.issue(executionArn, stateName) : undefined;
       const { [TIMEOUT_KEY]: timeout, ...rest } = input;
-      if (ticket && typeof timeout === 'number') this.keepDeadline(executionArn, stateName, timeout, ticket.settled);
+      const timed = typeof timeout === 'number';
+      const ticket = waits ? this.tokens.issue(executionArn, stateName, timed) : undefined;
+      if (ticket && timed) this.keepDeadline(executionArn, stateName, timeout, ticket);
       const params = (ticket ? swapToken(rest, ticket.token) : rest) as Record<string, unknown>;
       let result: unknown;
       if (resource.startsWith('arn:aws:lambda:')) {
@@ -132,23 +137,28 @@ export class Executions {
 
   /**
    * The interpreter times a wait from the moment its task starts, and a resumed execution starts
-   * its tasks again: so the first deadline of each wait is recorded, and a resumed wait is ended
-   * at it by closing its token (the task then fails with States.Timeout, as it would have). A
-   * first wait is left to the interpreter's own timer, which is due at the same moment.
+   * its tasks again: so the deadline of each wait is recorded, and the first wait of a state in a
+   * resumed execution ends at the deadline recorded before the restart. Every wait ends at its
+   * own deadline by expiring its own token (the task then fails with States.Timeout, as it
+   * would have): a state waiting again (after a timeout it caught) has a deadline of its own.
    */
-  private keepDeadline(executionArn: string, stateName: string, timeoutSeconds: number, settled: Promise<unknown>) {
+  private keepDeadline(executionArn: string, stateName: string, timeoutSeconds: number, ticket: { token: string; settled: Promise<unknown> }) {
     const execution = this.executions.get(executionArn);
     if (!execution) return;
-    const recorded = execution.waitDeadlines[stateName];
-    execution.waitDeadlines[stateName] = recorded ?? Date.now() + timeoutSeconds * 1000;
+    const resumed = this.resumedDeadlines.get(executionArn);
+    const deadline = resumed?.[stateName] ?? Date.now() + timeoutSeconds * 1000;
+    if (resumed) delete resumed[stateName];
+    execution.waitDeadlines[stateName] = deadline;
     this.records.save(execution);
-    const timer = recorded === undefined ? undefined : setTimeout(() => this.tokens.close(executionArn, stateName), Math.max(0, recorded - Date.now()));
+    const delay = Math.max(0, deadline - Date.now());
+    // Longer than a timer can wait (about 24.8 days): left to the interpreter's own timeout.
+    const timer = delay <= MAX_TIMER_MS ? setTimeout(() => this.tokens.expire(ticket.token), delay) : undefined;
     const ended = () => {
       clearTimeout(timer);
-      delete execution.waitDeadlines[stateName];
+      if (execution.waitDeadlines[stateName] === deadline) delete execution.waitDeadlines[stateName];
       this.records.save(execution);
     };
-    settled.then(ended, ended);
+    ticket.settled.then(ended, ended);
   }
 
   start(stateMachineArn: string, definition: Definition, name: string | undefined, input: string): Execution {
@@ -174,6 +184,7 @@ export class Executions {
    */
   resume(record: ExecutionRecord, definition: Definition | undefined): Execution {
     const execution: Execution = { ...record, abort: () => undefined };
+    this.resumedDeadlines.set(record.executionArn, { ...record.waitDeadlines });
     if (record.status !== 'RUNNING') {
       this.executions.set(record.executionArn, execution);
       return execution;

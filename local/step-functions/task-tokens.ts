@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 
-type Waiter = { executionArn: string; stateName: string; resolve: (output: unknown) => void; reject: (error: Error) => void };
+type Waiter = { executionArn: string; stateName: string; timed: boolean; resolve: (output: unknown) => void; reject: (error: Error) => void };
 
 export class TaskFailure extends Error {
   constructor(error: string, cause: string) {
@@ -24,10 +24,11 @@ export class TaskTokens {
   private readonly open = new Map<string, Waiter>();
   private readonly closed = new Set<string>();
 
-  issue(executionArn: string, stateName: string): { token: string; settled: Promise<unknown> } {
+  /** `timed`: the wait ends itself at its deadline (expire), not when its state is seen to end. */
+  issue(executionArn: string, stateName: string, timed = false): { token: string; settled: Promise<unknown> } {
     const token = randomBytes(64).toString('base64url');
     const settled = new Promise<unknown>((resolve, reject) => {
-      this.open.set(token, { executionArn, stateName, resolve, reject });
+      this.open.set(token, { executionArn, stateName, timed, resolve, reject });
     });
     // The interpreter stops listening when the task times out; a later close must not become
     // an unhandled rejection.
@@ -64,10 +65,19 @@ export class TaskTokens {
     if (!this.open.has(token)) this.take(token);
   }
 
-  /** Closes the tokens of a state that ended, or of every state when stateName is omitted. */
+  /** Ends one wait at its deadline: its task fails with States.Timeout. */
+  expire(token: string): void {
+    if (this.open.has(token)) this.take(token).reject(new TaskFailure('States.Timeout', 'The task timed out'));
+  }
+
+  /**
+   * Closes the tokens of a state that ended, or of every state when stateName is omitted. A
+   * timed wait is left to its deadline: the state's end is seen late, when the same state may
+   * already wait again (a retry after a timeout), under a new token that must stay open.
+   */
   close(executionArn: string, stateName?: string): void {
     for (const [token, waiter] of this.open) {
-      if (waiter.executionArn === executionArn && (stateName === undefined || waiter.stateName === stateName)) {
+      if (waiter.executionArn === executionArn && (stateName === undefined || (waiter.stateName === stateName && !waiter.timed))) {
         this.open.delete(token);
         this.closed.add(token);
         waiter.reject(new TaskFailure('States.Timeout', 'The task was closed'));
