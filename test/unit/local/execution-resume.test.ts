@@ -102,3 +102,25 @@ describe('Executions.resume (an execution recorded by an earlier run of the loca
     });
   });
 });
+
+describe('a wait entered again after its timeout', () => {
+  /** AskSomeone as above, but a timeout asks again (as RequestGrant asks the next key server). */
+  const askAgain = {
+    StartAt: 'AskSomeone',
+    States: { AskSomeone: { ...definition.States.AskSomeone, Catch: [{ ErrorEquals: ['States.Timeout'], ResultPath: null, Next: 'AskSomeone' }] } },
+  };
+
+  it('has a token and a deadline of its own: the first wait’s end does not close it, and its answer ends the execution', async () => {
+    const queue = fakeQueue();
+    const executions = new Executions(queue.sqs);
+    const execution = executions.start(MACHINE, askAgain, 'again', '{"windowSeconds":1}');
+
+    await vi.waitFor(() => expect(queue.tokens).toHaveLength(2), { timeout: 5000 });
+    expect(() => executions.tokens.succeed(queue.tokens[0]!, '{}')).toThrow('Task Timed Out');
+    executions.tokens.succeed(queue.tokens[1]!, '{"answer":"second"}');
+
+    await vi.waitFor(() => expect(execution.status).toBe('SUCCEEDED'), { timeout: 2000 });
+    expect(execution.output).toBe('{"answer":"second"}');
+    expect(queue.tokens).toHaveLength(2);
+  });
+});
