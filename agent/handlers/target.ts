@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { appLayout, emptyDir, prepareLayout, releaseDirName } from '../target/layout.ts';
 import { installRelease } from '../target/install.ts';
 import { fetchPlainRelease, fetchSecureRelease, verifySecureRequest } from '../target/open-release.ts';
+import { requestExpired } from '../target/request-expiry.ts';
 import { openUsedGrants, type UsedGrants } from '../target/used-grants.ts';
 import { RequestRefused, type Handler, type HandlerSet } from './types.ts';
 
@@ -19,7 +20,8 @@ export type TargetOptions = {
 
 /**
  * The target role (DESIGN §5): install one release for one deployment, or refuse and say why.
- *   1. serve only environments the owner-signed enrolment names (a refusal is logged for audit);
+ *   1. serve only environments the owner-signed enrolment names (a refusal is logged for audit),
+ *      and only requests the backend still waits for (target/request-expiry.ts);
  *   2. secure: verify key server, grant (it names this target) and manifest;
  *   3. refuse a grant already used by another request (a replayed old deployment), else record it;
  *   4. download and verify (secure: decrypt) into staging; 5. install (target/install.ts);
@@ -35,6 +37,10 @@ export const targetHandlers = (options: TargetOptions): HandlerSet => {
     if (!options.environments.includes(request.environmentId)) {
       log.warn('audit: deployment refused, environment not in this target’s enrolment', ids);
       throw new RequestRefused('EnvironmentNotServed', `this target is not enrolled for environment ${request.environmentId}; nothing was installed`);
+    }
+    if (requestExpired(request.expiresAt, now())) {
+      log.warn('audit: expired deployment request refused', { ...ids, expiresAt: request.expiresAt });
+      throw new RequestRefused('RequestExpired', `the request expired at ${request.expiresAt}: the backend no longer waits for it; nothing was installed`);
     }
     const manifest = request.secure ? verifySecureRequest(request, context, now()) : undefined;
     usedGrants ??= await openUsedGrants(join(options.stateDir, 'used-grants.json'), now);

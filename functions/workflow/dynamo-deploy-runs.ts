@@ -5,6 +5,8 @@ import type { DeployPlan, DeployRuns, DeploymentKeys, GrantOutcome, TargetReport
 // The deploy step's bookkeeping lives on the deployment item (deployments table,
 // ACCOUNT#<acc> / DEPLOYMENT#<dep>), beside the fields the approval state machine owns:
 //   deployTargets     agent ids the deployment went to      (set once)
+//   deployExpiresAt   when targets stop installing it       (set once)
+//   deploySettledAt   when the wait for reports was settled (set once; no report after it)
 //   targetReports     agent id -> report                    (one entry per target, written once)
 //   deployTaskToken   the wait for the reports
 //   grantAttempts     key servers asked so far
@@ -18,7 +20,10 @@ const deploymentKey = (accountId: string, deploymentId: string) => ({ pk: partit
 const failedCondition = (error: unknown) => error instanceof ConditionalCheckFailedException;
 
 type RunFields = {
+  state?: string;
   deployTargets?: string[];
+  deployExpiresAt?: string;
+  deploySettledAt?: string;
   targetReports?: Record<string, TargetReport>;
   deployTaskToken?: string;
   deployPlan?: DeployPlan;
@@ -49,14 +54,15 @@ export const dynamoDeployRuns = (db: DynamoDBDocumentClient, tableName: string):
     return Attributes as RunFields;
   };
   return {
-    start: async (accountId, deploymentId, targets, taskToken) =>
-      runOf(
-        await update(accountId, deploymentId, 'SET deployTaskToken = :token, deployTargets = if_not_exists(deployTargets, :targets), targetReports = if_not_exists(targetReports, :none)', {
-          ':token': taskToken,
-          ':targets': targets,
-          ':none': {},
-        }),
-      ),
+    start: async (accountId, deploymentId, first, taskToken) => {
+      const item = await update(
+        accountId,
+        deploymentId,
+        'SET deployTaskToken = :token, deployTargets = if_not_exists(deployTargets, :targets), deployExpiresAt = if_not_exists(deployExpiresAt, :expires), targetReports = if_not_exists(targetReports, :none)',
+        { ':token': taskToken, ':targets': first.targets, ':expires': first.expiresAt, ':none': {} },
+      );
+      return { ...runOf(item), expiresAt: item.deployExpiresAt! };
+    },
     nextGrantAttempt: async (accountId, deploymentId) => Number((await update(accountId, deploymentId, 'ADD grantAttempts :one', { ':one': 1 })).grantAttempts ?? 1),
     recordReport: async (accountId, deploymentId, agentId, report) => {
       try {
@@ -65,13 +71,26 @@ export const dynamoDeployRuns = (db: DynamoDBDocumentClient, tableName: string):
             TableName: tableName,
             Key: deploymentKey(accountId, deploymentId),
             UpdateExpression: 'SET targetReports.#agent = :report',
-            ConditionExpression: 'contains(deployTargets, :agent) AND attribute_not_exists(targetReports.#agent)',
-            ExpressionAttributeNames: { '#agent': agentId },
-            ExpressionAttributeValues: { ':report': report, ':agent': agentId },
+            ConditionExpression:
+              'contains(deployTargets, :agent) AND attribute_not_exists(targetReports.#agent) AND attribute_not_exists(deploySettledAt) AND #state = :inProgress',
+            ExpressionAttributeNames: { '#agent': agentId, '#state': 'state' },
+            ExpressionAttributeValues: { ':report': report, ':agent': agentId, ':inProgress': 'InProgress' },
             ReturnValues: 'ALL_NEW',
           }),
         );
-        return runOf(Attributes as RunFields);
+        return { status: 'recorded', ...runOf(Attributes as RunFields) };
+      } catch (error) {
+        if (!failedCondition(error)) throw error;
+      }
+      // Why not: a report already in (or no such target) is a duplicate; else the wait is over.
+      const { Item } = await db.send(new GetCommand({ TableName: tableName, Key: deploymentKey(accountId, deploymentId), ConsistentRead: true }));
+      const item = (Item ?? {}) as RunFields;
+      if (!item.deployTargets?.includes(agentId) || item.targetReports?.[agentId]) return { status: 'duplicate' };
+      return { status: 'late' };
+    },
+    settle: async (accountId, deploymentId, at) => {
+      try {
+        return runOf(await update(accountId, deploymentId, 'SET deploySettledAt = if_not_exists(deploySettledAt, :at)', { ':at': at }));
       } catch (error) {
         if (failedCondition(error)) return undefined;
         throw error;

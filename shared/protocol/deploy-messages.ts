@@ -84,6 +84,12 @@ export const deployMessages = <RB extends z.ZodRawShape, MC extends z.ZodRawShap
     secure: z
       .strictObject({ keyServer: p.agentRecord, keyList: blob, wrappedDeploymentKey: p.wrapped, grant: blob })
       .optional(),
+    /**
+     * When the backend stops waiting for this target (dispatch + the target timeout): a target
+     * refuses the request after it, so a copy the queue hands back late never installs. Set once
+     * per deployment, so a resent request has the same content (agent/requests.ts requestDigest).
+     */
+    expiresAt: isoTime,
   });
 
   const deployReport = z.strictObject({

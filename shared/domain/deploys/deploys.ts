@@ -226,8 +226,10 @@ export const makeDeploys = (deps: Deps) => {
           return { keyServer: agentRecordOf(keyServer), keyList: result.keyList, wrappedDeploymentKey: g.wrappedDeploymentKey, grant: g.grant };
         };
       }
-      const started = await runs.start(input.accountId, input.deploymentId, recipients.map((t) => t.agentId), input.taskToken);
-      // A retried dispatch keeps to the targets the first one recorded.
+      // When the wait for reports ends: targets refuse the request after it. A retried dispatch
+      // keeps the targets and expiry the first one recorded (a resent request is the same request).
+      const expiresAt = new Date(clock.now().getTime() + input.targetTimeoutSeconds * 1000).toISOString();
+      const started = await runs.start(input.accountId, input.deploymentId, { targets: recipients.map((t) => t.agentId), expiresAt }, input.taskToken);
       recipients = recipients.filter((t) => started.targets.includes(t.agentId));
       const { reports } = started;
       const url = await objects.presignGet(release.objectKey, input.targetTimeoutSeconds + 60);
@@ -251,6 +253,7 @@ export const makeDeploys = (deps: Deps) => {
           ...(release.manifest && manifestSigner ? { manifest: release.manifest, manifestSigner } : {}),
           variables: environment.variables,
           ...(secure ? { secure: secure(target.agentId) } : {}),
+          expiresAt: started.expiresAt,
         };
         if (first) {
           await agents.putRequest({
@@ -276,7 +279,7 @@ export const makeDeploys = (deps: Deps) => {
      * that this agent was asked). The key server's grant, or its refusal, is kept once and ends
      * the grant wait parked now. A target's report is recorded once on the deployment; a refusal
      * goes to the audit trail; the last report ends the wait parked now. A duplicate delivery
-     * writes nothing new.
+     * writes nothing new; a report after the deployment settled is refused, and audited.
      */
     onDeployReply: async (request: AgentRequestRecord, reply: AgentReply) => {
       const ref = await runs.getTargetRequest(request.accountId, request.requestId);
@@ -304,16 +307,15 @@ export const makeDeploys = (deps: Deps) => {
       }
       const after = await runs.recordReport(request.accountId, ref.deploymentId, reply.agentId, report);
       await agents.closeRequest(request.accountId, request.requestId, report.outcome === 'succeeded' ? 'done' : 'failed', at, report.outcome === 'failed' ? report.code : undefined);
-      if (!after) return { recorded: false };
-      if (report.outcome === 'failed') {
-        await deps.audit.append(request.accountId, {
-          action: 'deployments:target-refused',
-          actor: null,
-          target: { type: 'deployment', id: ref.deploymentId },
-          outcome: 'refused',
-          reason: `${reply.agentId}: ${report.code}: ${report.message}`.slice(0, 1000),
-        });
+      const refused = (action: string, reason: string) =>
+        deps.audit.append(request.accountId, { action, actor: null, target: { type: 'deployment', id: ref.deploymentId }, outcome: 'refused', reason: reason.slice(0, 1000) });
+      if (after.status === 'late') {
+        // The deployment's outcome is decided: a report now would contradict it. Ids only.
+        await refused('deployments:late-report-refused', `${reply.agentId}: request ${request.requestId} reported ${report.outcome === 'failed' ? report.code : 'succeeded'} after the wait for reports ended`);
+        return { recorded: false };
       }
+      if (after.status === 'duplicate') return { recorded: false };
+      if (report.outcome === 'failed') await refused('deployments:target-refused', `${reply.agentId}: ${report.code}: ${report.message}`);
       if (after.taskToken && after.targets.every((t) => after.reports[t])) await workflow.resume(after.taskToken, { reported: after.targets.length });
       return { recorded: true };
     },
@@ -331,7 +333,8 @@ export const makeDeploys = (deps: Deps) => {
         }
         return { succeeded: false, reason: `The deployment grant could not be requested: ${execution.grantError.Error ?? 'Error'}: ${detail}`.slice(0, 2000) };
       }
-      const run = await runs.get(accountId, deploymentId);
+      // Settled first: a report arriving from now on is refused, not recorded beside this outcome.
+      const run = await runs.settle(accountId, deploymentId, clock.now().toISOString());
       const targets = run?.targets ?? [];
       const names: Record<string, string> = {};
       for (const agentId of targets) names[agentId] = label(await agents.getAgent(accountId, agentId), agentId);

@@ -15,6 +15,12 @@ export type GrantOutcome = { requestId: string; agentId: string; result: Record<
 /** Which deployment a request the deploy step sent belongs to, and what it asked: the grant, or an install (the default). */
 export type DeployRequestRef = { deploymentId: string; agentId: string; purpose?: 'grant' };
 
+/** What recording a target's report did. */
+export type ReportWrite =
+  | { status: 'recorded'; targets: string[]; reports: Record<string, TargetReport>; taskToken?: string }
+  | { status: 'duplicate' }
+  | { status: 'late' };
+
 /**
  * The deploy step's bookkeeping on the deployment item; every write is one conditional update.
  * Each task of the step may run again (SQS and Step Functions retries, a local stack resuming
@@ -23,23 +29,30 @@ export type DeployRequestRef = { deploymentId: string; agentId: string; purpose?
  */
 export interface DeployRuns {
   /**
-   * Records who the deployment goes to and the token of the wait for their reports. Targets and
-   * reports are set only the first time (a retried dispatch keeps both); the token is replaced.
-   * Returns the item's targets and the reports already in.
+   * Records who the deployment goes to, until when the targets may install it, and the token of
+   * the wait for their reports. Targets, expiry and reports are set only the first time (a
+   * retried dispatch keeps them); the token is replaced. Returns the item's targets, expiry and
+   * the reports already in.
    */
-  start(accountId: string, deploymentId: string, targets: string[], taskToken: string): Promise<{ targets: string[]; reports: Record<string, TargetReport> }>;
+  start(
+    accountId: string,
+    deploymentId: string,
+    first: { targets: string[]; expiresAt: string },
+    taskToken: string,
+  ): Promise<{ targets: string[]; expiresAt: string; reports: Record<string, TargetReport> }>;
   /** Counts one more key-server attempt and returns the count (1 the first time). */
   nextGrantAttempt(accountId: string, deploymentId: string): Promise<number>;
   /**
-   * Records one target's report, only if it is a target of the deployment and has not reported
-   * yet. undefined when nothing was written (a duplicate); else the targets, reports and token.
+   * Records one target's report, only if it is a target of the deployment, has not reported yet
+   * and the deployment still waits for reports (InProgress, not settled). `duplicate`: already
+   * reported (or not a target); `late`: the wait is over, the report is refused.
    */
-  recordReport(
-    accountId: string,
-    deploymentId: string,
-    agentId: string,
-    report: TargetReport,
-  ): Promise<{ targets: string[]; reports: Record<string, TargetReport>; taskToken?: string } | undefined>;
+  recordReport(accountId: string, deploymentId: string, agentId: string, report: TargetReport): Promise<ReportWrite>;
+  /**
+   * Ends the wait for reports: from now on no report is recorded (recordReport says `late`).
+   * Returns the targets and reports as they stand for good, undefined if there is no deployment.
+   */
+  settle(accountId: string, deploymentId: string, at: string): Promise<{ targets: string[]; reports: Record<string, TargetReport> } | undefined>;
   get(accountId: string, deploymentId: string): Promise<{ targets: string[]; reports: Record<string, TargetReport>; plan?: DeployPlan } | undefined>;
   /** Keeps the first plan made for the deployment; returns the plan kept. */
   keepPlan(accountId: string, deploymentId: string, plan: DeployPlan): Promise<DeployPlan>;

@@ -1,6 +1,6 @@
 import type { DeployRequestRef, DeployRuns, DeployPlan, GrantOutcome, TargetReport } from '#shared/domain/deploys/ports.ts';
 
-type Item = { targets?: string[]; reports: Record<string, TargetReport>; taskToken?: string; plan?: DeployPlan; attempts: number; grantTaskToken?: string; grant?: GrantOutcome };
+type Item = { targets?: string[]; expiresAt?: string; settledAt?: string; state?: string; reports: Record<string, TargetReport>; taskToken?: string; plan?: DeployPlan; attempts: number; grantTaskToken?: string; grant?: GrantOutcome };
 
 /** The deploy bookkeeping in memory, with the same conditions as the DynamoDB adapter (functions/workflow/dynamo-deploy-runs.ts). */
 export const memoryRuns = () => {
@@ -12,17 +12,25 @@ export const memoryRuns = () => {
   };
   const run = (i: Item) => structuredClone({ targets: i.targets ?? [], reports: i.reports, ...(i.taskToken ? { taskToken: i.taskToken } : {}), ...(i.plan ? { plan: i.plan } : {}) });
   const runs: DeployRuns = {
-    start: async (_a, deploymentId, targets, taskToken) => {
+    start: async (_a, deploymentId, first, taskToken) => {
       const i = item(deploymentId);
-      i.targets ??= targets;
+      i.targets ??= first.targets;
+      i.expiresAt ??= first.expiresAt;
       i.taskToken = taskToken;
-      return run(i);
+      return { ...run(i), expiresAt: i.expiresAt };
     },
     nextGrantAttempt: async (_a, deploymentId) => ++item(deploymentId).attempts,
     recordReport: async (_a, deploymentId, agentId, report) => {
       const i = items.get(deploymentId);
-      if (!i?.targets?.includes(agentId) || i.reports[agentId]) return undefined;
+      if (!i?.targets?.includes(agentId) || i.reports[agentId]) return { status: 'duplicate' };
+      if (i.settledAt || (i.state ?? 'InProgress') !== 'InProgress') return { status: 'late' };
       i.reports[agentId] = report;
+      return { status: 'recorded', ...run(i) };
+    },
+    settle: async (_a, deploymentId, at) => {
+      const i = items.get(deploymentId);
+      if (!i) return undefined;
+      i.settledAt ??= at;
       return run(i);
     },
     get: async (_a, deploymentId) => (items.has(deploymentId) ? run(items.get(deploymentId)!) : undefined),
@@ -40,5 +48,7 @@ export const memoryRuns = () => {
     putTargetRequest: async (_a, requestId, ref) => (refs.has(requestId) ? false : (refs.set(requestId, ref), true)),
     getTargetRequest: async (_a, requestId) => refs.get(requestId),
   };
-  return runs;
+  /** The deployment's state as the approval state machine would set it (InProgress unless set). */
+  const setState = (deploymentId: string, state: string) => void (item(deploymentId).state = state);
+  return Object.assign(runs, { setState });
 };

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { AgentRequestRecord } from '#shared/domain/agents/model.ts';
 import { makeDeploys, targetRequestId } from '#shared/domain/deploys/deploys.ts';
-import type { AgentReply } from '#shared/protocol/agent-messages.ts';
+import { requestDigest } from '#agent/requests.ts';
+import type { AgentReply, AgentRequest } from '#shared/protocol/agent-messages.ts';
 import { memoryRuns } from './memory-runs.ts';
 
 /**
@@ -17,6 +18,7 @@ const setup = (options: { encrypted: boolean; online?: string[] }) => {
   const agent = (agentId: string, role: 'keyserver' | 'target', environments: string[] = []) =>
     ({ accountId: 'acc', agentId, name: agentId.toUpperCase(), role, environments, queueUrl: `q-${agentId}`, encryptionKey: 'e', signingKey: 's', proof: {} }) as never;
   const runs = memoryRuns();
+  let now = new Date('2026-11-30T12:00:00Z');
   const deploys = makeDeploys({
     deployments: {
       get: async () => ({ deploymentId: 'dep', appId: 'app', releaseId: 'rel', releaseVersion: '1.0.0', environmentId: 'env', encrypted: options.encrypted }),
@@ -39,10 +41,11 @@ const setup = (options: { encrypted: boolean; online?: string[] }) => {
     runs,
     workflow: { resume: async (token: string, output: Record<string, unknown>) => void resumed.push({ token, output }) },
     audit: { append: async () => undefined as never },
-    clock: { now: () => new Date('2026-11-30T12:00:00Z') },
+    clock: { now: () => now },
     settings: { grantTimeoutSeconds: 30, targetTimeoutSeconds: 60 },
   } as never);
   const ref = { accountId: 'acc', deploymentId: 'dep' };
+  const advance = (seconds: number) => (now = new Date(now.getTime() + seconds * 1000));
   /** The signed reply of `agentId` to a request it was sent (the consumer checked it). */
   const reply = (requestId: string, agentId: string, outcome: 'succeeded' | 'failed', result: Record<string, unknown> = {}) => {
     const record = records.find((r) => r.requestId === requestId)!;
@@ -51,7 +54,7 @@ const setup = (options: { encrypted: boolean; online?: string[] }) => {
       : { type: 'reply', requestId, accountId: 'acc', agentId, signature: 's', outcome, error: { code: 'NotHolder', message: 'no master key v1 here' } }) as AgentReply;
     return deploys.onDeployReply(record, message);
   };
-  return { deploys, runs, sent, records, resumed, ref, reply, goOffline: (ids: string[]) => (online = online.filter((id) => !ids.includes(id))) };
+  return { deploys, runs, sent, records, resumed, ref, reply, advance, goOffline: (ids: string[]) => (online = online.filter((id) => !ids.includes(id))) };
 };
 
 describe('PlanDeploy run again', () => {
@@ -163,6 +166,17 @@ describe('DispatchToTargets run again', () => {
     expect(s.records.map((r) => r.agentId)).toEqual(['t1', 't2']);
     await s.reply(targetRequestId('dep', 't2'), 't2', 'succeeded', report);
     expect(s.resumed).toEqual([{ token: 'new', output: { reported: 2 } }]);
+  });
+
+  it('a repeat later resends the first expiry: the target sees the same request, not another one under a reused id', async () => {
+    const s = setup({ encrypted: false });
+    await dispatch(s, 'old');
+    s.advance(45);
+    await dispatch(s, 'new');
+    const t2 = s.sent.filter((m) => m.queueUrl === 'q-t2').map((m) => m.body as unknown as AgentRequest);
+    expect(t2.map((r) => (r as { expiresAt: string }).expiresAt)).toEqual(['2026-11-30T12:01:00.000Z', '2026-11-30T12:01:00.000Z']);
+    expect(t2.map((r) => r.sentAt)).toEqual(['2026-11-30T12:00:00.000Z', '2026-11-30T12:00:45.000Z']);
+    expect(requestDigest(t2[1]!)).toBe(requestDigest(t2[0]!));
   });
 
   it('every target reported before the repeat: it sends nothing and ends its wait at once', async () => {

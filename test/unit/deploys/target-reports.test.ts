@@ -19,7 +19,7 @@ describe('target reports', () => {
       settings: { grantTimeoutSeconds: 30, targetTimeoutSeconds: 60 },
     } as never);
     const [accountId, deploymentId] = [newId('acc'), newId('dep')];
-    await runs.start(accountId, deploymentId, targets, 'token-1');
+    await runs.start(accountId, deploymentId, { targets, expiresAt: '2026-11-30T12:01:00.000Z' }, 'token-1');
     for (const agentId of targets) await runs.putTargetRequest(accountId, targetRequestId(deploymentId, agentId), { deploymentId, agentId });
     const reply = (agentId: string, outcome: 'succeeded' | 'failed') => {
       const requestId = targetRequestId(deploymentId, agentId);
@@ -44,6 +44,38 @@ describe('target reports', () => {
     expect((await s.runs.get(s.accountId, s.deploymentId))!.reports[a]).toMatchObject({ outcome: 'succeeded' });
     expect(s.audited).toEqual([expect.objectContaining({ action: 'deployments:target-refused', outcome: 'refused', reason: `${b}: ScriptFailed: install exited with 1` })]);
     expect(await s.deploys.settle({ accountId: s.accountId, deploymentId: s.deploymentId, execution: {} })).toMatchObject({ succeeded: false, reason: expect.stringContaining('Failed on 1 of 2 targets') });
+  });
+
+  it('a report after the deployment settled is refused and audited with ids only; the settled reports stay as they were', async () => {
+    const [a, b] = [newId('agt'), newId('agt')];
+    const s = await setup([a, b]);
+    await s.reply(a, 'succeeded');
+    const settled = await s.deploys.settle({ accountId: s.accountId, deploymentId: s.deploymentId, execution: {} });
+    expect(settled.succeeded).toBe(false);
+    const before = await s.runs.get(s.accountId, s.deploymentId);
+
+    expect(await s.reply(b, 'succeeded')).toEqual({ recorded: false });
+    expect(await s.reply(b, 'failed')).toEqual({ recorded: false });
+    expect(await s.runs.get(s.accountId, s.deploymentId)).toEqual(before);
+    expect(s.resumed).toEqual([]);
+    const requestId = targetRequestId(s.deploymentId, b);
+    expect(s.audited).toEqual([
+      expect.objectContaining({ action: 'deployments:late-report-refused', outcome: 'refused', target: { type: 'deployment', id: s.deploymentId }, reason: `${b}: request ${requestId} reported succeeded after the wait for reports ended` }),
+      expect.objectContaining({ action: 'deployments:late-report-refused', reason: `${b}: request ${requestId} reported ScriptFailed after the wait for reports ended` }),
+    ]);
+    // A duplicate of a report recorded in time is not late: nothing is audited for it.
+    expect(await s.reply(a, 'succeeded')).toEqual({ recorded: false });
+    expect(s.audited).toHaveLength(2);
+    expect(await s.deploys.settle({ accountId: s.accountId, deploymentId: s.deploymentId, execution: {} })).toEqual(settled);
+  });
+
+  it('a report on a deployment no longer InProgress is refused as late, even before the wait was settled', async () => {
+    const a = newId('agt');
+    const s = await setup([a]);
+    s.runs.setState(s.deploymentId, 'Failed');
+    expect(await s.reply(a, 'succeeded')).toEqual({ recorded: false });
+    expect((await s.runs.get(s.accountId, s.deploymentId))!.reports).toEqual({});
+    expect(s.audited).toEqual([expect.objectContaining({ action: 'deployments:late-report-refused' })]);
   });
 
   it('ignores a reply from an agent the request was not for', async () => {
