@@ -2,7 +2,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { CLOCK_SKEW_MS } from '#agent/target/request-expiry.ts';
 import { targetRequestId } from '#shared/domain/deploys/deploys.ts';
 import { localClients, waitFor } from '../support/clients.ts';
 import { currentOf, deployAndWait, expectSucceeded, journalOf, startTarget, untilEnded, type Deployment } from '../support/deploy-agents.ts';
@@ -19,19 +21,30 @@ install: |
   echo "v2 installed"
 `;
 
+type AuditEvent = { action: string; target?: { type: string; id: string } };
+
+/** The deployment item as the deploy step keeps it: the request expiry and the target reports. */
+const deployRunOf = async (accountId: string, deploymentId: string) => {
+  const { dynamo, env } = localClients();
+  const { Item } = await dynamo.send(new GetCommand({ TableName: env.DEPLOYMENTS_TABLE!, Key: { pk: `ACCOUNT#${accountId}`, sk: `DEPLOYMENT#${deploymentId}` }, ConsistentRead: true }));
+  return Item as { deployExpiresAt: string; targetReports: Record<string, unknown> };
+};
+
 /**
  * Issue #11, a fault: the target machine dies (agent and install script SIGKILLed) in the middle
  * of installing a release. The deployment fails when the target wait ends, naming the target;
- * `current` still points to the complete release before it; once the target runs again, a new
+ * `current` still points to the complete release before it. Issue #9: once the target runs
+ * again past the request's expiry, the interrupted request its queue hands back is refused
+ * (RequestExpired), not installed, and nothing is recorded on the Failed deployment; a new
  * deployment of the same release installs it.
  */
 describe('a target killed in the middle of an install', () => {
   useFaultStack();
 
-  it('the deployment fails naming the target, `current` stays whole, and after a restart a redeploy of the same release succeeds', { timeout: 120_000 }, async () => {
+  it('the deployment fails naming the target, `current` stays whole, the stale request is refused after a restart, and a redeploy of the same release succeeds', { timeout: 240_000 }, async () => {
     // Prepare: a plain app with v1 installed on one target, and a v2 whose install blocks.
     const cli = await cliSession();
-    await cli.signup();
+    const { accountId } = await cli.signup();
     const gate = await mkdtemp(path.join(tmpdir(), 'latchkey-fault-gate-'));
     onTestFinished(() => rm(gate, { recursive: true, force: true }));
     await cli.json(['envs', 'create', 'web', '--var', `GATE=${gate}`]);
@@ -59,25 +72,42 @@ describe('a target killed in the middle of an install', () => {
     expect(await currentOf(appDir)).toBe(live);
     expect(await readFile(path.join(appDir, 'current', 'index.html'), 'utf8')).toBe('<h1>v1</h1>\n');
 
-    // Act 2: the machine is back (its install would no longer block); the same release again.
+    // Act 2: the machine is back (its install would no longer block) once the interrupted
+    // request has expired even for a target whose clock runs ahead by the allowed skew.
+    const stale = await deployRunOf(accountId, deploymentId);
+    const expired = Date.parse(stale.deployExpiresAt) + CLOCK_SKEW_MS;
+    await waitFor('the interrupted request to expire', async () => (Date.now() > expired ? true : undefined), expired - Date.now() + 10_000);
     await writeFile(path.join(gate, 'go'), '');
     const restarted = target.start();
+
+    // Assess 2: the request handed back is refused, before anything is downloaded; `current` is
+    // still v1, the release of the last successful deployment; the refusal, a late report, is
+    // audited and not recorded on the Failed deployment.
+    const interrupted = targetRequestId(deploymentId, target.agentId);
+    await waitFor('the interrupted request refused', async () => restarted.log.find((l) => l.msg === 'request answered' && l.requestId === interrupted), 30_000);
+    expect(restarted.log.find((l) => l.msg === 'request answered' && l.requestId === interrupted)).toMatchObject({ outcome: 'failed', code: 'RequestExpired' });
+    expect(restarted.log.some((l) => l.msg === 'audit: expired deployment request refused' && l.requestId === interrupted)).toBe(true);
+    expect(await currentOf(appDir)).toBe(live);
+    expect(await readFile(path.join(appDir, 'current', 'index.html'), 'utf8')).toBe('<h1>v1</h1>\n');
+    await waitFor('the late report audited', async () =>
+      (await cli.json<AuditEvent[]>(['audit', 'list', '--limit', '500'])).find((e) => e.action === 'deployments:late-report-refused' && e.target?.id === deploymentId),
+    30_000);
+    expect((await deployRunOf(accountId, deploymentId)).targetReports).toEqual(stale.targetReports);
+    expect(await cli.json<Deployment>(['status', deploymentId])).toMatchObject({ state: 'Failed', outcome: { reason: failed.outcome?.reason } });
+
+    // Act 3: the same release again.
     const redeployed = await deployAndWait(cli, 'site', '2.0.0', 'web');
 
-    // Assess 2: installed by the new deployment. The interrupted request, redelivered to the
-    // restarted target, is answered too (its deployment had already ended); either way
-    // `current` is the complete release the target last reported, never a half install.
+    // Assess 3: installed by the new deployment, whole, and the only install since v1.
     expectSucceeded(redeployed);
-    const interrupted = targetRequestId(deploymentId, target.agentId);
-    const journal = await waitFor('the interrupted request answered', async () => {
-      const entries = await journalOf(target.state);
-      return entries.some((e) => e.requestId === interrupted) ? entries : undefined;
-    }, 20_000);
-    const lastInstalled = journal.filter((e) => e.type === 'deploy-release' && e.outcome === 'succeeded').at(-1) as { result?: { current?: string } } | undefined;
-    const now = await currentOf(appDir);
-    expect(now).toBe(lastInstalled?.result?.current);
-    expect(now).toMatch(new RegExp(`-(${deploymentId}|${redeployed.deploymentId})$`));
-    expect(await readFile(path.join(appDir, 'current', 'index.html'), 'utf8')).toBe('<h1>v2</h1>\n');
     await restarted.answered('deploy-release', 'succeeded');
+    const journal = await journalOf(target.state);
+    expect(journal.filter((e) => e.type === 'deploy-release').map((e) => [e.requestId, e.outcome])).toEqual([
+      [expect.any(String), 'succeeded'],
+      [interrupted, 'failed'],
+      [targetRequestId(redeployed.deploymentId, target.agentId), 'succeeded'],
+    ]);
+    expect(await currentOf(appDir)).toMatch(new RegExp(`-${redeployed.deploymentId}$`));
+    expect(await readFile(path.join(appDir, 'current', 'index.html'), 'utf8')).toBe('<h1>v2</h1>\n');
   });
 });
