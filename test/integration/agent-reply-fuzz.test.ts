@@ -143,7 +143,7 @@ describe('agent reply fuzz: malformed and forged messages on the real reply queu
     requests = { mine: targetRequestId(deployments.mine, target.agentId), peers: targetRequestId(deployments.peers, peer.agentId) };
     const accountId = accountA.accountId;
     for (const [agent, deploymentId, requestId] of [[target, deployments.mine, requests.mine], [peer, deployments.peers, requests.peers]] as const) {
-      await putItem(env.DEPLOYMENTS_TABLE!, { pk: `ACCOUNT#${accountId}`, sk: `DEPLOYMENT#${deploymentId}`, accountId, deploymentId, releaseId, deployTargets: [agent.agentId], targetReports: {} });
+      await putItem(env.DEPLOYMENTS_TABLE!, { pk: `ACCOUNT#${accountId}`, sk: `DEPLOYMENT#${deploymentId}`, accountId, deploymentId, releaseId, state: 'InProgress', deployTargets: [agent.agentId], targetReports: {} });
       await putItem(env.DEPLOYMENTS_TABLE!, { pk: `ACCOUNT#${accountId}`, sk: `DEPLOYREQ#${requestId}`, kind: 'deploy-request', deploymentId, agentId: agent.agentId });
       await putItem(env.DIRECTORY_TABLE!, {
         pk: `ACCOUNT#${accountId}`, sk: `REQUEST#${requestId}`, kind: 'agent-request', accountId, requestId, type: 'deploy', agentId: agent.agentId,
