@@ -6,8 +6,12 @@ import { routeKey, routes, type HttpMethod } from '../../functions/api/routes.ts
 import { enrolAgent, registerOwnerKey, signedEnrolment } from '../support/agents.ts';
 import { localClients } from '../support/clients.ts';
 import { approvalSetup, executionEnded } from '../support/deployments.ts';
+import { useOwnStack } from '../support/own-stack.ts';
 
-const { dynamo, env } = localClients();
+// Every rejected request is checked against a snapshot of whole tables: on a stack of this file's
+// own they hold only this file's data, so the check stays complete and its cost does not grow
+// with every file that ran before.
+useOwnStack();
 
 type Operation = { method: HttpMethod; path: string; params: string[] };
 
@@ -15,7 +19,10 @@ type Operation = { method: HttpMethod; path: string; params: string[] };
 const RUNS_PER_ROUTE = 7;
 
 /** Every item of both tables except audit events (refusals are audited by design). */
+let clients: ReturnType<typeof localClients> | undefined;
 const snapshot = async () => {
+  // Made on first use: the own stack's endpoints are known only once beforeAll has run.
+  const { dynamo, env } = (clients ??= localClients());
   const items: string[] = [];
   for (const table of [env.DIRECTORY_TABLE!, env.DEPLOYMENTS_TABLE!]) {
     let start: Record<string, unknown> | undefined;

@@ -2,9 +2,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { afterAll, beforeAll, onTestFinished } from 'vitest';
+import { onTestFinished } from 'vitest';
 import { localClients } from './clients.ts';
-import { serveFileFrom, startOwnStack, type OwnStack } from './own-stack.ts';
+import { useOwnStack } from './own-stack.ts';
 
 /** Seconds a key server gets to answer a grant, and targets to report, on the fault stack. */
 export const FAULT_TIMEOUTS = { grantSeconds: 8, targetSeconds: 25 };
@@ -15,27 +15,13 @@ export const FAULT_TIMEOUTS = { grantSeconds: 8, targetSeconds: 25 };
  * helpers pointed at it. Agents count as online for 30 s after a heartbeat, so a key server
  * paused for a few seconds is still asked.
  */
-export const useFaultStack = () => {
-  let stack: OwnStack | undefined;
-  let undo: (() => void) | undefined;
-  beforeAll(async () => {
-    stack = await startOwnStack({
-      env: {
-        POWERTOOLS_LOG_LEVEL: 'ERROR',
-        AGENT_ONLINE_SECONDS: '30',
-        AGENT_HEARTBEAT_SECONDS: '1',
-        DEPLOY_GRANT_TIMEOUT_SECONDS: String(FAULT_TIMEOUTS.grantSeconds),
-        DEPLOY_TARGET_TIMEOUT_SECONDS: String(FAULT_TIMEOUTS.targetSeconds),
-      },
-      ...(process.env.LATCHKEY_STACK_LOG ? { logPath: process.env.LATCHKEY_STACK_LOG } : {}),
-    });
-    undo = serveFileFrom(stack);
-  }, 90_000);
-  afterAll(async () => {
-    undo?.();
-    await stack?.stop();
+export const useFaultStack = () =>
+  useOwnStack({
+    AGENT_ONLINE_SECONDS: '30',
+    AGENT_HEARTBEAT_SECONDS: '1',
+    DEPLOY_GRANT_TIMEOUT_SECONDS: String(FAULT_TIMEOUTS.grantSeconds),
+    DEPLOY_TARGET_TIMEOUT_SECONDS: String(FAULT_TIMEOUTS.targetSeconds),
   });
-};
 
 /** Messages on an SQS queue: waiting to be received, and received but not deleted (in flight). */
 export const queueDepth = async (queueUrl: string) => {

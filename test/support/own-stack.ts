@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import type { Endpoints } from '../../local/stack.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -68,4 +68,24 @@ export const serveFileFrom = (stack: Pick<OwnStack, 'endpoints' | 'env'>) => {
     Object.assign(endpoints, saved.endpoints);
     Object.assign(env, saved.env);
   };
+};
+
+/**
+ * A stack of this test file's own for its whole run, with the support helpers pointed at it:
+ * for files that need it configured otherwise, or empty of every other file's data.
+ */
+export const useOwnStack = (env: Record<string, string> = {}) => {
+  let stack: OwnStack | undefined;
+  let undo: (() => void) | undefined;
+  beforeAll(async () => {
+    stack = await startOwnStack({
+      env: { POWERTOOLS_LOG_LEVEL: 'ERROR', ...env },
+      ...(process.env.LATCHKEY_STACK_LOG ? { logPath: process.env.LATCHKEY_STACK_LOG } : {}),
+    });
+    undo = serveFileFrom(stack);
+  }, 90_000);
+  afterAll(async () => {
+    undo?.();
+    await stack?.stop();
+  });
 };
