@@ -9,6 +9,19 @@ import { api } from '../support/http.ts';
 
 const { sqs, env } = localClients();
 
+/** An account whose second key server was just asked to create master key version 1 for both. */
+const twoKeyServers = async () => {
+  const a = await newAccount();
+  const ownerKey = await registerOwnerKey(a.owner);
+  const first = await enrolAgent(a.owner, ownerKey);
+  const second = await enrolAgent(a.owner, ownerKey);
+  const request = await waitFor('the create-master-key request', async () => {
+    const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: second.queueUrl, WaitTimeSeconds: 1 }));
+    return Messages[0] ? JSON.parse(Messages[0].Body!) : undefined;
+  });
+  return { a, first, second, request };
+};
+
 describe('owner key, enrolments and agents', () => {
   it('registers the owner key once; another key is refused, the same one is fine', async () => {
     const a = await newAccount();
@@ -86,15 +99,7 @@ describe('owner key, enrolments and agents', () => {
   });
 
   it('asks the second key server to create master key version 1 for both, and stores only the wraps it returns', async () => {
-    const a = await newAccount();
-    const ownerKey = await registerOwnerKey(a.owner);
-    const first = await enrolAgent(a.owner, ownerKey);
-    const second = await enrolAgent(a.owner, ownerKey);
-
-    const request = await waitFor('the create-master-key request', async () => {
-      const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: second.queueUrl, WaitTimeSeconds: 1 }));
-      return Messages[0] ? JSON.parse(Messages[0].Body!) : undefined;
-    });
+    const { a, first, second, request } = await twoKeyServers();
     expect(request).toMatchObject({ type: 'create-master-key', version: 1, accountId: a.accountId });
     expect(request.holders.map((h: { agentId: string }) => h.agentId).sort()).toEqual([first.agentId, second.agentId].sort());
 
@@ -121,14 +126,7 @@ describe('owner key, enrolments and agents', () => {
 
   it('refuses a create-master-key reply with a copy its key server did not sign: nothing is stored, the refusal is audited', async () => {
     // Prepare
-    const a = await newAccount();
-    const ownerKey = await registerOwnerKey(a.owner);
-    const first = await enrolAgent(a.owner, ownerKey);
-    const second = await enrolAgent(a.owner, ownerKey);
-    const request = await waitFor('the create-master-key request', async () => {
-      const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: second.queueUrl, WaitTimeSeconds: 1 }));
-      return Messages[0] ? JSON.parse(Messages[0].Body!) : undefined;
-    });
+    const { a, first, second, request } = await twoKeyServers();
 
     // Act: the reply is signed by the key server, but the copy for `first` was signed by `first`.
     const wraps = [second.masterCopy(second.agentId, 1, toB64(Buffer.alloc(64, 7))), first.masterCopy(first.agentId, 1, toB64(Buffer.alloc(64, 8)))];
