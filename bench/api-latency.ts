@@ -83,7 +83,7 @@ export const apiLatency = async ({ runs }: { runs: number }): Promise<string> =>
     '',
     table(['Route', ...LEVELS.flatMap((c) => [`p50 @${c}`, `p99 @${c}`]), ...LEVELS.map((c) => `req/s @${c}`), `failed @${LEVELS.join('/')} (all runs)`], rows),
     '',
-    'A p99 of a run is its slowest request or close to it (20–64 samples per run). The local stack runs every function in one Node process on this machine, so latency grows with concurrency as requests queue for its one event loop, and past the 10 s function timeout a request fails (middy answers 500); in AWS each request has its own Lambda instance.',
+    'A p99 of a run is its slowest request or close to it (20–64 samples per run). The local stack runs every function in one Node process on this machine, so latency grows with concurrency as requests queue for its one event loop, and past the 10 s function timeout a request fails (503 with Retry-After, the handler having run out of time); in AWS each request has its own Lambda instance.',
   ].join('\n');
 };
 
