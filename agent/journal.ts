@@ -1,9 +1,9 @@
-import { lstat, open, readFile, type FileHandle } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { z } from 'zod';
 import { isoTime } from '#shared/protocol/common.ts';
 import { requestId } from '#shared/protocol/agent-messages.ts';
 import type { Logger } from './log.ts';
-import { assertPrivate, writePrivateFile } from './state.ts';
+import { readPrivateFile, writePrivateFile } from './state.ts';
 
 /**
  * Requests already answered, by request id. SQS delivers at least once, so a request can come
@@ -49,13 +49,9 @@ export const openJournal = async (path: string, deps: { log: Logger; now?: () =>
   const entries = new Map<string, JournalEntry>();
   let rewrite = false;
 
-  const present = await lstat(path).then(
-    () => true,
-    (error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? false : Promise.reject(error)),
-  );
-  if (present) {
-    await assertPrivate(path, 'file');
-    const lines = (await readFile(path, 'utf8')).split('\n').filter((line) => line.length > 0);
+  const text = await readPrivateFile(path);
+  if (text !== undefined) {
+    const lines = text.split('\n').filter((line) => line.length > 0);
     lines.forEach((line, index) => {
       let parsed: ReturnType<typeof journalEntry.safeParse> | undefined;
       try {

@@ -1,7 +1,6 @@
-import { lstat, readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { commitsTo, masterCommitment } from '#shared/protocol/trust.ts';
-import { assertPrivate, writePrivateFile } from './state.ts';
+import { readPrivateFile, writePrivateFile } from './state.ts';
 
 /**
  * What this agent knows each master key version to be: a one-way commitment, never the key.
@@ -33,14 +32,8 @@ export interface MasterPins {
 
 export const openMasterPins = async (path: string, now: () => number = Date.now): Promise<MasterPins> => {
   let file: PinsFile = { v: 1, pins: {} };
-  const present = await lstat(path).then(
-    () => true,
-    (error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? false : Promise.reject(error)),
-  );
-  if (present) {
-    await assertPrivate(path, 'file');
-    file = pinsFile.parse(JSON.parse(await readFile(path, 'utf8')));
-  }
+  const text = await readPrivateFile(path);
+  if (text !== undefined) file = pinsFile.parse(JSON.parse(text));
   return {
     check(accountId, version, master) {
       const pin = file.pins[String(version)];

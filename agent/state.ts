@@ -71,6 +71,13 @@ const exists = async (path: string) =>
     },
   );
 
+/** A private state file's text, after checking it is ours and 0600; undefined when it does not exist yet. */
+export const readPrivateFile = async (path: string): Promise<string | undefined> => {
+  if (!(await exists(path))) return undefined;
+  await assertPrivate(path, 'file');
+  return readFile(path, 'utf8');
+};
+
 /** Creates the state directory (0700), or accepts an existing private, uninitialised one. */
 export const createStateDir = async (dir: string) => {
   const paths = statePaths(dir);

@@ -1,6 +1,5 @@
-import { lstat, readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { assertPrivate, writePrivateFile } from '../state.ts';
+import { readPrivateFile, writePrivateFile } from '../state.ts';
 
 /**
  * The deployments this target has already accepted, by deployment id, with the request that
@@ -24,14 +23,8 @@ export interface UsedGrants {
 
 export const openUsedGrants = async (path: string, now: () => number = Date.now): Promise<UsedGrants> => {
   let file: z.infer<typeof usedFile> = { v: 1, used: {} };
-  const present = await lstat(path).then(
-    () => true,
-    (error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? false : Promise.reject(error)),
-  );
-  if (present) {
-    await assertPrivate(path, 'file');
-    file = usedFile.parse(JSON.parse(await readFile(path, 'utf8')));
-  }
+  const text = await readPrivateFile(path);
+  if (text !== undefined) file = usedFile.parse(JSON.parse(text));
   return {
     usedByOther: (deploymentId, requestId) => {
       const entry = file.used[deploymentId];
