@@ -8,11 +8,9 @@ import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateAgentKeys } from '#shared/crypto/index.ts';
-import { agentIdFor, signBinding, toB64, type AgentBinding } from '#shared/protocol/trust.ts';
 import { capturedEmails, linkIn } from '../../local/demo/mail.ts';
 import type { Caller } from '../support/accounts.ts';
-import { registerOwnerKey, signedEnrolment } from '../support/agents.ts';
+import { enrolAgent, registerOwnerKey } from '../support/agents.ts';
 import { submitForm } from '../support/approval-mail.ts';
 import { waitFor } from '../support/clients.ts';
 import type { ApiResponse } from '../support/http.ts';
@@ -87,25 +85,6 @@ const parked = (accountId: string, deploymentId: string, stage: 'approval' | 'de
 
 const execution = async (deploymentId: string) =>
   clients().sfn.send(new DescribeExecutionCommand({ executionArn: `${stack.env.DEPLOYMENT_STATE_MACHINE_ARN!.replace(':stateMachine:', ':execution:')}:${deploymentId}` }));
-
-/** An agent enrolled over the API (key server), which gets its own request queue. */
-const enrolKeyServer = async (owner: Caller) => {
-  const enrolment = await signedEnrolment(owner, await registerOwnerKey(owner), 'keyserver');
-  expectStatus(await owner('PUT', `/enrolments/${enrolment.enrolmentId}/signature`, { signature: enrolment.signature }), 200);
-  const keys = generateAgentKeys();
-  const binding: AgentBinding = {
-    v: 1,
-    accountId: enrolment.statement.accountId,
-    enrolmentId: enrolment.enrolmentId,
-    agentId: agentIdFor(keys.signing.publicKey),
-    role: 'keyserver',
-    encryptionKey: toB64(keys.encryption.publicKey),
-    signingKey: toB64(keys.signing.publicKey),
-    enrolledAt: new Date().toISOString(),
-  };
-  const body = { binding, tokenSignature: signBinding(enrolment.token.privateKey, binding), agentSignature: signBinding(keys.signing.privateKey, binding) };
-  return expectStatus(await as()('POST', '/agents', body), 201) as { agentId: string; queueUrl: string };
-};
 
 /** The agent's queue as the stack that runs now has it, and as the agent item names it. */
 const agentQueue = async (accountId: string, agentId: string) => {
@@ -192,7 +171,7 @@ describe('the local stack restarted with --data in the middle of pending approva
 
     const deploy = async (environmentId: string) =>
       expectStatus(await s.owner('POST', '/deployments', { appId: app.appId, releaseId: created.releaseId, environmentId }), 201).deploymentId as string;
-    s.agent = await enrolKeyServer(s.owner);
+    s.agent = await enrolAgent(s.owner, await registerOwnerKey(s.owner), 'keyserver', [], as());
     s.approved = await deploy(prod.environmentId);
     s.expiring = await deploy(staging.environmentId);
 

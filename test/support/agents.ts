@@ -15,9 +15,8 @@ import {
   type AgentBinding,
   type EnrolmentStatement,
 } from '#shared/protocol/trust.ts';
-import type { Caller } from './accounts.ts';
+import { as, type Caller } from './accounts.ts';
 import { waitFor } from './clients.ts';
-import { api } from './http.ts';
 import { initAndEnrol, spawnAgent } from '#local/demo/agent-process.ts';
 
 /** The owner key, made and registered the way the CLI does it. */
@@ -44,6 +43,8 @@ export const enrolAgent = async (
   ownerKey: { privateKey: Uint8Array },
   role: 'keyserver' | 'target' = 'keyserver',
   environments: string[] = [],
+  /** Who sends the agent's own, token-less POST /agents: the shared stack unless a test runs its own. */
+  anonymous: Caller = as(undefined),
 ) => {
   const enrolment = await signedEnrolment(owner, ownerKey, role, environments);
   expect((await owner('PUT', `/enrolments/${enrolment.enrolmentId}/signature`, { signature: enrolment.signature })).status).toBe(200);
@@ -58,8 +59,10 @@ export const enrolAgent = async (
     signingKey: toB64(keys.signing.publicKey),
     enrolledAt: new Date().toISOString(),
   };
-  const enrolled = await api('POST', '/agents', {
-    json: { binding, tokenSignature: signBinding(enrolment.token.privateKey, binding), agentSignature: signBinding(keys.signing.privateKey, binding) },
+  const enrolled = await anonymous('POST', '/agents', {
+    binding,
+    tokenSignature: signBinding(enrolment.token.privateKey, binding),
+    agentSignature: signBinding(keys.signing.privateKey, binding),
   });
   expect(enrolled.status, JSON.stringify(enrolled.body)).toBe(201);
   const accountId = enrolment.statement.accountId;
