@@ -26,11 +26,12 @@ const randomFile = async (file: string, size: number) => {
  * What a secure deployment needs, made the way people make it (local/demo/run-demo.ts): an owner
  * signed up with the CLI (the owner key on this machine), two key servers and one target as real
  * `latchkey-agent run` processes logging at debug (their log lines carry the timings), a secure
- * application, an environment `prod` served by the target (with one approver when `approval`),
+ * application, an environment `prod` served by the target (when `approval`, with approvers in a
+ * group `approvers`, one of one unless told how many and how many must approve),
  * and a pushed release of `releaseBytes` random bytes plus a latchkey.yml whose postInstall checks
  * the payload arrived. `stop()` ends the agents and removes every file.
  */
-export const secureDeploymentSetup = async (endpoints: Endpoints, options: { releaseBytes: number; approval?: boolean; say?: (line: string) => void }) => {
+export const secureDeploymentSetup = async (endpoints: Endpoints, options: { releaseBytes: number; approval?: boolean | { approvers: number; required: number }; say?: (line: string) => void }) => {
   const say = options.say ?? (() => {});
   const home = await mkdtemp(path.join(tmpdir(), 'latchkey-bench-'));
   const agents: Agent[] = [];
@@ -45,15 +46,18 @@ export const secureDeploymentSetup = async (endpoints: Endpoints, options: { rel
 
     const account = await latchkey<{ accountId: string }>(['signup', '--account', 'Bench', '--name', 'Olive Owner', '--email', `owner-${randomBytes(4).toString('hex')}@example.com`]);
     const { token: ownerToken } = JSON.parse(await readFile(owner.LATCHKEY_CONFIG, 'utf8')) as { token: string };
-    let approver: { email: string; token: string } | undefined;
+    const approvers: { email: string; token: string }[] = [];
     const approval: string[] = [];
     if (options.approval) {
-      const email = `approver-${account.accountId.slice(4, 12)}@example.com`;
-      const added = await latchkey<{ firstToken: { secret: string } }>(['users', 'add', '--name', 'Bob Approver', '--email', email, '--role', 'approver']);
+      const { approvers: count, required } = options.approval === true ? { approvers: 1, required: 1 } : options.approval;
       await latchkey(['groups', 'create', 'approvers']);
-      await latchkey(['groups', 'add-member', 'approvers', email]);
-      approver = { email, token: added.firstToken.secret };
-      approval.push('--approval', '--approvers', 'approvers', '--required', '1');
+      for (let n = 1; n <= count; n += 1) {
+        const email = `approver${n}-${account.accountId.slice(4, 12)}@example.com`;
+        const added = await latchkey<{ firstToken: { secret: string } }>(['users', 'add', '--name', `Approver ${n}`, '--email', email, '--role', 'approver']);
+        await latchkey(['groups', 'add-member', 'approvers', email]);
+        approvers.push({ email, token: added.firstToken.secret });
+      }
+      approval.push('--approval', '--approvers', 'approvers', '--required', String(required));
     }
     const environment = await latchkey<{ environmentId: string }>(['envs', 'create', 'prod', ...approval]);
 
@@ -93,7 +97,9 @@ export const secureDeploymentSetup = async (endpoints: Endpoints, options: { rel
       endpoint: endpoints.api,
       accountId: account.accountId,
       ownerToken,
-      approver,
+      /** The first approver, when there are approvers. */
+      approver: approvers[0],
+      approvers,
       keyServers,
       target,
       /** The body of `POST /deployments` for this release to prod. */
