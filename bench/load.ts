@@ -194,6 +194,7 @@ export const loadTest = async ({ deployments, concurrency, deadlineSeconds }: Lo
     const metricsUrl = stack.endpoints.metrics!;
     await fetch(`${metricsUrl}/metrics/reset`, { method: 'POST' });
     const loadBefore = machineLine().split('load average ')[1];
+    const loadStartedAt = new Date().toISOString();
     say(`${total} deployments (${deployments} to deploy), ${concurrency} at a time`);
     const started = performance.now();
     const driven = await pool(total, concurrency, async (index) => {
@@ -306,6 +307,12 @@ export const loadTest = async ({ deployments, concurrency, deadlineSeconds }: Lo
       return [route, l.count, ms(l.p50), ms(l.p99)];
     });
     const all = latencyOf([...latency.values()].flat());
+    const actions = loadRequests - (latency.get('GET /deployments/{id}')?.length ?? 0);
+    // Not an invariant (a redelivery is what at-least-once delivery allows), but what the agents met under the load.
+    const agentWarnings = countBy(
+      agents.flatMap((a) => a.log.filter((l) => (l.level === 'warn' || l.level === 'error') && (l.time ?? '') >= loadStartedAt).map((l) => `${a.name}: ${l.msg}${l.detail ? ` (${String(l.detail)})` : ''}`)),
+      (what) => what,
+    );
     const deploy = latencyOf(driven.flatMap((d) => (d.deployMs === undefined ? [] : [d.deployMs])));
     const sum = (counts: Record<string, number>) => Object.values(counts).reduce((n, c) => n + c, 0);
     const perDeployment = (n: number) => (n / Math.max(1, begun.length)).toFixed(1);
@@ -335,7 +342,7 @@ export const loadTest = async ({ deployments, concurrency, deadlineSeconds }: Lo
       `Machine: ${machineLine()}. Load average when the load began: ${loadBefore}; when it ended: ${loadAfter}. The local stack in its own process (\`local/main.ts --port 0 --json\`, loopback); two key servers and one target as \`latchkey-agent run\` processes (the target installs one release at a time), enrolled with the CLI; a secure application and one pushed release of ${RELEASE_BYTES / 1024} KiB; environment \`prod\` needing ${REQUIRED_APPROVALS} of 3 approvers. Each of ${concurrency} clients drives one deployment to its end, then the next: create, approvals, then deploy (the deployer polls it until it ends), decline or cancel.`,
       `Deployments: ${listed(outcomes)}. Key-server grant requests per deployed deployment: ${listed(countBy([...grantRequests.values()], (n) => `× ${n}`))}. Workflows: ${listed(workflows)}.`,
       '',
-      `**${loadRequests} requests in ${seconds.toFixed(1)} s: ${(loadRequests / seconds).toFixed(1)} requests/s**, p50 ${ms(all.p50)} ms, p99 ${ms(all.p99)} ms (client-side, including the deployer's status polls); **${succeeded} deployments Succeeded: ${((succeeded / seconds) * 60).toFixed(1)} per minute**, deploy action → Succeeded seen p50 ${ms(deploy.p50)} ms, p99 ${ms(deploy.p99)} ms.`,
+      `**${loadRequests} requests in ${seconds.toFixed(1)} s: ${(loadRequests / seconds).toFixed(1)} requests/s**, p50 ${ms(all.p50)} ms, p99 ${ms(all.p99)} ms (client-side, including the deployer's ${loadRequests - actions} status polls; the ${actions} actions alone: ${(actions / seconds).toFixed(1)} per second); **${succeeded} deployments Succeeded: ${((succeeded / seconds) * 60).toFixed(1)} per minute**, deploy action → Succeeded seen p50 ${ms(deploy.p50)} ms, p99 ${ms(deploy.p99)} ms.`,
       '',
       table(['Route', 'Requests', 'p50 ms', 'p99 ms'], routes),
       '',
@@ -344,6 +351,8 @@ export const loadTest = async ({ deployments, concurrency, deadlineSeconds }: Lo
       `What the stack did during the load (its own counters), in all and per deployment started (${begun.length}):`,
       '',
       table(['Count', 'All', 'Per deployment'], stackRows.map(([what, n]) => [what, Number(n.toFixed(1)), perDeployment(n)])),
+      '',
+      `Agent warnings and errors during the load: ${listed(agentWarnings).replaceAll('|', '/')}.`,
       ...(problems.length ? ['', `Problems (${problems.length}):`, '', ...problems.slice(0, 12).map((p) => `- ${p}`), ...(problems.length > 12 ? [`- … and ${problems.length - 12} more`] : [])] : []),
       ...(stack.errors().length ? ['', 'Errors the stack logged (the function name is the last one the shared logger saw):', '', table(['Error', 'Count'], stack.errors().slice(0, 8).map((e) => [e.what.replaceAll('|', '/'), e.count]))] : []),
     ].join('\n');
