@@ -73,7 +73,7 @@ const issueDeploymentGrant: Handler<'issue-deployment-grant'> = async (request, 
   try {
     releaseKey = unwrapUnderMaster(master, releaseKeyUnderMasterContext({ ...ids, version: master.version }), fromB64(request.wrappedReleaseKey));
     const keyList = sealKeyList(deploymentKey, keyListContext(ids), [
-      { context: releasePayloadContext(ids), releaseKey, headerHash: manifest.headerHash, ciphertextSha256: manifest.ciphertextSha256 },
+      { context: releasePayloadContext(ids), releaseKey, headerHash: manifest.headerHash, fileDigest: manifest.fileDigest },
     ]);
     const deploymentKeyUnderMaster = wrapUnderMaster(master, deploymentKeyUnderMasterContext(ids, master.version), deploymentKey);
     const grants = [];

@@ -105,7 +105,7 @@ export const fetchSecureRelease = async (request: DeployReleaseRequest, manifest
     const entry = integrity('the key list is refused', () => findRelease(entries, releasePayloadContext(ids)));
     releaseKey = entry.releaseKey;
     for (const other of entries) if (other !== entry) other.releaseKey.fill(0);
-    if (!same(entry.ciphertextSha256, manifest.ciphertextSha256) || !same(entry.headerHash, manifest.headerHash)) {
+    if (!same(entry.fileDigest, manifest.fileDigest) || !same(entry.headerHash, manifest.headerHash)) {
       throw new RequestRefused('IntegrityCheckFailed', 'the key list names another release file than the manifest');
     }
     const download = await openDownload(request.url, manifest.ciphertextSize, log, { deploymentId: request.deploymentId });
@@ -135,7 +135,7 @@ export const fetchSecureRelease = async (request: DeployReleaseRequest, manifest
 export const fetchPlainRelease = async (request: DeployReleaseRequest, outputPath: string, context: HandlerContext) => {
   const ids = deployIdsOf(request, context.self.accountId);
   const manifest = request.manifest ? verifiedManifest(request, ids) : undefined;
-  const expected = manifest ? manifest.ciphertextSha256 : Buffer.from(request.digest, 'hex');
+  const expected = manifest ? manifest.fileDigest : Buffer.from(request.digest, 'hex');
   const download = await openDownload(request.url, manifest?.ciphertextSize ?? 0, context.log, { deploymentId: request.deploymentId });
   const got = await downloadToFile(download, outputPath);
   if ((manifest && got.size !== manifest.ciphertextSize) || !same(got.sha256, expected)) {

@@ -61,7 +61,7 @@ export const plainManifest = (context: CryptoContext, size: number, sha256: Buff
   plaintextSize: size,
   ciphertextSize: size,
   headerHash: Buffer.alloc(32),
-  ciphertextSha256: sha256,
+  fileDigest: sha256,
 });
 
 const sha256File = async (file: string): Promise<Buffer> => {
@@ -157,7 +157,7 @@ export const registerPush = (program: Command, ctx: Context) => {
           const manifest = signManifest(unsigned, signer);
           let release = await client.call('POST /apps/{id}/releases/{releaseId}/complete', {
             params: { id: app.appId, releaseId: created.releaseId },
-            body: { digest: unsigned.ciphertextSha256.toString('hex'), manifest: manifest.toString('base64url'), ...(parts ? { parts } : {}) },
+            body: { digest: unsigned.fileDigest.toString('hex'), manifest: manifest.toString('base64url'), ...(parts ? { parts } : {}) },
           });
           let sealedBy: string | undefined;
           if (app.secure && releaseKey) {

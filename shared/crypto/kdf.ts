@@ -7,6 +7,7 @@ import { hkdfSync } from 'node:crypto';
 export const LABEL = {
   releaseCommitment: 'latchkey/v1/release-commitment\0',
   releasePayload: 'latchkey/v1/release-payload\0',
+  releaseDigest: 'latchkey/v1/release-digest\0',
   masterWrap: 'latchkey/v1/master-wrap\0',
   keyList: 'latchkey/v1/key-list\0',
   manifestSignature: 'latchkey/v1/release-manifest\0',

@@ -12,17 +12,18 @@ export interface KeyListEntry {
   releaseKey: Uint8Array;
   /** SHA-256 of the release header (manifest headerHash). */
   headerHash: Uint8Array;
-  /** SHA-256 of the whole release file (manifest ciphertextSha256). */
-  ciphertextSha256: Uint8Array;
+  /** The release file's digest (manifest fileDigest, docs/release-format.md §3.5). */
+  fileDigest: Uint8Array;
 }
 
-const BODY_VERSION = 1;
+/** v2: the digest is the release digest of §3.5 (v1: one SHA-256 of the file). */
+const BODY_VERSION = 2;
 const FILE_MAGIC = Buffer.from('LKKL', 'ascii');
 const FILE_VERSION = 1;
 
 /**
- * Plaintext: u8 1 ‖ u16 count ‖ per entry: u16 len ‖ context ‖ key(32) ‖ header hash(32) ‖
- * ciphertext SHA-256(32). Entries keep the order given.
+ * Plaintext: u8 2 ‖ u16 count ‖ per entry: u16 len ‖ context ‖ key(32) ‖ header hash(32) ‖
+ * file digest(32). Entries keep the order given.
  */
 export const encodeKeyList = (entries: readonly KeyListEntry[]): Buffer => {
   const w = new ByteWriter().u8(BODY_VERSION).u16(entries.length);
@@ -30,7 +31,7 @@ export const encodeKeyList = (entries: readonly KeyListEntry[]): Buffer => {
     w.prefixed16(encodeContext(e.context))
       .exact(e.releaseKey, KEY_BYTES, 'release key')
       .exact(e.headerHash, 32, 'header hash')
-      .exact(e.ciphertextSha256, 32, 'ciphertext SHA-256');
+      .exact(e.fileDigest, 32, 'file digest');
   }
   return w.finish();
 };
@@ -46,7 +47,7 @@ export const decodeKeyList = (body: Uint8Array): KeyListEntry[] => {
       context: decodeContext(r.prefixed16()),
       releaseKey: Buffer.from(r.bytes(KEY_BYTES)),
       headerHash: Buffer.from(r.bytes(32)),
-      ciphertextSha256: Buffer.from(r.bytes(32)),
+      fileDigest: Buffer.from(r.bytes(32)),
     });
   }
   r.end();

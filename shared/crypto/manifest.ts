@@ -16,21 +16,22 @@ export interface ReleaseManifest {
   /** SHA-256 of the release header bytes (which carry the key commitment). */
   headerHash: Buffer;
   /**
-   * SHA-256 of the whole release file (of the archive itself for a plain release). With the
-   * committed key and the per-segment tags it also fixes the plaintext: docs/release-format.md §7.
+   * The release file's digest (docs/release-format.md §3.5; for a plain release, the SHA-256 of
+   * the archive itself). With the committed key and the per-segment tags it also fixes the
+   * plaintext: §7.
    */
-  ciphertextSha256: Buffer;
+  fileDigest: Buffer;
   /** SHA-256 of the signer's Ed25519 public key (tells a verifier which key to use). */
   signerKeyId: Buffer;
 }
 
 const MAGIC = Buffer.from('LKMF', 'ascii');
-/** v2 dropped the plaintext digest (docs/release-format.md §7, §10). */
-const FORMAT_VERSION = 2;
+/** v2 dropped the plaintext digest; v3 signs the release digest instead of one SHA-256 (docs/release-format.md §10). */
+const FORMAT_VERSION = 3;
 
 /**
- * Body: "LKMF" ‖ u8 2 ‖ u16 len ‖ context ‖ u32 segment size ‖ u64 plaintext size ‖
- * u64 ciphertext size ‖ header hash(32) ‖ ciphertext SHA-256(32) ‖ signer key id(32).
+ * Body: "LKMF" ‖ u8 3 ‖ u16 len ‖ context ‖ u32 segment size ‖ u64 plaintext size ‖
+ * u64 ciphertext size ‖ header hash(32) ‖ file digest(32) ‖ signer key id(32).
  * Signed manifest = body ‖ Ed25519(label ‖ body) (64 bytes).
  */
 export const encodeManifest = (m: ReleaseManifest): Buffer =>
@@ -42,7 +43,7 @@ export const encodeManifest = (m: ReleaseManifest): Buffer =>
     .u64(m.plaintextSize)
     .u64(m.ciphertextSize)
     .exact(m.headerHash, 32, 'header hash')
-    .exact(m.ciphertextSha256, 32, 'ciphertext SHA-256')
+    .exact(m.fileDigest, 32, 'file digest')
     .exact(m.signerKeyId, 32, 'signer key id')
     .finish();
 
@@ -57,7 +58,7 @@ export const decodeManifest = (body: Uint8Array): ReleaseManifest => {
     plaintextSize: r.u64(),
     ciphertextSize: r.u64(),
     headerHash: Buffer.from(r.bytes(32)),
-    ciphertextSha256: Buffer.from(r.bytes(32)),
+    fileDigest: Buffer.from(r.bytes(32)),
     signerKeyId: Buffer.from(r.bytes(32)),
   };
   r.end();

@@ -2,10 +2,10 @@ import { MessageChannel } from 'node:worker_threads';
 
 /**
  * A fixed set of equal-size buffers reused for the whole stream: no per-chunk allocation, and
- * the number of buffers in flight (reads ahead, writes behind, hashes pending) is the memory
- * bound. Shared buffers (SharedArrayBuffer) let a hash worker read a chunk while the main thread
- * encrypts or decrypts the same bytes, with no copy and no transfer. Aligned buffers start on a
- * page boundary, as direct I/O needs (output-file.ts).
+ * the number of buffers in flight (reads ahead, jobs pending, writes behind) is the memory
+ * bound. Shared buffers (SharedArrayBuffer) let a worker encrypt or decrypt a chunk the main
+ * thread read, into a buffer the main thread then writes, with no copy and no transfer.
+ * Aligned buffers start on a page boundary, as direct I/O needs (output-file.ts).
  */
 export class BufferPool {
   private readonly free: Buffer[] = [];
@@ -84,15 +84,30 @@ export const copyInto = (dst: Buffer, at: number, src: Buffer): number => {
 };
 
 /**
- * Returns a callback that runs `then` on its `count`-th call: a buffer read by several stages at
- * once (cipher and hasher, or hasher and writer) goes back to its pool only when the last is done.
+ * Steps run one after another in the order they were added, each once its result is in: chunks
+ * finish out of order on several threads but are written and hashed in file order. `failed`
+ * rejects on the first error (later steps are skipped), so waits elsewhere can stop too.
  */
-export const afterAll = (count: number, then: () => void): (() => void) => {
-  let left = count;
-  return () => {
-    if (--left === 0) then();
-  };
-};
+export class InOrder {
+  private tail: Promise<void> = Promise.resolve();
+  private fail!: (e: unknown) => void;
+  readonly failed = new Promise<never>((_, reject) => (this.fail = reject));
+
+  constructor() {
+    this.failed.catch(() => {});
+  }
+
+  add<T>(result: Promise<T>, step: (r: T) => void): void {
+    result.catch(() => {}); // handled when its turn comes; must not surface as unhandled before then
+    this.tail = this.tail.then(() => result).then(step);
+    this.tail.catch(this.fail);
+  }
+
+  /** Resolves when every step added so far has run. */
+  done(): Promise<void> {
+    return this.tail;
+  }
+}
 
 /** Awaits `p` unless a pipeline stage fails first. */
 export const orFail = <T>(p: Promise<T>, ...failures: Promise<never>[]): Promise<T> => Promise.race([p, ...failures]);

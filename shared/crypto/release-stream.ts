@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { openSource, type ByteSource, type ReleaseInput } from './byte-source.ts';
 import { describeContext, encodeContext, type CryptoContext } from './context.ts';
 import {
@@ -11,9 +11,10 @@ import {
 } from './errors.ts';
 import { assertKey, SALT_BYTES, TAG_BYTES } from './kdf.ts';
 import { verifyManifest, type ReleaseManifest, type UnsignedManifest } from './manifest.ts';
-import { createSha256Sink, type HashMode, type Sha256Sink } from './parallel-hash.ts';
+import { createChunkRunner, type ChunkRunner, type Threads } from './chunk-runner.ts';
+import { leafFrames, ReleaseDigest } from './release-digest.ts';
 import { BLOCK, writeAtomically } from './output-file.ts';
-import { afterAll, BufferPool, copyInto, orFail, release } from './pipeline.ts';
+import { BufferPool, InOrder, orFail } from './pipeline.ts';
 import {
   buildHeader,
   checkCommitment,
@@ -24,23 +25,17 @@ import {
   HEADER_PREFIX_BYTES,
   parseHeader,
   parseHeaderPrefix,
-  setNonce,
 } from './release-format.ts';
 
 /**
- * Reads and writes move ~2 MiB at a time through a few reused buffers: few syscalls, bounded
- * memory, whole segments only. Each segment's cipher output is copied into the chunk's output
- * buffer while still in cache and freed at once (see `release`). Output buffers have a block to
- * spare for the partial block carried between chunks (output-file.ts).
+ * Chunks are whole leaves of the release digest (release-digest.ts): 2 × 16 segments of 64 KiB
+ * by default, so ~2 MiB per read, per worker job and per write. Each pool holds enough buffers
+ * for every worker to have a job queued behind the one it runs, one read ahead and one write
+ * behind. Output buffers have a block to spare for the partial block carried between chunks
+ * (output-file.ts).
  */
-const CHUNK_TARGET = 2 * 1024 * 1024;
-/** Keeps tiny test segment sizes from making a chunk of thousands of cipher calls. */
-const MAX_SEGMENTS_PER_CHUNK = 256;
-/** Buffers per pool: one being processed, one read ahead (or written behind), one spare for a lagging hasher or disk. */
-const POOL_BUFFERS = 3;
-
-const segmentsPerChunk = (unit: number): number =>
-  Math.max(1, Math.min(MAX_SEGMENTS_PER_CHUNK, Math.floor(CHUNK_TARGET / unit)));
+const CHUNK_LEAVES = 1;
+const poolSize = (runner: ChunkRunner): number => 2 * runner.width + 2;
 
 export interface EncryptReleaseOptions {
   /** Plaintext: a file path, a Node stream (e.g. a tar), or bytes. */
@@ -82,7 +77,8 @@ export interface DecryptReleaseOptions {
 /** Test and benchmark knobs; not part of the public API. */
 export interface InternalOptions {
   salt?: Uint8Array;
-  hashing?: HashMode;
+  /** Where chunks are encrypted/decrypted and hashed; default 'auto' (workers for large inputs). */
+  threads?: Threads;
   /**
    * O_DIRECT output where the filesystem allows it (output-file.ts); default true. The output is
    * written once and read back at most once (an upload, a tar extraction), at disk speed, which is
@@ -96,8 +92,8 @@ const checkReleaseContext = (context: CryptoContext): void => {
 };
 
 /**
- * Encrypts a release in constant memory. Returns header hash, sizes and the SHA-256 of the file
- * for the manifest. On failure the partial output is removed.
+ * Encrypts a release in constant memory. Returns header hash, sizes and the release digest for
+ * the manifest. On failure the partial output is removed.
  */
 export const encryptRelease = (opts: EncryptReleaseOptions): Promise<EncryptedRelease> => encryptReleaseWith(opts, {});
 
@@ -111,23 +107,21 @@ export const encryptReleaseWith = async (
   const header = buildHeader(opts.releaseKey, opts.context, S, internal.salt ?? randomBytes(SALT_BYTES));
   const payloadKey = derivePayloadKey(opts.releaseKey, header.salt, header.hash);
   const source = await openSource(opts.input);
-  // The file's digest runs on a worker (for large inputs) over each chunk of cipher output while
-  // the pool writes the same chunk out and this thread encrypts the next one.
-  const cipherHash = createSha256Sink(internal.hashing ?? 'auto', source.size);
+  const G = leafFrames(S);
+  const runner = createChunkRunner(internal.threads ?? 'auto', source.size, { key: payloadKey, segmentSize: S, leafFrames: G });
   try {
     const io = { durable: opts.durable ?? false, direct: internal.directIo ?? true };
     return await writeAtomically(opts.outputPath, io, async (out) => {
-      const fails = [out.failed, cipherHash.failed];
-      const segments = segmentsPerChunk(S);
-      const plainPool = new BufferPool(segments * S, POOL_BUFFERS);
-      const cipherPool = new BufferPool(segments * frameBytes(S) + BLOCK, POOL_BUFFERS + 1, { shared: cipherHash.parallel, aligned: true });
-      const headerBytes = Buffer.from(header.bytes);
-      cipherHash.push(headerBytes, headerBytes.byteLength, noop);
-      out.prepend(headerBytes);
-      const nonce = Buffer.alloc(12);
-      let counter = 0;
+      const inOrder = new InOrder();
+      const fails = [out.failed, runner.failed, inOrder.failed];
+      const segments = CHUNK_LEAVES * G;
+      const plainPool = new BufferPool(segments * S, poolSize(runner), { shared: runner.parallel });
+      const cipherPool = new BufferPool(segments * frameBytes(S) + BLOCK, poolSize(runner) + 1, { shared: runner.parallel, aligned: true });
+      const digest = new ReleaseDigest().header(header.bytes);
+      out.prepend(Buffer.from(header.bytes));
+      let segment = 0;
       let plaintextSize = 0;
-      let ciphertextSize = headerBytes.byteLength;
+      let fileSize = header.bytes.byteLength;
       let next = readInto(source, plainPool, fails);
       for (;;) {
         const { buf, n } = await orFail(next, ...fails);
@@ -135,56 +129,41 @@ export const encryptReleaseWith = async (
         const last = n < buf.byteLength;
         if (!last) next = readInto(source, plainPool, fails);
         const ct = await orFail(cipherPool.take(), ...fails);
-        const start = out.begin(ct);
-        let w = start;
-        let off = 0;
-        for (; off + S <= n; off += S) w = sealSegment(payloadKey, nonce, counter++, false, buf, off, S, ct, w);
-        if (last) w = sealSegment(payloadKey, nonce, counter++, true, buf, off, n - off, ct, w);
-        plainPool.give(buf);
+        // Where this chunk's frames start in its buffer: after the previous chunk's partial block.
+        const outAt = fileSize % BLOCK;
+        const job = runner.seal({ input: buf, length: n, output: ct, outAt, firstSegment: segment, final: last });
+        void job.then(() => plainPool.give(buf), noop);
+        const frames = Math.floor(n / S) + (last ? 1 : 0);
+        segment += frames;
         plaintextSize += n;
-        ciphertextSize += w - start;
-        // Hashed and written at the same time (both only read `ct`); reused once both are done.
-        const done = afterAll(2, () => cipherPool.give(ct));
-        cipherHash.push(ct.subarray(start), w - start, done);
-        out.end(ct, w, done);
+        fileSize += n + frames * TAG_BYTES;
+        inOrder.add(job, (r) => {
+          inStep(out.begin(ct), outAt);
+          digest.leaves(r.leaves, r.written);
+          out.end(ct, outAt + r.written, () => cipherPool.give(ct));
+        });
         if (last) break;
       }
+      await orFail(inOrder.done(), ...fails);
       return {
         context: opts.context,
         segmentSize: S,
         plaintextSize,
-        ciphertextSize,
+        ciphertextSize: fileSize,
         headerHash: header.hash,
-        ciphertextSha256: await cipherHash.digest(),
+        fileDigest: digest.finish(),
       };
     });
   } finally {
-    cipherHash.close();
+    runner.close();
     payloadKey.fill(0);
     await source.close();
   }
 };
 
-/** Encrypts plain[off, off+len) as segment `counter` into out at `w`; returns the new offset. */
-const sealSegment = (
-  key: Buffer,
-  nonce: Buffer,
-  counter: number,
-  final: boolean,
-  plain: Buffer,
-  off: number,
-  len: number,
-  out: Buffer,
-  w: number,
-): number => {
-  setNonce(nonce, counter, final);
-  const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
-  const ct = cipher.update(plain.subarray(off, off + len));
-  cipher.final(); // GCM emits nothing here; it computes the tag
-  const tag = cipher.getAuthTag();
-  w = copyInto(out, w, ct);
-  release(ct);
-  return w + tag.copy(out, w);
+/** The sink's carried partial block must be exactly where the worker was told the chunk starts. */
+const inStep = (carried: number, outAt: number): void => {
+  if (carried !== outAt) throw new Error(`release pipeline out of step: ${carried} carried bytes, chunk at ${outAt}`);
 };
 
 const noop = (): void => {};
@@ -219,7 +198,7 @@ export const decryptPayload = async (
   assertKey(releaseKey, 'release key');
   checkReleaseContext(context);
   const source = await openSource(input);
-  let cipherHash: Sha256Sink | undefined;
+  let runner: ChunkRunner | undefined;
   let payloadKey: Buffer | undefined;
   try {
     // 1. Header: context, then manifest header hash, then key commitment, before any segment.
@@ -241,113 +220,110 @@ export const decryptPayload = async (
     const F = frameBytes(S);
     if (expect && expect.segmentSize !== S) throw new TamperedHeaderError('segment size differs from the manifest');
     // With a manifest the framing is known exactly: full segments, then one short final one.
-    const fullSegments = expect ? Math.floor(expect.plaintextSize / S) : Infinity;
-    const finalFrame = expect ? (expect.plaintextSize % S) + TAG_BYTES : 0;
-    cipherHash = createSha256Sink(internal.hashing ?? 'auto', source.size);
-    const hasher = cipherHash;
+    const framing: Framing = expect
+      ? { F, exact: true, fullSegments: Math.floor(expect.plaintextSize / S), lastFrame: (expect.plaintextSize % S) + TAG_BYTES }
+      : { F, exact: false, fullSegments: Infinity, lastFrame: 0 };
+    const G = leafFrames(S);
+    runner = createChunkRunner(internal.threads ?? 'auto', source.size, { key, segmentSize: S, leafFrames: G });
+    const pool = runner;
 
     // 2. Segments, written only after their tags verify; the file is renamed only at the end.
     await writeAtomically(outputPath, { durable, direct: internal.directIo ?? true }, async (out) => {
-      const fails = [out.failed, hasher.failed];
-      const frames = segmentsPerChunk(F);
-      const cipherPool = new BufferPool(frames * F, POOL_BUFFERS, { shared: hasher.parallel });
-      const plainPool = new BufferPool(frames * S + BLOCK, POOL_BUFFERS, { aligned: true });
-      const headerBytes = Buffer.from(header.bytes);
-      hasher.push(headerBytes, headerBytes.byteLength, noop);
-      const nonce = Buffer.alloc(12);
+      const inOrder = new InOrder();
+      const fails = [out.failed, pool.failed, inOrder.failed];
+      const frames = CHUNK_LEAVES * G;
+      const cipherPool = new BufferPool(frames * F, poolSize(pool), { shared: pool.parallel });
+      const plainPool = new BufferPool(frames * S + BLOCK, poolSize(pool) + 1, { shared: pool.parallel, aligned: true });
+      const digest = new ReleaseDigest().header(header.bytes);
       let segment = 0;
-      let ciphertextSize = headerBytes.byteLength;
+      let ciphertextSize = header.bytes.byteLength;
       let next = readInto(source, cipherPool, fails);
       for (let done = false; !done; ) {
         const { buf, n } = await orFail(next, ...fails);
         const endOfInput = n < buf.byteLength;
         if (!endOfInput) next = readInto(source, cipherPool, fails);
-        const plain = await orFail(plainPool.take(), ...fails);
-        // Hash the whole read while this thread decrypts it (both only read `buf`, which is
-        // reused once both are done). If anything follows the final frame the release is
-        // refused below, so hashing all `n` bytes rather than only the frames is never observable.
-        const readDone = afterAll(2, () => cipherPool.give(buf));
-        hasher.push(buf, n, readDone);
-        let w = out.begin(plain);
-        let pos = 0;
-        while (pos < n) {
-          const avail = n - pos;
-          let final: boolean;
-          let frame: number;
-          if (expect) {
-            final = segment === fullSegments;
-            frame = final ? finalFrame : F;
-            if (avail < frame) throw new TruncatedError(`release ends inside segment ${segment}`, segment);
-          } else if (avail >= F) {
-            // A full frame is never the final one (the final segment is always short).
-            final = false;
-            frame = F;
-          } else {
-            if (avail < TAG_BYTES) throw new TruncatedError(`release ends inside segment ${segment}`, segment);
-            final = true;
-            frame = avail;
-          }
-          w = openSegment(key, nonce, segment, final, buf, pos, frame, plain, w);
-          pos += frame;
-          segment++;
-          if (final) {
-            done = true;
-            if (pos < n) throw new TrailingDataError(`${n - pos} bytes follow the final segment`);
-            break;
-          }
+        const chunk = frameChunk(n, segment, framing);
+        let problem = chunk.problem;
+        const hasFinal = chunk.finalFrame >= 0;
+        if (!problem && !hasFinal && endOfInput) {
+          problem = new TruncatedError(`release ends before its final segment (after ${segment + chunk.full} segments)`, segment + chunk.full);
         }
-        if (!done && endOfInput) {
-          throw new TruncatedError(`release ends before its final segment (after ${segment} segments)`, segment);
+        if (!problem && hasFinal && !endOfInput && (await orFail(next, ...fails)).n > 0) {
+          problem = new TrailingDataError('bytes follow the final segment');
         }
-        if (done && !endOfInput) {
-          const extra = await orFail(next, ...fails);
-          if (extra.n > 0) throw new TrailingDataError('bytes follow the final segment');
+        done = hasFinal || problem !== undefined;
+        if (chunk.bytes > 0) {
+          const plain = await orFail(plainPool.take(), ...fails);
+          // Every segment before this chunk was full: its plaintext starts at segment × S.
+          const outAt = (segment * S) % BLOCK;
+          const job = pool.open({ input: buf, fullFrames: chunk.full, finalFrame: chunk.finalFrame, output: plain, outAt, firstSegment: segment });
+          void job.then(() => cipherPool.give(buf), noop);
+          segment += chunk.full + (hasFinal ? 1 : 0);
+          ciphertextSize += chunk.bytes;
+          inOrder.add(job, (r) => {
+            if (r.failedSegment !== undefined) throw new TamperedSegmentError(r.failedSegment);
+            inStep(out.begin(plain), outAt);
+            digest.leaves(r.leaves, chunk.bytes);
+            // Every segment of this chunk has verified: only now is its plaintext written.
+            out.end(plain, outAt + r.written, () => plainPool.give(plain));
+          });
+        } else {
+          cipherPool.give(buf);
         }
-        readDone();
-        ciphertextSize += pos;
-        // Every segment of this chunk has verified: only now is its plaintext written.
-        out.end(plain, w, () => plainPool.give(plain));
+        // Reported after the frames before it, so the first failure in file order is the one named.
+        if (problem) inOrder.add(Promise.resolve(problem), (e) => { throw e; });
       }
+      await orFail(inOrder.done(), ...fails);
       // 3. The manifest's digest: every tag passing proves a holder of the release key wrote
       // the file; this proves it is the exact file the pusher signed (key servers hold the key too).
-      const digest = await hasher.digest();
-      if (expect && (ciphertextSize !== expect.ciphertextSize || !digest.equals(expect.ciphertextSha256))) {
+      if (expect && (ciphertextSize !== expect.ciphertextSize || !digest.finish().equals(expect.fileDigest))) {
         throw new DigestMismatchError('release file differs from the one the manifest describes');
       }
     });
   } finally {
-    cipherHash?.close();
+    runner?.close();
     payloadKey?.fill(0);
     await source.close();
   }
 };
 
-/** Decrypts the frame at in[pos, pos+frame) into out at `w`; throws TamperedSegmentError. */
-const openSegment = (
-  key: Buffer,
-  nonce: Buffer,
-  segment: number,
-  final: boolean,
-  input: Buffer,
-  pos: number,
-  frame: number,
-  out: Buffer,
-  w: number,
-): number => {
-  setNonce(nonce, segment, final);
-  const ctEnd = pos + frame - TAG_BYTES;
-  const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
-  decipher.setAuthTag(input.subarray(ctEnd, ctEnd + TAG_BYTES));
-  const plain = decipher.update(input.subarray(pos, ctEnd));
-  try {
-    decipher.final();
-  } catch {
-    release(plain); // unverified plaintext: dropped now, never copied anywhere
-    throw new TamperedSegmentError(segment);
+interface Framing {
+  F: number;
+  /** Whether the manifest fixes the framing (else the short final frame ends the release). */
+  exact: boolean;
+  fullSegments: number;
+  lastFrame: number;
+}
+
+/**
+ * The frames in n bytes read from segment `first` on: `full` whole frames, then the final frame if
+ * the release ends in this chunk, and what is wrong after them, if anything.
+ */
+const frameChunk = (n: number, first: number, f: Framing): { full: number; finalFrame: number; bytes: number; problem?: Error } => {
+  let pos = 0;
+  let full = 0;
+  while (pos < n) {
+    const index = first + full;
+    const avail = n - pos;
+    let frame: number;
+    if (f.exact) {
+      frame = index === f.fullSegments ? f.lastFrame : f.F;
+    } else {
+      // A full frame is never the final one (the final segment is always short).
+      frame = avail >= f.F ? f.F : avail;
+    }
+    if (avail < frame || frame < TAG_BYTES) {
+      return { full, finalFrame: -1, bytes: pos, problem: new TruncatedError(`release ends inside segment ${index}`, index) };
+    }
+    pos += frame;
+    if (frame === f.F) {
+      full++;
+      continue;
+    }
+    const problem = pos < n ? new TrailingDataError(`${n - pos} bytes follow the final segment`) : undefined;
+    return { full, finalFrame: frame, bytes: pos, ...(problem ? { problem } : {}) };
   }
-  w = copyInto(out, w, plain);
-  release(plain);
-  return w;
+  return { full, finalFrame: -1, bytes: pos };
 };
 
 const readInto = (

@@ -36,8 +36,17 @@ export const VECTOR_INPUTS = {
   /** "latchkey test vector " repeated to 150 bytes: three 64-byte segments (64 + 64 + 22). */
   plaintext: Buffer.from('latchkey test vector '.repeat(8).slice(0, 150), 'utf8'),
   segmentSize: 64,
+  /**
+   * A release of several digest leaves (§3.5): 262,144-byte segments make 4-frame leaves, and
+   * 2,621,447 bytes make 11 frames, so leaves of 4, 4 and 3 frames. Stored as its digest only.
+   */
+  large: { segmentSize: 262_144, plaintextSize: 2_621_447 },
   releaseContext: { account: 'acc-1', application: 'app-1', release: 'rel-1', purpose: 'release' } as CryptoContext,
 };
+
+/** The large release's plaintext: byte i = (i·131 + ⌊i / 256⌋) mod 256. */
+export const largePlaintext = (): Buffer =>
+  Buffer.from(Array.from({ length: VECTOR_INPUTS.large.plaintextSize }, (_, i) => (i * 131 + (i >>> 8)) & 0xff));
 
 export type Vectors = Record<string, string>;
 
@@ -47,16 +56,17 @@ export const computeVectors = async (): Promise<Vectors> => {
   const I = VECTOR_INPUTS;
   const dir = mkdtempSync(join(tmpdir(), 'lk-vectors-'));
   try {
-    const release = async (plain: Buffer) => {
+    const release = async (plain: Buffer, segmentSize = I.segmentSize, threads: 'inline' | 'workers' = 'inline') => {
       const out = join(dir, 'release');
       const r = await encryptReleaseWith(
-        { input: plain, outputPath: out, releaseKey: I.releaseKey, context: I.releaseContext, segmentSize: I.segmentSize },
-        { salt: I.releaseSalt, hashing: 'inline' },
+        { input: plain, outputPath: out, releaseKey: I.releaseKey, context: I.releaseContext, segmentSize },
+        { salt: I.releaseSalt, threads },
       );
       return { file: readFileSync(out), r };
     };
     const full = await release(I.plaintext);
     const empty = await release(Buffer.alloc(0));
+    const large = await release(largePlaintext(), I.large.segmentSize, 'workers');
     const signer = { privateKey: I.ed25519Seed, publicKey: publicFromPrivate('ed25519', I.ed25519Seed) };
     const manifest = signManifest(full.r, signer);
     const wrapContext: CryptoContext = { ...I.releaseContext, purpose: 'release-key', keyVersion: 1 };
@@ -71,7 +81,7 @@ export const computeVectors = async (): Promise<Vectors> => {
     const keyList = sealKeyListWithSalt(
       I.deploymentKey,
       keyListContext,
-      [{ context: I.releaseContext, releaseKey: I.releaseKey, headerHash: full.r.headerHash, ciphertextSha256: full.r.ciphertextSha256 }],
+      [{ context: I.releaseContext, releaseKey: I.releaseKey, headerHash: full.r.headerHash, fileDigest: full.r.fileDigest }],
       I.keyListSalt,
     );
     const grant = signGrant(
@@ -96,8 +106,9 @@ export const computeVectors = async (): Promise<Vectors> => {
       'context.wrap': hex(encodeContext(wrapContext)),
       'release.file': hex(full.file),
       'release.headerHash': hex(full.r.headerHash),
-      'release.ciphertextSha256': hex(full.r.ciphertextSha256),
+      'release.fileDigest': hex(full.r.fileDigest),
       'release.empty.file': hex(empty.file),
+      'release.large.fileDigest': hex(large.r.fileDigest),
       'manifest.signed': hex(manifest),
       'ed25519.public': hex(signer.publicKey),
       'x25519.public': hex(x25519Public),

@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
-import { decryptRelease, hpkeUnwrap, RELEASE_MAGIC, verifyManifest } from '#shared/crypto/index.ts';
+import { decryptRelease, DEFAULT_SEGMENT_SIZE, hpkeUnwrap, RELEASE_MAGIC, verifyManifest } from '#shared/crypto/index.ts';
+import { releaseDigestOf } from '#shared/crypto/release-digest.ts';
+import { HEADER_PREFIX_BYTES, parseHeaderPrefix } from '#shared/crypto/release-format.ts';
 import { releaseKeyToKeyServerContext } from '#shared/protocol/key-contexts.ts';
 import { fromB64 } from '#shared/protocol/trust.ts';
 import { releaseContext } from '#cli/commands/push.ts';
@@ -114,7 +116,7 @@ describe('latchkey push', () => {
     expect(digest).toBe(createHash('sha256').update(object).digest('hex'));
     expect(parts).toBeUndefined();
     const verified = verifyManifest(fromB64(manifest), t.owner.publicKey, releaseContext({ accountId: ids.account, appId: ids.app, releaseId: ids.release }));
-    expect(verified.ciphertextSha256.toString('hex')).toBe(digest);
+    expect(verified.fileDigest.toString('hex')).toBe(digest);
     expect(JSON.parse(result.stdout)).toMatchObject({ releaseId: ids.release, state: 'ready' });
     expect(result.stderr).toMatch(/Uploaded .* MB\/s/);
     expect((await readdir(scratch)).filter((name) => name.startsWith('latchkey-push-'))).toEqual([]);
@@ -146,7 +148,9 @@ describe('latchkey push', () => {
     expect((t.api.requests.find((r) => r.path.endsWith('/releases'))!.body as { size: number }).size).toBe(object.length);
     const { digest, manifest, parts } = completeBody(t.api);
     expect(parts).toEqual(Array.from({ length: Math.ceil(object.length / 100_000) }, (_, i) => ({ partNumber: i + 1, etag: `"etag-${i + 1}"` })));
-    expect(digest).toBe(createHash('sha256').update(object).digest('hex'));
+    // The release digest (docs/release-format.md §3.5), which the signed manifest carries too.
+    const headerLength = HEADER_PREFIX_BYTES + parseHeaderPrefix(object.subarray(0, HEADER_PREFIX_BYTES)).remaining;
+    expect(digest).toBe(releaseDigestOf(object, headerLength, DEFAULT_SEGMENT_SIZE).toString('hex'));
     // Only the two trusted, online key servers with master key v2 were ever asked, each once.
     const trusted = t.agents.slice(0, 2).map((a) => a.view.agentId);
     expect([...t.sealedBy].sort()).toEqual([...trusted].sort());

@@ -1,8 +1,5 @@
-import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createSha256Sink, hashInPieces } from '../../../shared/crypto/parallel-hash.ts';
-import { BufferPool, release } from '../../../shared/crypto/pipeline.ts';
-import { pattern } from './helpers.ts';
+import { BufferPool, InOrder, release } from '../../../shared/crypto/pipeline.ts';
 
 describe('release (free a cipher output now)', () => {
   it('frees a buffer that owns its whole ArrayBuffer', () => {
@@ -42,45 +39,30 @@ describe('BufferPool', () => {
   });
 });
 
-describe('SHA-256 sink', () => {
-  it('hashes shared buffers in place and other buffers by copy, in order, on a worker', async () => {
-    const chunks = [pattern(100_000, 1), pattern(3, 2), pattern(70_000, 3)];
-    const expected = createHash('sha256');
-    const sink = createSha256Sink('worker', undefined);
-    expect(sink.parallel).toBe(true);
-    const returned: Buffer[] = [];
-    for (const [i, c] of chunks.entries()) {
-      const buf = i % 2 === 0 ? Buffer.from(new SharedArrayBuffer(c.byteLength + 10)) : Buffer.alloc(c.byteLength + 10);
-      buf.set(c);
-      expected.update(c);
-      sink.push(buf, c.byteLength, (b) => returned.push(b));
-    }
-    expect((await sink.digest()).equals(expected.digest())).toBe(true);
-    expect(returned).toHaveLength(3);
+describe('InOrder', () => {
+  it('runs steps in the order added, whatever order their results come in', async () => {
+    const seen: number[] = [];
+    const inOrder = new InOrder();
+    let resolveFirst!: (n: number) => void;
+    inOrder.add(new Promise<number>((r) => (resolveFirst = r)), (n) => seen.push(n));
+    inOrder.add(Promise.resolve(2), (n) => seen.push(n));
+    await new Promise((r) => setImmediate(r));
+    expect(seen).toEqual([]);
+    resolveFirst(1);
+    await inOrder.done();
+    expect(seen).toEqual([1, 2]);
   });
 
-  it('hashes in pieces exactly as in one go, across piece boundaries', () => {
-    for (const size of [0, 1, 63, 131_071, 131_072, 131_073, 300_001]) {
-      const bytes = pattern(size, size);
-      const h = createHash('sha256');
-      hashInPieces(h, bytes);
-      expect(h.digest('hex'), `${size} bytes`).toBe(createHash('sha256').update(bytes).digest('hex'));
-    }
-  });
-
-  it('hashes on the worker across piece boundaries', async () => {
-    const bytes = pattern(1_000_003, 9);
-    const shared = Buffer.from(new SharedArrayBuffer(bytes.byteLength));
-    shared.set(bytes);
-    const sink = createSha256Sink('worker', undefined);
-    sink.push(shared, shared.byteLength, () => {});
-    expect((await sink.digest()).equals(createHash('sha256').update(bytes).digest())).toBe(true);
-  });
-
-  it('hashes inline below the worker threshold', async () => {
-    const sink = createSha256Sink('auto', 1000);
-    expect(sink.parallel).toBe(false);
-    sink.push(Buffer.from('abc'), 3, () => {});
-    expect((await sink.digest()).toString('hex')).toBe(createHash('sha256').update('abc').digest('hex'));
+  it('reports the first failure in order and skips the steps after it', async () => {
+    const seen: string[] = [];
+    const inOrder = new InOrder();
+    let failFirst!: (e: Error) => void;
+    inOrder.add(new Promise<string>((_, reject) => (failFirst = reject)), (s) => seen.push(s));
+    inOrder.add(Promise.reject(new Error('second')), (s: string) => seen.push(s));
+    inOrder.add(Promise.resolve('third'), (s) => seen.push(s));
+    failFirst(new Error('first'));
+    await expect(inOrder.done()).rejects.toThrow('first');
+    await expect(inOrder.failed).rejects.toThrow('first');
+    expect(seen).toEqual([]);
   });
 });

@@ -15,6 +15,7 @@ import {
   type CryptoContext,
 } from '../../../shared/crypto/index.ts';
 import { decryptPayload, encryptReleaseWith } from '../../../shared/crypto/release-stream.ts';
+import { releaseDigestOf } from '../../../shared/crypto/release-digest.ts';
 import { HEADER_PREFIX_BYTES } from '../../../shared/crypto/release-format.ts';
 import { makeTempDir, pattern, rejection, releaseContext } from './helpers.ts';
 
@@ -87,6 +88,29 @@ describe('release round trip', () => {
     );
   });
 
+  it('the digest the pipeline signs is the release digest of §3.5, on workers as inline, across leaves and chunks', async () => {
+    // Segment sizes from 16 bytes (65,536-frame leaves) to 700,000 (one frame per leaf).
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(16, 1000, 65_536, 300_000, 700_000),
+        fc.integer({ min: 0, max: 3_500_000 }),
+        fc.constantFrom('inline' as const, 'workers' as const),
+        async (S, size, threads) => {
+          const plain = pattern(size, S);
+          const out = join(tmp.dir, 'ct');
+          const r = await encryptReleaseWith({ input: plain, outputPath: out, releaseKey: key, context: releaseContext, segmentSize: S }, { threads });
+          const file = readFileSync(out);
+          expect(r.fileDigest.equals(releaseDigestOf(file, file.byteLength - r.plaintextSize - (Math.floor(size / S) + 1) * 16, S))).toBe(true);
+          await decryptPayload(out, join(tmp.dir, 'plain.out'), key, releaseContext, r, false, { threads });
+          expect(readFileSync(join(tmp.dir, 'plain.out')).equals(plain)).toBe(true);
+          rmSync(out);
+          rmSync(join(tmp.dir, 'plain.out'));
+        },
+      ),
+      { numRuns: 12 },
+    );
+  });
+
   it('reads from a Node stream in uneven chunks and from a file path', async () => {
     const plain = pattern(200_000, 3);
     const chunks: Buffer[] = [];
@@ -104,42 +128,42 @@ describe('release round trip', () => {
     expect(readFileSync(join(tmp.dir, 'plain.out')).equals(plain)).toBe(true);
   });
 
-  it('hashes on worker threads with the same result as inline', async () => {
+  it('encrypts and hashes on worker threads with the same result as inline', async () => {
     const plain = pattern(3_000_000, 5);
     const salt = Buffer.alloc(32, 9);
     const a = await encryptReleaseWith(
       { input: plain, outputPath: join(tmp.dir, 'a'), releaseKey: key, context: releaseContext },
-      { salt, hashing: 'worker' },
+      { salt, threads: 'workers' },
     );
     const b = await encryptReleaseWith(
       { input: plain, outputPath: join(tmp.dir, 'b'), releaseKey: key, context: releaseContext },
-      { salt, hashing: 'inline' },
+      { salt, threads: 'inline' },
     );
     expect(a).toEqual(b);
     const manifest = signManifest(a, signer);
     await decryptPayload(join(tmp.dir, 'a'), join(tmp.dir, 'plain.out'), key, releaseContext, verifyManifest(manifest, signer.publicKey), false, {
-      hashing: 'worker',
+      threads: 'workers',
     });
     expect(readFileSync(join(tmp.dir, 'plain.out')).equals(plain)).toBe(true);
   });
 
-  it('with hash workers and direct I/O over several 2 MiB chunks: identical bytes, and tampering or trailing data is refused', async () => {
+  it('with workers and direct I/O over several 2 MiB chunks: identical bytes, and tampering or trailing data is refused', async () => {
     const plain = pattern(5 * 1024 * 1024 + 123, 11);
     const salt = Buffer.alloc(32, 3);
     writeFileSync(join(tmp.dir, 'in'), plain);
     const r = await encryptReleaseWith(
       { input: join(tmp.dir, 'in'), outputPath: join(tmp.dir, 'w'), releaseKey: key, context: releaseContext },
-      { salt, hashing: 'worker', directIo: true },
+      { salt, threads: 'workers', directIo: true },
     );
     await encryptReleaseWith(
       { input: plain, outputPath: join(tmp.dir, 'i'), releaseKey: key, context: releaseContext },
-      { salt, hashing: 'inline', directIo: false },
+      { salt, threads: 'inline', directIo: false },
     );
     const ciphertext = readFileSync(join(tmp.dir, 'w'));
     expect(ciphertext.equals(readFileSync(join(tmp.dir, 'i')))).toBe(true);
     const manifest = verifyManifest(signManifest(r, signer), signer.publicKey);
     const decrypt = (input: Buffer, directIo = true) =>
-      decryptPayload(input, join(tmp.dir, 'plain.out'), key, releaseContext, manifest, false, { hashing: 'worker', directIo });
+      decryptPayload(input, join(tmp.dir, 'plain.out'), key, releaseContext, manifest, false, { threads: 'workers', directIo });
     for (const directIo of [true, false]) {
       await decrypt(ciphertext, directIo);
       expect(readFileSync(join(tmp.dir, 'plain.out')).equals(plain)).toBe(true);
@@ -275,7 +299,7 @@ describe('release tampering', () => {
     const { ciphertext, result } = await seal(plain, S);
     const mallory = generateAgentKeys().signing;
     expect((await rejection(() => open(ciphertext, signManifest(result, mallory)))).reason).toBe('bad-signature');
-    const lying = signManifest({ ...result, ciphertextSha256: Buffer.alloc(32) }, signer);
+    const lying = signManifest({ ...result, fileDigest: Buffer.alloc(32) }, signer);
     expect((await rejection(() => open(ciphertext, lying))).reason).toBe('digest-mismatch');
     expectNoPlaintext();
   });

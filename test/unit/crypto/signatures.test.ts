@@ -26,7 +26,7 @@ const unsigned: UnsignedManifest = {
   plaintextSize: 1234,
   ciphertextSize: 1500,
   headerHash: Buffer.alloc(32, 1),
-  ciphertextSha256: Buffer.alloc(32, 3),
+  fileDigest: Buffer.alloc(32, 3),
 };
 
 describe('release manifest', () => {

@@ -1,4 +1,4 @@
-import { createDecipheriv, createHash, createPublicKey, hkdfSync, timingSafeEqual, verify } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createPublicKey, hkdfSync, timingSafeEqual, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
@@ -9,10 +9,33 @@ import {
   verifyManifest,
   type CryptoContext,
 } from '../../../shared/crypto/index.ts';
-import { computeVectors, VECTOR_INPUTS as I, type Vectors } from '../../vectors/compute.ts';
+import { computeVectors, largePlaintext, VECTOR_INPUTS as I, type Vectors } from '../../vectors/compute.ts';
 
 const stored = JSON.parse(readFileSync(new URL('../../vectors/vectors.json', import.meta.url), 'utf8')) as Vectors;
 const bytes = (name: string): Buffer => Buffer.from(stored[name]!, 'hex');
+const sha256 = (...parts: Uint8Array[]): Buffer => {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p);
+  return h.digest();
+};
+
+/** §3.5 from the document alone: leaves of ⌊2^20 / S⌋ frames after the header leaf. */
+const releaseDigest = (file: Buffer, headerLen: number, S: number): Buffer => {
+  const leaf = Math.max(1, Math.floor(1048576 / S)) * (S + 16);
+  const leaves = [sha256(file.subarray(0, headerLen))];
+  for (let at = headerLen; at < file.byteLength; at += leaf) leaves.push(sha256(file.subarray(at, at + leaf)));
+  const size = Buffer.alloc(8);
+  size.writeBigUInt64BE(BigInt(file.byteLength));
+  return sha256(Buffer.from('latchkey/v1/release-digest\0'), ...leaves, size);
+};
+
+/** §3.3 from the document alone: AES-256-GCM per segment, nonce = counter ‖ final flag. */
+const segmentNonce = (i: number, final: boolean): Buffer => {
+  const nonce = Buffer.alloc(12);
+  nonce.writeUInt32BE(i, 7);
+  nonce[11] = final ? 1 : 0;
+  return nonce;
+};
 
 describe('test vectors', () => {
   it('the code reproduces every stored vector byte for byte', async () => {
@@ -51,10 +74,7 @@ describe('test vectors', () => {
     for (let i = 0; pos < file.byteLength; i++) {
       const frame = Math.min(S + 16, file.byteLength - pos);
       const final = frame < S + 16;
-      const nonce = Buffer.alloc(12);
-      nonce.writeUInt32BE(i, 7);
-      nonce[11] = final ? 1 : 0;
-      const d = createDecipheriv('aes-256-gcm', payloadKey, nonce, { authTagLength: 16 });
+      const d = createDecipheriv('aes-256-gcm', payloadKey, segmentNonce(i, final), { authTagLength: 16 });
       d.setAuthTag(file.subarray(pos + frame - 16, pos + frame));
       out.push(d.update(file.subarray(pos, pos + frame - 16)), d.final());
       pos += frame;
@@ -63,11 +83,11 @@ describe('test vectors', () => {
   });
 
   it('an independent reader of the manifest (§7) finds the release file\'s digest signed in it', () => {
-    // Also written from the document alone: one digest, of the whole release file.
+    // Also written from the document alone: the release digest of §3.5 over the whole file.
     const signed = bytes('manifest.signed');
     const body = signed.subarray(0, signed.byteLength - 64);
     expect(body.subarray(0, 4).toString('ascii')).toBe('LKMF');
-    expect(body[4]).toBe(2);
+    expect(body[4]).toBe(3);
     const ctxLen = body.readUInt16BE(5);
     expect(body.subarray(7, 7 + ctxLen).toString('hex')).toBe(stored['context.release']);
     let at = 7 + ctxLen;
@@ -77,13 +97,34 @@ describe('test vectors', () => {
     at += 20;
     const field = () => body.subarray(at, (at += 32)).toString('hex');
     expect(field()).toBe(stored['release.headerHash']);
-    const fileDigest = createHash('sha256').update(bytes('release.file')).digest('hex');
+    const file = bytes('release.file');
+    const fileDigest = releaseDigest(file, 47 + file.readUInt16BE(45) + 32, I.segmentSize).toString('hex');
     expect(field()).toBe(fileDigest);
-    expect(stored['release.ciphertextSha256']).toBe(fileDigest);
+    expect(stored['release.fileDigest']).toBe(fileDigest);
     expect(field()).toBe(createHash('sha256').update(bytes('ed25519.public')).digest('hex'));
     expect(at).toBe(body.byteLength);
     const spki = Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), bytes('ed25519.public')]);
     const message = Buffer.concat([Buffer.from('latchkey/v1/release-manifest\0'), body]);
     expect(verify(null, message, createPublicKey({ key: spki, format: 'der', type: 'spki' }), signed.subarray(body.byteLength))).toBe(true);
+  });
+
+  it('an independent encrypter written from docs/release-format.md produces the digest of a release of several leaves', () => {
+    // The small vector's header with the segment size changed: same salt, context and commitment.
+    const small = bytes('release.file');
+    const header = Buffer.from(small.subarray(0, 47 + small.readUInt16BE(45) + 32));
+    const S = I.large.segmentSize;
+    header.writeUInt32BE(S, 9);
+    const payloadKey = Buffer.from(
+      hkdfSync('sha256', I.releaseKey, header.subarray(13, 45), Buffer.concat([Buffer.from('latchkey/v1/release-payload\0'), sha256(header)]), 32),
+    );
+    const plain = largePlaintext();
+    const frames = [header];
+    for (let i = 0, at = 0; ; i++, at += S) {
+      const final = plain.byteLength - at < S;
+      const c = createCipheriv('aes-256-gcm', payloadKey, segmentNonce(i, final), { authTagLength: 16 });
+      frames.push(c.update(plain.subarray(at, Math.min(at + S, plain.byteLength))), c.final(), c.getAuthTag());
+      if (final) break;
+    }
+    expect(releaseDigest(Buffer.concat(frames), header.byteLength, S).toString('hex')).toBe(stored['release.large.fileDigest']);
   });
 });

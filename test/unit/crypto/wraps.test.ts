@@ -88,7 +88,7 @@ describe('key list file', () => {
     context: releaseContext,
     releaseKey: generateReleaseKey(),
     headerHash: Buffer.alloc(32, 1),
-    ciphertextSha256: Buffer.alloc(32, 2),
+    fileDigest: Buffer.alloc(32, 2),
   };
 
   it('round-trips and finds a release', () => {
