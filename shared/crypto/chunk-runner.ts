@@ -24,7 +24,8 @@ export interface ChunkRunner {
   close(): void;
 }
 
-export type Threads = 'inline' | 'workers' | 'auto';
+/** 'workers': one per core but one (this thread is a lane too); a number: exactly that many workers. */
+export type Threads = 'inline' | 'workers' | 'auto' | number;
 
 export interface ChunkKey {
   /** The payload key (32 bytes). */
@@ -41,6 +42,7 @@ const MAX_LANES = 4;
 const WORKER_DEPTH = 2;
 
 export const createChunkRunner = (threads: Threads, size: number | undefined, k: ChunkKey): ChunkRunner => {
+  if (typeof threads === 'number') return threads > 0 ? new WorkerRunner(threads, k) : new InlineRunner(k);
   const lanes = Math.min(MAX_LANES, availableParallelism());
   const useWorkers = threads === 'workers' || (threads === 'auto' && lanes > 1 && (size === undefined || size >= WORKER_THRESHOLD));
   return useWorkers ? new WorkerRunner(Math.max(1, lanes - 1), k) : new InlineRunner(k);

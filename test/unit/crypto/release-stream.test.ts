@@ -15,6 +15,7 @@ import {
   type CryptoContext,
 } from '../../../shared/crypto/index.ts';
 import { decryptPayload, encryptReleaseWith } from '../../../shared/crypto/release-stream.ts';
+import type { Threads } from '../../../shared/crypto/chunk-runner.ts';
 import { releaseDigestOf } from '../../../shared/crypto/release-digest.ts';
 import { HEADER_PREFIX_BYTES } from '../../../shared/crypto/release-format.ts';
 import { makeTempDir, pattern, rejection, releaseContext } from './helpers.ts';
@@ -88,13 +89,13 @@ describe('release round trip', () => {
     );
   });
 
-  it('the digest the pipeline signs is the release digest of §3.5, on workers as inline, across leaves and chunks', async () => {
+  it('the digest the pipeline signs is the release digest of §3.5, inline or on 1 or 3 workers, across leaves and chunks', async () => {
     // Segment sizes from 16 bytes (65,536-frame leaves) to 700,000 (one frame per leaf).
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom(16, 1000, 65_536, 300_000, 700_000),
         fc.integer({ min: 0, max: 3_500_000 }),
-        fc.constantFrom('inline' as const, 'workers' as const),
+        fc.constantFrom<Threads>('inline', 'workers', 3),
         async (S, size, threads) => {
           const plain = pattern(size, S);
           const out = join(tmp.dir, 'ct');
