@@ -2,21 +2,26 @@
  * `npm run bench:cold-start`: a proxy for each Lambda function's cold start. Every function of
  * functions/catalog.ts is bundled with esbuild exactly as the CDK app bundles it
  * (cdk/bundling.ts), with the dependencies layer's packages external and, for comparison,
- * without the layer (everything but the runtime's AWS SDK inside). Reported: the bundle's size
- * both ways, the largest packages inside the deployed (layer) bundle from esbuild's metafile,
- * and module initialisation time: a fresh `node` importing the bundle with the environment its
- * bindings give it in AWS, median of several runs, beside the same import of an empty module in
- * the same runs. Targets: under 300 KB and under 100 ms per function.
+ * without the layer (everything but the runtime's AWS SDK inside). The layer is built as
+ * `cdk synth` builds it (layers/dependencies/build.ts: prebundled, with the AWS SDK clients the
+ * functions use) and each bundle is placed beside it, so its imports resolve to the layer as
+ * they resolve to /opt/nodejs/node_modules in AWS. Reported: the bundle's size both ways, the
+ * largest packages inside the deployed (layer) bundle from esbuild's metafile, and module
+ * initialisation time: a fresh `node` importing the bundle with the environment its bindings
+ * give it in AWS (source maps on, as deployed) and the same without source maps, median of
+ * several runs, beside references timed in the same runs. Targets: under 300 KB and under
+ * 100 ms per function.
  * Options: --runs N (3). Writes bench/reports/cold-start.md.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
 import { build, type Metafile } from 'esbuild';
 import { esbuildOptions } from '../cdk/bundling.ts';
+import { buildDependenciesLayer } from '../layers/dependencies/build.ts';
 import { functions, type FunctionDeclaration, type FunctionName } from '../functions/catalog.ts';
 import { boundEnvironment } from './support/function-env.ts';
 import { pool } from './support/pool.ts';
@@ -25,9 +30,11 @@ import { median } from './support/stats.ts';
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '..');
-// Inside node_modules so that the bundles' external imports resolve from the repository's
-// node_modules, as they resolve from the layer (/opt/nodejs/node_modules) and the runtime in AWS.
+// Inside node_modules so that what the layer does not provide resolves from the repository's
+// node_modules, as it would from the runtime in AWS.
 const OUT_DIR = path.join(root, 'node_modules', '.cache', 'latchkey-cold-start');
+// The layer's /opt: bundles placed under LAYER_DIR/nodejs find LAYER_DIR/nodejs/node_modules first.
+const LAYER_DIR = path.join(OUT_DIR, 'layer');
 
 export const TARGET_BYTES = 300_000;
 export const TARGET_INIT_MS = 100;
@@ -51,9 +58,10 @@ export const largestPackages = (metafile: Metafile, outfile: string, top = 3): {
 };
 
 const bundle = async (name: FunctionName, withLayer: boolean) => {
-  const outfile = path.join(OUT_DIR, name, withLayer ? 'layer' : 'no-layer', 'index.mjs');
+  const outfile = withLayer ? path.join(LAYER_DIR, 'nodejs', 'functions', name, 'index.mjs') : path.join(OUT_DIR, 'no-layer', name, 'index.mjs');
   const result = await build({ ...esbuildOptions({ entry: path.join(root, functions[name].entry), outfile, withLayer }), logLevel: 'error' });
-  return { outfile, bytes: (await stat(outfile)).size, metafile: result.metafile! };
+  const loaded = withLayer ? await layerBytesLoaded(outfile, path.join(LAYER_DIR, 'nodejs', 'node_modules')) : 0;
+  return { outfile, bytes: (await stat(outfile)).size, loaded, metafile: result.metafile! };
 };
 
 // The time of the import alone, in a process that has done nothing else; it exits at once, in
@@ -77,23 +85,69 @@ const importTime = async (url: string, env: Record<string, string>): Promise<Tim
   return { wallMs: wallMs!, cpuMs: cpuMs! };
 };
 
+const DYNAMODB = "import '@aws-sdk/client-dynamodb'; import '@aws-sdk/lib-dynamodb';";
+
 /**
- * References timed in the same runs: an empty module (what node itself costs), and what every
- * function loads from outside its bundle: the layer's packages (Powertools, middy, zod) and the
- * AWS SDK's DynamoDB client, each imported alone.
+ * References timed in the same runs: an empty module (what node itself costs), what the
+ * functions load from the layer, each alone, and for comparison the DynamoDB client as the
+ * runtime provides it (the CommonJS packages from node_modules, not the layer).
  */
-const REFERENCES: Record<string, string> = {
-  '(reference: empty module)': 'export default 1;',
-  '(reference: layer packages alone)': ['logger', 'tracer', 'metrics'].map((p) => `import '@aws-lambda-powertools/${p}';`).join('') + "import '@middy/core'; import 'zod';",
-  '(reference: Powertools tracer alone)': "import '@aws-lambda-powertools/tracer';",
-  '(reference: AWS SDK DynamoDB client alone)': "import '@aws-sdk/client-dynamodb'; import '@aws-sdk/lib-dynamodb';",
+const REFERENCES: Record<string, { source: string; fromLayer: boolean }> = {
+  '(reference: empty module)': { source: 'export default 1;', fromLayer: false },
+  '(reference: every function\'s layer modules: Powertools logger and tracer, middy, zod)': {
+    source: "import '@aws-lambda-powertools/logger'; import '@aws-lambda-powertools/logger/middleware'; import '@aws-lambda-powertools/tracer'; import '@aws-lambda-powertools/tracer/middleware'; import '@middy/core'; import 'zod';",
+    fromLayer: true,
+  },
+  '(reference: Powertools tracer from the layer)': { source: "import '@aws-lambda-powertools/tracer';", fromLayer: true },
+  '(reference: zod from the layer)': { source: "import 'zod';", fromLayer: true },
+  '(reference: DynamoDB client from the layer)': { source: DYNAMODB, fromLayer: true },
+  '(reference: DynamoDB client from the runtime\'s CommonJS SDK)': { source: DYNAMODB, fromLayer: false },
 };
 
 const kb = (bytes: number) => (bytes / 1000).toFixed(1);
 
+/** Bytes of JavaScript in a directory tree (the layer's modules and chunks). */
+const bytesOfModules = async (dir: string): Promise<number> => {
+  const entries = await readdir(dir, { withFileTypes: true, recursive: true });
+  const sizes = await Promise.all(entries.filter((e) => e.isFile() && e.name.endsWith('.mjs')).map(async (e) => (await stat(path.join(e.parentPath, e.name))).size));
+  return sizes.reduce((a, b) => a + b, 0);
+};
+
+/**
+ * Bytes of layer code a bundle loads at init: the static imports of the bundle, followed
+ * through the layer's modules and chunks (dynamic imports, loaded only when called, are not).
+ */
+export const layerBytesLoaded = async (bundle: string, layerModules: string): Promise<number> => {
+  const seen = new Map<string, number>();
+  const resolveImport = async (from: string, specifier: string): Promise<string | undefined> => {
+    if (specifier.startsWith('.')) return path.resolve(path.dirname(from), specifier);
+    if (specifier.startsWith('node:')) return undefined;
+    const parts = specifier.split('/');
+    const length = specifier.startsWith('@') ? 2 : 1;
+    const dir = path.join(layerModules, ...parts.slice(0, length));
+    const manifest = await readFile(path.join(dir, 'package.json'), 'utf8').catch(() => undefined);
+    const target = manifest && (JSON.parse(manifest) as { exports: Record<string, string> }).exports[parts.length > length ? `./${parts.slice(length).join('/')}` : '.'];
+    return target ? path.join(dir, target) : undefined;
+  };
+  const visit = async (file: string): Promise<void> => {
+    if (seen.has(file)) return;
+    const code = await readFile(file, 'utf8');
+    seen.set(file, code.length);
+    for (const [, specifier] of code.matchAll(/(?:^|[;}\s])(?:import|export)\s*(?:[\w$*{][^"';]*?from\s*)?["']([^"']+)["']/g)) {
+      const next = await resolveImport(file, specifier!);
+      if (next) await visit(next);
+    }
+  };
+  await visit(bundle);
+  seen.delete(bundle);
+  return [...seen.values()].reduce((a, b) => a + b, 0);
+};
+
 export const coldStart = async ({ runs }: { runs: number }): Promise<string> => {
   await rm(OUT_DIR, { recursive: true, force: true });
   await mkdir(OUT_DIR, { recursive: true });
+  const layer = buildDependenciesLayer({ outDir: LAYER_DIR });
+  const layerBytes = await bytesOfModules(path.join(LAYER_DIR, 'nodejs', 'node_modules'));
   const names = Object.keys(functions) as FunctionName[];
   const bundles = await pool(names.length, 2, async (i) => {
     const name = names[i]!;
@@ -104,8 +158,8 @@ export const coldStart = async ({ runs }: { runs: number }): Promise<string> => 
   // Runs interleave the functions, so a busy moment of the machine spreads over all of them;
   // the empty module is timed in each run as the reference.
   const references = await Promise.all(
-    Object.entries(REFERENCES).map(async ([name, source], i) => {
-      const file = path.join(OUT_DIR, 'references', `${i}.mjs`);
+    Object.entries(REFERENCES).map(async ([name, { source, fromLayer }], i) => {
+      const file = path.join(fromLayer ? path.join(LAYER_DIR, 'nodejs') : OUT_DIR, 'references', `${i}.mjs`);
       await mkdir(path.dirname(file), { recursive: true });
       await writeFile(file, source);
       return { name, url: pathToFileURL(file).href };
@@ -115,7 +169,12 @@ export const coldStart = async ({ runs }: { runs: number }): Promise<string> => 
   const keep = (key: string, value: Timing) => times.set(key, [...(times.get(key) ?? []), value]);
   for (let r = 0; r < runs; r += 1) {
     for (const reference of references) keep(reference.name, await importTime(reference.url, { AWS_REGION: 'us-east-1' }));
-    for (const b of bundles) keep(b.name, await importTime(pathToFileURL(b.layer.outfile).href, boundEnvironment(functions[b.name] as FunctionDeclaration)));
+    for (const b of bundles) {
+      const env = boundEnvironment(functions[b.name] as FunctionDeclaration);
+      keep(b.name, await importTime(pathToFileURL(b.layer.outfile).href, env));
+      const { NODE_OPTIONS: _, ...withoutMaps } = env;
+      keep(`${b.name} (no source maps)`, await importTime(pathToFileURL(b.layer.outfile).href, withoutMaps));
+    }
   }
   await rm(OUT_DIR, { recursive: true, force: true });
 
@@ -132,8 +191,10 @@ export const coldStart = async ({ runs }: { runs: number }): Promise<string> => 
         b.name,
         kb(b.layer.bytes),
         kb(b.noLayer.bytes),
+        kb(b.layer.loaded),
         ms(init),
         ms(cpuOf(b.name)),
+        ms(initOf(`${b.name} (no source maps)`)),
         largestPackages(b.layer.metafile, b.layer.outfile).map((p) => `${p.name} ${kb(p.bytes)}`).join(', '),
         misses.length ? `**misses ${misses.join(' and ')}**` : 'ok',
       ],
@@ -142,10 +203,11 @@ export const coldStart = async ({ runs }: { runs: number }): Promise<string> => 
   const missing = rows.filter((r) => r.misses.length);
   const sizes = bundles.map((b) => b.layer.bytes);
   const inits = bundles.map((b) => initOf(b.name));
+  const withoutMaps = bundles.map((b) => initOf(b.name) - initOf(`${b.name} (no source maps)`));
   return [
     `## Lambda cold start proxy (${bundles.length} functions; init = median of ${runs} runs)`,
     '',
-    `Machine: ${machineLine()}. Bundles: esbuild ${'with the options of cdk/bundling.ts'} (ESM, minified, node24 target, source map beside, AWS SDK external; "layer" = the dependencies layer's packages external too, as deployed). Init: \`node --enable-source-maps\` importing the layer bundle in a fresh process with only its bindings' environment, timed around the import; the layer's packages and the SDK load from node_modules as they load from /opt and the runtime in AWS. KB = 1,000 bytes. Targets: < ${TARGET_BYTES / 1000} KB and < ${TARGET_INIT_MS} ms (wall). References timed in the same runs, each in a fresh process:`,
+    `Machine: ${machineLine()}. Bundles: esbuild with the options of cdk/bundling.ts (ESM, minified, node24 target, source map beside; "layer" = the dependencies layer's modules and the AWS SDK external, as deployed; "no layer" = only the AWS SDK external). The layer is built by layers/dependencies/build.ts as \`cdk synth\` builds it: one minified ESM module per package the functions import (Powertools, middy, zod and the AWS SDK clients), each re-exporting only the names the functions use, over shared chunks: ${Object.keys(layer.modules).length} modules, ${kb(layerBytes)} KB of JavaScript from ${layer.packages.length} packages; the layer is not counted in a function's size. Init: a fresh \`node\` importing the layer bundle with only its bindings' environment (NODE_OPTIONS=--enable-source-maps, as the CDK construct sets it), timed around the import; the bundle sits beside the layer so its imports resolve to the layer's modules, as they resolve to /opt/nodejs/node_modules in AWS, which Lambda searches before the runtime's SDK (NODE_PATH order; not yet confirmed on a deployed function for ES module imports). "Layer KB loaded" = the layer modules and chunks the bundle imports statically at init. KB = 1,000 bytes. Targets: < ${TARGET_BYTES / 1000} KB and < ${TARGET_INIT_MS} ms (wall, with source maps). References timed in the same runs, each in a fresh process:`,
     '',
     ...referenceRows,
     '',
@@ -155,10 +217,9 @@ export const coldStart = async ({ runs }: { runs: number }): Promise<string> => 
       if (missed.length === 0) return `- **Every function meets ${what}.**`;
       return `- **${missed.length === rows.length ? `All ${rows.length} functions miss` : `${missed.length} of ${rows.length} functions miss`} ${what}**${missed.length === rows.length ? '' : `: ${missed.join(', ')}`}.`;
     }),
+    `- Source maps (NODE_OPTIONS=--enable-source-maps) cost a median ${ms(median(withoutMaps))} ms of init per function here.`,
     '',
-    `Where init goes: the layer's packages alone take ${ms(initOf('(reference: layer packages alone)'))} ms (the Powertools tracer ${ms(initOf('(reference: Powertools tracer alone)'))} ms of it) and the DynamoDB client ${ms(initOf('(reference: AWS SDK DynamoDB client alone)'))} ms, before a function's own code runs; a function that uses both cannot meet ${TARGET_INIT_MS} ms here unless it loads less at init.`,
-    '',
-    table(['Function', 'KB (layer)', 'KB (no layer)', 'Init ms', 'Init CPU ms', 'Largest packages in the bundle (KB)', 'Targets'], rows.map((r) => r.row)),
+    table(['Function', 'KB (layer)', 'KB (no layer)', 'Layer KB loaded', 'Init ms', 'Init CPU ms', 'Init ms without source maps', 'Largest packages in the bundle (KB)', 'Targets'], rows.map((r) => r.row)),
     '',
     'Init here is on this machine\'s x86 cores under Node ' + process.versions.node + '; Lambda runs Node 24 on arm64 with a CPU share proportional to memory (256 MB ≈ 1/7 of a vCPU), so the cloud\'s init is slower by a factor this proxy does not measure.',
   ].join('\n');

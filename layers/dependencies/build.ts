@@ -1,15 +1,22 @@
 /**
- * Builds the dependencies layer OFFLINE: copies the layer packages and their transitive
- * production dependencies from the repository's `node_modules` (installed from the lock file)
- * into `layers/dependencies/build/nodejs/node_modules/`, the layout Lambda expects under /opt.
+ * Builds the dependencies layer OFFLINE from the repository's `node_modules` (installed from the
+ * lock file) into `layers/dependencies/build/nodejs/node_modules/`, the layout Lambda expects
+ * under /opt. The layer is PREBUNDLED: every module the functions import from outside their
+ * bundles (the layer packages, and the AWS SDK clients, which would otherwise come from the
+ * runtime) is one small ESM entry re-exporting exactly the names the functions use, and
+ * the code behind them is minified into shared chunks. Loading a few tree-shaken files costs a
+ * fraction of resolving and compiling the hundreds of CommonJS files the packages ship
+ * (bench/reports/cold-start.md).
  *
  *   npx tsx layers/dependencies/build.ts     # (re)build and print a summary
  *
- * The CDK app calls `ensureDependenciesLayer()`, which rebuilds only when the resolved package
- * set differs from the last build, so `cdk synth` and the CDK tests never see a stale layer.
+ * The CDK app calls `ensureDependenciesLayer()`, which rebuilds only when the lock file or the
+ * names the functions import differ from the last build, so `cdk synth` and the CDK tests never
+ * see a stale layer.
  */
+import { createHash } from 'node:crypto';
 import {
-  cpSync,
+  copyFileSync,
   existsSync,
   mkdirSync,
   readFileSync,
@@ -21,7 +28,9 @@ import {
 } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { layerPackages } from './packages.ts';
+import { buildSync } from 'esbuild';
+import { functions } from '../../functions/catalog.ts';
+import { layerPackages, runtimeProvidedPackages } from './packages.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -100,54 +109,164 @@ export const resolveLayerClosure = (
 export const layerProvidedModules = (root: string = repoRoot): string[] =>
   [...new Set(resolveLayerClosure(root).map((p) => p.name))].sort();
 
-// Only JavaScript and package metadata run in Lambda; types, sources and maps are dead weight.
-// Licence files are kept.
-const prunable = /\.(?:d\.[cm]?ts|[cm]?ts|tsx|map|md|markdown)$/i;
-const keep = /^(?:licen[cs]e|notice)/i;
+/** What the functions import from outside their bundles: module -> the names they use. */
+export type LayerModules = Record<string, string[]>;
 
-const copyPackage = (from: string, to: string): void => {
-  cpSync(from, to, {
-    recursive: true,
-    dereference: true,
-    filter: (source) => {
-      const rel = relative(from, source);
-      if (rel === '') return true;
-      const parts = rel.split(sep);
-      // nested node_modules are copied as packages of their own (only those in the closure)
-      if (parts.includes('node_modules')) return false;
-      const base = parts[parts.length - 1] ?? '';
-      if (keep.test(base)) return true;
-      return !(prunable.test(base) && statSync(source).isFile());
-    },
+/** A re-export of everything (`import * as`, a dynamic import): the module is kept whole. */
+const WHOLE = '*';
+
+/**
+ * The modules the functions import from the layer and the runtime, with the names they import,
+ * read from the functions' own bundles (esbuild keeps only what is used).
+ */
+export const layerModules = (root: string = repoRoot): LayerModules => {
+  const external = [...runtimeProvidedPackages, ...layerProvidedModules(root)];
+  const result = buildSync({
+    entryPoints: Object.values(functions).map((f) => join(root, f.entry)),
+    absWorkingDir: root,
+    outdir: join(root, '.layer-scan'),
+    bundle: true,
+    write: false,
+    metafile: true,
+    platform: 'node',
+    format: 'esm',
+    mainFields: ['module', 'main'],
+    external,
+    logLevel: 'error',
   });
+  const isExternal = (path: string) => external.some((e) => (e.endsWith('/*') ? path.startsWith(e.slice(0, -1)) : path === e || path.startsWith(`${e}/`)));
+  const names = new Map<string, Set<string>>();
+  const use = (module: string, name: string) => names.set(module, (names.get(module) ?? new Set()).add(name));
+  for (const output of Object.values(result.metafile.outputs)) {
+    for (const { path, kind } of output.imports) {
+      if (!isExternal(path)) continue;
+      // The layer is ESM only: a require() of it would fail at run time, so it fails here.
+      if (kind === 'require-call') throw new Error(`dependencies layer: ${path} is required, not imported; the layer serves ES modules only`);
+      if (kind !== 'import-statement') use(path, WHOLE);
+    }
+  }
+  for (const file of result.outputFiles) {
+    for (const [, clause, module] of file.text.matchAll(/^import (.+) from "([^"]+)";$/gm)) {
+      if (!isExternal(module!)) continue;
+      const named = /\{([^}]*)\}/.exec(clause!)?.[1];
+      for (const part of named?.split(',') ?? []) if (part.trim()) use(module!, part.trim().split(/\s+as\s+/)[0]!);
+      const rest = clause!.replace(/\{[^}]*\}/, '').replace(/,\s*$/, '').trim();
+      if (rest.startsWith('* as')) use(module!, WHOLE);
+      else if (rest) use(module!, 'default');
+    }
+  }
+  return Object.fromEntries([...names.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([m, n]) => [m, [...n].sort()]));
 };
 
-/** Builds the layer into `outDir` (replaced if present) and returns the packages copied. */
+/** `@scope/name/sub` -> [`@scope/name`, `sub`]; `zod` -> [`zod`, ``]. */
+const splitSpecifier = (specifier: string): [string, string] => {
+  const parts = specifier.split('/');
+  const length = specifier.startsWith('@') ? 2 : 1;
+  return [parts.slice(0, length).join('/'), parts.slice(length).join('/')];
+};
+
+const facade = (module: string, names: string[]): string =>
+  names.includes(WHOLE)
+    ? `export * from '${module}';${names.includes('default') ? ` export { default } from '${module}';` : ''}`
+    : `export { ${names.map((n) => (n === 'default' ? 'default' : n)).join(', ')} } from '${module}';`;
+
+/** What the manifest records; a build is current when the lock file and the modules match. */
+export type LayerManifest = {
+  format: number;
+  lockFile: string;
+  modules: LayerModules;
+  /** Every package with code in the layer, with its version (for licences and audits). */
+  packages: { name: string; version: string }[];
+};
+
+// Bumped when the layout changes, so an older build is never taken for a current one.
+const LAYOUT = 2;
+
+const lockFileHash = (root: string): string =>
+  createHash('sha256').update(readFileSync(join(root, 'package-lock.json'))).digest('hex');
+
+const licence = /^(?:licen[cs]e|notice)/i;
+
+/** Builds the layer into `outDir` (replaced if present) and returns its manifest. */
 export const buildDependenciesLayer = ({
   root = repoRoot,
   outDir = layerBuildDir,
-}: { root?: string; outDir?: string } = {}): LayerPackage[] => {
-  const closure = resolveLayerClosure(root);
-  // Build beside the target and swap, so a reader never sees a half-copied layer.
+  modules = layerModules(root),
+}: { root?: string; outDir?: string; modules?: LayerModules } = {}): LayerManifest => {
+  // Build beside the target and swap, so a reader never sees a half-built layer.
   const staging = `${outDir}.staging-${process.pid}-${Date.now()}`;
   rmSync(staging, { recursive: true, force: true });
-  for (const pkg of closure) {
-    copyPackage(join(root, 'node_modules', pkg.path), join(staging, 'nodejs', 'node_modules', pkg.path));
+  const sources = join(staging, 'facades');
+  const nodeModules = join(staging, 'nodejs', 'node_modules');
+  mkdirSync(sources, { recursive: true });
+  const entryPoints = Object.entries(modules).map(([module, names], i) => {
+    const file = join(sources, `${i}.mjs`);
+    writeFileSync(file, facade(module, names));
+    const [name, sub] = splitSpecifier(module);
+    return { in: file, out: `${name}/${sub || 'index'}` };
+  });
+  const result = buildSync({
+    entryPoints,
+    outdir: nodeModules,
+    absWorkingDir: root,
+    nodePaths: [join(root, 'node_modules')],
+    bundle: true,
+    splitting: true,
+    chunkNames: '.latchkey/[name]-[hash]',
+    outExtension: { '.js': '.mjs' },
+    platform: 'node',
+    format: 'esm',
+    target: 'node24',
+    minify: true,
+    mainFields: ['module', 'main'],
+    // CommonJS inside (the X-Ray SDK) still calls require for Node built-ins.
+    banner: { js: "import { createRequire as __latchkeyCreateRequire } from 'node:module'; const require = __latchkeyCreateRequire(import.meta.url);" },
+    metafile: true,
+    logLevel: 'error',
+  });
+  rmSync(sources, { recursive: true, force: true });
+  // One package.json per package, mapping its subpaths to the entries.
+  const exportsOf = new Map<string, Record<string, string>>();
+  for (const module of Object.keys(modules)) {
+    const [name, sub] = splitSpecifier(module);
+    exportsOf.set(name, { ...exportsOf.get(name), [sub ? `./${sub}` : '.']: `./${sub || 'index'}.mjs` });
   }
-  writeFileSync(join(staging, manifestFileName), `${JSON.stringify({ packages: closure }, null, 2)}\n`);
+  for (const [name, exports] of exportsOf) {
+    const { version } = readPackageJson(join(root, 'node_modules', name));
+    writeFileSync(join(nodeModules, name, 'package.json'), `${JSON.stringify({ name, version, type: 'module', exports }, null, 2)}\n`);
+  }
+  // Licences of everything bundled, under licenses/<package>/.
+  const bundled = new Map<string, string>();
+  for (const input of Object.keys(result.metafile.inputs)) {
+    const at = input.lastIndexOf('node_modules/');
+    if (at < 0 || resolve(root, input).startsWith(sources)) continue;
+    const rest = input.slice(at + 'node_modules/'.length).split('/');
+    const name = rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]!;
+    bundled.set(name, resolve(root, input.slice(0, at + 'node_modules/'.length + name.length)));
+  }
+  const packages = [...bundled.entries()].map(([name, dir]) => {
+    for (const file of readdirSync(dir).filter((f) => licence.test(f))) {
+      mkdirSync(join(staging, 'licenses', name), { recursive: true });
+      copyFileSync(join(dir, file), join(staging, 'licenses', name, file));
+    }
+    return { name, version: readPackageJson(dir).version };
+  });
+  packages.sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version));
+  const manifest: LayerManifest = { format: LAYOUT, lockFile: lockFileHash(root), modules, packages };
+  writeFileSync(join(staging, manifestFileName), `${JSON.stringify(manifest, null, 2)}\n`);
   const previous = `${outDir}.previous-${process.pid}-${Date.now()}`;
   if (existsSync(outDir)) renameSync(outDir, previous);
   renameSync(staging, outDir);
   rmSync(previous, { recursive: true, force: true });
-  return closure;
+  return manifest;
 };
 
-const isCurrent = (outDir: string, closure: LayerPackage[]): boolean => {
+const isCurrent = (outDir: string, root: string, modules: LayerModules): boolean => {
   const manifest = join(outDir, manifestFileName);
   if (!existsSync(manifest) || !existsSync(join(outDir, 'nodejs', 'node_modules'))) return false;
   try {
-    const built = (JSON.parse(readFileSync(manifest, 'utf8')) as { packages: LayerPackage[] }).packages;
-    return JSON.stringify(built) === JSON.stringify(closure);
+    const built = JSON.parse(readFileSync(manifest, 'utf8')) as LayerManifest;
+    return built.format === LAYOUT && built.lockFile === lockFileHash(root) && JSON.stringify(built.modules) === JSON.stringify(modules);
   } catch {
     return false;
   }
@@ -165,8 +284,8 @@ export const ensureDependenciesLayer = ({
   root = repoRoot,
   outDir = layerBuildDir,
 }: { root?: string; outDir?: string } = {}): string => {
-  const closure = resolveLayerClosure(root);
-  if (isCurrent(outDir, closure)) return outDir;
+  const modules = layerModules(root);
+  if (isCurrent(outDir, root, modules)) return outDir;
   const lock = `${outDir}.lock`;
   const deadline = Date.now() + 120_000;
   mkdirSync(dirname(lock), { recursive: true });
@@ -187,7 +306,7 @@ export const ensureDependenciesLayer = ({
     }
   }
   try {
-    if (!isCurrent(outDir, closure)) buildDependenciesLayer({ root, outDir });
+    if (!isCurrent(outDir, root, modules)) buildDependenciesLayer({ root, outDir, modules });
   } finally {
     rmSync(lock, { recursive: true, force: true });
   }
@@ -202,9 +321,9 @@ const directorySize = (dir: string): number =>
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const started = Date.now();
-  const packages = buildDependenciesLayer();
-  const mb = (directorySize(layerBuildDir) / 1024 / 1024).toFixed(1);
+  const { modules, packages } = buildDependenciesLayer();
+  const kb = (directorySize(layerBuildDir) / 1000).toFixed(0);
   console.log(
-    `dependencies layer: ${packages.length} packages, ${mb} MB in ${relative(process.cwd(), layerBuildDir) || '.'} (${Date.now() - started} ms)`,
+    `dependencies layer: ${Object.keys(modules).length} modules from ${packages.length} packages, ${kb} KB in ${relative(process.cwd(), layerBuildDir) || '.'} (${Date.now() - started} ms)`,
   );
 }

@@ -1,16 +1,24 @@
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { build } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
-import { externalModules } from '../../cdk/bundling.ts';
+import { esbuildOptions, externalModules } from '../../cdk/bundling.ts';
+import { functions } from '../../functions/catalog.ts';
 import {
   buildDependenciesLayer,
   ensureDependenciesLayer,
+  layerModules,
   manifestFileName,
   repoRoot,
   resolveLayerClosure,
+  type LayerManifest,
 } from '../../layers/dependencies/build.ts';
 import { layerPackages } from '../../layers/dependencies/packages.ts';
+import { boundEnvironment } from '../../bench/support/function-env.ts';
 
 const outDir = join(mkdtempSync(join(tmpdir(), 'latchkey-layer-')), 'build');
 afterAll(() => rmSync(join(outDir, '..'), { recursive: true, force: true }));
@@ -35,23 +43,67 @@ describe('dependencies layer', () => {
     expect(new Set(closure.map((p) => p.path)).size).toBe(closure.length);
   });
 
-  it('builds offline into nodejs/node_modules with JavaScript and licences only, plus a manifest', () => {
-    // Act
-    const packages = buildDependenciesLayer({ outDir });
-
-    // Assess
-    for (const pkg of packages) {
-      expect(existsSync(join(outDir, 'nodejs', 'node_modules', pkg.path, 'package.json')), pkg.path).toBe(true);
-    }
-    const files = filesUnder(outDir);
-    expect(files.filter((f) => /\.(d\.[cm]?ts|map)$/.test(f))).toEqual([]);
-    expect(files.some((f) => f.endsWith(join('node_modules', 'zod', 'LICENSE')))).toBe(true);
-    const manifest = JSON.parse(readFileSync(join(outDir, manifestFileName), 'utf8')) as { packages: unknown[] };
-    expect(manifest.packages).toEqual(packages);
+  it('knows which names the functions import from outside their bundles', () => {
+    const modules = layerModules();
+    expect(modules.zod).toEqual(['z']);
+    expect(modules['@aws-sdk/client-dynamodb']).toEqual(expect.arrayContaining(['DynamoDBClient', 'ConditionalCheckFailedException']));
+    expect(modules['@aws-lambda-powertools/tracer/middleware']).toEqual(['captureLambdaHandler']);
+    expect(modules['@middy/core']).toEqual(['default']);
+    // only what is imported: nothing whole, no Node built-in
+    expect(Object.values(modules).flat()).not.toContain('*');
+    expect(Object.keys(modules).filter((m) => m.startsWith('node:'))).toEqual([]);
   });
 
-  it('ensureDependenciesLayer reuses a current build instead of copying again', () => {
-    buildDependenciesLayer({ outDir });
+  let manifest: LayerManifest;
+  it('builds offline: one ESM module per imported package under nodejs/node_modules, licences, a manifest', () => {
+    // Act
+    manifest = buildDependenciesLayer({ outDir });
+
+    // Assess
+    for (const module of Object.keys(manifest.modules)) {
+      const [scope, name, sub] = module.startsWith('@') ? module.split('/') : ['', ...module.split('/')];
+      const dir = join(outDir, 'nodejs', 'node_modules', scope ?? '', name!);
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { type: string; exports: Record<string, string> };
+      expect(pkg.type, module).toBe('module');
+      expect(existsSync(join(dir, pkg.exports[sub ? `./${sub}` : '.']!)), module).toBe(true);
+    }
+    const files = filesUnder(outDir);
+    expect(files.filter((f) => /\.(d\.[cm]?ts|map|cjs|js)$/.test(f))).toEqual([]);
+    expect(existsSync(join(outDir, 'licenses', 'zod', 'LICENSE'))).toBe(true);
+    expect(existsSync(join(outDir, 'licenses', '@aws-sdk', 'client-dynamodb', 'LICENSE'))).toBe(true);
+    expect(manifest.packages.map((p) => p.name)).toEqual(expect.arrayContaining(['zod', 'aws-xray-sdk-core', '@smithy/core']));
+    expect(JSON.parse(readFileSync(join(outDir, manifestFileName), 'utf8'))).toEqual(manifest);
+  });
+
+  it('serves every function: each bundle beside the layer imports, and health answers', async () => {
+    // Arrange: the bundles as CDK makes them, where /var/task would be relative to /opt/nodejs
+    const bundles = await Promise.all(
+      Object.entries(functions).map(async ([name, declaration]) => {
+        const outfile = join(outDir, 'nodejs', 'functions', name, 'index.mjs');
+        await build({ ...esbuildOptions({ entry: join(repoRoot, declaration.entry), outfile }), logLevel: 'error' });
+        return { url: pathToFileURL(outfile).href, env: boundEnvironment(declaration) };
+      }),
+    );
+    const env = Object.assign({}, ...bundles.map((b) => b.env)) as Record<string, string>;
+    const script = [
+      'for (const url of JSON.parse(process.argv[1])) await import(url);',
+      'const { handler } = await import(JSON.parse(process.argv[1])[0]);',
+      "const reply = await handler({ routeKey: 'GET /health', rawPath: '/health', headers: {}, requestContext: { http: { method: 'GET' } } }, { functionName: 'health', awsRequestId: 'r', getRemainingTimeInMillis: () => 10_000 });",
+      'process.stdout.write(JSON.stringify(reply));',
+    ].join('\n');
+    const healthFirst = [bundles[Object.keys(functions).indexOf('health')]!.url, ...bundles.map((b) => b.url)];
+
+    // Act: one process, no repository node_modules on the way (the layer is a sibling)
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script, JSON.stringify(healthFirst)], {
+      cwd: outDir,
+      env: { PATH: process.env.PATH ?? '', ...env, POWERTOOLS_TRACE_ENABLED: 'false', POWERTOOLS_LOG_LEVEL: 'ERROR' },
+    });
+
+    // Assess
+    expect(JSON.parse(stdout)).toMatchObject({ statusCode: 200 });
+  }, 120_000);
+
+  it('ensureDependenciesLayer reuses a current build instead of building again', () => {
     const before = statSync(join(outDir, manifestFileName)).mtimeMs;
     expect(ensureDependenciesLayer({ outDir })).toBe(outDir);
     expect(statSync(join(outDir, manifestFileName)).mtimeMs).toBe(before);
