@@ -17,6 +17,7 @@
 import { createHash } from 'node:crypto';
 import {
   copyFileSync,
+  cpSync,
   existsSync,
   mkdirSync,
   readFileSync,
@@ -180,12 +181,27 @@ export type LayerManifest = {
 };
 
 // Bumped when the layout changes, so an older build is never taken for a current one.
-const LAYOUT = 2;
+const LAYOUT = 3;
 
 const lockFileHash = (root: string): string =>
   createHash('sha256').update(readFileSync(join(root, 'package-lock.json'))).digest('hex');
 
 const licence = /^(?:licen[cs]e|notice)/i;
+
+/**
+ * zod's namespace carries its error messages in some forty languages (260 KB minified) that no
+ * function uses: zod speaks English by default and nothing here calls `z.config(z.locales.X())`.
+ * The facades resolve `zod` to a copy beside them whose locale index offers English alone, so
+ * the layer parses a third as much zod at every cold start. A use of another locale would fail
+ * in AWS (`z.locales.X is not a function`), so keep it that way or drop this step.
+ */
+const stageEnglishOnlyZod = (root: string, facades: string): void => {
+  const zod = findPackageDir(root, 'zod', root);
+  if (zod === undefined) return;
+  const staged = join(facades, 'node_modules', 'zod');
+  cpSync(zod, staged, { recursive: true, dereference: true, filter: (source) => !/\.(?:[cm]?ts|cjs|map)$/.test(source) });
+  writeFileSync(join(staged, 'v4', 'locales', 'index.js'), 'export { default as en } from "./en.js";\n');
+};
 
 /** Builds the layer into `outDir` (replaced if present) and returns its manifest. */
 export const buildDependenciesLayer = ({
@@ -199,6 +215,7 @@ export const buildDependenciesLayer = ({
   const sources = join(staging, 'facades');
   const nodeModules = join(staging, 'nodejs', 'node_modules');
   mkdirSync(sources, { recursive: true });
+  if ('zod' in modules) stageEnglishOnlyZod(root, sources);
   const entryPoints = Object.entries(modules).map(([module, names], i) => {
     const file = join(sources, `${i}.mjs`);
     writeFileSync(file, facade(module, names));
@@ -224,7 +241,6 @@ export const buildDependenciesLayer = ({
     metafile: true,
     logLevel: 'error',
   });
-  rmSync(sources, { recursive: true, force: true });
   // One package.json per package, mapping its subpaths to the entries.
   const exportsOf = new Map<string, Record<string, string>>();
   for (const module of Object.keys(modules)) {
@@ -239,18 +255,19 @@ export const buildDependenciesLayer = ({
   const bundled = new Map<string, string>();
   for (const input of Object.keys(result.metafile.inputs)) {
     const at = input.lastIndexOf('node_modules/');
-    if (at < 0 || resolve(root, input).startsWith(sources)) continue;
+    if (at < 0 || dirname(resolve(root, input)) === sources) continue;
     const rest = input.slice(at + 'node_modules/'.length).split('/');
     const name = rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]!;
-    bundled.set(name, resolve(root, input.slice(0, at + 'node_modules/'.length + name.length)));
+    bundled.set(resolve(root, input.slice(0, at + 'node_modules/'.length + name.length)), name);
   }
-  const packages = [...bundled.entries()].map(([name, dir]) => {
+  const packages = [...bundled.entries()].map(([dir, name]) => {
     for (const file of readdirSync(dir).filter((f) => licence.test(f))) {
       mkdirSync(join(staging, 'licenses', name), { recursive: true });
       copyFileSync(join(dir, file), join(staging, 'licenses', name, file));
     }
     return { name, version: readPackageJson(dir).version };
   });
+  rmSync(sources, { recursive: true, force: true });
   packages.sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version));
   const manifest: LayerManifest = { format: LAYOUT, lockFile: lockFileHash(root), modules, packages };
   writeFileSync(join(staging, manifestFileName), `${JSON.stringify(manifest, null, 2)}\n`);

@@ -103,6 +103,12 @@ describe('dependencies layer', () => {
     expect(JSON.parse(stdout)).toMatchObject({ statusCode: 200 });
   }, 120_000);
 
+  it("carries zod's English messages only", async () => {
+    const { z } = (await import(pathToFileURL(join(outDir, 'nodejs', 'node_modules', 'zod', 'index.mjs')).href)) as typeof import('zod');
+    expect(Object.keys(z.locales)).toEqual(['en']);
+    expect(z.string().safeParse(1).error?.issues[0]?.message).toBe('Invalid input: expected string, received number');
+  });
+
   it('ensureDependenciesLayer reuses a current build instead of building again', () => {
     const before = statSync(join(outDir, manifestFileName)).mtimeMs;
     expect(ensureDependenciesLayer({ outDir })).toBe(outDir);
