@@ -1,9 +1,10 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { SESv2Client } from '@aws-sdk/client-sesv2';
+import type { SESv2Client } from '@aws-sdk/client-sesv2';
 import { tracer } from '../observability.ts';
+import { buckets } from '../resources.ts';
 
 // One client per service per process, created on first use and kept for every invocation.
 // Endpoints come from the SDK's own AWS_ENDPOINT_URL_<SERVICE> variables, which the local
@@ -12,6 +13,19 @@ let documentClient: DynamoDBDocumentClient | undefined;
 let sfnClient: SFNClient | undefined;
 let s3Client: S3Client | undefined;
 let sesClient: SESv2Client | undefined;
+
+// The S3 and SES clients are large modules that most functions never use: a function loads
+// each one at cold start only when it is bound to the bucket or to mail (which it needs to use
+// them at all), so functions without that binding do not parse them.
+const mailBinding = 'MAIL_FROM';
+const loadS3 = async () => (await import('@aws-sdk/client-s3')).S3Client;
+const loadSes = async () => (await import('@aws-sdk/client-sesv2')).SESv2Client;
+const S3 = process.env[buckets.releases.envVar] ? await loadS3() : undefined;
+const SES = process.env[mailBinding] ? await loadSes() : undefined;
+
+const unbound = (variable: string): never => {
+  throw new Error(`Missing environment variable ${variable}: the function is not bound to it`);
+};
 
 export const dynamo = (): DynamoDBDocumentClient =>
   (documentClient ??= DynamoDBDocumentClient.from(tracer.captureAWSv3Client(new DynamoDBClient({})), {
@@ -22,6 +36,8 @@ export const sfn = (): SFNClient => (sfnClient ??= tracer.captureAWSv3Client(new
 
 // Emulators serve buckets by path; in the cloud, virtual-hosted addressing is the default.
 export const s3 = (): S3Client =>
-  (s3Client ??= tracer.captureAWSv3Client(new S3Client({ forcePathStyle: process.env.LATCHKEY_S3_FORCE_PATH_STYLE === 'true' })));
+  (s3Client ??= tracer.captureAWSv3Client(
+    new (S3 ?? unbound(buckets.releases.envVar))({ forcePathStyle: process.env.LATCHKEY_S3_FORCE_PATH_STYLE === 'true' }),
+  ));
 
-export const ses = (): SESv2Client => (sesClient ??= tracer.captureAWSv3Client(new SESv2Client({})));
+export const ses = (): SESv2Client => (sesClient ??= tracer.captureAWSv3Client(new (SES ?? unbound(mailBinding))({})));

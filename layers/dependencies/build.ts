@@ -143,7 +143,6 @@ export const layerModules = (root: string = repoRoot): LayerModules => {
       if (!isExternal(path)) continue;
       // The layer is ESM only: a require() of it would fail at run time, so it fails here.
       if (kind === 'require-call') throw new Error(`dependencies layer: ${path} is required, not imported; the layer serves ES modules only`);
-      if (kind !== 'import-statement') use(path, WHOLE);
     }
   }
   for (const file of result.outputFiles) {
@@ -154,6 +153,15 @@ export const layerModules = (root: string = repoRoot): LayerModules => {
       const rest = clause!.replace(/\{[^}]*\}/, '').replace(/,\s*$/, '').trim();
       if (rest.startsWith('* as')) use(module!, WHOLE);
       else if (rest) use(module!, 'default');
+    }
+    // A dynamic import uses the one name read from it, `(await import("m")).name`; any other
+    // form may use anything, so the module is kept whole.
+    for (const [call, module] of file.text.matchAll(/\bimport\("([^"]+)"\)/g)) {
+      if (!isExternal(module!)) continue;
+      const escaped = call.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      const read = [...file.text.matchAll(new RegExp(`\\(await ${escaped}\\)\\.([\\w$]+)`, 'g'))].map((m) => m[1]!);
+      const calls = file.text.split(call).length - 1;
+      for (const name of read.length === calls ? read : [WHOLE]) use(module!, name);
     }
   }
   return Object.fromEntries([...names.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([m, n]) => [m, [...n].sort()]));
