@@ -21,7 +21,7 @@ import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
 import { build, type Metafile } from 'esbuild';
 import { esbuildOptions } from '../cdk/bundling.ts';
-import { buildDependenciesLayer } from '../layers/dependencies/build.ts';
+import { buildDependenciesLayer, type LayerManifest } from '../layers/dependencies/build.ts';
 import { functions, type FunctionDeclaration, type FunctionName } from '../functions/catalog.ts';
 import { boundEnvironment } from './support/function-env.ts';
 import { pool } from './support/pool.ts';
@@ -60,7 +60,7 @@ export const largestPackages = (metafile: Metafile, outfile: string, top = 3): {
 const bundle = async (name: FunctionName, withLayer: boolean) => {
   const outfile = withLayer ? path.join(LAYER_DIR, 'nodejs', 'functions', name, 'index.mjs') : path.join(OUT_DIR, 'no-layer', name, 'index.mjs');
   const result = await build({ ...esbuildOptions({ entry: path.join(root, functions[name].entry), outfile, withLayer }), logLevel: 'error' });
-  const loaded = withLayer ? await layerBytesLoaded(outfile, path.join(LAYER_DIR, 'nodejs', 'node_modules')) : 0;
+  const loaded = withLayer ? await layerFilesLoaded(outfile, path.join(LAYER_DIR, 'nodejs', 'node_modules')) : new Map<string, number>();
   return { outfile, bytes: (await stat(outfile)).size, loaded, metafile: result.metafile! };
 };
 
@@ -114,10 +114,11 @@ const bytesOfModules = async (dir: string): Promise<number> => {
 };
 
 /**
- * Bytes of layer code a bundle loads at init: the static imports of the bundle, followed
- * through the layer's modules and chunks (dynamic imports, loaded only when called, are not).
+ * The layer files a bundle loads at init, with their sizes, by path under the layer's
+ * node_modules: the static imports of the bundle, followed through the layer's modules and
+ * chunks (dynamic imports, loaded only when called, are not).
  */
-export const layerBytesLoaded = async (bundle: string, layerModules: string): Promise<number> => {
+export const layerFilesLoaded = async (bundle: string, layerModules: string): Promise<Map<string, number>> => {
   const seen = new Map<string, number>();
   const resolveImport = async (from: string, specifier: string): Promise<string | undefined> => {
     if (specifier.startsWith('.')) return path.resolve(path.dirname(from), specifier);
@@ -140,7 +141,16 @@ export const layerBytesLoaded = async (bundle: string, layerModules: string): Pr
   };
   await visit(bundle);
   seen.delete(bundle);
-  return [...seen.values()].reduce((a, b) => a + b, 0);
+  return new Map([...seen.entries()].map(([file, bytes]) => [path.relative(layerModules, file).split(path.sep).join('/'), bytes]));
+};
+
+/** Bytes per package a function loads at init, its bundle and the layer files together, largest first. */
+const packagesLoaded = (own: { name: string; bytes: number }[], loaded: Map<string, number>, files: LayerManifest['files'], top = 4) => {
+  const byPackage = new Map(own.map((p) => [p.name, p.bytes]));
+  for (const file of loaded.keys()) {
+    for (const [name, bytes] of Object.entries(files[file] ?? {})) byPackage.set(name, (byPackage.get(name) ?? 0) + bytes);
+  }
+  return [...byPackage.entries()].sort((a, b) => b[1] - a[1]).slice(0, top);
 };
 
 export const coldStart = async ({ runs }: { runs: number }): Promise<string> => {
@@ -191,11 +201,11 @@ export const coldStart = async ({ runs }: { runs: number }): Promise<string> => 
         b.name,
         kb(b.layer.bytes),
         kb(b.noLayer.bytes),
-        kb(b.layer.loaded),
+        kb([...b.layer.loaded.values()].reduce((x, y) => x + y, 0)),
         ms(init),
         ms(cpuOf(b.name)),
         ms(initOf(`${b.name} (no source maps)`)),
-        largestPackages(b.layer.metafile, b.layer.outfile).map((p) => `${p.name} ${kb(p.bytes)}`).join(', '),
+        packagesLoaded(largestPackages(b.layer.metafile, b.layer.outfile, Infinity), b.layer.loaded, layer.files).map(([name, bytes]) => `${name} ${kb(bytes)}`).join(', '),
         misses.length ? `**misses ${misses.join(' and ')}**` : 'ok',
       ],
     };
@@ -221,7 +231,7 @@ export const coldStart = async ({ runs }: { runs: number }): Promise<string> => 
     '',
     "Where init goes: mostly into parsing and compiling JavaScript, so it grows with the code a function loads (\"Layer KB loaded\" plus its own bundle). Every function loads the Powertools logger and tracer (the tracer brings the X-Ray SDK), middy and zod; one using DynamoDB adds the client; the S3 and SES clients load only in functions bound to the bucket or to mail (functions/adapters/aws-clients.ts), and only the names functions import are in the layer. What remains beyond the references is the functions' own module scope: an API route builds the zod schemas of the whole route table (functions/api/routes.ts, shared/protocol) when it loads, not only its own route's.",
     '',
-    table(['Function', 'KB (layer)', 'KB (no layer)', 'Layer KB loaded', 'Init ms', 'Init CPU ms', 'Init ms without source maps', 'Largest packages in the bundle (KB)', 'Targets'], rows.map((r) => r.row)),
+    table(['Function', 'KB (layer)', 'KB (no layer)', 'Layer KB loaded', 'Init ms', 'Init CPU ms', 'Init ms without source maps', 'Largest packages loaded at init, bundle and layer (KB)', 'Targets'], rows.map((r) => r.row)),
     '',
     'Init here is on this machine\'s x86 cores under Node ' + process.versions.node + '; Lambda runs Node 24 on arm64 with a CPU share proportional to memory (256 MB ≈ 1/7 of a vCPU), so the cloud\'s init is slower by a factor this proxy does not measure.',
   ].join('\n');

@@ -28,7 +28,10 @@ export const layerExternalModules = (): string[] => {
   return [...new Set<string>([...layerPackages, ...powertools])].sort();
 };
 
-/** Everything a function bundle leaves out: the runtime's AWS SDK and, with the layer, its modules. */
+/**
+ * Everything a function bundle leaves out: the AWS SDK (which the layer carries prebundled, in
+ * front of the runtime's copy) and, with the layer, the layer's packages.
+ */
 export const externalModules = ({ withLayer }: { withLayer: boolean }): string[] => [
   ...runtimeProvidedPackages,
   ...(withLayer ? layerExternalModules() : []),

@@ -186,6 +186,8 @@ export type LayerManifest = {
   modules: LayerModules;
   /** Every package with code in the layer, with its version (for licences and audits). */
   packages: { name: string; version: string }[];
+  /** Each file under nodejs/node_modules: the bytes each package has in it. */
+  files: Record<string, Record<string, number>>;
 };
 
 // Bumped when the layout changes, so an older build is never taken for a current one.
@@ -261,12 +263,22 @@ export const buildDependenciesLayer = ({
   }
   // Licences of everything bundled, under licenses/<package>/.
   const bundled = new Map<string, string>();
-  for (const input of Object.keys(result.metafile.inputs)) {
+  const packageOf = (input: string): string | undefined => {
     const at = input.lastIndexOf('node_modules/');
-    if (at < 0 || dirname(resolve(root, input)) === sources) continue;
+    if (at < 0 || dirname(resolve(root, input)) === sources) return undefined;
     const rest = input.slice(at + 'node_modules/'.length).split('/');
     const name = rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]!;
     bundled.set(resolve(root, input.slice(0, at + 'node_modules/'.length + name.length)), name);
+    return name;
+  };
+  const files: LayerManifest['files'] = {};
+  for (const [output, { inputs }] of Object.entries(result.metafile.outputs)) {
+    const bytes: Record<string, number> = {};
+    for (const [input, { bytesInOutput }] of Object.entries(inputs)) {
+      const name = packageOf(input);
+      if (name !== undefined && bytesInOutput > 0) bytes[name] = (bytes[name] ?? 0) + bytesInOutput;
+    }
+    files[relative(nodeModules, resolve(root, output)).split(sep).join('/')] = bytes;
   }
   const packages = [...bundled.entries()].map(([dir, name]) => {
     for (const file of readdirSync(dir).filter((f) => licence.test(f))) {
@@ -277,7 +289,7 @@ export const buildDependenciesLayer = ({
   });
   rmSync(sources, { recursive: true, force: true });
   packages.sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version));
-  const manifest: LayerManifest = { format: LAYOUT, lockFile: lockFileHash(root), modules, packages };
+  const manifest: LayerManifest = { format: LAYOUT, lockFile: lockFileHash(root), modules, packages, files };
   writeFileSync(join(staging, manifestFileName), `${JSON.stringify(manifest, null, 2)}\n`);
   const previous = `${outDir}.previous-${process.pid}-${Date.now()}`;
   if (existsSync(outDir)) renameSync(outDir, previous);
