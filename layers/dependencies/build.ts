@@ -191,7 +191,7 @@ export type LayerManifest = {
 };
 
 // Bumped when the layout changes, so an older build is never taken for a current one.
-const LAYOUT = 3;
+const LAYOUT = 4;
 
 const lockFileHash = (root: string): string =>
   createHash('sha256').update(readFileSync(join(root, 'package-lock.json'))).digest('hex');
