@@ -6,8 +6,14 @@ export type ReleaseInput = string | Readable | Uint8Array;
 
 /** Fills caller-owned buffers, so the hot loops never concatenate chunks. */
 export interface ByteSource {
-  /** Reads until `buf` is full or the input ends; returns the byte count. */
+  /**
+   * Reads until `buf` is full or the input ends; returns the byte count. Each call takes the
+   * bytes after those of the call before it, even while that one is still in flight (files and
+   * memory) — a stream must be read one call at a time (see `concurrent`).
+   */
   readFull(buf: Buffer): Promise<number>;
+  /** Whether several readFull calls may be in flight at once. */
+  readonly concurrent: boolean;
   /** Total size when known up front (files, memory), else undefined. */
   readonly size: number | undefined;
   close(): Promise<void>;
@@ -21,12 +27,17 @@ export const openSource = async (input: ReleaseInput): Promise<ByteSource> => {
 
 const fileSource = async (fh: FileHandle): Promise<ByteSource> => {
   const { size } = await fh.stat();
+  let offset = 0;
   return {
     size,
+    concurrent: true,
     async readFull(buf) {
+      // The range is taken when the call is made, so reads in flight together cannot swap places.
+      const at = offset;
+      offset += buf.byteLength;
       let filled = 0;
       while (filled < buf.byteLength) {
-        const { bytesRead } = await fh.read(buf, filled, buf.byteLength - filled, null);
+        const { bytesRead } = await fh.read(buf, filled, buf.byteLength - filled, at + filled);
         if (bytesRead === 0) break;
         filled += bytesRead;
       }
@@ -40,6 +51,7 @@ const memorySource = (bytes: Uint8Array): ByteSource => {
   let offset = 0;
   return {
     size: bytes.byteLength,
+    concurrent: true,
     async readFull(buf) {
       const n = Math.min(buf.byteLength, bytes.byteLength - offset);
       buf.set(bytes.subarray(offset, offset + n));
@@ -56,6 +68,7 @@ const streamSource = (stream: Readable): ByteSource => {
   let ended = false;
   return {
     size: undefined,
+    concurrent: false,
     async readFull(buf) {
       let filled = 0;
       while (filled < buf.byteLength) {

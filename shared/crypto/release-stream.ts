@@ -28,14 +28,14 @@ import {
 } from './release-format.ts';
 
 /**
- * Chunks are whole leaves of the release digest (release-digest.ts): 2 × 16 segments of 64 KiB
- * by default, so ~2 MiB per read, per worker job and per write. Each pool holds enough buffers
- * for every worker to have a job queued behind the one it runs, one read ahead and one write
- * behind. Output buffers have a block to spare for the partial block carried between chunks
- * (output-file.ts).
+ * A chunk is one leaf of the release digest (release-digest.ts): 16 segments of 64 KiB by
+ * default, so ~1 MiB per read, per job and per write. Each pool holds enough buffers for every
+ * lane to run a job with another queued, and for the reads ahead (or the writes behind). Output
+ * buffers have a block to spare for the partial block carried between chunks (output-file.ts).
  */
 const CHUNK_LEAVES = 1;
-const poolSize = (runner: ChunkRunner): number => 2 * runner.width + 2;
+const READS_AHEAD = 3;
+const poolSize = (runner: ChunkRunner): number => 2 * runner.width + READS_AHEAD;
 
 export interface EncryptReleaseOptions {
   /** Plaintext: a file path, a Node stream (e.g. a tar), or bytes. */
@@ -122,12 +122,11 @@ export const encryptReleaseWith = async (
       let segment = 0;
       let plaintextSize = 0;
       let fileSize = header.bytes.byteLength;
-      let next = readInto(source, plainPool, fails);
+      const reads = new ReadAhead(source, plainPool, fails);
       for (;;) {
-        const { buf, n } = await orFail(next, ...fails);
+        const { buf, n } = await reads.next();
         // A short read is the end of input: the last segment is the short one (possibly empty).
         const last = n < buf.byteLength;
-        if (!last) next = readInto(source, plainPool, fails);
         const ct = await orFail(cipherPool.take(), ...fails);
         // Where this chunk's frames start in its buffer: after the previous chunk's partial block.
         const outAt = fileSize % BLOCK;
@@ -237,18 +236,17 @@ export const decryptPayload = async (
       const digest = new ReleaseDigest().header(header.bytes);
       let segment = 0;
       let ciphertextSize = header.bytes.byteLength;
-      let next = readInto(source, cipherPool, fails);
+      const reads = new ReadAhead(source, cipherPool, fails);
       for (let done = false; !done; ) {
-        const { buf, n } = await orFail(next, ...fails);
+        const { buf, n } = await reads.next();
         const endOfInput = n < buf.byteLength;
-        if (!endOfInput) next = readInto(source, cipherPool, fails);
         const chunk = frameChunk(n, segment, framing);
         let problem = chunk.problem;
         const hasFinal = chunk.finalFrame >= 0;
         if (!problem && !hasFinal && endOfInput) {
           problem = new TruncatedError(`release ends before its final segment (after ${segment + chunk.full} segments)`, segment + chunk.full);
         }
-        if (!problem && hasFinal && !endOfInput && (await orFail(next, ...fails)).n > 0) {
+        if (!problem && hasFinal && !endOfInput && (await reads.next()).n > 0) {
           problem = new TrailingDataError('bytes follow the final segment');
         }
         done = hasFinal || problem !== undefined;
@@ -326,15 +324,51 @@ const frameChunk = (n: number, first: number, f: Framing): { full: number; final
   return { full, finalFrame: -1, bytes: pos };
 };
 
-const readInto = (
-  source: ByteSource,
-  pool: BufferPool,
-  fails: Promise<never>[],
-): Promise<{ buf: Buffer; n: number }> => {
-  const p = orFail(pool.take(), ...fails).then(async (buf) => ({ buf, n: await source.readFull(buf) }));
-  p.catch(() => {}); // awaited by the loop; a failure elsewhere must not surface as unhandled
-  return p;
-};
+/**
+ * Reads chunk after chunk, several in flight where the source allows: a read waits for a core
+ * while the cipher lanes keep both busy, and one read at a time would leave them waiting in turn.
+ * Reads stop after the first short one (the end of input).
+ */
+class ReadAhead {
+  private readonly queue: Array<Promise<{ buf: Buffer; n: number }>> = [];
+  private turn: Promise<unknown> = Promise.resolve();
+  private ended = false;
+
+  constructor(
+    private readonly source: ByteSource,
+    private readonly pool: BufferPool,
+    private readonly fails: Promise<never>[],
+  ) {
+    this.fill();
+  }
+
+  next(): Promise<{ buf: Buffer; n: number }> {
+    const p = this.queue.shift() ?? this.read();
+    this.fill();
+    return orFail(p, ...this.fails);
+  }
+
+  private fill(): void {
+    const depth = this.source.concurrent ? READS_AHEAD : 1;
+    while (!this.ended && this.queue.length < depth) this.queue.push(this.read());
+  }
+
+  private read(): Promise<{ buf: Buffer; n: number }> {
+    // Reads are issued in order: each waits for the one before to have its buffer and its place
+    // in the file (a file, or memory) or to have finished (a stream).
+    const started = this.turn
+      .then(() => orFail(this.pool.take(), ...this.fails))
+      .then((buf) => ({ buf, reading: this.source.readFull(buf) }));
+    this.turn = started.then((s) => (this.source.concurrent ? undefined : s.reading)).catch(() => {});
+    const p = started.then(async ({ buf, reading }) => {
+      const n = await reading;
+      if (n < buf.byteLength) this.ended = true;
+      return { buf, n };
+    });
+    p.catch(() => {}); // awaited through next(); a failure elsewhere must not surface as unhandled
+    return p;
+  }
+}
 
 const readExactly = async (source: ByteSource, size: number, what: string): Promise<Buffer> => {
   const buf = Buffer.alloc(size);
