@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -102,6 +104,44 @@ describe('dependencies layer', () => {
     // Assess
     expect(JSON.parse(stdout)).toMatchObject({ statusCode: 200 });
   }, 120_000);
+
+  it('its DynamoDB client talks to DynamoDB: requests, items and the conditional-check error the adapters test for', async () => {
+    // Arrange: the layer's own modules, and a server answering as DynamoDB does
+    const layerModule = async <T,>(name: string) => (await import(pathToFileURL(join(outDir, 'nodejs', 'node_modules', name, 'index.mjs')).href)) as T;
+    const { DynamoDBClient, ConditionalCheckFailedException } = await layerModule<typeof import('@aws-sdk/client-dynamodb')>('@aws-sdk/client-dynamodb');
+    const { DynamoDBDocumentClient, GetCommand, PutCommand } = await layerModule<typeof import('@aws-sdk/lib-dynamodb')>('@aws-sdk/lib-dynamodb');
+    const targets: string[] = [];
+    const server = createServer((request, response) => {
+      targets.push(String(request.headers['x-amz-target']));
+      request.resume().on('end', () => {
+        response.setHeader('content-type', 'application/x-amz-json-1.0');
+        if (request.headers['x-amz-target'] === 'DynamoDB_20120810.GetItem') {
+          response.end(JSON.stringify({ Item: { pk: { S: 'a' }, n: { N: '1' } } }));
+        } else {
+          response.statusCode = 400;
+          response.end(JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException', message: 'The conditional request failed' }));
+        }
+      });
+    });
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    const { port } = server.address() as AddressInfo;
+    const client = new DynamoDBClient({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 's' } });
+    const documents = DynamoDBDocumentClient.from(client);
+
+    try {
+      // Act
+      const got = await documents.send(new GetCommand({ TableName: 't', Key: { pk: 'a' } }));
+      const put = documents.send(new PutCommand({ TableName: 't', Item: { pk: 'a' }, ConditionExpression: 'attribute_not_exists(pk)' }));
+
+      // Assess
+      expect(got.Item).toEqual({ pk: 'a', n: 1 });
+      await expect(put).rejects.toBeInstanceOf(ConditionalCheckFailedException);
+      expect(targets).toEqual(['DynamoDB_20120810.GetItem', 'DynamoDB_20120810.PutItem']);
+    } finally {
+      client.destroy();
+      server.close();
+    }
+  });
 
   it("carries zod's English messages only", async () => {
     const { z } = (await import(pathToFileURL(join(outDir, 'nodejs', 'node_modules', 'zod', 'index.mjs')).href)) as typeof import('zod');
