@@ -14,6 +14,11 @@ export interface ByteSource {
   readFull(buf: Buffer): Promise<number>;
   /** Whether several readFull calls may be in flight at once. */
   readonly concurrent: boolean;
+  /**
+   * A file: its descriptor, and `claim`, which takes the next `length` bytes' place in the file
+   * (as readFull would) without reading them, so another thread can read them itself.
+   */
+  readonly file?: { fd: number; size: number; claim(length: number): number };
   /** Total size when known up front (files, memory), else undefined. */
   readonly size: number | undefined;
   close(): Promise<void>;
@@ -28,13 +33,18 @@ export const openSource = async (input: ReleaseInput): Promise<ByteSource> => {
 const fileSource = async (fh: FileHandle): Promise<ByteSource> => {
   const { size } = await fh.stat();
   let offset = 0;
+  const claim = (length: number): number => {
+    const at = offset;
+    offset += length;
+    return at;
+  };
   return {
     size,
     concurrent: true,
+    file: { fd: fh.fd, size, claim },
     async readFull(buf) {
       // The range is taken when the call is made, so reads in flight together cannot swap places.
-      const at = offset;
-      offset += buf.byteLength;
+      const at = claim(buf.byteLength);
       let filled = 0;
       while (filled < buf.byteLength) {
         const { bytesRead } = await fh.read(buf, filled, buf.byteLength - filled, at + filled);

@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash } from 'node:crypto';
+import { readSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { release } from './pipeline.ts';
@@ -48,7 +49,7 @@ export const createChunkRunner = (threads: Threads, size: number | undefined, k:
   return useWorkers ? new WorkerRunner(Math.max(1, lanes - 1), k) : new InlineRunner(k);
 };
 
-const inlineTools: ChunkTools = { createCipheriv, createDecipheriv, createHash, free: release };
+const inlineTools: ChunkTools = { createCipheriv, createDecipheriv, createHash, free: release, readSync };
 
 class InlineRunner implements ChunkRunner {
   readonly parallel = false;
@@ -79,42 +80,57 @@ const tools = {
   createCipheriv: crypto.createCipheriv,
   createDecipheriv: crypto.createDecipheriv,
   createHash: crypto.createHash,
+  readSync: require('node:fs').readSync,
   free: (buf) => {
     const ab = buf.buffer;
     if (ab instanceof ArrayBuffer && buf.byteOffset === 0 && buf.byteLength === ab.byteLength && ab.byteLength > 0) sink.postMessage(null, [ab]);
   },
 };
 const runChunk = ${runChunk.toString()};
-const { key, segmentSize, leafFrames } = workerData;
-parentPort.on('message', (job) => parentPort.postMessage(runChunk(tools, key, segmentSize, leafFrames, job)));
+const { key, segmentSize, leafFrames, finished } = workerData;
+parentPort.on('message', (job) => {
+  parentPort.postMessage(runChunk(tools, key, segmentSize, leafFrames, job));
+  Atomics.add(finished, 0, 1);
+});
 `;
 
 type Pending = { resolve: (r: ChunkResult) => void };
+
+/**
+ * A worker and how far it has got. `finished` is shared memory the worker counts its jobs in,
+ * so this thread knows how busy the worker is without first handling its replies (which wait
+ * while this thread runs a chunk itself).
+ */
+interface Lane {
+  worker: Worker;
+  replies: Pending[];
+  posted: number;
+  finished: Int32Array;
+}
 
 class WorkerRunner implements ChunkRunner {
   readonly parallel = true;
   private readonly inline: InlineRunner;
   readonly width: number;
-  private readonly workers: Worker[];
-  private readonly queues: Pending[][];
+  private readonly lanes: Lane[];
   private closed = false;
   private fail!: (e: Error) => void;
   readonly failed = new Promise<never>((_, reject) => (this.fail = reject));
 
   constructor(count: number, k: ChunkKey) {
     this.failed.catch(() => {}); // observed by whoever races against it
-    const workerData = { key: Uint8Array.from(k.key), segmentSize: k.segmentSize, leafFrames: k.leafFrames };
     this.inline = new InlineRunner(k);
     this.width = count + 1;
-    this.queues = Array.from({ length: count }, () => []);
-    this.workers = this.queues.map((queue) => {
-      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData });
-      worker.on('message', (r: ChunkResult) => queue.shift()?.resolve(r));
-      worker.on('error', (e) => this.fail(e));
-      worker.on('exit', () => {
+    this.lanes = Array.from({ length: count }, () => {
+      const finished = new Int32Array(new SharedArrayBuffer(4));
+      const workerData = { key: Uint8Array.from(k.key), segmentSize: k.segmentSize, leafFrames: k.leafFrames, finished };
+      const lane: Lane = { worker: new Worker(WORKER_SOURCE, { eval: true, workerData }), replies: [], posted: 0, finished };
+      lane.worker.on('message', (r: ChunkResult) => lane.replies.shift()?.resolve(r));
+      lane.worker.on('error', (e) => this.fail(e));
+      lane.worker.on('exit', () => {
         if (!this.closed) this.fail(new Error('release worker exited'));
       });
-      return worker;
+      return lane;
     });
   }
 
@@ -132,18 +148,20 @@ class WorkerRunner implements ChunkRunner {
     }
     // The least busy worker, unless every worker already has a job queued behind the one it
     // runs: then this thread takes the chunk (after the caller has read and handed out the next).
-    const i = this.queues.reduce((best, q, j) => (q.length < this.queues[best]!.length ? j : best), 0);
-    if (this.queues[i]!.length >= WORKER_DEPTH) {
+    const busy = (l: Lane): number => l.posted - Atomics.load(l.finished, 0);
+    const lane = this.lanes.reduce((best, l) => (busy(l) < busy(best) ? l : best));
+    if (busy(lane) >= WORKER_DEPTH) {
       return new Promise((resolve, reject) => setImmediate(() => this.inline.run(job).then(resolve, reject)));
     }
-    const result = new Promise<ChunkResult>((resolve) => this.queues[i]!.push({ resolve }));
-    this.workers[i]!.postMessage(job);
+    const result = new Promise<ChunkResult>((resolve) => lane.replies.push({ resolve }));
+    lane.posted++;
+    lane.worker.postMessage(job);
     return Promise.race([result, this.failed]);
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const w of this.workers) void w.terminate();
+    for (const l of this.lanes) void l.worker.terminate();
   }
 }

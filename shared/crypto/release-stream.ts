@@ -12,6 +12,7 @@ import {
 import { assertKey, SALT_BYTES, TAG_BYTES } from './kdf.ts';
 import { verifyManifest, type ReleaseManifest, type UnsignedManifest } from './manifest.ts';
 import { createChunkRunner, type ChunkRunner, type Threads } from './chunk-runner.ts';
+import type { ChunkRead } from './segment-chunks.ts';
 import { leafFrames, ReleaseDigest } from './release-digest.ts';
 import { BLOCK, writeAtomically } from './output-file.ts';
 import { BufferPool, InOrder, orFail } from './pipeline.ts';
@@ -122,21 +123,22 @@ export const encryptReleaseWith = async (
       let segment = 0;
       let plaintextSize = 0;
       let fileSize = header.bytes.byteLength;
-      const reads = new ReadAhead(source, plainPool, fails);
+      const reads = chunkReader(source, plainPool, fails);
       for (;;) {
-        const { buf, n } = await reads.next();
+        const { buf, n, read } = await reads.next();
         // A short read is the end of input: the last segment is the short one (possibly empty).
         const last = n < buf.byteLength;
         const ct = await orFail(cipherPool.take(), ...fails);
         // Where this chunk's frames start in its buffer: after the previous chunk's partial block.
         const outAt = fileSize % BLOCK;
-        const job = runner.seal({ input: buf, length: n, output: ct, outAt, firstSegment: segment, final: last });
+        const job = runner.seal({ input: buf, length: n, output: ct, outAt, firstSegment: segment, final: last, ...(read ? { read } : {}) });
         void job.then(() => plainPool.give(buf), noop);
         const frames = Math.floor(n / S) + (last ? 1 : 0);
         segment += frames;
         plaintextSize += n;
         fileSize += n + frames * TAG_BYTES;
         inOrder.add(job, (r) => {
+          if (r.shortRead !== undefined) throw new Error('the input file shrank while it was being encrypted');
           inStep(out.begin(ct), outAt);
           digest.leaves(r.leaves, r.written);
           out.end(ct, outAt + r.written, () => cipherPool.give(ct));
@@ -236,9 +238,9 @@ export const decryptPayload = async (
       const digest = new ReleaseDigest().header(header.bytes);
       let segment = 0;
       let ciphertextSize = header.bytes.byteLength;
-      const reads = new ReadAhead(source, cipherPool, fails);
+      const reads = chunkReader(source, cipherPool, fails);
       for (let done = false; !done; ) {
-        const { buf, n } = await reads.next();
+        const { buf, n, read } = await reads.next();
         const endOfInput = n < buf.byteLength;
         const chunk = frameChunk(n, segment, framing);
         let problem = chunk.problem;
@@ -254,11 +256,20 @@ export const decryptPayload = async (
           const plain = await orFail(plainPool.take(), ...fails);
           // Every segment before this chunk was full: its plaintext starts at segment × S.
           const outAt = (segment * S) % BLOCK;
-          const job = pool.open({ input: buf, fullFrames: chunk.full, finalFrame: chunk.finalFrame, output: plain, outAt, firstSegment: segment });
+          const job = pool.open({
+            input: buf,
+            fullFrames: chunk.full,
+            finalFrame: chunk.finalFrame,
+            output: plain,
+            outAt,
+            firstSegment: segment,
+            ...(read ? { read } : {}),
+          });
           void job.then(() => cipherPool.give(buf), noop);
           segment += chunk.full + (hasFinal ? 1 : 0);
           ciphertextSize += chunk.bytes;
           inOrder.add(job, (r) => {
+            if (r.shortRead !== undefined) throw new TruncatedError('the release file shrank while it was being decrypted');
             if (r.failedSegment !== undefined) throw new TamperedSegmentError(r.failedSegment);
             inStep(out.begin(plain), outAt);
             digest.leaves(r.leaves, chunk.bytes);
@@ -324,12 +335,38 @@ const frameChunk = (n: number, first: number, f: Framing): { full: number; final
   return { full, finalFrame: -1, bytes: pos };
 };
 
+interface ChunkReader {
+  /** The next chunk's buffer and byte count; with `read`, the lane reads the bytes itself. */
+  next(): Promise<{ buf: Buffer; n: number; read?: ChunkRead }>;
+}
+
+const chunkReader = (source: ByteSource, pool: BufferPool, fails: Promise<never>[]): ChunkReader =>
+  source.file ? new FileChunks(source.file, pool, fails) : new ReadAhead(source, pool, fails);
+
 /**
- * Reads chunk after chunk, several in flight where the source allows: a read waits for a core
- * while the cipher lanes keep both busy, and one read at a time would leave them waiting in turn.
- * Reads stop after the first short one (the end of input).
+ * A file's chunks are read by the lane that processes them (segment-chunks.ts), straight into
+ * that core's cache; this thread only hands out the places, sized from the file's length.
  */
-class ReadAhead {
+class FileChunks implements ChunkReader {
+  constructor(
+    private readonly file: NonNullable<ByteSource['file']>,
+    private readonly pool: BufferPool,
+    private readonly fails: Promise<never>[],
+  ) {}
+
+  async next(): Promise<{ buf: Buffer; n: number; read: ChunkRead }> {
+    const buf = await orFail(this.pool.take(), ...this.fails);
+    const position = this.file.claim(buf.byteLength);
+    return { buf, n: Math.max(0, Math.min(buf.byteLength, this.file.size - position)), read: { fd: this.file.fd, position } };
+  }
+}
+
+/**
+ * Reads chunk after chunk on this thread, several in flight where the source allows: a read
+ * waits for a core while the cipher lanes keep both busy, and one read at a time would leave
+ * them waiting in turn. Reads stop after the first short one (the end of input).
+ */
+class ReadAhead implements ChunkReader {
   private readonly queue: Array<Promise<{ buf: Buffer; n: number }>> = [];
   private turn: Promise<unknown> = Promise.resolve();
   private ended = false;

@@ -14,6 +14,16 @@ export interface ChunkTools {
   createHash: typeof import('node:crypto').createHash;
   /** Frees a buffer nothing references any more, now rather than at the next GC (pipeline.ts `release`). */
   free: (buf: Buffer) => void;
+  readSync: typeof import('node:fs').readSync;
+}
+
+/**
+ * Where the lane reads the chunk's input itself, at `position` in file `fd`, into `input`: read
+ * on the core that then encrypts (or hashes) it, the bytes are still in that core's cache.
+ */
+export interface ChunkRead {
+  fd: number;
+  position: number;
 }
 
 export interface SealJob {
@@ -27,6 +37,7 @@ export interface SealJob {
   firstSegment: number;
   /** Whether the chunk ends the release (its last segment is the short final one, possibly empty). */
   final: boolean;
+  read?: ChunkRead;
 }
 
 export interface OpenJob {
@@ -38,6 +49,7 @@ export interface OpenJob {
   output: Uint8Array;
   outAt: number;
   firstSegment: number;
+  read?: ChunkRead;
 }
 
 export interface ChunkResult {
@@ -47,6 +59,8 @@ export interface ChunkResult {
   leaves: Uint8Array;
   /** The first segment whose tag did not verify (open only); nothing after `outAt` is then valid. */
   failedSegment?: number;
+  /** Bytes the lane's own read found, when fewer than the chunk needs (the file shrank). */
+  shortRead?: number;
 }
 
 export type ChunkJob = ({ op: 'seal' } & SealJob) | ({ op: 'open' } & OpenJob);
@@ -64,6 +78,16 @@ export const runChunk = (tools: ChunkTools, key: Uint8Array, S: number, leafFram
   const hasFinal = job.op === 'seal' ? job.final : job.finalFrame >= 0;
   const frames = hasFinal ? full + 1 : full;
   const leaves = Buffer.alloc(Math.ceil(frames / leafFrames) * 32);
+  if (job.read) {
+    const want = job.op === 'seal' ? job.length : full * F + (hasFinal ? job.finalFrame : 0);
+    let got = 0;
+    while (got < want) {
+      const n = tools.readSync(job.read.fd, input, got, want - got, job.read.position + got);
+      if (n === 0) break;
+      got += n;
+    }
+    if (got < want) return { written: 0, leaves, shortRead: got };
+  }
   const nonce = Buffer.alloc(12);
   let w = job.outAt;
   let leaf = tools.createHash('sha256');

@@ -148,7 +148,7 @@ describe('release round trip', () => {
     expect(readFileSync(join(tmp.dir, 'plain.out')).equals(plain)).toBe(true);
   });
 
-  it('with workers and direct I/O over several 2 MiB chunks: identical bytes, and tampering or trailing data is refused', async () => {
+  it('with workers and direct I/O over several 1 MiB chunks, from memory and from files: identical bytes; tampering, truncation and trailing data are refused', async () => {
     const plain = pattern(5 * 1024 * 1024 + 123, 11);
     const salt = Buffer.alloc(32, 3);
     writeFileSync(join(tmp.dir, 'in'), plain);
@@ -176,6 +176,17 @@ describe('release round trip', () => {
     expect((await rejection(() => decrypt(bad))).reason).toBe('tampered-segment');
     expectNoPlaintext();
     expect((await rejection(() => decrypt(Buffer.concat([ciphertext, Buffer.from([0])])))).reason).toBe('trailing-data');
+    expectNoPlaintext();
+    // The same from files, which the lanes read themselves.
+    const file = (name: string, bytes: Buffer): string => {
+      writeFileSync(join(tmp.dir, name), bytes);
+      return join(tmp.dir, name);
+    };
+    const fromFile = (path: string) =>
+      decryptPayload(path, join(tmp.dir, 'plain.out'), key, releaseContext, manifest, false, { threads: 'workers' });
+    expect((await rejection(() => fromFile(file('bad', bad)))).reason).toBe('tampered-segment');
+    expect((await rejection(() => fromFile(file('long', Buffer.concat([ciphertext, Buffer.from([0])]))))).reason).toBe('trailing-data');
+    expect((await rejection(() => fromFile(file('short', ciphertext.subarray(0, ciphertext.byteLength - 20_000)))))).toMatchObject({ reason: 'truncated' });
     expectNoPlaintext();
   });
 
