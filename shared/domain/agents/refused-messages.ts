@@ -41,15 +41,15 @@ export const idsOf = (json: unknown): Omit<RefusedMessage, 'messageId'> => {
  * its agent's name. A message that names no such agent cannot be attributed: its account id is
  * only text anyone with the reply queue could type, and auditing it would let any agent of any
  * account write into another account's log. Those the caller logs, by ids only. Either way the
- * record names the queue's message id, never the payload; a redelivery of the same message
- * (SQS delivers at least once) may be audited twice, recognisably by that id, and changes nothing.
+ * record names the queue's message id, never the payload, and is written once per message id:
+ * a redelivery of the same message (SQS delivers at least once) audits nothing new.
  */
-export const makeRefusedMessages = ({ agents, audit }: { agents: Pick<AgentStore, 'getAgent'>; audit: Pick<AuditTrail, 'append'> }) => ({
-  /** Audits the refusal if it can be attributed; true if it was. */
+export const makeRefusedMessages = ({ agents, audit }: { agents: Pick<AgentStore, 'getAgent'>; audit: Pick<AuditTrail, 'appendOnce'> }) => ({
+  /** Audits the refusal if it can be attributed; true if it is (by this delivery or an earlier one). */
   refuse: async (message: RefusedMessage, refusal: Refusal): Promise<boolean> => {
     if (!message.accountId || !message.agentId) return false;
     if (!(await agents.getAgent(message.accountId, message.agentId))) return false;
-    await audit.append(message.accountId, {
+    await audit.appendOnce(message.accountId, `agent-message#${message.messageId}`, {
       action: 'agents:message-refused',
       actor: null,
       target: { type: 'agent-message', id: message.messageId },

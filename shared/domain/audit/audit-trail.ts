@@ -19,6 +19,21 @@ export const makeAuditTrail = ({ log, clock }: { log: AuditLog; clock: Clock }) 
     throw new Error(`Could not append to the audit log of ${accountId}: too much contention`);
   };
 
+  /**
+   * Appends the entry the first time `key` is seen (an SQS message id: a redelivery audits
+   * nothing new). The key is claimed before the append and given back if the append throws,
+   * so the retry that follows still audits; only a process killed between the two loses it.
+   */
+  const appendOnce = async (accountId: string, key: string, entry: AuditEntry): Promise<AuditEvent | undefined> => {
+    if (!(await log.claim(accountId, key))) return undefined;
+    try {
+      return await append(accountId, entry);
+    } catch (error) {
+      await log.release(accountId, key);
+      throw error;
+    }
+  };
+
   const verify = async (accountId: string): Promise<ChainVerification> => {
     let checked = 0;
     let last: { seq: number; hash: string } | undefined;
@@ -37,7 +52,7 @@ export const makeAuditTrail = ({ log, clock }: { log: AuditLog; clock: Clock }) 
 
   const list = (accountId: string, request: PageRequest) => log.page(accountId, request);
 
-  return { append, verify, list };
+  return { append, appendOnce, verify, list };
 };
 
 export type AuditTrail = ReturnType<typeof makeAuditTrail>;

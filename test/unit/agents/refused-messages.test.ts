@@ -9,10 +9,13 @@ const requestId = `req_${'3'.repeat(32)}`;
 
 const refusals = (onRecord: Partial<Agent>[]) => {
   const appended: { accountId: string; entry: AuditEntry }[] = [];
+  const claimed = new Set<string>();
   const refused = makeRefusedMessages({
     agents: { getAgent: async (acc, agt) => onRecord.find((a) => a.accountId === acc && a.agentId === agt) as Agent | undefined },
     audit: {
-      append: async (acc, entry) => {
+      appendOnce: async (acc, key, entry) => {
+        if (claimed.has(`${acc} ${key}`)) return undefined;
+        claimed.add(`${acc} ${key}`);
         appended.push({ accountId: acc, entry });
         return { ...entry, accountId: acc, seq: appended.length, at: '', prevHash: '', hash: '' };
       },
@@ -36,6 +39,15 @@ describe('refused agent messages', () => {
           reason: `BadSignature: agent ${agentId}, request ${requestId}`,
         },
       },
+    ]);
+  });
+
+  it('are audited once per queue message id, however often it is delivered', async () => {
+    const { refused, appended } = refusals([{ accountId, agentId }]);
+    for (const messageId of ['m-1', 'm-1', 'm-2', 'm-1']) expect(await refused.refuse({ messageId, accountId, agentId }, 'BadSignature')).toBe(true);
+    expect(appended.map((a) => a.entry.target)).toEqual([
+      { type: 'agent-message', id: 'm-1' },
+      { type: 'agent-message', id: 'm-2' },
     ]);
   });
 
