@@ -1,8 +1,7 @@
 import { apiHandler } from '../http/api-route.ts';
-import { openApiDocument } from './openapi-document.ts';
-
-// Built once per cold start: the route table does not change while the function lives.
-const document = openApiDocument();
+// Generated from the route table before bundling (openapi-generate.ts), so no cold start pays
+// for converting every route's schemas; test/unit/openapi.test.ts keeps it current.
+import document from './openapi.json' with { type: 'json' };
 
 export const openapi = async () => document;
 

@@ -1,6 +1,9 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { openApiDocument } from '#functions/api/openapi-document.ts';
+import { openApiFile, openApiJson } from '#functions/api/openapi-generate.ts';
+import { handler, openapi } from '#functions/api/openapi.ts';
 import { routes } from '#functions/api/routes.ts';
 
 describe('GET /openapi.json', () => {
@@ -30,5 +33,16 @@ describe('GET /openapi.json', () => {
     expect(createEnvironment.required).toEqual(['name']);
     expect(createEnvironment.additionalProperties).toBe(false);
     expect(createEnvironment.properties.name.pattern).toBe('^[a-z0-9][a-z0-9-]*$');
+  });
+
+  it('is served as generated from the current route table (run npx tsx functions/api/openapi-generate.ts after changing a route or schema)', async () => {
+    expect(readFileSync(openApiFile, 'utf8')).toBe(openApiJson());
+    expect(await openapi()).toEqual(JSON.parse(openApiJson()));
+  });
+
+  it('is what the function answers GET /openapi.json with', async () => {
+    const response = (await handler({ rawPath: '/openapi.json', headers: {}, requestContext: { http: { method: 'GET' } } } as never, {} as never)) as { statusCode: number; body: string };
+    expect(response.statusCode).toBe(200);
+    expect(JSON.parse(response.body)).toEqual(document);
   });
 });
