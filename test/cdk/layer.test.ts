@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
 import { esbuildOptions, externalModules } from '../../cdk/bundling.ts';
+import { layerDescription } from '../../cdk/constructs/dependencies-layer.ts';
 import { functions } from '../../functions/catalog.ts';
 import {
   buildDependenciesLayer,
@@ -153,6 +154,16 @@ describe('dependencies layer', () => {
     const before = statSync(join(outDir, manifestFileName)).mtimeMs;
     expect(ensureDependenciesLayer({ outDir })).toBe(outDir);
     expect(statSync(join(outDir, manifestFileName)).mtimeMs).toBe(before);
+  });
+
+  it('is described by what the built layer carries: prebundled, the SDK clients, no package the functions do not import', () => {
+    const description = layerDescription(outDir);
+    expect(description).toMatch(/^Latchkey dependencies, prebundled: Powertools .*logger.*tracer/);
+    expect(description).toContain('zod');
+    expect(description).toContain('AWS SDK client-dynamodb');
+    expect(description).toContain('client-sesv2');
+    expect(description).not.toMatch(/idempotency|metrics/);
+    expect(description.length).toBeLessThanOrEqual(256);
   });
 
   it('function bundles leave the layer packages and the runtime AWS SDK external', () => {
