@@ -6,7 +6,9 @@ import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { extract } from 'tar';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { decryptRelease, hpkeUnwrap, loadAgentKeys, RELEASE_MAGIC, unwrapUnderMaster } from '#shared/crypto/index.ts';
+import { decryptRelease, DEFAULT_SEGMENT_SIZE, hpkeUnwrap, loadAgentKeys, RELEASE_MAGIC, unwrapUnderMaster } from '#shared/crypto/index.ts';
+import { releaseDigestOf } from '#shared/crypto/release-digest.ts';
+import { HEADER_PREFIX_BYTES, parseHeaderPrefix } from '#shared/crypto/release-format.ts';
 import { masterKeyContext, releaseKeyUnderMasterContext } from '#shared/protocol/key-contexts.ts';
 import { fromB64 } from '#shared/protocol/trust.ts';
 import { releaseContext } from '#cli/commands/push.ts';
@@ -163,7 +165,9 @@ describe('latchkey push', () => {
     expect(release.size).toBeGreaterThan(200 * 1024 * 1024);
     const object = await objectOf(account.accountId, release.releaseId);
     expect(object.length).toBe(release.size);
-    expect(createHash('sha256').update(object).digest('hex')).toBe(release.digest);
+    // The release digest of docs/release-format.md §3.5, over the object exactly as stored.
+    const headerLength = HEADER_PREFIX_BYTES + parseHeaderPrefix(object.subarray(0, HEADER_PREFIX_BYTES)).remaining;
+    expect(releaseDigestOf(object, headerLength, DEFAULT_SEGMENT_SIZE).toString('hex')).toBe(release.digest);
     expect(object.subarray(0, RELEASE_MAGIC.length).equals(RELEASE_MAGIC)).toBe(true);
     for (const sample of samples) expect(object.includes(sample)).toBe(false);
     expect(Date.now() - started).toBeLessThan(180_000);
