@@ -3,6 +3,7 @@ import { link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { generateRawKeyPair, publicFromPrivate } from '#shared/crypto/index.ts';
+import { signingKeyStatementOf, vouchForSigningKey } from '#shared/protocol/signing-keys.ts';
 import { fromB64, keyFingerprint, publicKey32, toB64 } from '#shared/protocol/trust.ts';
 import type { ApiClient, ResponseOf } from './api-client.ts';
 import type { Context } from './context.ts';
@@ -106,6 +107,16 @@ const createKey = async (file: string, kind: KeyFile['kind'], ids: { accountId: 
 
 const sameKey = (registered: { publicKey: string } | undefined, local: StoredKey) => registered?.publicKey === toB64(local.publicKey);
 
+/**
+ * The owner registers its own signing key (the owner key) with the owner key's statement for it,
+ * which targets check before trusting a manifest signature (docs/signing-keys.md).
+ */
+const registerOwnSigningKey = (client: ApiClient, me: Me, owner: { publicKey: Uint8Array; privateKey: Uint8Array }) => {
+  const publicKey = toB64(owner.publicKey);
+  const statement = signingKeyStatementOf({ accountId: me.accountId, userId: me.user.userId }, publicKey, new Date().toISOString());
+  return client.call('PUT /me/signing-key', { body: { publicKey, vouch: vouchForSigningKey(owner.privateKey, statement) } });
+};
+
 export const agentInitHint = (publicKey: Uint8Array) => `latchkey-agent init --owner-key ${toB64(publicKey)}`;
 
 /**
@@ -130,7 +141,7 @@ export const ensureOwnerKey = async (ctx: Context, client: ApiClient, me: Me, ou
   await client.call('PUT /account/owner-key', { body: { publicKey: toB64(key.publicKey) } });
   // The owner signs releases with the same key; registering it as the signing key too lets
   // everyone (agents included) find a pusher's key in one place.
-  if (!me.signingKey) await client.call('PUT /me/signing-key', { body: { publicKey: toB64(key.publicKey) } });
+  if (!me.signingKey) await registerOwnSigningKey(client, me, key as Required<StoredKey>);
   out.note(
     [
       `Your owner key was created and registered; its private half stays in ${file} (mode 0600). Back that file up:`,
@@ -196,8 +207,9 @@ export const trustedOwnerKey = async (ctx: Context, me: Me, out: Output): Promis
 export const releaseSigner = async (ctx: Context, client: ApiClient, me: Me, out: Output): Promise<Required<StoredKey>> => {
   if (me.user.role === 'owner') {
     const owner = await loadOwnerSigningKey(ctx, me);
-    if (!me.signingKey) await client.call('PUT /me/signing-key', { body: { publicKey: toB64(owner.publicKey) } });
-    else if (!sameKey(me.signingKey, owner)) throw new RefusedError(`Your registered signing key (${me.signingKey.fingerprint}) is not your owner key`);
+    if (me.signingKey && !sameKey(me.signingKey, owner)) throw new RefusedError(`Your registered signing key (${me.signingKey.fingerprint}) is not your owner key`);
+    // Also for a key registered before the owner vouched for keys: targets now require it.
+    if (!me.signingKey?.vouched) await registerOwnSigningKey(client, me, owner);
     return owner;
   }
   const file = signingKeyPath(ctx.configPath, me.user.userId);
@@ -209,16 +221,33 @@ export const releaseSigner = async (ctx: Context, client: ApiClient, me: Me, out
       });
     }
     if (!sameKey(me.signingKey, local)) throw new RefusedError(`Your registered signing key (${me.signingKey.fingerprint}) is not the one in ${file}`);
+    if (!me.signingKey.vouched) throw unvouched(me);
     return local as Required<StoredKey>;
   }
+  const key = await registerSigningKey(ctx, client, me, local, out);
+  throw unvouched({ ...me, signingKey: { publicKey: toB64(key.publicKey), fingerprint: fingerprintOf(key.publicKey) } });
+};
+
+/** A person's own signing key, made (unless its file is here) and registered; the owner vouches for it next. */
+const registerSigningKey = async (ctx: Context, client: ApiClient, me: Me, local: StoredKey | undefined, out: Output) => {
+  const file = signingKeyPath(ctx.configPath, me.user.userId);
   const key = local?.privateKey ? local : await createKey(file, 'signing', { accountId: me.accountId, userId: me.user.userId });
   await client.call('PUT /me/signing-key', { body: { publicKey: toB64(key.publicKey) } });
-  out.note(`Created and registered your release-signing key ${fingerprintOf(key.publicKey)}; its private half stays in ${file} (mode 0600).`);
-  return key as Required<StoredKey>;
+  out.note(
+    `Created and registered your release-signing key ${fingerprintOf(key.publicKey)}; its private half stays in ${file} (mode 0600). ` +
+      `Before you push, the account owner vouches for it: \`latchkey keys vouch ${me.user.email}\`.`,
+  );
+  return key;
 };
+
+/** Targets install only what a key the owner vouched for signed: pushing before that would be in vain. */
+const unvouched = (me: Me) =>
+  new RefusedError(`Your release-signing key ${me.signingKey!.fingerprint} is not vouched for by the account owner yet; targets would refuse what it signs, so nothing was pushed`, {
+    hint: `Ask the account owner to compare that fingerprint with you and run: latchkey keys vouch ${me.user.email}`,
+  });
 
 /** At login: a deployer gets a signing key once, as the owner gets the owner key (approvers push nothing). */
 export const ensureSigningKey = async (ctx: Context, client: ApiClient, me: Me, out: Output): Promise<void> => {
   if (me.user.role !== 'deployer' || me.signingKey) return;
-  await releaseSigner(ctx, client, me, out);
+  await registerSigningKey(ctx, client, me, await readKeyFile(signingKeyPath(ctx.configPath, me.user.userId)), out);
 };

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { appLayout, emptyDir, prepareLayout, releaseDirName } from '../target/layout.ts';
 import { installRelease } from '../target/install.ts';
-import { fetchPlainRelease, fetchSecureRelease, verifySecureRequest } from '../target/open-release.ts';
+import { fetchPlainRelease, fetchSecureRelease, verifyPlainRequest, verifySecureRequest } from '../target/open-release.ts';
 import { requestExpired } from '../target/request-expiry.ts';
 import { openUsedGrants, type UsedGrants } from '../target/used-grants.ts';
 import { RequestRefused, type Handler, type HandlerSet } from './types.ts';
@@ -22,7 +22,7 @@ export type TargetOptions = {
  * The target role (DESIGN §5): install one release for one deployment, or refuse and say why.
  *   1. serve only environments the owner-signed enrolment names (a refusal is logged for audit),
  *      and only requests the backend still waits for (target/request-expiry.ts);
- *   2. secure: verify key server, grant (it names this target) and manifest;
+ *   2. verify the pusher's key (the owner vouched for it) and manifest; secure: key server and grant (it names this target) first;
  *   3. refuse a grant already used by another request (a replayed old deployment), else record it;
  *   4. download and verify (secure: decrypt) into staging; 5. install (target/install.ts);
  *   6. report the release now current and the tail of the scripts' output.
@@ -42,7 +42,7 @@ export const targetHandlers = (options: TargetOptions): HandlerSet => {
       log.warn('audit: expired deployment request refused', { ...ids, expiresAt: request.expiresAt });
       throw new RequestRefused('RequestExpired', `the request expired at ${request.expiresAt}: the backend no longer waits for it; nothing was installed`);
     }
-    const manifest = request.secure ? verifySecureRequest(request, context, now()) : undefined;
+    const manifest = request.secure ? verifySecureRequest(request, context, now()) : verifyPlainRequest(request, context);
     usedGrants ??= await openUsedGrants(join(options.stateDir, 'used-grants.json'), now);
     const earlier = usedGrants.usedByOther(request.deploymentId, request.requestId);
     if (earlier) {
@@ -56,9 +56,9 @@ export const targetHandlers = (options: TargetOptions): HandlerSet => {
     await emptyDir(layout.staging); // leftovers of a run that died: never installed
     const archive = join(layout.staging, `${request.deploymentId}.tar.gz`);
     try {
-      if (manifest) await fetchSecureRelease(request, manifest, archive, context);
-      else await fetchPlainRelease(request, archive, context);
-      log.debug(manifest ? 'release decrypted' : 'release downloaded', ids);
+      if (request.secure) await fetchSecureRelease(request, manifest, archive, context);
+      else await fetchPlainRelease(request, manifest, archive, context);
+      log.debug(request.secure ? 'release decrypted' : 'release downloaded', ids);
       const installed = await installRelease({
         layout,
         archive,

@@ -17,7 +17,8 @@ import {
   type DeployIds,
 } from '#shared/domain/deploys/contexts.ts';
 import type { AgentRequest } from '#shared/protocol/agent-messages.ts';
-import { fromB64 } from '#shared/protocol/trust.ts';
+import { signingKeyVouchProblem } from '#shared/protocol/signing-keys.ts';
+import { fromB64, keyFingerprint } from '#shared/protocol/trust.ts';
 import { trustedPeer } from '../handlers/peers.ts';
 import { RequestRefused, type HandlerContext } from '../handlers/types.ts';
 import { downloadToFile, openDownload } from './download.ts';
@@ -54,9 +55,22 @@ const signedManifestOf = (request: DeployReleaseRequest) => {
   return { bytes: fromB64(request.manifest), signer: fromB64(request.manifestSigner) };
 };
 
-/** The manifest verified under the pusher's key, for this release. */
-const verifiedManifest = (request: DeployReleaseRequest, ids: DeployIds) => {
+/**
+ * The manifest verified under the pusher's key, for this release, once the owner's statement for
+ * that key verifies under the owner key pinned at init: the backend names the key, and a backend
+ * that named one of its own would otherwise have its own release installed (docs/signing-keys.md).
+ */
+const verifiedManifest = (request: DeployReleaseRequest, context: HandlerContext, ids: DeployIds) => {
   const { bytes, signer } = signedManifestOf(request);
+  const { self, log } = context;
+  const problem = request.signerVouch
+    ? signingKeyVouchProblem(self.ownerKey, request.signerVouch, { accountId: self.accountId, publicKey: request.manifestSigner! })
+    : 'the account owner has not vouched for it';
+  if (problem) {
+    const fingerprint = keyFingerprint(signer);
+    log.warn('audit: deployment refused, release signer not vouched for by the owner', { requestId: request.requestId, deploymentId: request.deploymentId, signer: fingerprint });
+    throw new RequestRefused('UntrustedSigner', `the release signer ${fingerprint} is refused: ${problem}; nothing was installed`);
+  }
   return integrity('the release manifest is refused', () => verifyManifest(bytes, signer, releasePayloadContext(ids)));
 };
 
@@ -84,7 +98,7 @@ export const verifySecureRequest = (request: DeployReleaseRequest, context: Hand
       now,
     }),
   );
-  return verifiedManifest(request, ids);
+  return verifiedManifest(request, context, ids);
 };
 
 /**
@@ -129,16 +143,16 @@ export const fetchSecureRelease = async (request: DeployReleaseRequest, manifest
 };
 
 /**
- * A plain release: the downloaded bytes must be the ones the pusher's signed manifest names (or,
- * for a release completed without one, the digest recorded when it was uploaded).
+ * A plain release: the downloaded bytes must be the ones the pusher's signed manifest names. One
+ * without a manifest is refused: the digest recorded at upload is only the backend's word.
  */
-export const fetchPlainRelease = async (request: DeployReleaseRequest, outputPath: string, context: HandlerContext) => {
-  const ids = deployIdsOf(request, context.self.accountId);
-  const manifest = request.manifest ? verifiedManifest(request, ids) : undefined;
-  const expected = manifest ? manifest.fileDigest : Buffer.from(request.digest, 'hex');
-  const download = await openDownload(request.url, manifest?.ciphertextSize ?? 0, context.log, { deploymentId: request.deploymentId });
+export const verifyPlainRequest = (request: DeployReleaseRequest, context: HandlerContext): ReleaseManifest =>
+  verifiedManifest(request, context, deployIdsOf(request, context.self.accountId));
+
+export const fetchPlainRelease = async (request: DeployReleaseRequest, manifest: ReleaseManifest, outputPath: string, context: HandlerContext) => {
+  const download = await openDownload(request.url, manifest.ciphertextSize, context.log, { deploymentId: request.deploymentId });
   const got = await downloadToFile(download, outputPath);
-  if ((manifest && got.size !== manifest.ciphertextSize) || !same(got.sha256, expected)) {
+  if (got.size !== manifest.ciphertextSize || !same(got.sha256, manifest.fileDigest)) {
     throw new RequestRefused('IntegrityCheckFailed', 'the release file is refused: it differs from the one that was pushed');
   }
 };

@@ -13,7 +13,7 @@ export interface DirectoryStore {
   /** Registers the owner key, once: a second, different key is a ConflictError. */
   setOwnerKey(accountId: string, key: { publicKey: string; registeredAt: string }): Promise<Account>;
   /** Registers a person's release-signing key, once. */
-  setSigningKey(accountId: string, userId: string, key: { publicKey: string; registeredAt: string }): Promise<User>;
+  setSigningKey(accountId: string, userId: string, key: NonNullable<User['signingKey']>): Promise<User>;
 
   /** Claims the email within the account first, so two people never share one. */
   putUser(user: User): Promise<void>;

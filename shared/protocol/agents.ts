@@ -1,12 +1,14 @@
 import { z } from 'zod';
 import { environmentId, isoTime } from './common.ts';
 import { agentId, agentRecord, masterVersion, wrapped } from './agent-messages.ts';
+import { vouchedSigningKey } from './signing-keys.ts';
 import { agentBinding, agentRole, enrolmentStatement, publicKey32, signature64 } from './trust.ts';
 
 export const ownerKeyInput = z.strictObject({ publicKey: publicKey32 });
 export const ownerKey = z.object({ publicKey: publicKey32, fingerprint: z.string(), registeredAt: isoTime });
 
-export const signingKeyInput = z.strictObject({ publicKey: publicKey32 });
+/** The key, and the owner's statement for it when the owner registers (or vouches for) it: docs/signing-keys.md. */
+export const signingKeyInput = z.strictObject({ publicKey: publicKey32, vouch: vouchedSigningKey.optional() });
 
 /** The CLI makes the one-time token key; only its public half comes here. */
 export const createEnrolmentInput = z

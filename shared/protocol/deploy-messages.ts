@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { appId, environmentId, isoTime } from './common.ts';
 import { deploymentId } from './deployments.ts';
 import { releaseId, releaseVersion, sha256Hex } from './releases.ts';
+import { vouchedSigningKey } from './signing-keys.ts';
 import { base64url, publicKey32 } from './trust.ts';
 
 /**
@@ -79,6 +80,8 @@ export const deployMessages = <RB extends z.ZodRawShape, MC extends z.ZodRawShap
     /** The pusher's signed manifest and its key: always there for a secure release (`latchkey push` signs every release). */
     manifest: blob.optional(),
     manifestSigner: publicKey32.optional(),
+    /** The owner's statement for the pusher's key: a target trusts the key only with it (docs/signing-keys.md). */
+    signerVouch: vouchedSigningKey.optional(),
     variables: deployVariables,
     /** Secure releases only: the key server that granted the deployment and what it made. */
     secure: z

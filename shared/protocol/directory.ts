@@ -19,8 +19,8 @@ export const me = z.object({
   tokenId,
   /** The owner key agents pin, once registered. */
   ownerKey: z.object({ publicKey: z.string(), fingerprint: z.string() }).optional(),
-  /** Your release-signing key, once registered. */
-  signingKey: z.object({ publicKey: z.string(), fingerprint: z.string() }).optional(),
+  /** Your release-signing key, once registered; vouched once the owner key signed for it. */
+  signingKey: z.object({ publicKey: z.string(), fingerprint: z.string(), vouched: z.boolean().optional() }).optional(),
 });
 
 export const token = z.object({

@@ -1,3 +1,5 @@
+import type { VouchedSigningKey } from '#shared/protocol/signing-keys.ts';
+
 export type Role = 'owner' | 'deployer' | 'approver';
 
 export type Account = {
@@ -16,8 +18,8 @@ export type User = {
   email: string;
   role: Role;
   createdAt: string;
-  /** Ed25519 public key (base64url) this person signs release manifests with. */
-  signingKey?: { publicKey: string; registeredAt: string };
+  /** Ed25519 public key (base64url) this person signs release manifests with, and the owner's word for it. */
+  signingKey?: { publicKey: string; registeredAt: string; vouch?: VouchedSigningKey };
 };
 
 /** A personal API token. Only the SHA-256 of its secret is ever stored. */

@@ -78,7 +78,7 @@ export const makeDeploys = (deps: Deps) => {
     const [release, environment] = await Promise.all([releases.getRelease(accountId, deployment.releaseId), directory.getEnvironment(accountId, deployment.environmentId)]);
     if (!release || !environment) throw new Error(`Deployment ${deploymentId} names a release or environment that no longer exists`);
     const pusher = await directory.getUser(accountId, release.createdBy);
-    return { deployment, release, environment, manifestSigner: pusher?.signingKey?.publicKey };
+    return { deployment, release, environment, manifestSigner: pusher?.signingKey?.publicKey, signerVouch: pusher?.signingKey?.vouch };
   };
 
   const deployIds = (deployment: { appId: string; releaseId: string; environmentId: string; deploymentId: string }) => ({
@@ -93,10 +93,12 @@ export const makeDeploys = (deps: Deps) => {
    *    key version — else the release cannot be opened, by design; say so. Its manifest and the
    *    pusher's key must be there for targets to verify.
    * 2. The environment needs enrolled targets.
+   * 3. Targets install only a release signed with a key the owner vouched for (docs/signing-keys.md):
+   *    said once here rather than by every target.
    */
   const plan = async (ref: DeployRef): Promise<DeployPlan> => {
     const fail = (reason: string): DeployPlan => ({ action: 'fail', reason });
-    const { deployment, release, environment, manifestSigner } = await load(ref);
+    const { deployment, release, environment, manifestSigner, signerVouch } = await load(ref);
     let keyServers: string[] = [];
     if (deployment.encrypted) {
       const wrapped = await keys.getWrappedReleaseKey(ref.accountId, deployment.releaseId);
@@ -109,6 +111,8 @@ export const makeDeploys = (deps: Deps) => {
     const targets = await environmentTargets(ref.accountId, deployment.environmentId);
     if (targets.length === 0) return fail(`Environment ${environment.name} has no enrolled target: nothing to deploy to (enrol one with \`latchkey enrolments create --role target --env ${environment.name}\`)`);
     if (targets.length > MAX_DEPLOY_TARGETS) return fail(`Environment ${environment.name} has ${targets.length} targets; one deployment reaches at most ${MAX_DEPLOY_TARGETS}`);
+    if (!release.manifest || !manifestSigner) return fail(`Release ${release.version} has no signed manifest, or its pusher no signing key: targets could not verify it`);
+    if (!signerVouch) return fail(`Release ${release.version} is signed with a key the account owner has not vouched for (\`latchkey keys vouch\`): targets would refuse it`);
     if (!deployment.encrypted) return { action: 'dispatch', targetTimeoutSeconds: settings.targetTimeoutSeconds };
     return { action: 'grant', keyServers, ...settings };
   };
@@ -199,7 +203,7 @@ export const makeDeploys = (deps: Deps) => {
      * for that target. A retried dispatch skips targets already asked.
      */
     dispatch: async (input: DeployRef & { grant?: GrantOutcome | null; targetTimeoutSeconds: number; taskToken: string }) => {
-      const { deployment, release, environment, manifestSigner } = await load(input);
+      const { deployment, release, environment, manifestSigner, signerVouch } = await load(input);
       const targets = await environmentTargets(input.accountId, deployment.environmentId);
       let recipients = targets;
       let secure: ((agentId: string) => NonNullable<Extract<AgentRequest, { type: 'deploy-release' }>['secure']>) | undefined;
@@ -250,7 +254,7 @@ export const makeDeploys = (deps: Deps) => {
           environmentName: environment.name,
           url,
           digest: release.digest!,
-          ...(release.manifest && manifestSigner ? { manifest: release.manifest, manifestSigner } : {}),
+          ...(release.manifest && manifestSigner ? { manifest: release.manifest, manifestSigner, ...(signerVouch ? { signerVouch } : {}) } : {}),
           variables: environment.variables,
           ...(secure ? { secure: secure(target.agentId) } : {}),
           expiresAt: started.expiresAt,

@@ -21,7 +21,7 @@ export const makeUsers = ({ directory, act, clock, ids }: DirectoryDeps) => ({
         user: userView(user),
         tokenId: actor.tokenId,
         ...(account.ownerKey ? { ownerKey: keyView(account.ownerKey) } : {}),
-        ...(user.signingKey ? { signingKey: keyView(user.signingKey) } : {}),
+        ...(user.signingKey ? { signingKey: { ...keyView(user.signingKey), vouched: Boolean(user.signingKey.vouch) } } : {}),
       };
     }),
 

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { generateRawKeyPair, publicFromPrivate } from '#shared/crypto/index.ts';
 import { fromB64, keyFingerprint, parseEnrolmentToken, signEnrolment, toB64 } from '#shared/protocol/trust.ts';
+import { signingKeyVouchProblem, type VouchedSigningKey } from '#shared/protocol/signing-keys.ts';
 import { statementProblems } from '#cli/commands/enrolments.ts';
 import { fakeApi, hex, iso, runCli } from './fake-api.ts';
 import { makeAgent, writeOwnerKey } from './key-fixtures.ts';
@@ -44,7 +45,11 @@ describe('the owner key', () => {
     const saved = JSON.parse(await readFile(file, 'utf8')) as { publicKey: string; privateKey: string };
     expect(publicFromPrivate('ed25519', fromB64(saved.privateKey)).equals(fromB64(saved.publicKey))).toBe(true);
     expect(api.requests[2]!.body).toEqual({ publicKey: saved.publicKey });
-    expect(api.requests[3]!.body).toEqual({ publicKey: saved.publicKey });
+    // The signing key (the owner key) goes with the owner key's statement for it, which verifies.
+    const signing = api.requests[3]!.body as { publicKey: string; vouch: VouchedSigningKey };
+    expect(signing.publicKey).toBe(saved.publicKey);
+    expect(signing.vouch.statement).toMatchObject({ accountId: ids.account, publicKey: saved.publicKey, keyId: keyFingerprint(fromB64(saved.publicKey)) });
+    expect(signingKeyVouchProblem(fromB64(saved.publicKey), signing.vouch, { accountId: ids.account, publicKey: saved.publicKey })).toBeUndefined();
     const printed = result.stdout + result.stderr;
     expect(printed).not.toContain(saved.privateKey);
     expect(printed).not.toContain(fromB64(saved.privateKey).toString('hex'));

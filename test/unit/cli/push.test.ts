@@ -51,7 +51,7 @@ const setUp = async (options: { secure: boolean; partSize?: number; agents?: (ow
   const view = () => ({ ...release, state, size, ...(state === 'ready' && options.secure ? { masterVersion: 1 } : {}) });
   const api = fakeApi({
     'GET /apps': () => ({ body: { items: [app] } }),
-    'GET /me': () => ({ body: { ...me, ownerKey: owner.registered, signingKey: owner.registered } }),
+    'GET /me': () => ({ body: { ...me, ownerKey: owner.registered, signingKey: { ...owner.registered, vouched: true } } }),
     'GET /agents': () => ({ body: { items: agents.map((a) => a.view) } }),
     [`POST /apps/${ids.app}/releases`]: ({ body }) => {
       size = (body as { size: number }).size;

@@ -25,7 +25,7 @@ const setup = (options: { encrypted: boolean; online?: string[] }) => {
       markDeployStarted: async () => true,
     },
     releases: { getRelease: async () => ({ version: '1.0.0', createdBy: 'usr', manifest: 'm'.repeat(20), objectKey: 'k', digest: 'd'.repeat(64) }) },
-    directory: { getEnvironment: async () => ({ name: 'prod', variables: {} }), getUser: async () => ({ signingKey: { publicKey: 'p' } }) },
+    directory: { getEnvironment: async () => ({ name: 'prod', variables: {} }), getUser: async () => ({ signingKey: { publicKey: 'p', vouch: {} } }) },
     keys: { getWrappedReleaseKey: async () => ({ version: 1, wrappedReleaseKey: 'w' }) },
     masterKeys: {
       onlineHolders: async () => online.map((agentId) => ({ agent: agent(agentId, 'keyserver'), wrap: {}, copy: async () => ({ wrappedMaster: `copy-${agentId}` }) })),

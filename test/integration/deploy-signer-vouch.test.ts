@@ -1,0 +1,109 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { create as createTar } from 'tar';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { generateRawKeyPair, signManifest } from '#shared/crypto/index.ts';
+import { signingKeyStatementOf, vouchForSigningKey, type VouchedSigningKey } from '#shared/protocol/signing-keys.ts';
+import { keyFingerprint, toB64 } from '#shared/protocol/trust.ts';
+import { plainManifest, releaseContext } from '#cli/commands/push.ts';
+import { localClients } from '../support/clients.ts';
+import { currentOf, deployAndWait, expectSucceeded, startTarget } from '../support/deploy-agents.ts';
+import { push } from '../support/deploy-release.ts';
+import { cliSession } from './cli/run-cli.ts';
+
+const source = async (files: Record<string, string>) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'latchkey-vouch-src-'));
+  onTestFinished(() => rm(dir, { recursive: true, force: true }));
+  for (const [name, content] of Object.entries(files)) await writeFile(path.join(dir, name), content);
+  return dir;
+};
+
+/**
+ * What a compromised backend would do to a plain release (docs/threat-model.md): put a release of
+ * its own in the bucket, sign a manifest for it with a key of its own, and name that key as the
+ * pusher's, with a statement for it that it made up. Only the owner's statement, checked under
+ * the owner key the target pinned, stands between that and an install.
+ */
+const swapRelease = async (ids: { accountId: string; appId: string; releaseId: string; ownerId: string }, vouchFor: (key: { publicKey: Uint8Array; privateKey: Uint8Array }) => VouchedSigningKey | undefined) => {
+  const { s3, dynamo, env } = localClients();
+  const dir = await source({ 'index.html': '<h1>owned</h1>\n', 'latchkey.yml': 'install: echo backend was here\n' });
+  const archive = path.join(dir, '..', `${path.basename(dir)}.tar.gz`);
+  onTestFinished(() => rm(archive, { force: true }));
+  await createTar({ gzip: true, file: archive, cwd: dir, portable: true }, ['.']);
+  const bytes = await readFile(archive);
+  const releaseKey = { pk: `ACCOUNT#${ids.accountId}`, sk: `RELEASE#${ids.releaseId}` };
+  const { Item: release } = await dynamo.send(new GetCommand({ TableName: env.DEPLOYMENTS_TABLE!, Key: releaseKey, ConsistentRead: true }));
+  await s3.send(new PutObjectCommand({ Bucket: env.RELEASES_BUCKET!, Key: release!.objectKey as string, Body: bytes }));
+  const attacker = generateRawKeyPair('ed25519');
+  const sha256 = createHash('sha256').update(bytes).digest();
+  const manifest = signManifest(plainManifest(releaseContext(ids), (await stat(archive)).size, sha256), attacker);
+  await dynamo.send(
+    new UpdateCommand({
+      TableName: env.DEPLOYMENTS_TABLE!,
+      Key: releaseKey,
+      UpdateExpression: 'SET manifest = :manifest, digest = :digest',
+      ExpressionAttributeValues: { ':manifest': manifest.toString('base64url'), ':digest': sha256.toString('hex') },
+    }),
+  );
+  const vouch = vouchFor(attacker);
+  await dynamo.send(
+    new UpdateCommand({
+      TableName: env.DIRECTORY_TABLE!,
+      Key: { pk: `ACCOUNT#${ids.accountId}`, sk: `USER#${ids.ownerId}` },
+      UpdateExpression: 'SET signingKey = :key',
+      ExpressionAttributeValues: { ':key': { publicKey: toB64(attacker.publicKey), registeredAt: new Date().toISOString(), ...(vouch ? { vouch } : {}) } },
+    }),
+  );
+  return { fingerprint: keyFingerprint(attacker.publicKey), restore: (signingKey: unknown) => dynamo.send(new UpdateCommand({ TableName: env.DIRECTORY_TABLE!, Key: { pk: `ACCOUNT#${ids.accountId}`, sk: `USER#${ids.ownerId}` }, UpdateExpression: 'SET signingKey = :key', ExpressionAttributeValues: { ':key': signingKey } })) };
+};
+
+describe('plain deploy: the pusher key is the one the owner vouched for', () => {
+  it('a release whose signing key the backend swapped is refused by the target, and the deployment fails naming why', { timeout: 240_000 }, async () => {
+    // Prepare: a plain app with a good release installed; the owner's key is vouched at signup.
+    const cli = await cliSession();
+    const { accountId, ownerId } = await cli.signup();
+    await cli.json(['envs', 'create', 'web']);
+    await cli.json(['apps', 'create', 'site']);
+    const good = await push(cli, 'site', await source({ 'index.html': '<h1>v1</h1>\n', 'latchkey.yml': 'install: echo installed\n' }), '1.0.0');
+    const target = await startTarget(cli, 'tw', ['web']);
+    const appDir = target.appDir(good.appId);
+    expectSucceeded(await deployAndWait(cli, 'site', '1.0.0', 'web'));
+    const live = await currentOf(appDir);
+    const { dynamo, env } = localClients();
+    const userKey = { pk: `ACCOUNT#${accountId}`, sk: `USER#${ownerId}` };
+    const { Item: owner } = await dynamo.send(new GetCommand({ TableName: env.DIRECTORY_TABLE!, Key: userKey, ConsistentRead: true }));
+    const genuine = owner!.signingKey as { publicKey: string; vouch: VouchedSigningKey };
+    expect(genuine.vouch.statement).toMatchObject({ accountId, userId: ownerId, publicKey: genuine.publicKey });
+
+    // Act and assess: three ways to name the backend's key, each refused by the target before download.
+    const cases: { version: string; vouchFor: Parameters<typeof swapRelease>[1]; why: string }[] = [
+      { version: '2.0.0', vouchFor: () => undefined, why: 'the account owner has not vouched for it' },
+      // The owner's genuine statement, for the owner's own key, kept beside the swapped key.
+      { version: '2.1.0', vouchFor: () => genuine.vouch, why: 'it vouches for another key' },
+      // A statement for the swapped key, signed by a key that is not the owner key.
+      { version: '2.2.0', vouchFor: (key) => vouchForSigningKey(generateRawKeyPair('ed25519').privateKey, signingKeyStatementOf({ accountId, userId: ownerId }, toB64(key.publicKey), new Date().toISOString())), why: 'it is not signed by the account owner key' },
+    ];
+    for (const { version, vouchFor, why } of cases) {
+      const release = await push(cli, 'site', await source({ 'index.html': `<h1>${version}</h1>\n`, 'latchkey.yml': 'install: echo installed\n' }), version);
+      const swapped = await swapRelease({ accountId, appId: good.appId, releaseId: release.releaseId, ownerId }, vouchFor);
+      const refused = await deployAndWait(cli, 'site', version, 'web');
+      const reason = `Failed on 1 of 1 targets. tw (${target.agentId}): UntrustedSigner: the release signer ${swapped.fingerprint} is refused: ${why}; nothing was installed`;
+      if (version === '2.0.0') {
+        // Without any statement the backend itself says so before any target is asked.
+        expect(refused.outcome?.reason).toBe(`Release ${version} is signed with a key the account owner has not vouched for (\`latchkey keys vouch\`): targets would refuse it`);
+      } else {
+        expect(refused.outcome?.reason).toBe(reason);
+      }
+      expect(refused.state).toBe('Failed');
+      expect(await currentOf(appDir)).toBe(live);
+      await swapped.restore(genuine);
+    }
+    // Nothing of the backend's was installed; with the owner's key back, the genuine release deploys again.
+    expect(await readFile(path.join(appDir, 'current', 'index.html'), 'utf8')).toBe('<h1>v1</h1>\n');
+    expectSucceeded(await deployAndWait(cli, 'site', '1.0.0', 'web'));
+  });
+});
