@@ -94,12 +94,15 @@ const EVERY_FUNCTION =
  * functions load from the layer, each alone, and for comparison the DynamoDB client as the
  * runtime provides it (the CommonJS packages from node_modules, not the layer).
  */
-const REFERENCES: Record<string, { source: string; fromLayer: boolean }> = {
+const REFERENCES: Record<string, { source: string; fromLayer: boolean } | { entry: string }> = {
   '(reference: empty module)': { source: 'export default 1;', fromLayer: false },
   '(reference: what every function loads from the layer: Powertools logger and tracer, middy, zod)': { source: EVERY_FUNCTION, fromLayer: true },
   '(reference: the same packages as CommonJS files from node_modules, as the layer served them before it was prebundled)': { source: EVERY_FUNCTION, fromLayer: false },
   '(reference: Powertools tracer from the layer)': { source: "import '@aws-lambda-powertools/tracer';", fromLayer: true },
   '(reference: zod from the layer)': { source: "import 'zod';", fromLayer: true },
+  '(reference: zod from the layer and one schema built)': { source: "import { z } from 'zod'; z.strictObject({ name: z.string().min(1) });", fromLayer: true },
+  // Bundled like a function (the layer external): what every API route pays for the table.
+  '(reference: the route table with every schema it imports, functions/api/routes.ts and shared/protocol)': { entry: 'functions/api/routes.ts' },
   '(reference: DynamoDB client from the layer)': { source: DYNAMODB, fromLayer: true },
   '(reference: DynamoDB client from the runtime\'s CommonJS SDK)': { source: DYNAMODB, fromLayer: false },
 };
@@ -168,10 +171,11 @@ export const coldStart = async ({ runs }: { runs: number }): Promise<string> => 
   // Runs interleave the functions, so a busy moment of the machine spreads over all of them;
   // the empty module is timed in each run as the reference.
   const references = await Promise.all(
-    Object.entries(REFERENCES).map(async ([name, { source, fromLayer }], i) => {
-      const file = path.join(fromLayer ? path.join(LAYER_DIR, 'nodejs') : OUT_DIR, 'references', `${i}.mjs`);
+    Object.entries(REFERENCES).map(async ([name, reference], i) => {
+      const file = path.join('entry' in reference || reference.fromLayer ? path.join(LAYER_DIR, 'nodejs') : OUT_DIR, 'references', `${i}.mjs`);
       await mkdir(path.dirname(file), { recursive: true });
-      await writeFile(file, source);
+      if ('entry' in reference) await build({ ...esbuildOptions({ entry: path.join(root, reference.entry), outfile: file, withLayer: true }), logLevel: 'error' });
+      else await writeFile(file, reference.source);
       return { name, url: pathToFileURL(file).href };
     }),
   );
@@ -229,7 +233,7 @@ export const coldStart = async ({ runs }: { runs: number }): Promise<string> => 
     }),
     `- Source maps (NODE_OPTIONS=--enable-source-maps) cost a median ${ms(median(withoutMaps))} ms of init per function here: only the function's own map is read, the layer ships none.`,
     '',
-    "Where init goes: mostly into parsing and compiling JavaScript, so it grows with the code a function loads (\"Layer KB loaded\" plus its own bundle). Every function loads the Powertools logger and tracer (the tracer brings the X-Ray SDK), middy and zod; one using DynamoDB adds the client; the S3 and SES clients load only in functions bound to the bucket or to mail (functions/adapters/aws-clients.ts), and only the names functions import are in the layer. What remains beyond the references is the functions' own module scope: an API route builds the zod schemas of the whole route table (functions/api/routes.ts, shared/protocol) when it loads, not only its own route's.",
+    "Where init goes: mostly into parsing and compiling JavaScript, so it grows with the code a function loads (\"Layer KB loaded\" plus its own bundle), and into building zod schemas. Every function loads the Powertools logger and tracer (the tracer brings the X-Ray SDK), middy and zod; one using DynamoDB adds the client; the SES client loads only in functions bound to mail and the S3 client is created only in those bound to the bucket (functions/adapters/aws-clients.ts), and only the names functions import are in the layer. What remains beyond the references: every API route builds the schemas of the whole route table when it loads (functions/api/routes.ts and shared/protocol; see its reference, and the one schema reference for what the first schema costs whatever the table holds), not only its own route's; and the S3, SQS and STS modules still load wherever their adapters are bundled (functions/adapters/s3-release-objects.ts, sqs-agent-queues.ts and agent-credentials.ts import their commands statically, through functions/api/releases-context.ts, functions/agents-context.ts and functions/workflow/deploys-context.ts), bound or not. The openapi function serves a document generated before bundling (functions/api/openapi.json).",
     '',
     table(['Function', 'KB (layer)', 'KB (no layer)', 'Layer KB loaded', 'Init ms', 'Init CPU ms', 'Init ms without source maps', 'Largest packages loaded at init, bundle and layer (KB)', 'Targets'], rows.map((r) => r.row)),
     '',
