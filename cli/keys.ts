@@ -235,7 +235,7 @@ const registerSigningKey = async (ctx: Context, client: ApiClient, me: Me, local
   await client.call('PUT /me/signing-key', { body: { publicKey: toB64(key.publicKey) } });
   out.note(
     `Created and registered your release-signing key ${fingerprintOf(key.publicKey)}; its private half stays in ${file} (mode 0600). ` +
-      `Before you push, the account owner vouches for it: \`latchkey keys vouch ${me.user.email}\`.`,
+      `Before you push, the account owner vouches for it: \`latchkey keys vouch ${me.user.email} --key ${toB64(key.publicKey)}\`.`,
   );
   return key;
 };
@@ -243,7 +243,7 @@ const registerSigningKey = async (ctx: Context, client: ApiClient, me: Me, local
 /** Targets install only what a key the owner vouched for signed: pushing before that would be in vain. */
 const unvouched = (me: Me) =>
   new RefusedError(`Your release-signing key ${me.signingKey!.fingerprint} is not vouched for by the account owner yet; targets would refuse what it signs, so nothing was pushed`, {
-    hint: `Ask the account owner to compare that fingerprint with you and run: latchkey keys vouch ${me.user.email}`,
+    hint: `Give the account owner your public key (\`latchkey keys show\`); they run: latchkey keys vouch ${me.user.email} --key ${me.signingKey!.publicKey}`,
   });
 
 /** At login: a deployer gets a signing key once, as the owner gets the owner key (approvers push nothing). */

@@ -65,6 +65,7 @@ export const functions = {
   'create-enrolment': api('create-enrolment', directoryWriter),
   'set-owner-key': api('set-owner-key', directoryWriter),
   'set-signing-key': api('set-signing-key', directoryWriter),
+  'vouch-signing-key': api('vouch-signing-key', directoryWriter),
   'sign-enrolment': api('sign-enrolment', directoryWriter),
   'get-enrolment': api('get-enrolment', { tables: { directory: 'RO' } }),
   'enrol-agent': api('enrol-agent', { tables: { directory: 'RW', deployments: 'RW', wrappedKeys: 'RO' }, agentQueues: 'manage' }),

@@ -1,9 +1,12 @@
 import type { Command } from 'commander';
-import { toB64 } from '#shared/protocol/trust.ts';
+import { signingKeyStatementOf, vouchForSigningKey } from '#shared/protocol/signing-keys.ts';
+import { fromB64, publicKey32, toB64 } from '#shared/protocol/trust.ts';
 import { examples } from '../command-kit.ts';
 import type { Context } from '../context.ts';
-import { agentInitHint, fingerprintOf, ownerKeyPath, readKeyFile, signingKeyPath } from '../keys.ts';
+import { UsageError } from '../errors.ts';
+import { agentInitHint, fingerprintOf, loadOwnerSigningKey, ownerKeyPath, readKeyFile, signingKeyPath } from '../keys.ts';
 import { formatRecord } from '../output.ts';
+import { find, kinds } from '../resolve.ts';
 
 type KeyRow = { publicKey: string; fingerprint: string; file?: string; here: 'private' | 'public only' | 'no'; registered: boolean };
 
@@ -51,5 +54,28 @@ export const registerKeys = (program: Command, ctx: Context) => {
         );
       }),
     ['latchkey keys show', 'latchkey keys show --json | jq -r .ownerKey.publicKey'],
+  );
+
+  examples(
+    keys
+      .command('vouch')
+      .description(
+        'Sign, with the owner key, a statement that KEY is the release-signing key of PERSON: targets install only releases signed by a key the owner vouched for. ' +
+          'Take KEY from that person (`latchkey keys show` on their machine), not from the API: the statement is only as good as where the key came from.',
+      )
+      .argument('<person>', 'email or user id')
+      .requiredOption('--key <public-key>', 'their release-signing public key, as they read it to you')
+      .action(async (person: string, options: { key: string }, command: Command) => {
+        const out = ctx.output(command);
+        if (!publicKey32.safeParse(options.key).success) throw new UsageError('--key must be a public key (43 characters of base64url)');
+        const client = await ctx.client();
+        const me = await client.call('GET /me');
+        const owner = await loadOwnerSigningKey(ctx, me);
+        const user = await find(client, kinds.user, person);
+        const statement = signingKeyStatementOf({ accountId: me.accountId, userId: user.userId }, options.key, new Date().toISOString());
+        const vouched = await client.call('PUT /users/{id}/signing-key/vouch', { params: { id: user.userId }, body: vouchForSigningKey(owner.privateKey, statement) });
+        out.result({ userId: user.userId, email: user.email, ...vouched }, () => `Vouched for ${user.email}'s release-signing key ${fingerprintOf(fromB64(options.key))}.`);
+      }),
+    ['latchkey keys vouch grace@example.com --key 3q2-7w…'],
   );
 };

@@ -23,6 +23,7 @@ import {
 import { completeReleaseInput, createdRelease, createReleaseInput, release, releaseId } from '#shared/protocol/releases.ts';
 import { approvalLinkSecret, approveInput, createDeploymentInput, declineInput, deployment, deploymentId, listDeploymentsQuery } from '#shared/protocol/deployments.ts';
 import { agentId } from '#shared/protocol/agent-messages.ts';
+import { vouchedSigningKey } from '#shared/protocol/signing-keys.ts';
 import { agent, createEnrolmentInput, enrolAgentInput, enrolledAgent, enrolment, enrolmentSignatureInput, ownerKey, ownerKeyInput, sealReleaseInput, session, sessionInput, signedEnrolment, signingKeyInput } from '#shared/protocol/agents.ts';
 import type { FunctionName } from '../catalog.ts';
 
@@ -149,6 +150,10 @@ export const routes = [
   {
     method: 'PUT', path: '/me/signing-key', function: 'set-signing-key', summary: 'Register your release-signing public key (once)',
     auth: 'token', body: signingKeyInput, response: { status: 200, schema: ownerKey },
+  },
+  {
+    method: 'PUT', path: '/users/{id}/signing-key/vouch', function: 'vouch-signing-key', summary: 'The owner key’s statement for a person’s release-signing key; targets install only what a vouched key signed',
+    auth: 'token', params: idParam(userId), body: vouchedSigningKey, response: { status: 200, schema: ownerKey },
   },
   {
     method: 'POST', path: '/enrolments', function: 'create-enrolment', summary: 'Create an agent enrolment for the owner to sign',

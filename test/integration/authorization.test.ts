@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { routes } from '#functions/api/routes.ts';
 import { generateRawKeyPair } from '#shared/crypto/index.ts';
+import { signingKeyStatementOf } from '#shared/protocol/signing-keys.ts';
 import { toB64 } from '#shared/protocol/trust.ts';
 import { as, type Caller } from '../support/accounts.ts';
 import { approvalSetup } from '../support/deployments.ts';
@@ -78,6 +79,15 @@ const matrix: Record<string, { allowed: Role[]; request: (f: Fixture, role: Role
   },
   'PUT /account/owner-key': { allowed: ['owner'], request: (_f, _r, call) => call('PUT', '/account/owner-key', { publicKey: toB64(generateRawKeyPair('ed25519').publicKey) }) },
   'PUT /me/signing-key': { allowed: ['owner', 'deployer', 'approver'], request: (_f, _r, call) => call('PUT', '/me/signing-key', { publicKey: toB64(generateRawKeyPair('ed25519').publicKey) }) },
+  'PUT /users/{id}/signing-key/vouch': {
+    // A well-formed statement the owner key did not sign: past the policy, the owner gets a 4xx for it.
+    allowed: ['owner'],
+    request: (f, _r, call) =>
+      call('PUT', `/users/${f.a.approver.user.userId}/signing-key/vouch`, {
+        statement: signingKeyStatementOf({ accountId: f.a.accountId, userId: f.a.approver.user.userId }, toB64(generateRawKeyPair('ed25519').publicKey), new Date().toISOString()),
+        ownerSignature: 'A'.repeat(86),
+      }),
+  },
   'GET /agents': { allowed: ['owner', 'deployer', 'approver'], request: (_f, _r, call) => call('GET', '/agents') },
   'DELETE /agents/{id}': { allowed: ['owner'], request: (_f, _r, call) => call('DELETE', `/agents/agt_${'0'.repeat(32)}`) },
   'POST /apps/{id}/releases/{releaseId}/seal': {
@@ -110,7 +120,7 @@ describe('authorization matrix: every token route × every role', () => {
         const response = await matrix[key]!.request(f, role, callerOf(role));
         if (allowed) {
           // Some allowed requests end in a 4xx about state or input, past the policy.
-          const stateful = ['PATCH /apps/{id}', 'PUT /account/owner-key', 'PUT /enrolments/{id}/signature', 'DELETE /agents/{id}'].includes(key) || key.endsWith('/complete') || key.endsWith('/seal');
+          const stateful = ['PATCH /apps/{id}', 'PUT /account/owner-key', 'PUT /enrolments/{id}/signature', 'DELETE /agents/{id}', 'PUT /users/{id}/signing-key/vouch'].includes(key) || key.endsWith('/complete') || key.endsWith('/seal');
           expect(response.status, JSON.stringify(response)).toBeLessThan(stateful ? 410 : 400);
           expect([401, 403]).not.toContain(response.status);
         } else {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -94,7 +94,7 @@ describe('plain deploy: the pusher key is the one the owner vouched for', () => 
       const reason = `Failed on 1 of 1 targets. tw (${target.agentId}): UntrustedSigner: the release signer ${swapped.fingerprint} is refused: ${why}; nothing was installed`;
       if (version === '2.0.0') {
         // Without any statement the backend itself says so before any target is asked.
-        expect(refused.outcome?.reason).toBe(`Release ${version} is signed with a key the account owner has not vouched for (\`latchkey keys vouch\`): targets would refuse it`);
+        expect(refused.outcome?.reason).toBe(`Release ${version} is signed with a key the account owner has not vouched for (\`latchkey keys vouch PERSON --key KEY\`): targets would refuse it`);
       } else {
         expect(refused.outcome?.reason).toBe(reason);
       }
@@ -105,5 +105,51 @@ describe('plain deploy: the pusher key is the one the owner vouched for', () => 
     // Nothing of the backend's was installed; with the owner's key back, the genuine release deploys again.
     expect(await readFile(path.join(appDir, 'current', 'index.html'), 'utf8')).toBe('<h1>v1</h1>\n');
     expectSucceeded(await deployAndWait(cli, 'site', '1.0.0', 'web'));
+  });
+
+  it('a person’s push is refused until the owner vouches for their key with the key they read out; the backend refuses a statement the owner key did not sign', { timeout: 240_000 }, async () => {
+    // Prepare: an owner, a deployer logged in on a machine of their own (their CLI makes and registers a key), a target.
+    const owner = await cliSession();
+    const { accountId } = await owner.signup();
+    await owner.json(['envs', 'create', 'web']);
+    await owner.json(['apps', 'create', 'site']);
+    const email = `deployer-${randomUUID()}@example.com`;
+    const added = await owner.json<{ userId: string; firstToken: { secret: string } }>(['users', 'add', '--name', 'Grace Hopper', '--email', email, '--role', 'deployer']);
+    const deployer = await cliSession();
+    const login = await deployer.run(['login', '--endpoint', deployer.endpoint], { input: `${added.firstToken.secret}\n` });
+    expect(login.code, login.stderr).toBe(0);
+    const key = (await deployer.json<{ signingKey: { publicKey: string; fingerprint: string } }>(['keys', 'show'])).signingKey;
+    expect(login.stdout + login.stderr).toContain(`latchkey keys vouch ${email} --key ${key.publicKey}`);
+    const target = await startTarget(owner, 'tw', ['web']);
+    const files = { 'index.html': '<h1>grace</h1>\n', 'latchkey.yml': 'install: echo installed\n' };
+
+    // Act and assess 1: unvouched, the push is refused before anything is uploaded.
+    const refused = await deployer.run(['push', 'site', await source(files), '--version', '1.0.0', '--json']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`Your release-signing key ${key.fingerprint} is not vouched for by the account owner yet`);
+    expect(await owner.json<unknown[]>(['releases', 'list', 'site'])).toEqual([]);
+
+    // 2: the backend keeps only a statement the owner key signed, for the key the person registered.
+    const { token } = await owner.savedConfig();
+    const put = (body: unknown) =>
+      fetch(`${owner.endpoint}/users/${added.userId}/signing-key/vouch`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const statement = signingKeyStatementOf({ accountId, userId: added.userId }, key.publicKey, new Date().toISOString());
+    const forged = await put(vouchForSigningKey(generateRawKeyPair('ed25519').privateKey, statement));
+    expect(forged.status).toBe(400);
+    expect(forged.headers.get('content-type')).toContain('application/problem+json');
+    expect(await forged.json()).toMatchObject({ status: 400, field: 'vouch', title: 'vouch: it is not signed by the account owner key' });
+    const otherKey = await owner.run(['keys', 'vouch', email, '--key', toB64(generateRawKeyPair('ed25519').publicKey)]);
+    expect(otherKey.code).toBe(1);
+    expect(otherKey.stderr).toContain('it vouches for another key');
+
+    // 3: vouched with the key the person read out: the push goes through and the target installs it.
+    const vouched = await owner.run(['keys', 'vouch', email, '--key', key.publicKey]);
+    expect(vouched.code, vouched.stderr).toBe(0);
+    expect(vouched.stdout).toContain(`Vouched for ${email}'s release-signing key ${key.fingerprint}`);
+    const pushed = await push(deployer, 'site', await source(files), '1.0.0');
+    expect(pushed.state).toBe('ready');
+    const deployed = await deployAndWait(deployer, 'site', '1.0.0', 'web');
+    expectSucceeded(deployed);
+    expect(await readFile(path.join(target.appDir(pushed.appId), 'current', 'index.html'), 'utf8')).toBe(files['index.html']);
   });
 });

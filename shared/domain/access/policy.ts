@@ -33,6 +33,7 @@ export const actions = [
   'deployments:cancel',
   'account:owner-key',
   'me:signing-key',
+  'users:vouch-signing-key',
   'agents:list',
   'agents:remove',
 ] as const;

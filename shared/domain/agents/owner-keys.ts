@@ -2,7 +2,7 @@ import { signingKeyVouchProblem, type VouchedSigningKey } from '#shared/protocol
 import { fromB64, keyFingerprint } from '#shared/protocol/trust.ts';
 import type { Actor } from '../access/actor.ts';
 import type { DirectoryDeps } from '../directory/deps.ts';
-import { ConflictError, ValidationError } from '../errors.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 
 export const keyView = (key: { publicKey: string; registeredAt: string }) => ({
   publicKey: key.publicKey,
@@ -40,6 +40,20 @@ export const makeOwnerKeys = ({ directory, act, clock }: Omit<DirectoryDeps, 'id
         const kept = vouch ?? same?.vouch;
         const user = await directory.setSigningKey(actor.accountId, actor.userId, { publicKey, registeredAt: same?.registeredAt ?? clock.now().toISOString(), ...(kept ? { vouch: kept } : {}) });
         return keyView(user.signingKey!);
+      }),
+
+    /**
+     * The owner's statement for another person's key (`latchkey keys vouch`, which takes the key
+     * from that person, not from here). It must name the key the person registered.
+     */
+    vouchSigningKey: (actor: Actor, userId: string, vouch: VouchedSigningKey) =>
+      act(actor, 'users:vouch-signing-key', { target: { type: 'user', id: userId } }, async () => {
+        const user = await directory.getUser(actor.accountId, userId);
+        if (!user) throw new NotFoundError('No such person');
+        if (!user.signingKey) throw new ConflictError(`${user.email} has not registered a release-signing key yet (they run \`latchkey login\`)`);
+        await checkVouch({ accountId: actor.accountId, userId }, user.signingKey.publicKey, vouch);
+        const updated = await directory.setSigningKey(actor.accountId, userId, { ...user.signingKey, vouch });
+        return keyView(updated.signingKey!);
       }),
   };
 };

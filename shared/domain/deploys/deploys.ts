@@ -112,7 +112,7 @@ export const makeDeploys = (deps: Deps) => {
     if (targets.length === 0) return fail(`Environment ${environment.name} has no enrolled target: nothing to deploy to (enrol one with \`latchkey enrolments create --role target --env ${environment.name}\`)`);
     if (targets.length > MAX_DEPLOY_TARGETS) return fail(`Environment ${environment.name} has ${targets.length} targets; one deployment reaches at most ${MAX_DEPLOY_TARGETS}`);
     if (!release.manifest || !manifestSigner) return fail(`Release ${release.version} has no signed manifest, or its pusher no signing key: targets could not verify it`);
-    if (!signerVouch) return fail(`Release ${release.version} is signed with a key the account owner has not vouched for (\`latchkey keys vouch\`): targets would refuse it`);
+    if (!signerVouch) return fail(`Release ${release.version} is signed with a key the account owner has not vouched for (\`latchkey keys vouch PERSON --key KEY\`): targets would refuse it`);
     if (!deployment.encrypted) return { action: 'dispatch', targetTimeoutSeconds: settings.targetTimeoutSeconds };
     return { action: 'grant', keyServers, ...settings };
   };
