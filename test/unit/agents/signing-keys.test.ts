@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { generateRawKeyPair } from '#shared/crypto/index.ts';
+import { generateRawKeyPair, publicFromPrivate } from '#shared/crypto/index.ts';
 import { canonicalJson } from '#shared/protocol/canonical-json.ts';
 import {
   signingKeyStatement,
@@ -48,6 +48,22 @@ describe('the signing key statement', () => {
         expect(signingKeyVouchProblem(owner.publicKey, { ...vouch, statement: changed }, changed)).toBeDefined();
       }),
     );
+  });
+
+  it('matches the vector in docs/signing-keys.md', () => {
+    const ownerSeed = Buffer.alloc(32, 1);
+    const statement = signingKeyStatementOf(
+      { accountId: `acc_${'1'.repeat(32)}`, userId: `usr_${'2'.repeat(32)}` },
+      toB64(publicFromPrivate('ed25519', Buffer.alloc(32, 2))),
+      '2026-11-30T19:00:00.000Z',
+    );
+    expect(toB64(publicFromPrivate('ed25519', ownerSeed))).toBe('iojj3XQJ8ZX9UtstPLpdcspnCb8dlBIb83SIAbQPb1w');
+    expect(signingKeyStatementBytes(statement).toString('utf8')).toBe(
+      '{"accountId":"acc_11111111111111111111111111111111","issuedAt":"2026-11-30T19:00:00.000Z",' +
+        '"keyId":"6a3803d5f059902a1c6dafbc9ba4729212f7caac08634cc3ae76b27529f03827","publicKey":"gTl3Dqh9F19Wo1Rmw0x-zMuNipG07jeiXfYPW4_Js5Q",' +
+        '"userId":"usr_22222222222222222222222222222222","v":1}',
+    );
+    expect(vouchForSigningKey(ownerSeed, statement).ownerSignature).toBe('BNI76u_F4X1zHinwdmJo8Vxk6-k1Oue21Ma1pm94-qyAhOFw6Qjyx9lni75CZphIan1GdFybD8APcFpR3VIdBA');
   });
 
   it('names what is wrong', () => {
