@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { create as createTar } from 'tar';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -10,8 +11,8 @@ import { generateRawKeyPair, signManifest } from '#shared/crypto/index.ts';
 import { signingKeyStatementOf, vouchForSigningKey, type VouchedSigningKey } from '#shared/protocol/signing-keys.ts';
 import { keyFingerprint, toB64 } from '#shared/protocol/trust.ts';
 import { plainManifest, releaseContext } from '#cli/commands/push.ts';
-import { localClients } from '../support/clients.ts';
-import { currentOf, deployAndWait, expectSucceeded, startTarget } from '../support/deploy-agents.ts';
+import { localClients, waitFor } from '../support/clients.ts';
+import { currentOf, deployAndWait, expectSucceeded, startTarget, untilEnded, type Deployment } from '../support/deploy-agents.ts';
 import { push } from '../support/deploy-release.ts';
 import { cliSession } from './cli/run-cli.ts';
 
@@ -151,5 +152,35 @@ describe('plain deploy: the pusher key is the one the owner vouched for', () => 
     const deployed = await deployAndWait(deployer, 'site', '1.0.0', 'web');
     expectSucceeded(deployed);
     expect(await readFile(path.join(target.appDir(pushed.appId), 'current', 'index.html'), 'utf8')).toBe(files['index.html']);
+  });
+
+  it('a request that names the pusher key without the owner’s statement is refused by the target itself', { timeout: 120_000 }, async () => {
+    // Prepare: a vouched release, and a target that is not running yet, so its request waits on its queue.
+    const cli = await cliSession();
+    await cli.signup();
+    await cli.json(['envs', 'create', 'web']);
+    await cli.json(['apps', 'create', 'site']);
+    const release = await push(cli, 'site', await source({ 'index.html': '<h1>v1</h1>\n', 'latchkey.yml': 'install: echo installed\n' }), '1.0.0');
+    const target = await startTarget(cli, 'tq', ['web'], { run: false });
+    const { deploymentId } = await cli.json<Deployment>(['deploy', 'site', '1.0.0', 'web']);
+
+    // Act: the backend's request, as a backend that skips its own check would send it: without the statement.
+    const { sqs } = localClients();
+    const sent = await waitFor('the deploy request on the target queue', async () => {
+      const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: target.queueUrl, VisibilityTimeout: 60, WaitTimeSeconds: 1 }));
+      return Messages[0];
+    });
+    const { signerVouch, ...request } = JSON.parse(sent.Body!) as { signerVouch?: VouchedSigningKey; manifestSigner: string };
+    expect(signerVouch?.statement.publicKey).toBe(request.manifestSigner);
+    await sqs.send(new DeleteMessageCommand({ QueueUrl: target.queueUrl, ReceiptHandle: sent.ReceiptHandle! }));
+    await sqs.send(new SendMessageCommand({ QueueUrl: target.queueUrl, MessageBody: JSON.stringify(request) }));
+    target.start();
+
+    // Assess: refused before download, and the deployment says which key and why.
+    const ended = await untilEnded(cli, deploymentId);
+    expect(ended.state).toBe('Failed');
+    const fingerprint = keyFingerprint(Buffer.from(request.manifestSigner, 'base64url'));
+    expect(ended.outcome?.reason).toBe(`Failed on 1 of 1 targets. tq (${target.agentId}): UntrustedSigner: the release signer ${fingerprint} is refused: the account owner has not vouched for it; nothing was installed`);
+    await expect(readFile(path.join(target.appDir(release.appId), 'current', 'index.html'))).rejects.toThrow();
   });
 });
