@@ -13,7 +13,7 @@ import { localClients } from './clients.ts';
 export const answeringTarget = async (owner: Caller, environmentId: string) => {
   const ownerKey = await registerOwnerKey(owner);
   const target = await enrolAgent(owner, ownerKey, 'target', [environmentId]);
-  return { ...target, answered: answerDeployRequests(target, target.queueUrl) };
+  return { ...target, ownerKey, answered: answerDeployRequests(target, target.queueUrl) };
 };
 
 /**

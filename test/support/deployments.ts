@@ -6,18 +6,44 @@ import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import { localClients, waitFor } from './clients.ts';
 import { newAccount, type Caller } from './accounts.ts';
 import { answeringTarget } from './deploy-targets.ts';
+import { generateRawKeyPair, signManifest } from '#shared/crypto/index.ts';
+import { signingKeyStatementOf, vouchForSigningKey } from '#shared/protocol/signing-keys.ts';
+import { toB64 } from '#shared/protocol/trust.ts';
+import { plainManifest, releaseContext } from '#cli/commands/push.ts';
 
 export type Account = Awaited<ReturnType<typeof newAccount>>;
 
-/** A ready (uploaded and completed) release of a new application. */
-export const readyRelease = async (call: Caller, appName = `web-${randomUUID().slice(0, 8)}`) => {
+/** A pusher's signing key, registered with the owner's statement for it (docs/signing-keys.md). */
+export interface Signer {
+  accountId: string;
+  keys: { publicKey: Uint8Array; privateKey: Uint8Array };
+}
+
+/** Registers a signing key for the person behind `call`, vouched for by the owner key. */
+export const vouchedSigner = async (call: Caller, ids: { accountId: string; userId: string }, ownerKey: { privateKey: Uint8Array }): Promise<Signer> => {
+  const keys = generateRawKeyPair('ed25519');
+  const publicKey = toB64(keys.publicKey);
+  const vouch = vouchForSigningKey(ownerKey.privateKey, signingKeyStatementOf(ids, publicKey, new Date().toISOString()));
+  const registered = await call('PUT', '/me/signing-key', { publicKey, vouch });
+  expect(registered.status, JSON.stringify(registered.body)).toBe(200);
+  return { accountId: ids.accountId, keys };
+};
+
+/**
+ * A ready (uploaded and completed) release of a new application; with `signer`, completed with a
+ * signed manifest, as the CLI completes one (a deployment of an unsigned release fails its plan).
+ */
+export const readyRelease = async (call: Caller, appName = `web-${randomUUID().slice(0, 8)}`, signer?: Signer) => {
   const app = (await call('POST', '/apps', { name: appName })).body;
   const bytes = randomBytes(1024);
   const created = (await call('POST', `/apps/${app.appId}/releases`, { version: '1.0.0', size: bytes.length })).body;
   expect((await fetch(created.upload.url, { method: 'PUT', body: bytes })).status).toBe(200);
-  const digest = createHash('sha256').update(bytes).digest('hex');
-  const release = (await call('POST', `/apps/${app.appId}/releases/${created.releaseId}/complete`, { digest })).body;
-  return { app, release };
+  const sha256 = createHash('sha256').update(bytes).digest();
+  const ids = { accountId: signer?.accountId ?? '', appId: app.appId as string, releaseId: created.releaseId as string };
+  const manifest = signer ? signManifest(plainManifest(releaseContext(ids), bytes.length, sha256), signer.keys).toString('base64url') : undefined;
+  const completed = await call('POST', `/apps/${app.appId}/releases/${created.releaseId}/complete`, { digest: sha256.toString('hex'), ...(manifest ? { manifest } : {}) });
+  expect(completed.status, JSON.stringify(completed.body)).toBe(200);
+  return { app, release: completed.body };
 };
 
 /**
@@ -50,7 +76,9 @@ export const approvalSetup = async (policy: { target?: boolean; enabled?: boolea
   ).body;
   // Deployments go somewhere: a target of the environment that reports success (no target: they fail).
   const target = policy.target === false ? undefined : await answeringTarget(a.owner, environment.environmentId);
-  const { app, release } = await readyRelease(a.owner);
+  // Pushed by the owner, signed with a key the owner key vouched for: what a target installs.
+  const signer = target ? await vouchedSigner(a.owner, { accountId: a.accountId, userId: a.ownerId }, target.ownerKey) : undefined;
+  const { app, release } = await readyRelease(a.owner, undefined, signer);
   const deploy = async (call: Caller = a.deployer.call) => {
     const response = await call('POST', '/deployments', { appId: app.appId, releaseId: release.releaseId, environmentId: environment.environmentId });
     expect(response.status, JSON.stringify(response.body)).toBe(201);
