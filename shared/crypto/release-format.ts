@@ -118,16 +118,6 @@ export const checkCommitment = (releaseKey: Uint8Array, header: ReleaseHeader): 
   }
 };
 
-/** nonce = 11-byte big-endian segment counter ‖ final flag (0x01 on the last segment only). */
-export const setNonce = (nonce: Buffer, counter: number, final: boolean): void => {
-  nonce[0] = 0;
-  nonce[1] = 0;
-  nonce[2] = 0;
-  nonce.writeUInt32BE(Math.floor(counter / 0x1_0000_0000), 3);
-  nonce.writeUInt32BE(counter >>> 0, 7);
-  nonce[11] = final ? 1 : 0;
-};
-
 export const frameBytes = (segmentSize: number): number => segmentSize + TAG_BYTES;
 
 /** Exact file size for a plaintext size: lets the manifest and the reader agree on the framing. */

@@ -94,7 +94,7 @@ export const runChunk = (tools: ChunkTools, key: Uint8Array, S: number, leafFram
   for (let i = 0; i < frames; i++) {
     const segment = job.firstSegment + i;
     const final = i === full;
-    // nonce = 11-byte big-endian segment counter ‖ final flag (release-format.ts setNonce)
+    // nonce = 11-byte big-endian segment counter ‖ final flag (docs/release-format.md §3.3)
     nonce.writeUInt32BE(Math.floor(segment / 0x1_0000_0000), 3);
     nonce.writeUInt32BE(segment >>> 0, 7);
     nonce[11] = final ? 1 : 0;
