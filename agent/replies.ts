@@ -1,4 +1,4 @@
-import { agentReply, heartbeat, MAX_REPLY_BYTES } from '#shared/protocol/agent-messages.ts';
+import { acknowledgement, agentReply, heartbeat, MAX_REPLY_BYTES } from '#shared/protocol/agent-messages.ts';
 import { signAgentMessage } from '#shared/protocol/trust.ts';
 
 /** What a request came to: a result, or a refusal with a code and a message naming ids only. */
@@ -39,4 +39,16 @@ export const signedReply = (signer: Signer, request: { requestId: string; taskTo
 export const signedHeartbeat = (signer: Signer, at: Date): string => {
   const body = { type: 'heartbeat' as const, accountId: signer.accountId, agentId: signer.agentId, at: at.toISOString() };
   return JSON.stringify(heartbeat.parse({ ...body, signature: signAgentMessage(signer.signingSeed, body) }));
+};
+
+/** "I have taken this request" (agent-messages.ts, acknowledgement), signed like every message. */
+export const signedAck = (signer: Signer, request: { requestId: string; taskToken?: string | undefined }): string => {
+  const body = {
+    type: 'ack' as const,
+    requestId: request.requestId,
+    accountId: signer.accountId,
+    agentId: signer.agentId,
+    ...(request.taskToken === undefined ? {} : { taskToken: request.taskToken }),
+  };
+  return JSON.stringify(acknowledgement.parse({ ...body, signature: signAgentMessage(signer.signingSeed, body) }));
 };

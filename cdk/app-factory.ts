@@ -31,15 +31,21 @@ export interface LatchkeyOptions {
   /**
    * A key server counts as online while its last heartbeat is this recent (AGENT_ONLINE_SECONDS
    * of the functions bound to the agent queues).
-   * @default - the `agentOnlineSeconds` context value, else 90
+   * @default - the `agentOnlineSeconds` context value, else 30
    */
   readonly agentOnlineSeconds?: number;
   /**
    * How often agents are told to report in (AGENT_HEARTBEAT_SECONDS); shorter than
    * `agentOnlineSeconds`.
-   * @default - the `agentHeartbeatSeconds` context value, else 30
+   * @default - the `agentHeartbeatSeconds` context value, else 10
    */
   readonly agentHeartbeatSeconds?: number;
+  /**
+   * How soon a key server must take (acknowledge) a request before the next one is asked
+   * (AGENT_ACK_SECONDS); agents acknowledge every 2 s while they work, so at least 3.
+   * @default - the `agentAckSeconds` context value, else 5
+   */
+  readonly agentAckSeconds?: number;
   /** Add the cdk-nag AwsSolutions plugin to the app. @default true */
   readonly nag?: boolean;
   /** Prebuilt dependencies layer directory. @default - built from node_modules if needed */
@@ -62,11 +68,13 @@ export const agentQueuePrefixOf = (stage: string): string => `Latchkey-${stage}-
 export const buildLatchkey = (app: App, options: LatchkeyOptions = {}): Latchkey => {
   const stage = options.stage ?? (app.node.tryGetContext('stage') as string | undefined) ?? 'dev';
   if (!/^[a-z][a-z0-9-]{0,19}$/.test(stage)) throw new Error(`stage "${stage}": use 1-20 lowercase letters, digits or -`);
-  const agentOnlineSeconds = seconds(app, 'agentOnlineSeconds', options.agentOnlineSeconds, 90);
-  const agentHeartbeatSeconds = seconds(app, 'agentHeartbeatSeconds', options.agentHeartbeatSeconds, 30);
+  const agentOnlineSeconds = seconds(app, 'agentOnlineSeconds', options.agentOnlineSeconds, 30);
+  const agentHeartbeatSeconds = seconds(app, 'agentHeartbeatSeconds', options.agentHeartbeatSeconds, 10);
+  const agentAckSeconds = seconds(app, 'agentAckSeconds', options.agentAckSeconds, 5);
   if (agentHeartbeatSeconds >= agentOnlineSeconds) {
     throw new Error(`agentHeartbeatSeconds (${agentHeartbeatSeconds}) must be shorter than agentOnlineSeconds (${agentOnlineSeconds})`);
   }
+  if (agentAckSeconds < 3) throw new Error(`agentAckSeconds (${agentAckSeconds}) must be at least 3: agents acknowledge every 2 s while they work`);
   // Environment-agnostic stacks: no account/region lookups, so `cdk synth` runs offline.
   const stateful = new StatefulStack(app, `Latchkey-${stage}-Stateful`, {
     description: `Latchkey (${stage}): tables, releases bucket, agent reply queue`,
@@ -80,6 +88,7 @@ export const buildLatchkey = (app: App, options: LatchkeyOptions = {}): Latchkey
     agentQueuePrefix: agentQueuePrefixOf(stage),
     agentOnlineSeconds,
     agentHeartbeatSeconds,
+    agentAckSeconds,
   });
   stateless.addStackDependency(stateful, 'the functions bind to its tables, bucket and queue');
   if (options.nag ?? true) addNagChecks(app);

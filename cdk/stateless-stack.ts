@@ -27,10 +27,12 @@ export interface StatelessStackProps extends StackProps {
    * @default `${stackName}-agent-`
    */
   readonly agentQueuePrefix?: string;
-  /** AGENT_ONLINE_SECONDS of every function. @default 90 */
+  /** AGENT_ONLINE_SECONDS of every function. @default 30 */
   readonly agentOnlineSeconds?: number;
-  /** AGENT_HEARTBEAT_SECONDS of every function. @default 30 */
+  /** AGENT_HEARTBEAT_SECONDS of every function. @default 10 */
   readonly agentHeartbeatSeconds?: number;
+  /** AGENT_ACK_SECONDS of every function: how soon a key server must take a request. @default 5 */
+  readonly agentAckSeconds?: number;
 }
 
 const pascal = (name: string): string =>
@@ -98,8 +100,9 @@ export class StatelessStack extends Stack {
         fn.bindTable({ table: stateful.data.tables[table], accessMode });
       }
       // Every function that judges whether an agent is online must judge it alike.
-      fn.addEnvironment('AGENT_ONLINE_SECONDS', String(props.agentOnlineSeconds ?? 90));
-      fn.addEnvironment('AGENT_HEARTBEAT_SECONDS', String(props.agentHeartbeatSeconds ?? 30));
+      fn.addEnvironment('AGENT_ONLINE_SECONDS', String(props.agentOnlineSeconds ?? 30));
+      fn.addEnvironment('AGENT_HEARTBEAT_SECONDS', String(props.agentHeartbeatSeconds ?? 10));
+      fn.addEnvironment('AGENT_ACK_SECONDS', String(props.agentAckSeconds ?? 5));
       for (const [queue, access] of entries(bind.queues)) {
         fn.bindQueue({ queue: stateful.agents.queues[queue], access });
       }

@@ -24,9 +24,13 @@ const setting = (name: string, fallback?: string) => {
   return value;
 };
 
-/** A key server counts as online while its last heartbeat is this recent. */
-export const onlineSeconds = Number(setting('AGENT_ONLINE_SECONDS', '90'));
-const heartbeatSeconds = Number(setting('AGENT_HEARTBEAT_SECONDS', '30'));
+/** An agent counts as online while its last heartbeat reached us this recently (a few heartbeats). */
+export const onlineSeconds = Number(setting('AGENT_ONLINE_SECONDS', '30'));
+const heartbeatSeconds = Number(setting('AGENT_HEARTBEAT_SECONDS', '10'));
+/** A key server must take a request this soon (its acknowledgement), or the next one is asked. */
+const ackSeconds = Number(setting('AGENT_ACK_SECONDS', '5'));
+/** A key server that took a master-key request must answer this soon, or the next one is asked. */
+const answerSeconds = Number(setting('AGENT_ANSWER_SECONDS', '60'));
 
 // The endpoint, not the queue URL's host, decides where requests go: the same in the cloud,
 // and on the local stack, whose queue URLs name a host that does not resolve.
@@ -35,7 +39,7 @@ export const keyStore = lazyPort(() => dynamoKeyStore(dynamo(), tableName('wrapp
 const queues = lazyPort(() => sqsAgentQueues(sqs, setting('AGENT_QUEUE_PREFIX')));
 const releases = lazyPort(() => dynamoReleaseStore(dynamo(), tableName('deployments')));
 
-export const masterKeys = makeMasterKeys({ agents: agentStore, keys: keyStore, queues, releases, audit, clock, onlineSeconds });
+export const masterKeys = makeMasterKeys({ agents: agentStore, keys: keyStore, queues, releases, audit, clock, settings: { onlineSeconds, ackSeconds, answerSeconds } });
 
 // Only the session route hands out credentials; locally the emulators take any.
 const credentials: CredentialIssuer =

@@ -70,9 +70,12 @@ export const functions = {
   'get-enrolment': api('get-enrolment', { tables: { directory: 'RO' } }),
   'enrol-agent': api('enrol-agent', { tables: { directory: 'RW', deployments: 'RW', wrappedKeys: 'RO' }, agentQueues: 'manage' }),
   'list-agents': api('list-agents', { tables: { directory: 'RO', deployments: 'RW', wrappedKeys: 'RO' } }),
-  'remove-agent': api('remove-agent', { ...directoryWriter, agentQueues: 'manage' }),
+  'get-master-key': api('get-master-key', { tables: { directory: 'RO', deployments: 'RW', wrappedKeys: 'RO' } }),
+  // Removing a key server asks another for the next master key version (master-keys.ts).
+  'remove-agent': api('remove-agent', { tables: { directory: 'RW', deployments: 'RW', wrappedKeys: 'RO' }, agentQueues: 'manage' }),
   'agent-session': api('agent-session', { tables: { directory: 'RW' }, queues: { agentReplies: 'send' }, agentQueues: 'send', agentCredentials: true }),
-  'seal-release': api('seal-release', { tables: { directory: 'RO', deployments: 'RW', wrappedKeys: 'RO' }, agentQueues: 'send' }),
+  // Records the request it sends to the key server (directory table), and the seal on the release.
+  'seal-release': api('seal-release', { tables: { directory: 'RW', deployments: 'RW', wrappedKeys: 'RO' }, agentQueues: 'send' }),
   'get-release': api('get-release', directoryReader),
   'get-me': api('get-me', directoryReader),
   'list-users': api('list-users', directoryReader),

@@ -30,6 +30,7 @@ const workflow: Workflow = {
   start: (deployment) => (engine ??= sfnWorkflow(sfn(), stateMachineArn('deployment'))).start(deployment),
   // Answering a task token needs no state machine ARN, only the permission.
   resume: (token, output) => (engine ??= sfnWorkflow(sfn(), process.env.DEPLOYMENT_STATE_MACHINE_ARN ?? 'unbound')).resume(token, output),
+  heartbeat: (token) => (engine ??= sfnWorkflow(sfn(), process.env.DEPLOYMENT_STATE_MACHINE_ARN ?? 'unbound')).heartbeat(token),
 };
 
 export const deployments = makeDeployments({

@@ -140,8 +140,9 @@ export const startLocalStack = async (options: StackOptions = {}) => {
     AGENT_QUEUE_PREFIX: 'latchkey-agent-',
     LATCHKEY_LOCAL_AGENT_CREDENTIALS: 'true',
     LATCHKEY_AGENT_SQS_ENDPOINT: endpoints.sqs,
-    AGENT_ONLINE_SECONDS: process.env.AGENT_ONLINE_SECONDS ?? '90',
-    AGENT_HEARTBEAT_SECONDS: process.env.AGENT_HEARTBEAT_SECONDS ?? '30',
+    AGENT_ONLINE_SECONDS: process.env.AGENT_ONLINE_SECONDS ?? '30',
+    AGENT_HEARTBEAT_SECONDS: process.env.AGENT_HEARTBEAT_SECONDS ?? '10',
+    AGENT_ACK_SECONDS: process.env.AGENT_ACK_SECONDS ?? '5',
   });
   delete process.env.AWS_SESSION_TOKEN;
   delete process.env.AWS_PROFILE;

@@ -13,8 +13,9 @@ export const boundEnvironment = (declaration: FunctionDeclaration): Record<strin
     POWERTOOLS_SERVICE_NAME: 'latchkey',
     POWERTOOLS_METRICS_NAMESPACE: 'Latchkey',
     NODE_OPTIONS: '--enable-source-maps',
-    AGENT_ONLINE_SECONDS: '90',
-    AGENT_HEARTBEAT_SECONDS: '30',
+    AGENT_ONLINE_SECONDS: '30',
+    AGENT_HEARTBEAT_SECONDS: '10',
+    AGENT_ACK_SECONDS: '5',
   };
   const named = <K extends string>(declared: Record<K, { envVar: string }>, keys: Iterable<string>, value: (key: string) => string) => {
     for (const key of keys) env[declared[key as K].envVar] = value(key);

@@ -5,6 +5,7 @@ import { examples, limitFrom, listOptions, moreNote, type ListOptions } from '..
 import type { Context } from '../context.ts';
 import { RefusedError } from '../errors.ts';
 import { ownerKeyPath, readKeyFile } from '../keys.ts';
+import { masterKeyNotes } from '../master-key-notes.ts';
 import { formatTime, type Column } from '../output.ts';
 
 export type AgentView = ItemOf<'GET /agents'>;
@@ -47,7 +48,7 @@ export const registerAgents = (program: Command, ctx: Context) => {
         const out = ctx.output(command);
         const client = await ctx.client();
         const me = await client.call('GET /me');
-        const { items, more } = await client.list('GET /agents', { limit: limitFrom(options) });
+        const [{ items, more }, masterKey] = await Promise.all([client.list('GET /agents', { limit: limitFrom(options) }), client.call('GET /master-key')]);
         const ownerKey = (await readKeyFile(ownerKeyPath(ctx.configPath, me.accountId)))?.publicKey;
         const verified = (agent: AgentView) => proofStatus(agent, ownerKey, me.accountId);
         if (out.json) {
@@ -56,6 +57,7 @@ export const registerAgents = (program: Command, ctx: Context) => {
           out.list(items, agentColumns(verified), { empty: 'No agents yet: `latchkey enrolments create --role keyserver` makes the first.' });
         }
         if (more) out.note(moreNote(more, items.length)!);
+        for (const note of masterKeyNotes(masterKey)) out.note(note);
         if (!ownerKey && items.length) out.note('Note: no owner key on this machine, so proofs were not checked (VERIFIED shows ?).');
       },
     ),

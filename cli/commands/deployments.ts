@@ -9,6 +9,7 @@ import { idOf, kinds, looksLikeId, peopleById, type Person } from '../resolve.ts
 import { realSleep, watchDeployment } from '../watch.ts';
 import { releaseIdOf } from './releases.ts';
 import { registerRollback } from './rollback.ts';
+import { masterKeyNotes } from '../master-key-notes.ts';
 
 /** `status` without an id shows the most recent deployments. */
 export const DEPLOYMENTS_DEFAULT_LIMIT = 20;
@@ -154,7 +155,7 @@ export const registerDeployments = (program: Command, ctx: Context) => {
       program
         .command('status')
         .description(
-          'Without an id: the most recent deployments (newest first). With one: that deployment — its release and ' +
+          'Without an id: the most recent deployments (newest first), and whether the key servers hold the master key. With one: that deployment — its release and ' +
             'environment, the votes, a decline message, its history and outcome, and what happens next.',
         )
         .argument('[deployment]', 'deployment id (dep_…)')
@@ -172,6 +173,7 @@ export const registerDeployments = (program: Command, ctx: Context) => {
         const people = items.length ? await peopleFor(client, out) : new Map<string, Person>();
         const where = options.env === undefined ? '' : ` to ${options.env}`;
         out.list(items, deploymentColumns(people), { empty: `No deployments${where} yet.`, more: moreNote(more, items.length) });
+        for (const note of masterKeyNotes(await client.call('GET /master-key'))) out.note(note);
         return;
       }
       if (options.env !== undefined || options.limit !== undefined || options.all) {

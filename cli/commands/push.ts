@@ -23,7 +23,7 @@ import { ApiUnreachable, Interrupted, RefusedError, UsageError } from '../errors
 import { releaseSigner, trustedOwnerKey } from '../keys.ts';
 import { find, kinds } from '../resolve.ts';
 import { formatBytes, Progress } from '../push/progress.ts';
-import { eligibleKeyServers, sealRelease, shuffle } from '../push/seal.ts';
+import { keyServersForSealing, sealRelease, shuffle } from '../push/seal.ts';
 import { uploadRelease } from '../push/upload.ts';
 
 /**
@@ -102,7 +102,9 @@ export const registerPush = (program: Command, ctx: Context) => {
         const me = await client.call('GET /me');
         const signer = await releaseSigner(ctx, client, me, out);
         const ownerKey = app.secure ? await trustedOwnerKey(ctx, me, out) : undefined;
-        if (ownerKey && !eligibleKeyServers((await client.list('GET /agents')).items, ownerKey, me.accountId).eligible.length) {
+        const sleep = ctx.io.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+        const forSealing = (waitMs: number) => keyServersForSealing({ client, ownerPublicKey: ownerKey!, accountId: me.accountId, waitMs, sleep });
+        if (ownerKey && !(await forSealing(options.sealTimeout * 1000)).eligible.length) {
           throw new RefusedError(`${app.name} is secure, and no trusted key server is online to take its release key; nothing was uploaded`, {
             hint: 'Check `latchkey agents list`.',
           });
@@ -162,7 +164,7 @@ export const registerPush = (program: Command, ctx: Context) => {
           let sealedBy: string | undefined;
           if (app.secure && releaseKey) {
             checkAbort();
-            const { eligible, skipped } = eligibleKeyServers((await client.list('GET /agents')).items, ownerKey!, me.accountId);
+            const { eligible, skipped } = await forSealing(options.sealTimeout * 1000);
             if (skipped.length && ctx.io.env.LATCHKEY_DEBUG) out.note(`Key servers not used: ${skipped.join('; ')}`);
             ({ release, sealedBy } = await sealRelease({
               client,
@@ -171,7 +173,7 @@ export const registerPush = (program: Command, ctx: Context) => {
               releaseKey,
               servers: shuffle(eligible),
               timeoutMs: options.sealTimeout * 1000,
-              sleep: ctx.io.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
+              sleep,
             }));
           }
           out.result(release, () =>

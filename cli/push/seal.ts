@@ -12,13 +12,14 @@ type ReleaseView = ResponseOf<'GET /apps/{id}/releases/{releaseId}'>;
 export type KeyServer = { agentId: string; label: string; encryptionKey: Buffer };
 
 /**
- * The key servers a release key may be wrapped to: online, holding the current (highest) master
- * key version, and proven enrolled by the owner. The encryption key used is the one the proof
- * binds, never the API's top-level copy, so the API cannot slip in a key of its own.
+ * The key servers a release key may be wrapped to: online, holding the master key version new
+ * releases are sealed under (GET /master-key; none while it is being replaced), and proven
+ * enrolled by the owner. The encryption key used is the one the proof binds, never the API's
+ * top-level copy, so the API cannot slip in a key of its own.
  */
-export const eligibleKeyServers = (agents: readonly AgentView[], ownerPublicKey: Uint8Array, accountId: string) => {
+export const eligibleKeyServers = (agents: readonly AgentView[], ownerPublicKey: Uint8Array, accountId: string, version: number | null) => {
   const keyServers = agents.filter((agent) => agent.role === 'keyserver');
-  const version = Math.max(0, ...keyServers.flatMap((agent) => agent.masterVersions));
+  if (version === null) return { version, eligible: [] as KeyServer[], skipped: keyServers.map((agent) => `${agent.name ?? agent.agentId}: no master key takes new releases yet`) };
   const eligible: KeyServer[] = [];
   const skipped: string[] = [];
   for (const agent of keyServers) {
@@ -54,9 +55,38 @@ export const shuffle = <T>(items: readonly T[], random: (max: number) => number 
 
 export const POLL_MS = 500;
 
+/** A key server takes a request (its acknowledgement) within a second when it is alive: one that has not after this is passed over. */
+export const ACK_TIMEOUT_MS = 5_000;
+
+/**
+ * The key servers to try. While no master key version takes new releases but one existed (a key
+ * server was removed and the next version is being made, which takes seconds), it waits up to
+ * `waitMs` for the next one.
+ */
+export const keyServersForSealing = async (options: {
+  client: ApiClient;
+  ownerPublicKey: Uint8Array;
+  accountId: string;
+  waitMs: number;
+  sleep: (ms: number) => Promise<void>;
+  now?: () => number;
+}) => {
+  const now = options.now ?? Date.now;
+  const started = now();
+  for (let waited = 0; ; waited += POLL_MS) {
+    const [status, agents] = await Promise.all([options.client.call('GET /master-key'), options.client.list('GET /agents')]);
+    const found = eligibleKeyServers(agents.items, options.ownerPublicKey, options.accountId, status.version);
+    const replacing = status.version === null && status.retiredThrough > 0;
+    if (!replacing || Math.max(waited, now() - started) >= options.waitMs) return found;
+    await options.sleep(POLL_MS);
+  }
+};
+
 /**
  * Hands the release key to one key server after another, in the order given, until one has
- * re-wrapped it under the master key (the release turns `ready`) — each gets `timeoutMs`.
+ * re-wrapped it under the master key (the release turns `ready`). A key server that has not taken
+ * the request within `ackTimeoutMs` is passed over at once (it died, though still listed online);
+ * one that took it gets `timeoutMs` to finish.
  */
 export const sealRelease = async (options: {
   client: ApiClient;
@@ -65,10 +95,12 @@ export const sealRelease = async (options: {
   releaseKey: Uint8Array;
   servers: readonly KeyServer[];
   timeoutMs: number;
+  ackTimeoutMs?: number;
   sleep: (ms: number) => Promise<void>;
   now?: () => number;
 }): Promise<{ release: ReleaseView; sealedBy: string }> => {
   const { client, out, ids, releaseKey, servers, timeoutMs, sleep } = options;
+  const ackTimeoutMs = Math.min(options.ackTimeoutMs ?? ACK_TIMEOUT_MS, timeoutMs);
   const now = options.now ?? Date.now;
   const params = { id: ids.appId, releaseId: ids.releaseId };
   const context = releaseKeyToKeyServerContext(ids);
@@ -83,12 +115,20 @@ export const sealRelease = async (options: {
       continue;
     }
     const started = now();
-    for (let waited = 0; release.state !== 'ready' && waited < timeoutMs && now() - started < timeoutMs; waited += POLL_MS) {
+    const taken = () => release.sealing?.agentId === server.agentId && release.sealing.acknowledged;
+    // Counted in polls as well as by the clock, so a test's instant sleep still ends the wait.
+    for (let waited = 0; release.state !== 'ready'; waited += POLL_MS) {
+      const elapsed = Math.max(waited, now() - started);
+      if (elapsed >= timeoutMs || (!taken() && elapsed >= ackTimeoutMs)) break;
       await sleep(POLL_MS);
       release = await client.call('GET /apps/{id}/releases/{releaseId}', { params });
     }
     if (release.state === 'ready') return { release, sealedBy: server.agentId };
-    out.note(`Key server ${server.label} did not seal the release within ${timeoutMs / 1000} s; asking the next one.`);
+    out.note(
+      taken()
+        ? `Key server ${server.label} did not seal the release within ${timeoutMs / 1000} s; asking the next one.`
+        : `Key server ${server.label} did not take the release key within ${ackTimeoutMs / 1000} s; asking the next one.`,
+    );
   }
   throw new RefusedError(`No key server sealed release ${ids.releaseId}: it was uploaded but cannot be deployed`, {
     hint: 'Check `latchkey agents list` (are key servers online?) and push again.',

@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { MasterKeyState } from '#shared/domain/agents/master-key-plan.ts';
 import type { Agent, AgentRequestRecord, StoredEnrolment } from '#shared/domain/agents/model.ts';
 import { ConflictError } from '#shared/domain/errors.ts';
 import type { AgentStore } from '#shared/ports/agent-store.ts';
@@ -9,6 +10,7 @@ import { queryAll, queryPage } from './dynamo-paging.ts';
 //   AGENT#<agt>        an agent; gsi1 (AGENT#<agt>, AGENT) finds it by id alone (sessions)
 //   ENROLMENT#<enr>    an enrolment; gsi1 (ENROLMENT#<enr>, ENROLMENT) finds it by id alone
 //   REQUEST#<req>      a request sent to an agent, until its reply
+//   MASTERKEY          what is being asked of key servers for the master key (master-key-plan.ts)
 const partition = (accountId: string) => `ACCOUNT#${accountId}`;
 const strip = <T>(item: Record<string, unknown>): T => {
   const { pk: _pk, sk: _sk, gsi1pk: _g1, gsi1sk: _g2, kind: _kind, ...rest } = item;
@@ -142,12 +144,19 @@ export const dynamoAgentStore = (db: DynamoDBDocumentClient, tableName: string):
           ConsistentRead: true,
         })
       ).map((item) => strip<Agent>(item)),
-    markSeen: async (accountId, agentId, at) => {
+    markSeen: async (accountId, agentId, { claimedAt, receivedAt }) => {
       try {
-        // Heartbeats can arrive out of order: lastSeenAt only moves forward.
-        await update({ accountId, sk: `AGENT#${agentId}` }, 'SET lastSeenAt = :at', 'attribute_exists(pk) AND (attribute_not_exists(lastSeenAt) OR lastSeenAt < :at)', { ':at': at });
+        // Each heartbeat counts once: its own time must be newer than the last one accepted.
+        await update(
+          { accountId, sk: `AGENT#${agentId}` },
+          'SET lastSeenAt = :received, lastHeartbeatAt = :claimed',
+          'attribute_exists(pk) AND attribute_not_exists(removedAt) AND (attribute_not_exists(lastHeartbeatAt) OR lastHeartbeatAt < :claimed)',
+          { ':received': receivedAt, ':claimed': claimedAt },
+        );
+        return true;
       } catch (error) {
-        if (!failedCondition(error)) throw error;
+        if (failedCondition(error)) return false;
+        throw error;
       }
     },
     acceptSession: async (accountId, agentId, at) => {
@@ -183,6 +192,43 @@ export const dynamoAgentStore = (db: DynamoDBDocumentClient, tableName: string):
       );
     },
     getRequest: (accountId, requestId) => get<AgentRequestRecord>(accountId, `REQUEST#${requestId}`),
+    acknowledgeRequest: async (accountId, requestId, at) => {
+      try {
+        await update(
+          { accountId, sk: `REQUEST#${requestId}` },
+          'SET acknowledgedAt = :at',
+          '#state = :pending AND attribute_not_exists(acknowledgedAt)',
+          { ':at': at, ':pending': 'pending' },
+          { '#state': 'state' },
+        );
+        return true;
+      } catch (error) {
+        if (failedCondition(error)) return false;
+        throw error;
+      }
+    },
+    getMasterKeyState: async (accountId) => {
+      const item = await get<MasterKeyState & { accountId?: string }>(accountId, 'MASTERKEY');
+      if (!item) return undefined;
+      const { accountId: _account, ...state } = item;
+      return state;
+    },
+    putMasterKeyState: async (accountId, state, expectedRevision) => {
+      try {
+        await db.send(
+          new PutCommand({
+            TableName: tableName,
+            Item: { pk: partition(accountId), sk: 'MASTERKEY', kind: 'master-key-state', ...state, revision: expectedRevision + 1 },
+            ConditionExpression: expectedRevision === 0 ? 'attribute_not_exists(pk)' : 'revision = :expected',
+            ...(expectedRevision === 0 ? {} : { ExpressionAttributeValues: { ':expected': expectedRevision } }),
+          }),
+        );
+        return true;
+      } catch (error) {
+        if (failedCondition(error)) return false;
+        throw error;
+      }
+    },
     closeRequest: async (accountId, requestId, state, at, error) => {
       try {
         await update(

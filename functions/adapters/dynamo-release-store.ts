@@ -69,6 +69,40 @@ export const dynamoReleaseStore = (db: DynamoDBDocumentClient, tableName: string
       throw error;
     }
   },
+  recordSealRequest: async (accountId, releaseId, request) => {
+    try {
+      const { Attributes } = await db.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: key(accountId, releaseId),
+          UpdateExpression: 'SET sealRequest = :request',
+          ConditionExpression: '#state = :sealing',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: { ':request': request, ':sealing': 'sealing' },
+          ReturnValues: 'UPDATED_OLD',
+        }),
+      );
+      return (Attributes as Partial<Release> | undefined)?.sealRequest;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) throw new ConflictError('The release is no longer waiting for its key to be sealed');
+      throw error;
+    }
+  },
+  acknowledgeSeal: async (accountId, releaseId, requestId, at) => {
+    try {
+      await db.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: key(accountId, releaseId),
+          UpdateExpression: 'SET sealRequest.acknowledgedAt = :at',
+          ConditionExpression: 'sealRequest.requestId = :request AND attribute_not_exists(sealRequest.acknowledgedAt)',
+          ExpressionAttributeValues: { ':request': requestId, ':at': at },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  },
   markSealed: async (accountId, releaseId, version, at) => {
     try {
       await db.send(

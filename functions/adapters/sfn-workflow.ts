@@ -1,4 +1,4 @@
-import { InvalidToken, SendTaskSuccessCommand, StartExecutionCommand, TaskDoesNotExist, TaskTimedOut, ExecutionAlreadyExists, type SFNClient } from '@aws-sdk/client-sfn';
+import { InvalidToken, SendTaskHeartbeatCommand, SendTaskSuccessCommand, StartExecutionCommand, TaskDoesNotExist, TaskTimedOut, ExecutionAlreadyExists, type SFNClient } from '@aws-sdk/client-sfn';
 import type { Deployment } from '#shared/domain/deployments/model.ts';
 import type { Workflow } from '#shared/ports/deployment-store.ts';
 
@@ -9,6 +9,9 @@ export const workflowInput = (deployment: Deployment) => ({
   approvalRequired: deployment.policy.approvalRequired,
   approvalWindowSeconds: Math.max(1, Math.round(deployment.policy.windowHours * 3600)),
 });
+
+/** The wait is over (answered, timed out, or its execution stopped): nothing left to tell it. */
+const ended = (error: unknown) => error instanceof TaskTimedOut || error instanceof TaskDoesNotExist || error instanceof InvalidToken;
 
 export const sfnWorkflow = (sfn: SFNClient, stateMachineArn: string): Workflow => ({
   start: async (deployment) => {
@@ -25,8 +28,14 @@ export const sfnWorkflow = (sfn: SFNClient, stateMachineArn: string): Workflow =
     try {
       await sfn.send(new SendTaskSuccessCommand({ taskToken, output: JSON.stringify(output) }));
     } catch (error) {
-      if (error instanceof TaskTimedOut || error instanceof TaskDoesNotExist || error instanceof InvalidToken) return;
-      throw error;
+      if (!ended(error)) throw error;
+    }
+  },
+  heartbeat: async (taskToken) => {
+    try {
+      await sfn.send(new SendTaskHeartbeatCommand({ taskToken }));
+    } catch (error) {
+      if (!ended(error)) throw error;
     }
   },
 });

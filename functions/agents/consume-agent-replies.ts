@@ -1,5 +1,6 @@
 import { SendTaskFailureCommand, SendTaskSuccessCommand, TaskDoesNotExist, TaskTimedOut, InvalidToken } from '@aws-sdk/client-sfn';
 import type { SQSRecord } from 'aws-lambda';
+import { judgeHeartbeat } from '#shared/domain/agents/liveness.ts';
 import { idsOf, makeRefusedMessages, type RefusedMessage, type Refusal } from '#shared/domain/agents/refused-messages.ts';
 import { targetRequestId } from '#shared/domain/deploys/deploys.ts';
 import { deploy, MAX_REPLY_BYTES, replyQueueMessage, unsigned, type AgentReply, type ReplyQueueMessage } from '#shared/protocol/agent-messages.ts';
@@ -59,11 +60,19 @@ const resumeWaitingTask = async (reply: AgentReply & { taskToken: string }) => {
   }
 };
 
+/** When SQS took the message: the backend's clock, never the agent's (liveness.ts). */
+const receivedAt = (record: SQSRecord) => {
+  const sent = Number(record.attributes?.SentTimestamp);
+  return Number.isFinite(sent) && sent > 0 ? new Date(sent) : new Date();
+};
+
 /**
  * One message from the shared reply queue. It counts only if its agent is enrolled in the
  * account it names and it carries that agent's signature; then a heartbeat marks the agent
- * seen, and a reply completes the request it answers (once: requests close pending -> done)
- * and, if a workflow waits on it, resumes the workflow.
+ * seen (and lets the master-key plan run: a key server that died is noticed by time passing),
+ * an acknowledgement records that a key server took a request (and keeps a grant wait alive),
+ * and a reply completes the request it answers (once: requests close pending -> done) and, if a
+ * workflow waits on it, resumes the workflow.
  */
 export const consumeAgentReply = async (record: SQSRecord): Promise<void> => {
   // Retrying a malformed or forged message cannot make it valid: it is dropped, and audited
@@ -80,16 +89,35 @@ export const consumeAgentReply = async (record: SQSRecord): Promise<void> => {
   if (!agent) return refuse('UnknownAgent', ids);
   if (!verifyAgentMessage(fromB64(agent.signingKey), unsigned(message), message.signature)) return refuse('BadSignature', ids);
   if (agent.removedAt) return refuse('RemovedAgent', ids);
-  if (message.type === 'heartbeat') return agentStore.markSeen(message.accountId, message.agentId, message.at);
+  if (message.type === 'heartbeat') {
+    const received = receivedAt(record);
+    const verdict = judgeHeartbeat(message.at, received, agent.lastHeartbeatAt);
+    if (!verdict.accept || !(await agentStore.markSeen(message.accountId, message.agentId, { claimedAt: message.at, receivedAt: received.toISOString() }))) {
+      // Out of order (SQS does not keep order), replayed, or with a clock far off: not a sign of life.
+      logger.info('heartbeat not counted', { ...ids, reason: verdict.accept ? 'Replayed' : verdict.reason });
+      return;
+    }
+    if (agent.role === 'keyserver') {
+      const plan = await masterKeys.reconcile(message.accountId);
+      if (plan?.ask.length || plan?.abandon.length) logger.info('master key plan', { accountId: message.accountId, asked: plan.ask.map((j) => `${j.kind}:v${j.version}:${j.agentId}`), gaveUp: plan.abandon.map((a) => a.reason) });
+      for (const { requestId, error } of plan?.unsent ?? []) logger.warn('master key request not sent', { requestId, error: (error as Error).name });
+    }
+    return;
+  }
 
   // A reply is taken only for a request we sent to this very agent: another agent, even a
   // genuine one, can neither answer it nor resume the workflow waiting on it.
   const request = await agentStore.getRequest(message.accountId, message.requestId);
   if (!request) return refuse('UnknownRequest', ids);
   if (request.agentId !== message.agentId) return refuse('NotThisAgentsRequest', ids);
+  if (message.type === 'ack') {
+    if (request.state !== 'pending') return;
+    await masterKeys.onAcknowledged(request);
+    if (request.type === 'deploy') await deploys.onGrantAcknowledged(request);
+    return;
+  }
   if (request.type === 'deploy' && reportsAnotherDeployment(message)) return refuse('ReportForAnotherDeployment', ids);
   logger.info('agent reply', { requestId: message.requestId, agentId: message.agentId, outcome: message.outcome });
-  await agentStore.markSeen(message.accountId, message.agentId, new Date().toISOString());
   if (request.state === 'pending' && request.type !== 'deploy') await masterKeys.onReply(request, message, agent);
   // The deploy step's requests carry no token on record: the grant, or a target's report, is kept
   // on the deployment and resumes the wait parked there now (the workflow may have run again).

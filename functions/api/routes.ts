@@ -24,7 +24,22 @@ import { completeReleaseInput, createdRelease, createReleaseInput, release, rele
 import { approvalLinkSecret, approveInput, createDeploymentInput, declineInput, deployment, deploymentId, listDeploymentsQuery } from '#shared/protocol/deployments.ts';
 import { agentId } from '#shared/protocol/agent-messages.ts';
 import { vouchedSigningKey } from '#shared/protocol/signing-keys.ts';
-import { agent, createEnrolmentInput, enrolAgentInput, enrolledAgent, enrolment, enrolmentSignatureInput, ownerKey, ownerKeyInput, sealReleaseInput, session, sessionInput, signedEnrolment, signingKeyInput } from '#shared/protocol/agents.ts';
+import {
+  agent,
+  createEnrolmentInput,
+  enrolAgentInput,
+  enrolledAgent,
+  enrolment,
+  enrolmentSignatureInput,
+  masterKeyStatus,
+  ownerKey,
+  ownerKeyInput,
+  sealReleaseInput,
+  session,
+  sessionInput,
+  signedEnrolment,
+  signingKeyInput,
+} from '#shared/protocol/agents.ts';
 import type { FunctionName } from '../catalog.ts';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -172,6 +187,10 @@ export const routes = [
     auth: 'none', body: enrolAgentInput, response: { status: 201, schema: enrolledAgent },
   },
   { method: 'GET', path: '/agents', function: 'list-agents', summary: 'Agents with their proofs, online state and master key versions', auth: 'token', query: pageQuery, response: { status: 200, schema: page(agent) } },
+  {
+    method: 'GET', path: '/master-key', function: 'get-master-key', summary: 'The master key version new releases are sealed under, which key servers hold it, and which are still learning it',
+    auth: 'token', response: { status: 200, schema: masterKeyStatus },
+  },
   { method: 'DELETE', path: '/agents/{id}', function: 'remove-agent', summary: 'Remove an agent', auth: 'token', params: idParam(agentId), response: { status: 200, schema: agent } },
   {
     method: 'POST', path: '/agents/{id}/session', function: 'agent-session', summary: 'Signed challenge -> short-lived credentials for the agent’s queue and the reply queue',

@@ -42,6 +42,8 @@ export const deploys = makeDeploys({
   settings: {
     /** How long one key server gets to answer the grant request before the next is asked. */
     grantTimeoutSeconds: seconds('DEPLOY_GRANT_TIMEOUT_SECONDS', 30),
+    /** How long a key server has to acknowledge the grant request, and between acknowledgements while it works. */
+    ackTimeoutSeconds: seconds('AGENT_ACK_SECONDS', 5),
     /** How long targets get to report, all together. */
     targetTimeoutSeconds: seconds('DEPLOY_TARGET_TIMEOUT_SECONDS', 900),
   },

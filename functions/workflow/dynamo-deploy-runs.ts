@@ -10,6 +10,7 @@ import type { DeployPlan, DeployRuns, DeploymentKeys, GrantOutcome, TargetReport
 //   targetReports     agent id -> report                    (one entry per target, written once)
 //   deployTaskToken   the wait for the reports
 //   grantAttempts     key servers asked so far
+//   grantRequestId    the grant request sent last
 //   deployPlan        what PlanDeploy decided                (set once)
 //   grantTaskToken    the wait for the key server's grant
 //   grantOutcome      the grant, or why there is none        (set once)
@@ -28,6 +29,7 @@ type RunFields = {
   deployTaskToken?: string;
   deployPlan?: DeployPlan;
   grantAttempts?: number;
+  grantRequestId?: string;
   grantTaskToken?: string;
   grantOutcome?: GrantOutcome;
 };
@@ -63,7 +65,14 @@ export const dynamoDeployRuns = (db: DynamoDBDocumentClient, tableName: string):
       );
       return { ...runOf(item), expiresAt: item.deployExpiresAt! };
     },
-    nextGrantAttempt: async (accountId, deploymentId) => Number((await update(accountId, deploymentId, 'ADD grantAttempts :one', { ':one': 1 })).grantAttempts ?? 1),
+    nextGrantAttempt: async (accountId, deploymentId, requestId) =>
+      Number((await update(accountId, deploymentId, 'ADD grantAttempts :one SET grantRequestId = :request', { ':one': 1, ':request': requestId })).grantAttempts ?? 1),
+    grantWait: async (accountId, deploymentId) => {
+      const { Item } = await db.send(new GetCommand({ TableName: tableName, Key: deploymentKey(accountId, deploymentId), ConsistentRead: true }));
+      if (!Item) return undefined;
+      const item = Item as RunFields;
+      return { ...(item.grantTaskToken ? { taskToken: item.grantTaskToken } : {}), ...(item.grantRequestId ? { requestId: item.grantRequestId } : {}), settled: !!item.grantOutcome };
+    },
     recordReport: async (accountId, deploymentId, agentId, report) => {
       try {
         const { Attributes } = await db.send(

@@ -17,6 +17,8 @@ type StateDefinition = {
   Resource?: string;
   Parameters?: Record<string, unknown>;
   TimeoutSecondsPath?: string;
+  HeartbeatSeconds?: number;
+  HeartbeatSecondsPath?: string;
   Branches?: Definition[];
   Iterator?: Definition;
   ItemProcessor?: Definition;
@@ -39,6 +41,9 @@ const swapToken = (value: unknown, token: string): unknown => {
 // reads it from the state input. Carrying the value through Parameters under a key of ours
 // keeps ASL written for the real service working here.
 const TIMEOUT_KEY = '__latchkey_timeout_seconds';
+// The interpreter knows nothing of heartbeats: a wait's heartbeat interval is carried the same way
+// and kept by our task tokens (SendTaskHeartbeat resets it; silence fails the task).
+const HEARTBEAT_KEY = '__latchkey_heartbeat_seconds';
 
 const adaptTimeoutPaths = (definition: Definition): Definition => ({
   ...definition,
@@ -53,6 +58,14 @@ const adaptTimeoutPaths = (definition: Definition): Definition => ({
       if (state.Type === 'Task' && state.TimeoutSecondsPath && state.Parameters) {
         adapted.Parameters = { ...state.Parameters, [`${TIMEOUT_KEY}.$`]: state.TimeoutSecondsPath };
         adapted.TimeoutSecondsPath = `$.${TIMEOUT_KEY}`;
+      }
+      if (state.Type === 'Task' && (state.HeartbeatSecondsPath || state.HeartbeatSeconds) && adapted.Parameters) {
+        adapted.Parameters = {
+          ...adapted.Parameters,
+          ...(state.HeartbeatSecondsPath ? { [`${HEARTBEAT_KEY}.$`]: state.HeartbeatSecondsPath } : { [HEARTBEAT_KEY]: state.HeartbeatSeconds }),
+        };
+        delete adapted.HeartbeatSecondsPath;
+        delete adapted.HeartbeatSeconds;
       }
       return [name, adapted];
     }),
@@ -109,10 +122,11 @@ export class Executions {
     const [integration, pattern] = resource.replace('arn:aws:states:::', '').split('.') as [string, string | undefined];
     const waits = pattern === 'waitForTaskToken';
     return async (input: Record<string, unknown>): Promise<unknown> => {
-      const { [TIMEOUT_KEY]: timeout, ...rest } = input;
+      const { [TIMEOUT_KEY]: timeout, [HEARTBEAT_KEY]: heartbeat, ...rest } = input;
       const timed = typeof timeout === 'number';
       const ticket = waits ? this.tokens.issue(executionArn, stateName, timed) : undefined;
       if (ticket && timed) this.keepDeadline(executionArn, stateName, timeout, ticket);
+      if (ticket && typeof heartbeat === 'number') this.tokens.expectHeartbeats(ticket.token, heartbeat);
       const params = (ticket ? swapToken(rest, ticket.token) : rest) as Record<string, unknown>;
       let result: unknown;
       if (resource.startsWith('arn:aws:lambda:')) {

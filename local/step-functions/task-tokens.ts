@@ -1,6 +1,14 @@
 import { randomBytes } from 'node:crypto';
 
-type Waiter = { executionArn: string; stateName: string; timed: boolean; resolve: (output: unknown) => void; reject: (error: Error) => void };
+type Waiter = {
+  executionArn: string;
+  stateName: string;
+  timed: boolean;
+  resolve: (output: unknown) => void;
+  reject: (error: Error) => void;
+  /** Set while the wait expects heartbeats: the interval, and the timer that fails it on silence. */
+  heartbeat?: { seconds: number; timer: NodeJS.Timeout };
+};
 
 export class TaskFailure extends Error {
   constructor(error: string, cause: string) {
@@ -41,6 +49,7 @@ export class TaskTokens {
     if (waiter) {
       this.open.delete(token);
       this.closed.add(token);
+      if (waiter.heartbeat) clearTimeout(waiter.heartbeat.timer);
       return waiter;
     }
     if (this.closed.has(token)) throw new TokenError('TaskTimedOut', 'Task Timed Out');
@@ -61,8 +70,25 @@ export class TaskTokens {
     this.take(token).reject(new TaskFailure(error, cause));
   }
 
+  /** HeartbeatSeconds: the wait fails with States.HeartbeatTimeout when no heartbeat comes for this long. */
+  expectHeartbeats(token: string, seconds: number): void {
+    const waiter = this.open.get(token);
+    if (!waiter) return;
+    if (waiter.heartbeat) clearTimeout(waiter.heartbeat.timer);
+    const timer = setTimeout(() => {
+      if (this.open.get(token) === waiter) this.take(token).reject(new TaskFailure('States.HeartbeatTimeout', 'No heartbeat within HeartbeatSeconds'));
+    }, seconds * 1000);
+    timer.unref();
+    waiter.heartbeat = { seconds, timer };
+  }
+
   heartbeat(token: string): void {
-    if (!this.open.has(token)) this.take(token);
+    const waiter = this.open.get(token);
+    if (!waiter) {
+      this.take(token);
+      return;
+    }
+    if (waiter.heartbeat) this.expectHeartbeats(token, waiter.heartbeat.seconds);
   }
 
   /** Ends one wait at its deadline: its task fails with States.Timeout. */
@@ -80,6 +106,7 @@ export class TaskTokens {
       if (waiter.executionArn === executionArn && (stateName === undefined || (waiter.stateName === stateName && !waiter.timed))) {
         this.open.delete(token);
         this.closed.add(token);
+        if (waiter.heartbeat) clearTimeout(waiter.heartbeat.timer);
         waiter.reject(new TaskFailure('States.Timeout', 'The task was closed'));
       }
     }

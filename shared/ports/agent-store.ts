@@ -1,3 +1,4 @@
+import type { MasterKeyState } from '#shared/domain/agents/master-key-plan.ts';
 import type { Agent, AgentRequestRecord, StoredEnrolment, WrappedMaster, WrappedReleaseKey } from '#shared/domain/agents/model.ts';
 import type { Page, PageRequest } from './paging.ts';
 
@@ -17,7 +18,11 @@ export interface AgentStore {
   listAgents(accountId: string, page: PageRequest): Promise<Page<Agent>>;
   /** All agents of the account with a role, removed ones left out (for orchestration). */
   agentsWithRole(accountId: string, role: Agent['role']): Promise<Agent[]>;
-  markSeen(accountId: string, agentId: string, at: string): Promise<void>;
+  /**
+   * Records a heartbeat: `receivedAt` (the backend's clock) becomes lastSeenAt, only if `claimedAt`
+   * (the agent's) is newer than the last heartbeat accepted; false for a replay or a removed agent.
+   */
+  markSeen(accountId: string, agentId: string, heartbeat: { claimedAt: string; receivedAt: string }): Promise<boolean>;
   /** Accepts a session challenge only if it is newer than the last accepted one. */
   acceptSession(accountId: string, agentId: string, at: string): Promise<boolean>;
   removeAgent(accountId: string, agentId: string, at: string): Promise<Agent | undefined>;
@@ -26,6 +31,13 @@ export interface AgentStore {
   getRequest(accountId: string, requestId: string): Promise<AgentRequestRecord | undefined>;
   /** pending -> done or failed, once; false if it was not pending. */
   closeRequest(accountId: string, requestId: string, state: 'done' | 'failed', at: string, error?: string): Promise<boolean>;
+  /** Records the first acknowledgement of a pending request; false if it was not pending or already acknowledged. */
+  acknowledgeRequest(accountId: string, requestId: string, at: string): Promise<boolean>;
+
+  /** The account's master-key plan state (master-key-plan.ts). */
+  getMasterKeyState(accountId: string): Promise<MasterKeyState | undefined>;
+  /** Writes the state over `expectedRevision` (0: none yet), bumping the revision; false if another writer was first. */
+  putMasterKeyState(accountId: string, state: MasterKeyState, expectedRevision: number): Promise<boolean>;
 }
 
 export interface KeyStore {

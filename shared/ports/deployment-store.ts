@@ -29,4 +29,6 @@ export interface Workflow {
   start(deployment: Deployment): Promise<void>;
   /** Ends a wait with a decision; a wait that already ended is not an error. */
   resume(taskToken: string, output: Record<string, unknown>): Promise<void>;
+  /** Tells a wait with a heartbeat timeout that its worker is alive; a wait that already ended is not an error. */
+  heartbeat(taskToken: string): Promise<void>;
 }

@@ -1,4 +1,4 @@
-import type { Release } from '#shared/domain/releases/model.ts';
+import type { Release, SealRequest } from '#shared/domain/releases/model.ts';
 import type { Page, PageRequest } from './paging.ts';
 
 export interface ReleaseStore {
@@ -12,6 +12,10 @@ export interface ReleaseStore {
   markSealing(release: Release, digest: string, manifest: string | undefined, at: string): Promise<Release>;
   /** sealing -> ready once a key server re-wrapped the release key under master key `version`. */
   markSealed(accountId: string, releaseId: string, version: number, at: string): Promise<void>;
+  /** Names the key server asked to seal a release that is still sealing; returns the request it replaces, if any. */
+  recordSealRequest(accountId: string, releaseId: string, request: SealRequest): Promise<SealRequest | undefined>;
+  /** Records that the key server took the seal request, if it is still the one on record. */
+  acknowledgeSeal(accountId: string, releaseId: string, requestId: string, at: string): Promise<void>;
 }
 
 /** The releases bucket, seen through short-lived presigned URLs: bytes never pass the API. */

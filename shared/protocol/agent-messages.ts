@@ -116,7 +116,18 @@ export type AgentReply = z.infer<typeof agentReply>;
 export const heartbeat = z.strictObject({ type: z.literal('heartbeat'), accountId, agentId, at: isoTime, signature: signature64 });
 export type Heartbeat = z.infer<typeof heartbeat>;
 
-export const replyQueueMessage = z.union([heartbeat, agentReply]);
+/**
+ * "I have taken this request": sent by a key server as soon as it receives a request, and again
+ * every few seconds while it works on it, so a dead key server is passed over within seconds
+ * instead of after a whole answer timeout (DESIGN §6).
+ */
+export const acknowledgement = z.strictObject({ type: z.literal('ack'), requestId, accountId, agentId, taskToken: taskToken.optional(), signature: signature64 });
+export type Acknowledgement = z.infer<typeof acknowledgement>;
+
+/** Request types a key server acknowledges: the ones that must reach some key server. */
+export const ACKNOWLEDGED_REQUESTS = ['create-master-key', 'share-master-key', 'rewrap-release-key', 'issue-deployment-grant'] as const satisfies readonly AgentRequestType[];
+
+export const replyQueueMessage = z.union([heartbeat, acknowledgement, agentReply]);
 export type ReplyQueueMessage = z.infer<typeof replyQueueMessage>;
 
 /** SQS allows 256 KiB; messages are small, so anything near that is refused unread. */

@@ -58,6 +58,27 @@ export const agent = agentRecord.extend({
 
 export const enrolledAgent = z.object({ agentId, queueUrl: z.string() });
 
+/** The master key as people need to see it (GET /master-key). */
+export const masterKeyStatus = z.object({
+  /** The version new releases are sealed under; null while there is none (no pair yet, or being replaced after a removal). */
+  version: masterVersion.nullable(),
+  /** Versions at or below this take no new releases: a key server that could hold them was removed. */
+  retiredThrough: z.number().int(),
+  keyServers: z.array(
+    z.object({
+      agentId,
+      name: z.string().optional(),
+      online: z.boolean(),
+      /** The versions it holds a copy of. */
+      versions: z.array(masterVersion),
+      /** Whether it holds `version`; a key server that does not is still learning it. */
+      holdsCurrent: z.boolean(),
+    }),
+  ),
+  /** Online key servers holding `version`: 1 is one loss away from losing every release under it. */
+  onlineHolders: z.number().int(),
+});
+
 export const sessionInput = z.strictObject({ at: isoTime, signature: signature64 });
 
 export const session = z.object({

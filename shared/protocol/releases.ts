@@ -35,6 +35,8 @@ export const release = z.object({
   /** uploading -> (encrypted: sealing, until a key server re-wraps its key under the master key) -> ready */
   state: z.enum(['uploading', 'sealing', 'ready']),
   masterVersion: z.number().int().optional(),
+  /** While sealing: the key server asked last, and whether it took the request (the pusher asks the next one if not). */
+  sealing: z.object({ agentId: z.string(), acknowledged: z.boolean() }).optional(),
   encrypted: z.boolean(),
   size: z.number().int(),
   digest: sha256Hex.optional(),

@@ -76,7 +76,7 @@ describe('functions (one LatchkeyFunction per catalog entry)', () => {
       NODE_OPTIONS: '--enable-source-maps',
     });
     expect(Object.keys(variables).sort()).toEqual(
-      ['AGENT_HEARTBEAT_SECONDS', 'AGENT_ONLINE_SECONDS', 'NODE_OPTIONS', 'POWERTOOLS_METRICS_NAMESPACE', 'POWERTOOLS_SERVICE_NAME', ...boundEnvVars(declaration)].sort(),
+      ['AGENT_ACK_SECONDS', 'AGENT_HEARTBEAT_SECONDS', 'AGENT_ONLINE_SECONDS', 'NODE_OPTIONS', 'POWERTOOLS_METRICS_NAMESPACE', 'POWERTOOLS_SERVICE_NAME', ...boundEnvVars(declaration)].sort(),
     );
   });
 
@@ -261,11 +261,12 @@ describe('agent bindings (per-agent queues, agent credentials)', () => {
     }
   });
 
-  it.each(agentQueueFunctions)('%s: the queue prefix and the agent timing settings (defaults 90 s / 30 s)', (name) => {
+  it.each(agentQueueFunctions)('%s: the queue prefix and the agent timing settings (defaults 30 s / 10 s / 5 s)', (name) => {
     expect(variablesOf(name)).toMatchObject({
       AGENT_QUEUE_PREFIX: synthesized.stateless.agentQueuePrefix,
-      AGENT_ONLINE_SECONDS: '90',
-      AGENT_HEARTBEAT_SECONDS: '30',
+      AGENT_ONLINE_SECONDS: '30',
+      AGENT_HEARTBEAT_SECONDS: '10',
+      AGENT_ACK_SECONDS: '5',
     });
   });
 
@@ -283,7 +284,7 @@ describe('agent bindings (per-agent queues, agent credentials)', () => {
   it('takes the agent timing settings from the CDK context (`-c` gives strings)', () => {
     // Prepare: no bundling, no nag; only the environment matters here
     const app = new App({
-      context: { ...projectContext(), 'aws:cdk:bundling-stacks': [], agentOnlineSeconds: '120', agentHeartbeatSeconds: 40 },
+      context: { ...projectContext(), 'aws:cdk:bundling-stacks': [], agentOnlineSeconds: '120', agentHeartbeatSeconds: 40, agentAckSeconds: '8' },
       builtinCloudFormationValidation: false,
     });
     // Act
@@ -292,12 +293,13 @@ describe('agent bindings (per-agent queues, agent credentials)', () => {
     const [name] = agentQueueFunctions[0]!;
     const id = logicalId(stateless, stateless.functions[name]);
     const variables = Template.fromStack(stateless).toJSON().Resources[id].Properties.Environment.Variables;
-    expect(variables).toMatchObject({ AGENT_QUEUE_PREFIX: 'Latchkey-ctx-Agent-', AGENT_ONLINE_SECONDS: '120', AGENT_HEARTBEAT_SECONDS: '40' });
+    expect(variables).toMatchObject({ AGENT_QUEUE_PREFIX: 'Latchkey-ctx-Agent-', AGENT_ONLINE_SECONDS: '120', AGENT_HEARTBEAT_SECONDS: '40', AGENT_ACK_SECONDS: '8' });
   });
 
   it.each([
     [{ agentOnlineSeconds: 'soon' }, /agentOnlineSeconds "soon"/],
     [{ agentHeartbeatSeconds: 0 }, /agentHeartbeatSeconds "0"/],
+    [{ agentAckSeconds: 2 }, /agentAckSeconds \(2\) must be at least 3/],
     [{ agentOnlineSeconds: 30, agentHeartbeatSeconds: 30 }, /must be shorter/],
   ] as const)('refuses agent timing context %j', (context, error) => {
     const app = new App({ context: { ...projectContext(), ...context } });

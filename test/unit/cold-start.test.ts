@@ -11,7 +11,7 @@ const root = path.resolve(import.meta.dirname, '../..');
 /** The environment CDK gives a function: its bindings' variables and the common ones, no more. */
 const environmentOf = (declaration: FunctionDeclaration): Record<string, string> => {
   const bind = declaration.bind;
-  const env: Record<string, string> = { AGENT_ONLINE_SECONDS: '90', AGENT_HEARTBEAT_SECONDS: '30' };
+  const env: Record<string, string> = { AGENT_ONLINE_SECONDS: '30', AGENT_HEARTBEAT_SECONDS: '10', AGENT_ACK_SECONDS: '5' };
   for (const table of Object.keys(bind.tables ?? {})) env[tables[table as keyof typeof tables].envVar] = `t-${table}`;
   for (const queue of Object.keys(bind.queues ?? {})) env[queues[queue as keyof typeof queues].envVar] = `https://sqs.us-east-1.amazonaws.com/1/${queue}`;
   for (const bucket of Object.keys(bind.buckets ?? {})) env[buckets[bucket as keyof typeof buckets].envVar] = `b-${bucket}`;

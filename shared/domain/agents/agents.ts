@@ -11,6 +11,7 @@ import type { Act } from '../access/act.ts';
 import type { Actor } from '../access/actor.ts';
 import { ConflictError, NotFoundError, UnauthenticatedError, ValidationError } from '../errors.ts';
 import { ownerSignatureVerifies, statementOf } from './enrolments.ts';
+import { isOnline as isSeenOnline } from './liveness.ts';
 import type { MasterKeys } from './master-keys.ts';
 import type { Agent } from './model.ts';
 
@@ -31,7 +32,7 @@ type Deps = {
   keys: Pick<KeyStore, 'wrappedMasters'>;
   queues: AgentQueues;
   credentials: CredentialIssuer;
-  masterKeys: Pick<MasterKeys, 'onKeyServerEnrolled'>;
+  masterKeys: Pick<MasterKeys, 'onKeyServerEnrolled' | 'onKeyServerRemoved' | 'status'>;
   act: Act;
   clock: Clock;
   onlineSeconds: number;
@@ -42,8 +43,7 @@ type Deps = {
 };
 
 export const makeAgents = ({ directory, agents, keys, queues, credentials, masterKeys, act, clock, onlineSeconds, heartbeatSeconds, replyQueueUrl, region, sqsEndpoint }: Deps) => {
-  const isOnline = (agent: Agent, now = clock.now()) =>
-    !agent.removedAt && !!agent.lastSeenAt && agent.lastSeenAt >= new Date(now.getTime() - onlineSeconds * 1000).toISOString();
+  const isOnline = (agent: Agent, now = clock.now()) => isSeenOnline(agent, now, onlineSeconds);
 
   return {
     isOnline,
@@ -115,11 +115,15 @@ export const makeAgents = ({ directory, agents, keys, queues, credentials, maste
         };
       }),
 
+    masterKey: (actor: Actor) => act(actor, 'agents:list', { audited: false }, () => masterKeys.status(actor.accountId)),
+
     remove: (actor: Actor, agentId: string) =>
       act(actor, 'agents:remove', { target: { type: 'agent', id: agentId } }, async () => {
         const removed = await agents.removeAgent(actor.accountId, agentId, clock.now().toISOString());
         if (!removed) throw new NotFoundError('No such agent');
         await queues.remove(removed.queueUrl);
+        // The versions it could hold take no new releases: the next is made without it.
+        if (removed.role === 'keyserver') await masterKeys.onKeyServerRemoved(actor.accountId);
         return { ...agentRecordOf(removed), environments: removed.environments, enrolledAt: removed.enrolledAt, online: false, masterVersions: [] };
       }),
 

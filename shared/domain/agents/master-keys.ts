@@ -7,6 +7,8 @@ import type { ReleaseStore } from '#shared/ports/release-store.ts';
 import type { AuditTrail } from '../audit/audit-trail.ts';
 import { ConflictError, NotFoundError } from '../errors.ts';
 import { agentRecordOf, newRequestId } from './agents.ts';
+import { isOnline as isSeenOnline } from './liveness.ts';
+import { emptyMasterKeyState, planMasterKeyWork, sealingVersion, type MasterJob, type MasterKeyState, type RequestProgress } from './master-key-plan.ts';
 import type { Agent, AgentRequestRecord, WrappedMaster } from './model.ts';
 
 /** The requests this module sends: the master key's life and sealing. */
@@ -16,20 +18,34 @@ type Deps = {
   agents: AgentStore;
   keys: KeyStore;
   queues: AgentQueues;
-  releases: Pick<ReleaseStore, 'getRelease' | 'markSealed'>;
+  releases: Pick<ReleaseStore, 'getRelease' | 'markSealed' | 'recordSealRequest' | 'acknowledgeSeal'>;
   audit: Pick<AuditTrail, 'append'>;
   clock: Clock;
-  onlineSeconds: number;
+  settings: MasterKeySettings;
   random?: () => number;
 };
 
+export type MasterKeySettings = {
+  /** An agent is online while its last heartbeat reached the backend this recently. */
+  onlineSeconds: number;
+  /** A key server that has not acknowledged a request this long after it was sent is passed over. */
+  ackSeconds: number;
+  /** A key server that acknowledged a master-key request but has not answered this long after is passed over. */
+  answerSeconds: number;
+};
+
+/** How many times a lost optimistic-lock race is retried before giving the work to the next trigger. */
+const MAX_STATE_WRITES = 5;
+
 /**
  * The master key's life, driven from the backend but never touching the key: the backend only
- * asks key servers to create, share or use it, and stores the wrapped copies they return.
+ * asks key servers to create, share or use it, and stores the wrapped copies they return. What to
+ * ask is decided by master-key-plan.ts; this module runs the decision whenever something may have
+ * changed — an enrolment, a removal, and every key server's heartbeat (so a request to a key
+ * server that died is given to the next holder within seconds, with no timer of its own).
  */
-export const makeMasterKeys = ({ agents, keys, queues, releases, audit, clock, onlineSeconds, random = Math.random }: Deps) => {
-  const onlineSince = () => new Date(clock.now().getTime() - onlineSeconds * 1000).toISOString();
-  const isOnline = (agent: Agent) => !agent.removedAt && !!agent.lastSeenAt && agent.lastSeenAt >= onlineSince();
+export const makeMasterKeys = ({ agents, keys, queues, releases, audit, clock, settings, random = Math.random }: Deps) => {
+  const isOnline = (agent: Agent, now = clock.now()) => isSeenOnline(agent, now, settings.onlineSeconds);
   const shuffle = <T>(items: T[]) => items.map((item) => ({ item, key: random() })).sort((a, b) => a.key - b.key).map(({ item }) => item);
 
   const send = async (agent: Agent, request: KeyServerRequest, record: Omit<AgentRequestRecord, 'state' | 'createdAt' | 'requestId' | 'accountId' | 'agentId' | 'type' | 'version'>) => {
@@ -69,7 +85,8 @@ export const makeMasterKeys = ({ agents, keys, queues, releases, audit, clock, o
    */
   const onlineHolders = async (accountId: string, version: number) => {
     const [keyServers, wraps] = await Promise.all([agents.agentsWithRole(accountId, 'keyserver'), keys.wrappedMasters(accountId)]);
-    const holders = keyServers.filter((agent) => isOnline(agent) && wraps.some((w) => w.agentId === agent.agentId && w.version === version));
+    const now = clock.now();
+    const holders = keyServers.filter((agent) => isOnline(agent, now) && wraps.some((w) => w.agentId === agent.agentId && w.version === version));
     return shuffle(holders).map((agent) => {
       const wrap = wraps.find((w) => w.agentId === agent.agentId && w.version === version)!;
       return { agent, wrap, copy: () => copyOf(wrap) };
@@ -77,7 +94,7 @@ export const makeMasterKeys = ({ agents, keys, queues, releases, audit, clock, o
   };
 
   /** One audit event per request, written by whichever delivery of its reply closed it. */
-  const audited = async (request: AgentRequestRecord, state: 'done' | 'failed', at: string, error?: string) => {
+  const audited = async (request: Pick<AgentRequestRecord, 'accountId' | 'requestId' | 'type' | 'agentId'>, state: 'done' | 'failed', at: string, error?: string) => {
     if (!(await agents.closeRequest(request.accountId, request.requestId, state, at, error))) return;
     await audit.append(request.accountId, {
       action: `agents:${request.type}`,
@@ -88,60 +105,123 @@ export const makeMasterKeys = ({ agents, keys, queues, releases, audit, clock, o
     });
   };
 
-  const createOn = async (creator: Agent, version: number, holders: Agent[]) => {
-    const request: KeyServerRequest = {
-      type: 'create-master-key',
-      requestId: newRequestId(),
-      accountId: creator.accountId,
-      sentAt: clock.now().toISOString(),
-      version,
-      holders: holders.map(agentRecordOf),
-    };
-    await send(creator, request, { recipients: holders.map((h) => h.agentId) });
+  /** The request a planned job sends: a fresh master key for every recipient, or the asked holder's copy for one. */
+  const requestFor = async (job: MasterJob, byId: Map<string, Agent>, wraps: WrappedMaster[]): Promise<KeyServerRequest> => {
+    const base = { requestId: job.requestId, accountId: byId.get(job.agentId)!.accountId, sentAt: job.sentAt, version: job.version };
+    const records = job.recipients.map((id) => agentRecordOf(byId.get(id)!));
+    if (job.kind === 'create') return { ...base, type: 'create-master-key', holders: records };
+    const wrap = wraps.find((w) => w.agentId === job.agentId && w.version === job.version)!;
+    return { ...base, type: 'share-master-key', ...(await copyOf(wrap)), recipients: records };
+  };
+
+  /**
+   * Runs the plan once: 1. read the state, then how its requests went, then who holds what (in
+   * that order, so a request seen answered has its copies in the read); 2. plan; 3. write the new
+   * state over the revision read (a concurrent run that wrote first wins, and this one stops);
+   * 4. close what was given up on; 5. send what was planned. A send that fails is not retried
+   * here: its job is not acknowledged and the next run gives it to another key server.
+   */
+  const reconcile = async (accountId: string, change?: (state: MasterKeyState, versions: number[]) => MasterKeyState) => {
+    for (let attempt = 0; attempt < MAX_STATE_WRITES; attempt += 1) {
+      const read = (await agents.getMasterKeyState(accountId)) ?? emptyMasterKeyState();
+      const progress = new Map<string, RequestProgress>();
+      for (const job of read.jobs) {
+        const request = await agents.getRequest(accountId, job.requestId);
+        if (request) progress.set(job.requestId, { state: request.state, acknowledgedAt: request.acknowledgedAt });
+      }
+      const [keyServers, wraps] = await Promise.all([agents.agentsWithRole(accountId, 'keyserver'), keys.wrappedMasters(accountId)]);
+      const state = change ? change(read, wraps.map((w) => w.version)) : read;
+      const now = clock.now();
+      const plan = planMasterKeyWork({
+        now,
+        keyServers: keyServers.map((k) => ({ agentId: k.agentId, online: isOnline(k, now) })),
+        wraps,
+        state,
+        progress: (requestId) => progress.get(requestId),
+        settings,
+        pick: (items) => items[Math.floor(random() * items.length)]!,
+        newRequestId,
+      });
+      if (!plan.changed && state === read) return { ...plan, unsent: [] };
+      if (!(await agents.putMasterKeyState(accountId, plan.state, read.revision))) continue;
+      const at = now.toISOString();
+      for (const { job, reason } of plan.abandon) {
+        await audited({ accountId, requestId: job.requestId, type: job.kind === 'create' ? 'create-master-key' : 'share-master-key', agentId: job.agentId }, 'failed', at, reason);
+      }
+      const byId = new Map(keyServers.map((k) => [k.agentId, k]));
+      const unsent: { requestId: string; error: unknown }[] = [];
+      for (const job of plan.ask) {
+        try {
+          await send(byId.get(job.agentId)!, await requestFor(job, byId, wraps), { recipients: job.recipients });
+        } catch (error) {
+          unsent.push({ requestId: job.requestId, error });
+        }
+      }
+      return { ...plan, unsent };
+    }
+    return undefined;
   };
 
   return {
     onlineHolders,
     currentVersion,
+    reconcile,
+
+    /** A key server was enrolled: it may complete a pair (version 1) or have versions to learn. */
+    onKeyServerEnrolled: (newcomer: Agent) => reconcile(newcomer.accountId),
 
     /**
-     * 1. No master key yet: once there are two key servers, the newest creates version 1 for all.
-     * 2. Else an online holder shares the current version with the newcomer.
-     * 3. Else nobody online holds it: the newcomer creates the next version, with every online
-     *    key server as a holder. Releases under the old version stay undeployable until a holder
-     *    of it comes back — by design, never worked around.
+     * A key server was removed: every version it could hold — those made, and those being made —
+     * takes no new releases; the next run asks an online key server for the next version.
      */
-    onKeyServerEnrolled: async (newcomer: Agent) => {
-      const keyServers = await agents.agentsWithRole(newcomer.accountId, 'keyserver');
-      const { version } = await currentVersion(newcomer.accountId);
-      if (version === 0) {
-        if (keyServers.length >= 2) await createOn(newcomer, 1, keyServers);
-        return;
-      }
-      const [holder] = await onlineHolders(newcomer.accountId, version);
-      if (holder) {
-        const request: KeyServerRequest = {
-          type: 'share-master-key',
-          requestId: newRequestId(),
-          accountId: newcomer.accountId,
-          sentAt: clock.now().toISOString(),
-          version,
-          ...(await holder.copy()),
-          recipients: [agentRecordOf(newcomer)],
-        };
-        await send(holder.agent, request, { recipients: [newcomer.agentId] });
-        return;
-      }
-      const online = keyServers.filter((agent) => agent.agentId !== newcomer.agentId && isOnline(agent));
-      await createOn(newcomer, version + 1, [newcomer, ...online]);
+    onKeyServerRemoved: (accountId: string) =>
+      reconcile(accountId, (state, versions) => ({ ...state, retiredThrough: Math.max(state.retiredThrough, state.highestAsked, ...versions) })),
+
+    /**
+     * The master key as people need to see it: the version new releases are sealed under, which
+     * key servers hold it, and whether one loss would lose it.
+     */
+    status: async (accountId: string) => {
+      const [state, keyServers, wraps] = await Promise.all([agents.getMasterKeyState(accountId), agents.agentsWithRole(accountId, 'keyserver'), keys.wrappedMasters(accountId)]);
+      const version = sealingVersion(state ?? emptyMasterKeyState(), wraps.map((w) => w.version));
+      const now = clock.now();
+      const servers = keyServers.map((k) => {
+        const versions = [...new Set(wraps.filter((w) => w.agentId === k.agentId).map((w) => w.version))].sort((a, b) => a - b);
+        return { agentId: k.agentId, ...(k.name ? { name: k.name } : {}), online: isOnline(k, now), versions, holdsCurrent: version !== undefined && versions.includes(version) };
+      });
+      return { version: version ?? null, retiredThrough: state?.retiredThrough ?? 0, keyServers: servers, onlineHolders: servers.filter((k) => k.online && k.holdsCurrent).length };
     },
 
-    /** Asks one key server to re-wrap a release key, HPKE-wrapped to it by the pusher, under the current master key. */
+    /**
+     * A key server took a request (its acknowledgement; the consumer checked it is this agent's
+     * request). The first one is recorded: the plan and the pusher stop waiting for another key
+     * server to be asked. A seal's acknowledgement shows on the release the pusher is watching.
+     */
+    onAcknowledged: async (request: AgentRequestRecord) => {
+      const at = clock.now().toISOString();
+      if (!(await agents.acknowledgeRequest(request.accountId, request.requestId, at))) return;
+      if (request.type === 'rewrap-release-key' && request.releaseId) await releases.acknowledgeSeal(request.accountId, request.releaseId, request.requestId, at);
+    },
+
+    /**
+     * Asks one key server to re-wrap a release key, HPKE-wrapped to it by the pusher, under the
+     * version new releases are sealed under. The pusher asks the next key server when this one
+     * does not acknowledge in time: the request it replaces is closed first, so a late answer to
+     * it is not taken.
+     */
     seal: async (accountId: string, releaseId: string, agentId: string, wrappedReleaseKey: string) => {
       const release = await releases.getRelease(accountId, releaseId);
       if (!release) throw new NotFoundError('No such release');
       if (!release.encrypted || release.state !== 'sealing') throw new ConflictError(`The release is ${release.encrypted ? release.state : 'not encrypted'}: nothing to seal`);
-      const { version } = await currentVersion(accountId);
+      const [state, { wraps }] = await Promise.all([agents.getMasterKeyState(accountId), currentVersion(accountId)]);
+      const version = sealingVersion(state ?? emptyMasterKeyState(), wraps.map((w) => w.version));
+      if (version === undefined) {
+        throw new ConflictError(
+          wraps.length
+            ? 'A key server was removed and the master key is being replaced: new releases wait for the next version (try again in a few seconds)'
+            : 'There is no master key yet: it is made once two key servers are enrolled and online',
+        );
+      }
       const holder = (await onlineHolders(accountId, version)).find((h) => h.agent.agentId === agentId);
       if (!holder) throw new ConflictError(`Agent ${agentId} is not an online key server holding master key version ${version}`);
       const request: KeyServerRequest = {
@@ -155,8 +235,10 @@ export const makeMasterKeys = ({ agents, keys, queues, releases, audit, clock, o
         ...(await holder.copy()),
         wrappedReleaseKey,
       };
+      const replaced = await releases.recordSealRequest(accountId, releaseId, { requestId: request.requestId, agentId, sentAt: request.sentAt });
+      if (replaced) await audited({ accountId, requestId: replaced.requestId, type: 'rewrap-release-key', agentId: replaced.agentId }, 'failed', request.sentAt, `Superseded: the pusher asked key server ${agentId} instead`);
       await send(holder.agent, request, { releaseId });
-      return release;
+      return { ...release, sealRequest: { requestId: request.requestId, agentId, sentAt: request.sentAt } };
     },
 
     /**

@@ -12,7 +12,10 @@ export type Agent = {
   proof: AgentProof;
   queueUrl: string;
   enrolledAt: string;
+  /** When the backend received the agent's last heartbeat (the backend's clock: liveness.ts). */
   lastSeenAt?: string;
+  /** The time the agent wrote into the last heartbeat accepted: an older or equal one is a replay. */
+  lastHeartbeatAt?: string;
   /** The newest session challenge accepted: an older one is a replay. */
   lastSessionAt?: string;
   removedAt?: string;
@@ -64,6 +67,8 @@ export type AgentRequestRecord = {
   version: number;
   state: 'pending' | 'done' | 'failed';
   createdAt: string;
+  /** When the agent first acknowledged taking the request. */
+  acknowledgedAt?: string;
   doneAt?: string;
   error?: string;
 };

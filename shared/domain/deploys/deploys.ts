@@ -25,10 +25,10 @@ type Deps = {
   objects: Pick<ReleaseObjects, 'presignGet'>;
   runs: DeployRuns;
   deploymentKeys: DeploymentKeys;
-  workflow: Pick<Workflow, 'resume'>;
+  workflow: Pick<Workflow, 'resume' | 'heartbeat'>;
   audit: Pick<AuditTrail, 'append'>;
   clock: Clock;
-  settings: { grantTimeoutSeconds: number; targetTimeoutSeconds: number };
+  settings: { grantTimeoutSeconds: number; ackTimeoutSeconds: number; targetTimeoutSeconds: number };
 };
 
 export type DeployRef = { accountId: string; deploymentId: string };
@@ -153,9 +153,12 @@ export const makeDeploys = (deps: Deps) => {
       const wrapped = await keys.getWrappedReleaseKey(input.accountId, deployment.releaseId);
       if (!wrapped) throw new Error(`Release ${deployment.releaseId} has no sealed key`);
       for (;;) {
-        const attempt = await runs.nextGrantAttempt(input.accountId, input.deploymentId);
+        const requestId = newRequestId();
+        const attempt = await runs.nextGrantAttempt(input.accountId, input.deploymentId, requestId);
         if (attempt > input.keyServers.length) {
-          await settleGrant(input, { failed: `No key server answered the deployment grant within ${settings.grantTimeoutSeconds} s (asked ${input.keyServers.join(', ')})` });
+          await settleGrant(input, {
+            failed: `No key server issued the deployment grant: each had ${settings.ackTimeoutSeconds} s to take the request and ${settings.grantTimeoutSeconds} s to answer (asked ${input.keyServers.join(', ')})`,
+          });
           return { asked: undefined };
         }
         const agentId = input.keyServers[attempt - 1]!;
@@ -165,7 +168,7 @@ export const makeDeploys = (deps: Deps) => {
         const now = clock.now();
         const request: AgentRequest = {
           type: 'issue-deployment-grant',
-          requestId: newRequestId(),
+          requestId,
           accountId: input.accountId,
           taskToken: input.taskToken,
           sentAt: now.toISOString(),
@@ -195,6 +198,18 @@ export const makeDeploys = (deps: Deps) => {
         await queues.send(holder.agent.queueUrl, request);
         return { asked: agentId, attempt };
       }
+    },
+
+    /**
+     * The key server asked for the grant took the request, or is still working on it: the grant
+     * wait is kept alive (its heartbeat timeout is how a key server that died is passed over in
+     * seconds). Only the request sent last counts; a late acknowledgement of an earlier one does not.
+     */
+    onGrantAcknowledged: async (request: AgentRequestRecord) => {
+      const ref = await runs.getTargetRequest(request.accountId, request.requestId);
+      if (ref?.purpose !== 'grant' || ref.agentId !== request.agentId) return;
+      const wait = await runs.grantWait(request.accountId, ref.deploymentId);
+      if (wait?.taskToken && !wait.settled && wait.requestId === request.requestId) await workflow.heartbeat(wait.taskToken);
     },
 
     /**

@@ -5,7 +5,7 @@ export type TargetReport =
 
 /** What the workflow does next (functions/workflow/deployment.asl.json, PlanDeploy). */
 export type DeployPlan =
-  | { action: 'grant'; keyServers: string[]; grantTimeoutSeconds: number; targetTimeoutSeconds: number }
+  | { action: 'grant'; keyServers: string[]; grantTimeoutSeconds: number; ackTimeoutSeconds: number; targetTimeoutSeconds: number }
   | { action: 'dispatch'; targetTimeoutSeconds: number }
   | { action: 'fail'; reason: string };
 
@@ -40,8 +40,10 @@ export interface DeployRuns {
     first: { targets: string[]; expiresAt: string },
     taskToken: string,
   ): Promise<{ targets: string[]; expiresAt: string; reports: Record<string, TargetReport> }>;
-  /** Counts one more key-server attempt and returns the count (1 the first time). */
-  nextGrantAttempt(accountId: string, deploymentId: string): Promise<number>;
+  /** Counts one more key-server attempt, naming the grant request it sends, and returns the count (1 the first time). */
+  nextGrantAttempt(accountId: string, deploymentId: string, requestId: string): Promise<number>;
+  /** The grant wait parked now, the grant request sent last, and whether an outcome is kept. */
+  grantWait(accountId: string, deploymentId: string): Promise<{ taskToken?: string; requestId?: string; settled: boolean } | undefined>;
   /**
    * Records one target's report, only if it is a target of the deployment, has not reported yet
    * and the deployment still waits for reports (InProgress, not settled). `duplicate`: already

@@ -16,6 +16,10 @@ export type Release = {
   completedAt?: string;
   /** The pusher's signed manifest (base64url). */
   manifest?: string;
+  /** The key server last asked to seal the release key, and when it took the request. */
+  sealRequest?: SealRequest;
   /** Master key version the release key is wrapped under, once sealed. */
   masterVersion?: number;
 };
+
+export type SealRequest = { requestId: string; agentId: string; sentAt: string; acknowledgedAt?: string };

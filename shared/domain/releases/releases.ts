@@ -13,7 +13,7 @@ import type { Release } from './model.ts';
 
 export const UPLOAD_URL_SECONDS = 15 * 60;
 
-export const releaseView = ({ releaseId, appId, version, state, encrypted, size, digest, createdAt, completedAt, masterVersion }: Release) => ({
+export const releaseView = ({ releaseId, appId, version, state, encrypted, size, digest, createdAt, completedAt, masterVersion, sealRequest }: Release) => ({
   releaseId,
   appId,
   version,
@@ -24,6 +24,7 @@ export const releaseView = ({ releaseId, appId, version, state, encrypted, size,
   createdAt,
   ...(completedAt ? { completedAt } : {}),
   ...(masterVersion ? { masterVersion } : {}),
+  ...(state === 'sealing' && sealRequest ? { sealing: { agentId: sealRequest.agentId, acknowledged: !!sealRequest.acknowledgedAt } } : {}),
 });
 
 type Deps = {

@@ -1,11 +1,11 @@
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { agentReply, heartbeat, unsigned, type AgentRequest } from '#shared/protocol/agent-messages.ts';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
+import { acknowledgement, agentReply, heartbeat, unsigned, type AgentRequest } from '#shared/protocol/agent-messages.ts';
 import { fromB64, verifyAgentMessage } from '#shared/protocol/trust.ts';
 import { keyServerHandlers } from '#agent/handlers/key-server.ts';
 import { openJournal } from '#agent/journal.ts';
 import { openMasterPins } from '#agent/master-pins.ts';
-import { handleMessage, runLoop } from '#agent/queue-loop.ts';
+import { ACK_EVERY_MS, handleMessage, runLoop } from '#agent/queue-loop.ts';
 import { createRequestProcessor, type RequestProcessor } from '#agent/requests.ts';
 import type { AgentQueue, ReceivedMessage } from '#agent/sqs.ts';
 import { accountWithAgent, enrolledPeer, memoryLog, newId, tempDir } from './fixtures.ts';
@@ -61,8 +61,8 @@ describe('queue loop', () => {
 
     await handleMessage(message(request), { queue, process, signer, log });
 
-    expect(events).toEqual(['send reply', 'delete rh-1']);
-    const reply = agentReply.parse(JSON.parse(sent[0]!));
+    expect(events).toEqual(['send ack', 'send reply', 'delete rh-1']);
+    const reply = agentReply.parse(JSON.parse(sent[1]!));
     expect(reply).toMatchObject({ requestId: request.requestId, accountId: account.accountId, agentId: account.self.agentId, taskToken: 'token-abc', outcome: 'succeeded' });
     expect(verifyAgentMessage(account.me.keys.signing.publicKey, unsigned(reply), reply.signature)).toBe(true);
   });
@@ -92,7 +92,7 @@ describe('queue loop', () => {
     queue.failSend = false;
     await handleMessage(message(request), { queue, process, signer, log });
     await handleMessage(message(request), { queue, process, signer, log });
-    const [first, second] = sent.map((body) => agentReply.parse(JSON.parse(body)));
+    const [first, second] = sent.filter((body) => body.includes('"reply"')).map((body) => agentReply.parse(JSON.parse(body)));
     expect(first!.outcome === 'succeeded' && first!.result).toEqual(second!.outcome === 'succeeded' && second!.result);
   });
 
@@ -105,7 +105,7 @@ describe('queue loop', () => {
 
     await runLoop({ queue: { ...queue, receive: async () => [message(request)] }, process: flaky, signer, log, heartbeatSeconds: 60, once: true, signal: new AbortController().signal, onCredentialError: () => {} });
 
-    expect(events).toEqual(['send heartbeat']);
+    expect(events).toEqual(['send heartbeat', 'send ack']);
     expect(log.lines.some((line) => line.includes('request left for redelivery'))).toBe(true);
   });
 
@@ -115,7 +115,7 @@ describe('queue loop', () => {
 
     await runLoop({ queue, process, signer, log, heartbeatSeconds: 60, once: true, signal: new AbortController().signal, onCredentialError: () => {} });
 
-    expect(events).toEqual(['send heartbeat', 'send reply', 'delete rh-1']);
+    expect(events).toEqual(['send heartbeat', 'send ack', 'send reply', 'delete rh-1']);
     const beat = heartbeat.parse(JSON.parse(sent[0]!));
     expect(verifyAgentMessage(fromB64(account.me.record.signingKey), unsigned(beat), beat.signature)).toBe(true);
 
@@ -133,5 +133,81 @@ describe('queue loop', () => {
     });
     await expect(stopping).resolves.toBeUndefined();
     expect(polls).toBe(2);
+  });
+
+  it('acknowledges a key-server request as it takes it and every ACK_EVERY_MS while it works on it, then stops', async () => {
+    // Prepare: a request that takes a while to answer; time for the acknowledgements is faked.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    onTestFinished(() => void vi.useRealTimers());
+    const { account, signer, log, request } = await setup();
+    const { queue, events, sent } = fakeQueue();
+    let finish!: () => void;
+    const slow: RequestProcessor = () => new Promise((resolve) => (finish = () => resolve({ outcome: 'succeeded', result: { done: true } })));
+
+    // Act: take it, let two intervals pass, answer.
+    const handling = handleMessage(message(request), { queue, process: slow, signer, log });
+    await vi.waitFor(() => expect(events).toEqual(['send ack']));
+    vi.advanceTimersByTime(ACK_EVERY_MS * 2);
+    finish();
+    await handling;
+    vi.advanceTimersByTime(ACK_EVERY_MS * 3);
+
+    // Assess: three acknowledgements, each signed and naming the request and its task token; none after the reply.
+    await vi.waitFor(() => expect(events).toEqual(['send ack', 'send ack', 'send ack', 'send reply', 'delete rh-1']));
+    for (const body of sent.slice(0, 3)) {
+      const ack = acknowledgement.parse(JSON.parse(body));
+      expect(ack).toMatchObject({ requestId: request.requestId, agentId: account.self.agentId, taskToken: 'token-abc' });
+      expect(verifyAgentMessage(account.me.keys.signing.publicKey, unsigned(ack), ack.signature)).toBe(true);
+    }
+  });
+
+  it('does not acknowledge an install, and answers key requests while an install is in hand', async () => {
+    // Prepare: a valid install request that waits until released, then a key request in the next poll.
+    const { signer, log, request } = await setup();
+    const install: AgentRequest = {
+      type: 'deploy-release',
+      requestId: newId('req'),
+      accountId: request.accountId,
+      sentAt: new Date().toISOString(),
+      deploymentId: newId('dep'),
+      appId: newId('app'),
+      releaseId: newId('rel'),
+      environmentId: newId('env'),
+      appName: 'web',
+      releaseVersion: '1.0.0',
+      environmentName: 'prod',
+      url: 'http://127.0.0.1:4002/releases/object',
+      digest: 'c'.repeat(64),
+      variables: {},
+      expiresAt: new Date(Date.now() + 60_000).toISOString(),
+    };
+    const { queue, events } = fakeQueue();
+    let release: (() => void) | undefined;
+    const processor: RequestProcessor = (r) =>
+      r.type === 'deploy-release' ? new Promise((resolve) => (release = () => resolve({ outcome: 'succeeded', result: {} }))) : Promise.resolve({ outcome: 'succeeded', result: {} });
+    const batches = [[message(install, 1)], [message(request, 2)]];
+    const stop = new AbortController();
+    const loop = runLoop({
+      queue: { ...queue, receive: async () => batches.shift() ?? (await new Promise<ReceivedMessage[]>((resolve) => stop.signal.addEventListener('abort', () => resolve([])))) },
+      process: processor,
+      signer,
+      log,
+      heartbeatSeconds: 60,
+      once: false,
+      signal: stop.signal,
+      onCredentialError: () => {},
+    });
+
+    // Act / Assess: the key request is taken and answered while the install still waits; only it is acknowledged.
+    await vi.waitFor(() => expect(events).toContain('delete rh-2'));
+    expect(release).toBeDefined();
+    expect(events).not.toContain('delete rh-1');
+    expect(events.filter((e) => e === 'send ack')).toHaveLength(1);
+
+    // Stopping waits for the install in hand.
+    stop.abort();
+    release!();
+    await loop;
+    expect(events).toContain('delete rh-1');
   });
 });

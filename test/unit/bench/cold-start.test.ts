@@ -40,7 +40,7 @@ describe('cold start bench helpers', () => {
   it('a function gets a variable per binding and the common ones, no more', () => {
     const env = boundEnvironment(functions['create-deployment']);
     expect(Object.keys(env).sort()).toEqual(
-      ['AGENT_HEARTBEAT_SECONDS', 'AGENT_ONLINE_SECONDS', 'AWS_REGION', 'DEPLOYMENTS_TABLE', 'DEPLOYMENT_STATE_MACHINE_ARN', 'DIRECTORY_TABLE', 'NODE_OPTIONS', 'POWERTOOLS_METRICS_NAMESPACE', 'POWERTOOLS_SERVICE_NAME'].sort(),
+      ['AGENT_ACK_SECONDS', 'AGENT_HEARTBEAT_SECONDS', 'AGENT_ONLINE_SECONDS', 'AWS_REGION', 'DEPLOYMENTS_TABLE', 'DEPLOYMENT_STATE_MACHINE_ARN', 'DIRECTORY_TABLE', 'NODE_OPTIONS', 'POWERTOOLS_METRICS_NAMESPACE', 'POWERTOOLS_SERVICE_NAME'].sort(),
     );
     expect(boundEnvironment(functions.health)).not.toHaveProperty('DIRECTORY_TABLE');
     expect(boundEnvironment(functions['notify-approvers'])).toHaveProperty('MAIL_FROM');

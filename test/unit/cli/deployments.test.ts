@@ -242,19 +242,34 @@ describe('latchkey approve, decline, cancel', () => {
 
 describe('latchkey status', () => {
   it('without an id lists recent deployments (20 by default) with deployer emails', async () => {
-    const api = fakeApi({ 'GET /deployments': page([oneVote, { ...succeeded, deploymentId: `dep_${hex(11)}`, environmentName: 'staging' }]), 'GET /users': page([dan, grace]) });
+    const keyServers = [
+      { agentId: `agt_${hex(21)}`, name: 'ks-a', online: true, versions: [1], holdsCurrent: true },
+      { agentId: `agt_${hex(22)}`, name: 'ks-c', online: true, versions: [], holdsCurrent: false },
+    ];
+    const api = fakeApi({
+      'GET /deployments': page([oneVote, { ...succeeded, deploymentId: `dep_${hex(11)}`, environmentName: 'staging' }]),
+      'GET /users': page([dan, grace]),
+      'GET /master-key': () => ({ body: { version: 1, retiredThrough: 0, keyServers, onlineHolders: 1 } }),
+    });
     const result = await runCli(['status'], api);
     expect(result.code).toBe(0);
+    expect(result.stderr).toContain(`ks-c (agt_${hex(22)}) has not learned master key v1 yet.`);
+    expect(result.stderr).toContain(`Warning: only ks-a (agt_${hex(21)}) holds master key v1 online`);
     expect(api.requests[0]!.query).toEqual({ limit: '20' });
     expect(result.stdout).toMatch(/ID\s+APP\s+RELEASE\s+ENVIRONMENT\s+STATE\s+APPROVALS\s+DEPLOYER\s+STARTED/);
     expect(result.stdout).toMatch(new RegExp(`${ids.dep}\\s+web-api\\s+1\\.4\\.2\\s+production\\s+PendingApproval\\s+1 of 2\\s+dan@example\\.com`));
   });
 
   it('--env filters by environment id, resolved from its name; --json prints an array', async () => {
-    const api = fakeApi({ 'GET /environments': page([staging, prod]), 'GET /deployments': page([pending]) });
+    const api = fakeApi({
+      'GET /environments': page([staging, prod]),
+      'GET /deployments': page([pending]),
+      'GET /master-key': () => ({ body: { version: null, retiredThrough: 0, keyServers: [], onlineHolders: 0 } }),
+    });
     const result = await runCli(['status', '--env', 'production', '--limit', '5', '--json'], api);
     expect(result.code).toBe(0);
-    expect(api.requests.at(-1)!.query).toEqual({ environmentId: ids.prod, limit: '5' });
+    expect(api.requests.find((r) => r.path === '/deployments')!.query).toEqual({ environmentId: ids.prod, limit: '5' });
+    expect(result.stderr).toBe('');
     expect(JSON.parse(result.stdout)).toEqual([pending]);
     expect(api.calls()).not.toContain('GET /users');
   });

@@ -182,7 +182,20 @@ describe('agents list', () => {
     const key = await writeOwnerKey(host.configDir, ids.account);
     const good = makeAgent(key, ids.account, { name: 'ks-1', masterVersions: [1, 2] });
     const forged = makeAgent(generateRawKeyPair('ed25519'), ids.account, { name: 'ks-evil', online: false });
-    const api = fakeApi({ 'GET /me': () => ({ body: { ...me, ownerKey: key.registered } }), 'GET /agents': () => ({ body: { items: [good.view, forged.view] } }) });
+    const masterKey = {
+      version: 2,
+      retiredThrough: 0,
+      keyServers: [
+        { agentId: good.view.agentId, name: 'ks-1', online: true, versions: [1, 2], holdsCurrent: true },
+        { agentId: forged.view.agentId, name: 'ks-evil', online: false, versions: [], holdsCurrent: false },
+      ],
+      onlineHolders: 1,
+    };
+    const api = fakeApi({
+      'GET /me': () => ({ body: { ...me, ownerKey: key.registered } }),
+      'GET /agents': () => ({ body: { items: [good.view, forged.view] } }),
+      'GET /master-key': () => ({ body: masterKey }),
+    });
 
     const table = await runCli(['agents', 'list'], api, { env: host.env });
     const json = await runCli(['agents', 'list', '--json'], api, { env: host.env });
@@ -193,6 +206,19 @@ describe('agents list', () => {
     expect(lines.find((l) => l.includes('ks-1'))).toMatch(/keyserver\s+yes\s+2026-11-23 08:55Z\s+v1,v2\s+yes$/);
     expect(lines.find((l) => l.includes('ks-evil'))).toMatch(/no: its enrolment is not signed by the account owner$/);
     expect(JSON.parse(json.stdout).map((a: { verified: string }) => a.verified)).toEqual(['yes', 'no: its enrolment is not signed by the account owner']);
+    // The master key's standing: who is still learning it, and one loss from losing it.
+    expect(table.stderr).toContain('Master key v2: held by 1 of 1 online key servers.');
+    expect(table.stderr).toContain(`ks-evil (${forged.view.agentId}) has not learned master key v2 yet (it is offline).`);
+    expect(table.stderr).toContain(`Warning: only ks-1 (${good.view.agentId}) holds master key v2 online: losing it loses every release sealed under v2.`);
+  });
+
+  it('agents list says when the master key is being replaced after a removal, and when there is none yet', async () => {
+    const host = await machine();
+    const servers = [{ agentId: `agt_${'1'.repeat(32)}`, online: true, versions: [1], holdsCurrent: false }];
+    const replacing = fakeApi({ 'GET /me': () => ({ body: me }), 'GET /agents': () => ({ body: { items: [] } }), 'GET /master-key': () => ({ body: { version: null, retiredThrough: 1, keyServers: servers, onlineHolders: 0 } }) });
+    const none = fakeApi({ 'GET /me': () => ({ body: me }), 'GET /agents': () => ({ body: { items: [] } }), 'GET /master-key': () => ({ body: { version: null, retiredThrough: 0, keyServers: servers, onlineHolders: 0 } }) });
+    expect((await runCli(['agents', 'list'], replacing, { env: host.env })).stderr).toContain('The master key is being replaced (a key server holding v1 was removed)');
+    expect((await runCli(['agents', 'list'], none, { env: host.env })).stderr).toContain('No master key yet: it is made once two key servers are enrolled and online (1 enrolled).');
   });
 
   it('agents remove resolves a name and deletes by id', async () => {

@@ -10,6 +10,7 @@ import { HEADER_PREFIX_BYTES, parseHeaderPrefix } from '#shared/crypto/release-f
 import { releaseKeyToKeyServerContext } from '#shared/protocol/key-contexts.ts';
 import { fromB64 } from '#shared/protocol/trust.ts';
 import { releaseContext } from '#cli/commands/push.ts';
+import { ACK_TIMEOUT_MS, POLL_MS } from '#cli/push/seal.ts';
 import { fakeApi, hex, iso, runCli } from './fake-api.ts';
 import { makeAgent, writeOwnerKey } from './key-fixtures.ts';
 
@@ -31,7 +32,19 @@ afterEach(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
-const setUp = async (options: { secure: boolean; partSize?: number; agents?: (owner: { privateKey: Buffer; publicKey: Buffer }) => ReturnType<typeof makeAgent>[] }) => {
+type SetUp = {
+  secure: boolean;
+  partSize?: number;
+  agents?: (owner: { privateKey: Buffer; publicKey: Buffer }) => ReturnType<typeof makeAgent>[];
+  /** Whether the n-th key server asked (0-based) takes the request; by default every one does. */
+  takes?: (n: number) => boolean;
+  /** Whether the n-th key server asked seals the release; by default the first never does, the others at once. */
+  answers?: (n: number) => boolean;
+  /** GET /master-key, called n times so far; by default the highest version any agent holds. */
+  masterKey?: (calls: number) => { version: number | null; retiredThrough: number };
+};
+
+const setUp = async (options: SetUp) => {
   const root = await mkdtemp(path.join(baseTmp, 'latchkey-push-src-'));
   onTestFinished(() => rm(root, { recursive: true, force: true }));
   const configDir = path.join(root, 'config');
@@ -48,11 +61,21 @@ const setUp = async (options: { secure: boolean; partSize?: number; agents?: (ow
   const release = { releaseId: ids.release, appId: ids.app, version: 'v1', encrypted: options.secure, createdAt: iso };
   let state: 'uploading' | 'sealing' | 'ready' = 'uploading';
   let size = 0;
-  const view = () => ({ ...release, state, size, ...(state === 'ready' && options.secure ? { masterVersion: 1 } : {}) });
+  const sealing = () => {
+    const n = sealedBy.length - 1;
+    return state === 'sealing' && n >= 0 ? { sealing: { agentId: sealedBy[n]!, acknowledged: options.takes?.(n) ?? true } } : {};
+  };
+  const view = () => ({ ...release, state, size, ...(state === 'ready' && options.secure ? { masterVersion: 1 } : {}), ...sealing() });
+  let masterKeyCalls = 0;
   const api = fakeApi({
     'GET /apps': () => ({ body: { items: [app] } }),
     'GET /me': () => ({ body: { ...me, ownerKey: owner.registered, signingKey: { ...owner.registered, vouched: true } } }),
     'GET /agents': () => ({ body: { items: agents.map((a) => a.view) } }),
+    'GET /master-key': () => {
+      const highest = Math.max(0, ...agents.flatMap((a) => a.view.masterVersions));
+      const key = options.masterKey?.(masterKeyCalls++) ?? { version: highest || null, retiredThrough: 0 };
+      return { body: { ...key, keyServers: [], onlineHolders: 0 } };
+    },
     [`POST /apps/${ids.app}/releases`]: ({ body }) => {
       size = (body as { size: number }).size;
       const upload = options.partSize
@@ -73,9 +96,9 @@ const setUp = async (options: { secure: boolean; partSize?: number; agents?: (ow
       sealedBy.push((body as { agentId: string }).agentId);
       return { status: 202, body: view() };
     },
-    // The first key server asked never answers; the second seals at once.
     [`GET /apps/${ids.app}/releases/${ids.release}`]: () => {
-      if (sealedBy.length >= 2) state = 'ready';
+      const n = sealedBy.length - 1;
+      if (n >= 0 && (options.takes?.(n) ?? true) && (options.answers?.(n) ?? n >= 1)) state = 'ready';
       return { body: view() };
     },
   });
@@ -171,8 +194,40 @@ describe('latchkey push', () => {
     const result = await t.push();
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('no trusted key server is online');
-    expect(t.api.calls()).toEqual(['GET /apps', 'GET /me', 'GET /agents']);
+    expect(t.api.calls().sort()).toEqual(['GET /agents', 'GET /apps', 'GET /master-key', 'GET /me']);
     expect((await readdir(scratch)).filter((name) => name.startsWith('latchkey-push-'))).toEqual([]);
+  });
+
+  it('passes over a key server that does not take the release key within seconds, however long the seal timeout', async () => {
+    // Prepare: two trusted key servers; the first asked is dead (still listed online) and never takes it.
+    const t = await setUp({ secure: true, takes: (n) => n > 0, agents: (owner) => [makeAgent(owner, ids.account, { masterVersions: [1] }), makeAgent(owner, ids.account, { masterVersions: [1] })] });
+
+    // Act
+    const result = await t.push(['--seal-timeout', '600']);
+
+    // Assess: the next one was asked after the acknowledgement timeout, not the seal timeout.
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain(`did not take the release key within ${ACK_TIMEOUT_MS / 1000} s; asking the next one`);
+    expect(t.sealedBy).toHaveLength(2);
+    const polls = t.api.calls().filter((c) => c === `GET /apps/${ids.app}/releases/${ids.release}`).length;
+    expect(polls).toBeLessThanOrEqual(ACK_TIMEOUT_MS / POLL_MS + 2);
+  });
+
+  it('waits for the next master key version while one is being made after a key server was removed', async () => {
+    // Prepare: v1 was retired; v2 appears on the fourth look.
+    const t = await setUp({
+      secure: true,
+      masterKey: (calls) => (calls < 3 ? { version: null, retiredThrough: 1 } : { version: 2, retiredThrough: 1 }),
+      answers: () => true,
+      agents: (owner) => [makeAgent(owner, ids.account, { masterVersions: [1, 2] })],
+    });
+
+    // Act
+    const result = await t.push(['--seal-timeout', '20']);
+
+    // Assess
+    expect(result.code, result.stderr).toBe(0);
+    expect(t.sealedBy).toHaveLength(1);
   });
 
   it('fails when no key server seals in time, saying the release cannot be deployed', async () => {

@@ -1,6 +1,6 @@
 import type { DeployRequestRef, DeployRuns, DeployPlan, GrantOutcome, TargetReport } from '#shared/domain/deploys/ports.ts';
 
-type Item = { targets?: string[]; expiresAt?: string; settledAt?: string; state?: string; reports: Record<string, TargetReport>; taskToken?: string; plan?: DeployPlan; attempts: number; grantTaskToken?: string; grant?: GrantOutcome };
+type Item = { targets?: string[]; expiresAt?: string; settledAt?: string; state?: string; reports: Record<string, TargetReport>; taskToken?: string; plan?: DeployPlan; attempts: number; grantRequestId?: string; grantTaskToken?: string; grant?: GrantOutcome };
 
 /** The deploy bookkeeping in memory, with the same conditions as the DynamoDB adapter (functions/workflow/dynamo-deploy-runs.ts). */
 export const memoryRuns = () => {
@@ -19,7 +19,16 @@ export const memoryRuns = () => {
       i.taskToken = taskToken;
       return { ...run(i), expiresAt: i.expiresAt };
     },
-    nextGrantAttempt: async (_a, deploymentId) => ++item(deploymentId).attempts,
+    nextGrantAttempt: async (_a, deploymentId, requestId) => {
+      const i = item(deploymentId);
+      i.grantRequestId = requestId;
+      return ++i.attempts;
+    },
+    grantWait: async (_a, deploymentId) => {
+      const i = items.get(deploymentId);
+      if (!i) return undefined;
+      return { ...(i.grantTaskToken ? { taskToken: i.grantTaskToken } : {}), ...(i.grantRequestId ? { requestId: i.grantRequestId } : {}), settled: !!i.grant };
+    },
     recordReport: async (_a, deploymentId, agentId, report) => {
       const i = items.get(deploymentId);
       if (!i?.targets?.includes(agentId) || i.reports[agentId]) return { status: 'duplicate' };

@@ -42,7 +42,7 @@ const setup = (options: { encrypted: boolean; online?: string[] }) => {
     workflow: { resume: async (token: string, output: Record<string, unknown>) => void resumed.push({ token, output }) },
     audit: { append: async () => undefined as never },
     clock: { now: () => now },
-    settings: { grantTimeoutSeconds: 30, targetTimeoutSeconds: 60 },
+    settings: { grantTimeoutSeconds: 30, ackTimeoutSeconds: 5, targetTimeoutSeconds: 60 },
   } as never);
   const ref = { accountId: 'acc', deploymentId: 'dep' };
   const advance = (seconds: number) => (now = new Date(now.getTime() + seconds * 1000));
@@ -61,7 +61,7 @@ describe('PlanDeploy run again', () => {
   it('returns the plan the first run kept, even when what it was made from has changed since', async () => {
     const s = setup({ encrypted: true });
     const first = await s.deploys.prepare(s.ref);
-    expect(first).toEqual({ action: 'grant', keyServers: ['k1', 'k2'], grantTimeoutSeconds: 30, targetTimeoutSeconds: 60 });
+    expect(first).toEqual({ action: 'grant', keyServers: ['k1', 'k2'], grantTimeoutSeconds: 30, ackTimeoutSeconds: 5, targetTimeoutSeconds: 60 });
     s.goOffline(['k1', 'k2']);
     expect(await s.deploys.prepare(s.ref)).toEqual(first);
   });
@@ -143,7 +143,7 @@ describe('RequestGrant run again', () => {
     expect(await s.deploys.requestGrant({ ...s.ref, keyServers, taskToken: 't4', askNext: false })).toEqual({ asked: undefined, reused: true });
     expect(s.sent).toHaveLength(2);
     expect(s.resumed.map((r) => r.token)).toEqual(['t3', 't4']);
-    expect(s.resumed[1]!.output).toEqual({ failed: 'No key server answered the deployment grant within 30 s (asked k1, k2)' });
+    expect(s.resumed[1]!.output).toEqual({ failed: 'No key server issued the deployment grant: each had 5 s to take the request and 30 s to answer (asked k1, k2)' });
   });
 });
 

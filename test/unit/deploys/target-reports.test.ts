@@ -16,7 +16,7 @@ describe('target reports', () => {
       audit: { append: async (_a: string, entry: unknown) => (audited.push(entry), undefined as never) },
       agents: { closeRequest: async () => true, getAgent: async () => undefined } as never,
       clock: { now: () => new Date('2026-11-30T12:00:00Z') },
-      settings: { grantTimeoutSeconds: 30, targetTimeoutSeconds: 60 },
+      settings: { grantTimeoutSeconds: 30, ackTimeoutSeconds: 5, targetTimeoutSeconds: 60 },
     } as never);
     const [accountId, deploymentId] = [newId('acc'), newId('dep')];
     await runs.start(accountId, deploymentId, { targets, expiresAt: '2026-11-30T12:01:00.000Z' }, 'token-1');
@@ -107,7 +107,7 @@ describe('the grant request and its fallback', () => {
       runs: memoryRuns(),
       workflow: { resume: async (token: string, output: unknown) => void resumed.push({ token, output }) },
       clock: { now: () => new Date('2026-11-30T12:00:00Z') },
-      settings: { grantTimeoutSeconds: 30, targetTimeoutSeconds: 60 },
+      settings: { grantTimeoutSeconds: 30, ackTimeoutSeconds: 5, targetTimeoutSeconds: 60 },
     } as never);
     return { deploys, sent, resumed };
   };
@@ -128,6 +128,6 @@ describe('the grant request and its fallback', () => {
     expect(await s.deploys.requestGrant({ ...ref, keyServers: ['k1', 'k2'] })).toEqual({ asked: 'k2', attempt: 2 });
     expect(await s.deploys.requestGrant({ ...ref, keyServers: ['k1', 'k2'] })).toEqual({ asked: undefined });
     expect(s.sent).toHaveLength(1);
-    expect(s.resumed).toEqual([{ token: 'tok', output: { failed: 'No key server answered the deployment grant within 30 s (asked k1, k2)' } }]);
+    expect(s.resumed).toEqual([{ token: 'tok', output: { failed: 'No key server issued the deployment grant: each had 5 s to take the request and 30 s to answer (asked k1, k2)' } }]);
   });
 });
