@@ -5,7 +5,7 @@ import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand,
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { loadAgentKeys } from '#shared/crypto/index.ts';
-import { signedHeartbeat } from '#agent/replies.ts';
+import { signedAck, signedHeartbeat } from '#agent/replies.ts';
 import { agentCli, enrolAgentProcess, untilAgents } from '../support/agents.ts';
 import { localClients, waitFor } from '../support/clients.ts';
 import { cliSession } from './cli/run-cli.ts';
@@ -26,9 +26,11 @@ const queueDepth = async (queueUrl: string) => {
 
 /**
  * SQS delivering a request twice: the test takes the backend's request off the agent's queue and
- * puts the same body back twice, before the agent has seen it.
+ * puts the same body back twice, before the agent has seen it. `taken` stands for the agent's
+ * acknowledgement as it receives a key-server request (queue-loop.ts): the agent here runs only
+ * when the test drains it, later than the backend waits for a key server to take a request.
  */
-const deliverTwice = async (agents: Agent[], type: string) => {
+const deliverTwice = async (agents: Agent[], type: string, taken?: (agent: Agent, request: { requestId: string; taskToken?: string }) => Promise<void>) => {
   const { agent, body } = await waitFor(
     `a ${type} request on the queue of one of ${agents.map((a) => a.name).join(', ')}`,
     async () => {
@@ -43,8 +45,9 @@ const deliverTwice = async (agents: Agent[], type: string) => {
     },
     20_000,
   );
-  const request = JSON.parse(body) as { type: string; requestId: string };
+  const request = JSON.parse(body) as { type: string; requestId: string; taskToken?: string };
   expect(request.type).toBe(type);
+  await taken?.(agent, request);
   for (let i = 0; i < 2; i++) await sqs.send(new SendMessageCommand({ QueueUrl: agent.queueUrl, MessageBody: body }));
   return { agent, requestId: request.requestId };
 };
@@ -91,6 +94,23 @@ const accountWithManualAgents = async () => {
     }
   };
   const heartbeats = setInterval(() => void beat(), 1000);
+  // Acknowledged at once and every 2 s until the agent has answered it (as the agent does while it works).
+  const taken = async (agent: Agent, request: { requestId: string; taskToken?: string }) => {
+    const message = signedAck({ accountId: account.accountId, agentId: agent.agentId, signingSeed: online.get(agent.agentId)! }, request);
+    const ack = () => sqs.send(new SendMessageCommand({ QueueUrl: env.AGENT_REPLY_QUEUE_URL!, MessageBody: message }));
+    await ack();
+    const timer = setInterval(() => {
+      void journalOf(agent)
+        .catch(() => [])
+        .then((entries) => {
+          if (entries.some((e) => e.requestId === request.requestId)) clearInterval(timer);
+          else void ack();
+        });
+    }, 2000);
+    onTestFinished(() => clearInterval(timer));
+  };
+  /** The request delivered twice, taken (acknowledged) by the agent it reached. */
+  const twice = (agents: Agent[], type: string) => deliverTwice(agents, type, type === 'deploy-release' ? undefined : taken);
   onTestFinished(() => clearInterval(heartbeats));
   const auditFor = async (requestId: string) =>
     (await cli.json<AuditEvent[]>(['audit', 'list', '--limit', '500'])).filter((event) => event.target?.id === requestId);
@@ -109,7 +129,8 @@ const accountWithManualAgents = async () => {
   const keyServers = async () => {
     const a = await enrol('a');
     const b = await enrol('b');
-    const created = await deliverTwice([b], 'create-master-key');
+    // The backend asks one of them (online, at random) to make it.
+    const created = await twice([a, b], 'create-master-key');
     const log = await drain(created.agent);
     return { a, b, created, log };
   };
@@ -121,23 +142,23 @@ const accountWithManualAgents = async () => {
     await cli.json(['apps', 'create', 'vault']);
     await cli.json(['apps', 'secure', 'vault']);
     const pushing = cli.run(['push', 'vault', source, '--version', '1.0.0', '--json', '--seal-timeout', '60']);
-    const rewrapped = await deliverTwice(agents, 'rewrap-release-key');
+    const rewrapped = await twice(agents, 'rewrap-release-key');
     const log = await drain(rewrapped.agent);
     return { rewrapped, log, pushed: await pushing };
   };
-  return { cli, account, enrol, auditFor, items, keyServers, securePush };
+  return { cli, account, enrol, auditFor, items, keyServers, securePush, twice };
 };
 
 describe('every agent request delivered twice has one effect', () => {
   it('create-master-key, share-master-key and rewrap-release-key: one answer per request id, one stored wrap, one audit event', { timeout: 240_000 }, async () => {
-    // Prepare and act 1: two key servers; the create-master-key request, twice on B's queue.
-    const { cli, enrol, auditFor, items, keyServers, securePush } = await accountWithManualAgents();
+    // Prepare and act 1: two key servers; the create-master-key request, twice on its key server's queue.
+    const { cli, enrol, auditFor, items, keyServers, securePush, twice } = await accountWithManualAgents();
     const { a, b, created, log: createLog } = await keyServers();
 
     // Assess 1: answered twice from one journal entry; two copies stored (A, B); one audit event.
     expect(createLog.match(/"msg":"request answered"[^\n]*"type":"create-master-key"/g)).toHaveLength(2);
     expect(createLog).toContain('request already answered; sending the same answer');
-    const createEntries = (await journalOf(b)).filter((entry) => entry.requestId === created.requestId);
+    const createEntries = (await journalOf(created.agent)).filter((entry) => entry.requestId === created.requestId);
     expect(createEntries).toHaveLength(1);
     await waitFor('one audit event for create-master-key', async () => ((await auditFor(created.requestId)).length > 0 ? true : undefined));
     const v1 = await items('MASTER#');
@@ -147,7 +168,7 @@ describe('every agent request delivered twice has one effect', () => {
 
     // Act 2: C enrols; the share request goes to A or B (whichever the backend picked), twice.
     const c = await enrol('c');
-    const shared = await deliverTwice([a, b], 'share-master-key');
+    const shared = await twice([a, b], 'share-master-key');
     const shareLog = await drain(shared.agent);
 
     // Assess 2
@@ -184,7 +205,7 @@ describe('every agent request delivered twice has one effect', () => {
 
   it('issue-deployment-grant and deploy-release: one grant request, one install, and the deployment succeeds once', { timeout: 240_000 }, async () => {
     // Prepare: two key servers, a target for production, a sealed secure release.
-    const { cli, account, enrol, keyServers, securePush } = await accountWithManualAgents();
+    const { cli, account, enrol, keyServers, securePush, twice } = await accountWithManualAgents();
     await cli.json(['envs', 'create', 'production']);
     const { a, b } = await keyServers();
     const target = await enrol('web-1', 'target', ['production']);
@@ -193,9 +214,9 @@ describe('every agent request delivered twice has one effect', () => {
 
     // Act: deploy; the grant request, then the deploy request, each reaches its agent twice.
     const started = await cli.json<Deployment>(['deploy', 'vault', '1.0.0', 'production']);
-    const granted = await deliverTwice([a, b], 'issue-deployment-grant');
+    const granted = await twice([a, b], 'issue-deployment-grant');
     const grantLog = await drain(granted.agent);
-    const installed = await deliverTwice([target], 'deploy-release');
+    const installed = await twice([target], 'deploy-release');
     const installLog = await drain(target);
     const ended = await waitFor(
       'the deployment to end',

@@ -3,8 +3,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as later } from 'node:timers/promises';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { describe, expect, inject, it, onTestFinished } from 'vitest';
 import { startKeyServer, untilAgents, type ListedAgent } from '../support/agents.ts';
+import { localClients } from '../support/clients.ts';
 import { deployAndWait, startTarget } from '../support/deploy-agents.ts';
 import { cliSession } from './cli/run-cli.ts';
 
@@ -108,6 +110,43 @@ const story = async (moments: Moments) => {
   expect(refused.code).toBe(1);
   expect(refused.stderr).toMatch(/at least 2 key servers are online; 1 is online now/);
 };
+
+describe('removing a key server', () => {
+  it('makes a new master version for the releases that follow: the removed key server never holds it', { timeout: 200_000 }, async () => {
+    // Prepare: A, B and C hold v1; a release sealed under it.
+    const cli = await cliSession();
+    const { accountId } = await cli.signup();
+    await cli.json(['apps', 'create', 'web']);
+    const source = await mkdtemp(path.join(tmpdir(), 'latchkey-remove-src-'));
+    onTestFinished(() => rm(source, { recursive: true, force: true }));
+    await writeFile(path.join(source, 'index.html'), '<h1>hello</h1>\n');
+    const servers = [await startKeyServer(cli, 'a'), await startKeyServer(cli, 'b'), await startKeyServer(cli, 'c')];
+    await untilAgents(cli, 'a, b and c to hold v1', (l) => ['a', 'b', 'c'].every((n) => l[n]?.online && l[n].masterVersions.includes(1)));
+    await cli.json(['apps', 'secure', 'web']);
+
+    // Act: the owner removes B (say its machine was stolen); B keeps running.
+    await cli.json(['agents', 'remove', 'b']);
+
+    // Assess: A and C make and hold v2 without B; the next push is sealed under v2; B got nothing of it.
+    const listed = await untilAgents(cli, 'a and c to hold v2', (l) => ['a', 'c'].every((n) => l[n]?.online && l[n].masterVersions.includes(2)), 45_000);
+    expect(listed.b).toBeUndefined();
+    const pushed = await cli.run(['push', 'web', source, '--version', '2.0.0', '--json', '--seal-timeout', '15']);
+    expect(pushed.code, pushed.stderr).toBe(0);
+    expect(JSON.parse(pushed.stdout)).toMatchObject({ state: 'ready', masterVersion: 2 });
+    // The copies of v2 that exist are A's and C's: nothing was ever wrapped to B.
+    const { Items: wraps = [] } = await localClients().dynamo.send(
+      new QueryCommand({
+        TableName: inject('stackEnv').WRAPPED_KEYS_TABLE!,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': `ACCOUNT#${accountId}`, ':prefix': `MASTER#${'2'.padStart(10, '0')}#` },
+        ConsistentRead: true,
+      }),
+    );
+    expect(wraps.map((w) => w.agentId).sort()).toEqual([servers[0]!.agentId, servers[2]!.agentId].sort());
+    const status = await cli.run(['agents', 'list']);
+    expect(status.stderr).toContain('Master key v2: held by 2 of 2 online key servers.');
+  });
+});
 
 describe('the key-server story, at any timing', () => {
   it('enrolments right after each death (before the dead look offline)', { timeout: 400_000 }, () => story(worstCase));

@@ -355,7 +355,7 @@ describe('agent reply fuzz: malformed and forged messages on the real reply queu
         'the heartbeat sent behind the burst to be recorded',
         async () => {
           const { Item } = await dynamo.send(new GetCommand({ TableName: env.DIRECTORY_TABLE!, Key: { pk: `ACCOUNT#${accountA.accountId}`, sk: `AGENT#${target.agentId}` }, ConsistentRead: true }));
-          return Item?.lastSeenAt === heartbeat.at ? true : undefined;
+          return Item?.lastHeartbeatAt === heartbeat.at ? true : undefined;
         },
         30_000,
       );

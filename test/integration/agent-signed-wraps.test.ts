@@ -16,14 +16,18 @@ type AuditEvent = { action: string; outcome: string; reason?: string; target?: {
 
 describe('a master key copy the backend swapped', () => {
   it('is refused by the key server it is handed to, before it opens it; nothing is pinned or sealed, and the refusal is audited', { timeout: 120_000 }, async () => {
-    // Prepare: two real key servers; B creates master key v1 for both. A has never opened its
-    // copy, so A has no pin for v1 yet: like any newly enrolled key server, only the copy's
-    // signature stands between it and a key of the backend's choosing.
+    // Prepare: two real key servers; one of them (B below: whichever the backend asked) creates
+    // master key v1 for both. A has never opened its copy, so A has no pin for v1 yet: like any
+    // newly enrolled key server, only the copy's signature stands between it and a key of the
+    // backend's choosing.
     const cli = await cliSession();
     const account = await cli.signup();
-    const a = await startKeyServer(cli, 'a');
-    const b = await startKeyServer(cli, 'b');
-    const listed = await untilAgents(cli, 'a and b online with master key v1', (l) => ['a', 'b'].every((n) => l[n]?.online && l[n].masterVersions.includes(1)));
+    const first = await startKeyServer(cli, 'first');
+    const second = await startKeyServer(cli, 'second');
+    const held = await untilAgents(cli, 'both online with master key v1', (l) => ['first', 'second'].every((n) => l[n]?.online && l[n].masterVersions.includes(1)));
+    const creator = await Promise.any([first, second].map(async (k) => (await k.process.answered('create-master-key', 'succeeded'), k)));
+    const [a, b] = creator === first ? [second, first] : [first, second];
+    const listed = { a: held[a.name]!, b: held[b.name]! };
     await cli.json(['apps', 'create', 'vault']);
     await cli.json(['apps', 'secure', 'vault']);
 
@@ -42,7 +46,7 @@ describe('a master key copy the backend swapped', () => {
     );
     // B goes away, so the release key can only go to A.
     await b.process.kill();
-    await untilAgents(cli, 'b offline', (l) => !l.b!.online && l.a!.online);
+    await untilAgents(cli, 'b offline', (l) => !l[b.name]!.online && l[a.name]!.online);
     const source = await mkdtemp(path.join(tmpdir(), 'latchkey-swap-src-'));
     onTestFinished(() => rm(source, { recursive: true, force: true }));
     await writeFile(path.join(source, 'secret.txt'), 'attack at dawn\n');

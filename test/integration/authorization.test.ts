@@ -89,6 +89,7 @@ const matrix: Record<string, { allowed: Role[]; request: (f: Fixture, role: Role
       }),
   },
   'GET /agents': { allowed: ['owner', 'deployer', 'approver'], request: (_f, _r, call) => call('GET', '/agents') },
+  'GET /master-key': { allowed: ['owner', 'deployer', 'approver'], request: (_f, _r, call) => call('GET', '/master-key') },
   'DELETE /agents/{id}': { allowed: ['owner'], request: (_f, _r, call) => call('DELETE', `/agents/agt_${'0'.repeat(32)}`) },
   'POST /apps/{id}/releases/{releaseId}/seal': {
     allowed: ['owner', 'deployer'],

@@ -6,8 +6,8 @@ import { onTestFinished } from 'vitest';
 import { localClients } from './clients.ts';
 import { useOwnStack } from './own-stack.ts';
 
-/** Seconds a key server gets to answer a grant, and targets to report, on the fault stack. */
-export const FAULT_TIMEOUTS = { grantSeconds: 8, targetSeconds: 25 };
+/** Seconds a key server gets to take a request and to answer a grant, and targets to report, on the fault stack. */
+export const FAULT_TIMEOUTS = { ackSeconds: 3, grantSeconds: 20, targetSeconds: 25 };
 
 /**
  * Issue #11's fault tests: a stack of this file's own, whose deploy waits are short enough to
@@ -19,6 +19,7 @@ export const useFaultStack = () =>
   useOwnStack({
     AGENT_ONLINE_SECONDS: '30',
     AGENT_HEARTBEAT_SECONDS: '1',
+    AGENT_ACK_SECONDS: String(FAULT_TIMEOUTS.ackSeconds),
     DEPLOY_GRANT_TIMEOUT_SECONDS: String(FAULT_TIMEOUTS.grantSeconds),
     DEPLOY_TARGET_TIMEOUT_SECONDS: String(FAULT_TIMEOUTS.targetSeconds),
   });

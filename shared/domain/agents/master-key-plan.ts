@@ -8,7 +8,10 @@ import { canonicalJson } from '#shared/protocol/canonical-json.ts';
  * The rules:
  *   1. A request that was answered is done; one that was refused, not acknowledged within
  *      `ackSeconds`, or acknowledged but not answered within `answerSeconds` is given up, and the
- *      key server asked is passed over for that purpose next time (until every candidate was).
+ *      key server asked is passed over for that purpose next time. Once every candidate was, the
+ *      purpose rests for `answerSeconds` before they all get another turn (a refusal is
+ *      permanent until something changes: asking again at every heartbeat would only flood the
+ *      audit trail).
  *   2. A master key is made when none exists and two key servers are enrolled; and again when no
  *      online key server holds the current version, or when the current version was retired
  *      (a key server holding it was removed). The maker is an online key server; every enrolled
@@ -40,6 +43,8 @@ export type MasterKeyState = {
   jobs: MasterJob[];
   /** Key servers given up on, per purpose (`create`, `share:<version>:<agent>`). */
   passedOver: Record<string, string[]>;
+  /** Purposes every candidate was given up on, resting until the time given. */
+  resting?: Record<string, string>;
 };
 
 export const emptyMasterKeyState = (): MasterKeyState => ({ revision: 0, retiredThrough: 0, highestAsked: 0, jobs: [], passedOver: {} });
@@ -89,6 +94,7 @@ export const planMasterKeyWork = (input: PlanInput): Plan => {
   const versions = [...new Set(wraps.map((w) => w.version))].sort((a, b) => a - b);
   const current = Math.max(0, ...versions);
   const passedOver: Record<string, string[]> = Object.fromEntries(Object.entries(state.passedOver).map(([k, v]) => [k, [...v]]));
+  const resting: Record<string, string> = { ...state.resting };
   const passOver = (purpose: string, agentId: string) => {
     passedOver[purpose] = [...new Set([...(passedOver[purpose] ?? []), agentId])];
   };
@@ -132,12 +138,16 @@ export const planMasterKeyWork = (input: PlanInput): Plan => {
   }
 
   const outstanding = (purpose: string) => jobs.some((job) => purposeOf(job) === purpose);
-  /** A candidate not passed over for this purpose; when every one was, they all get another turn. */
+  /** A candidate not passed over for this purpose; when every one was, they all get another turn after a rest. */
   const choose = (purpose: string, candidates: readonly string[]) => {
     if (candidates.length === 0) return undefined;
     let fresh = candidates.filter((c) => !passedOver[purpose]?.includes(c));
     if (fresh.length === 0) {
+      const until = resting[purpose];
+      if (!until) resting[purpose] = new Date(now.getTime() + settings.answerSeconds * 1000).toISOString();
+      if (!until || Date.parse(until) > now.getTime()) return undefined;
       delete passedOver[purpose];
+      delete resting[purpose];
       fresh = [...candidates];
     }
     return input.pick(fresh);
@@ -160,7 +170,10 @@ export const planMasterKeyWork = (input: PlanInput): Plan => {
       send({ kind: 'create', version: highestAsked, agentId: maker, recipients: keyServers.map((k) => k.agentId) });
     }
   }
-  if (!needsKey) delete passedOver.create;
+  if (!needsKey) {
+    delete passedOver.create;
+    delete resting.create;
+  }
 
   // 3. Every key server learns every version an online key server can give it.
   for (const version of versions) {
@@ -169,6 +182,7 @@ export const planMasterKeyWork = (input: PlanInput): Plan => {
       const purpose = `share:${version}:${agentId}`;
       if (holds(agentId, version)) {
         delete passedOver[purpose];
+        delete resting[purpose];
         continue;
       }
       if (outstanding(purpose)) continue;
@@ -177,11 +191,21 @@ export const planMasterKeyWork = (input: PlanInput): Plan => {
     }
   }
   // Nothing remembered for key servers that are gone.
-  for (const purpose of Object.keys(passedOver)) {
+  for (const purpose of new Set([...Object.keys(passedOver), ...Object.keys(resting)])) {
     const recipient = purpose.split(':')[2];
-    if (recipient && !enrolled.has(recipient)) delete passedOver[purpose];
+    if (recipient && !enrolled.has(recipient)) {
+      delete passedOver[purpose];
+      delete resting[purpose];
+    }
   }
 
-  const next: MasterKeyState = { revision: state.revision, retiredThrough: state.retiredThrough, highestAsked, jobs, passedOver };
+  const next: MasterKeyState = {
+    revision: state.revision,
+    retiredThrough: state.retiredThrough,
+    highestAsked,
+    jobs,
+    passedOver,
+    ...(Object.keys(resting).length ? { resting } : {}),
+  };
   return { state: next, abandon, ask, changed: canonicalJson(next) !== canonicalJson(state) };
 };

@@ -5,7 +5,7 @@ import { emptyMasterKeyState, planMasterKeyWork, purposeOf, sealingVersion, type
 const SETTINGS = { ackSeconds: 5, answerSeconds: 20 };
 const ONLINE_SECONDS = 15;
 
-type Server = { agentId: string; alive: boolean; removed: boolean; lastSeen?: number };
+type Server = { agentId: string; alive: boolean; removed: boolean; lastSeen?: number; refuses?: boolean };
 type Sent = { job: MasterJob; state: 'pending' | 'done' | 'failed'; ackedAt?: number };
 
 /**
@@ -70,6 +70,10 @@ const world = () => {
       const server = servers.find((s) => s.agentId === r.job.agentId)!;
       if (r.state !== 'pending' || !server.alive || server.removed) continue;
       r.ackedAt ??= now;
+      if (server.refuses) {
+        r.state = 'failed';
+        continue;
+      }
       if (r.job.kind === 'share' && !holds(r.job.agentId, r.job.version)) continue;
       for (const recipient of r.job.recipients) give(recipient, r.job.version);
       r.state = 'done';
@@ -79,6 +83,7 @@ const world = () => {
   return {
     servers,
     wraps,
+    sent,
     violations,
     get state() {
       return state;
@@ -229,6 +234,26 @@ describe('the master-key plan (the brief’s story, step by step)', () => {
     expect(sealingVersion(w.state, w.wraps.map((x) => x.version))).toBe(2);
     expect(w.wraps.filter((x) => x.version === 2).map((x) => x.agentId).sort()).toEqual([w.servers[0]!.agentId, w.servers[2]!.agentId].sort());
     expect(w.wraps).not.toContainEqual({ agentId: removed.agentId, version: 2 });
+  });
+
+  it('key servers that refuse (a peer they cannot trust) are asked again only after a rest, not at every heartbeat', () => {
+    // Prepare: two key servers that refuse every request, heartbeating every second for ten minutes.
+    const w = world();
+    w.enrol();
+    w.enrol();
+    for (const server of w.servers) server.refuses = true;
+
+    // Act
+    for (let i = 0; i < 600; i += 1) {
+      w.tick(1);
+      w.plan();
+    }
+
+    // Assess: each is asked about once per rest (answerSeconds), not 600 times.
+    const asked = [...w.sent.values()].filter((r) => r.job.kind === 'create').length;
+    expect(asked).toBeGreaterThanOrEqual(2);
+    expect(asked).toBeLessThanOrEqual(2 * (600 / SETTINGS.answerSeconds + 1));
+    expect(w.wraps).toEqual([]);
   });
 
   it('one key server alone never makes the first version (a secure application needs two)', () => {
