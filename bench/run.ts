@@ -12,6 +12,7 @@ import { coldStartBench } from './cold-start.ts';
 import { costBench } from './cost-model.ts';
 import { cryptoBench } from './crypto.ts';
 import { deployLatencyBench } from './deploy-latency.ts';
+import { keyServerFailoverBench } from './key-server-failover.ts';
 import { machineLine, publish, REPORTS_DIR } from './support/report.ts';
 
 export interface Bench {
@@ -20,7 +21,7 @@ export interface Bench {
 }
 
 // In the order of the performance section.
-const BENCHES: Bench[] = [cryptoBench, deployLatencyBench, apiLatencyBench, coldStartBench, costBench];
+const BENCHES: Bench[] = [cryptoBench, deployLatencyBench, keyServerFailoverBench, apiLatencyBench, coldStartBench, costBench];
 const SEPARATE = ['load'];
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, assemble: { type: 'boolean', default: false } } });

@@ -83,15 +83,23 @@ export const secureDeploymentSetup = async (endpoints: Endpoints, options: { rel
     );
     await latchkey(['apps', 'secure', 'web']);
 
-    const source = path.join(home, 'release');
-    await mkdir(source, { mode: 0o700 });
-    await randomFile(path.join(source, 'payload.bin'), options.releaseBytes);
-    await writeFile(path.join(source, 'latchkey.yml'), `postInstall: |\n  test "$(wc -c < payload.bin)" -eq ${options.releaseBytes}\n`);
+    /** Pushes a new release of `releaseBytes` random bytes as the owner, the way people push. */
+    const pushRelease = async (version: string) => {
+      const source = path.join(home, `release-${version}`);
+      await mkdir(source, { mode: 0o700 });
+      await randomFile(path.join(source, 'payload.bin'), options.releaseBytes);
+      await writeFile(path.join(source, 'latchkey.yml'), `postInstall: |\n  test "$(wc -c < payload.bin)" -eq ${options.releaseBytes}\n`);
+      try {
+        const pushed = await latchkey<{ releaseId: string; encrypted: boolean }>(['push', 'web', source, '--version', version, '--seal-timeout', '120']);
+        if (!pushed.encrypted) throw new Error(`release ${pushed.releaseId} was not encrypted`);
+        return pushed;
+      } finally {
+        await rm(source, { recursive: true, force: true });
+      }
+    };
     const pushStarted = Date.now();
-    const release = await latchkey<{ releaseId: string; encrypted: boolean }>(['push', 'web', source, '--version', '1.0.0', '--seal-timeout', '120']);
-    if (!release.encrypted) throw new Error(`release ${release.releaseId} was not encrypted`);
+    const release = await pushRelease('1.0.0');
     say(`pushed ${(options.releaseBytes / 2 ** 20).toFixed(0)} MiB secure release ${release.releaseId} in ${((Date.now() - pushStarted) / 1000).toFixed(1)} s`);
-    await rm(source, { recursive: true, force: true });
 
     return {
       endpoint: endpoints.api,
@@ -104,6 +112,9 @@ export const secureDeploymentSetup = async (endpoints: Endpoints, options: { rel
       target,
       /** The body of `POST /deployments` for this release to prod. */
       deployment: { appId: app.appId, releaseId: release.releaseId, environmentId: environment.environmentId },
+      environmentId: environment.environmentId,
+      appId: app.appId,
+      pushRelease,
       stop,
     };
   } catch (error) {

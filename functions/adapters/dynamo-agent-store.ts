@@ -159,6 +159,13 @@ export const dynamoAgentStore = (db: DynamoDBDocumentClient, tableName: string):
         throw error;
       }
     },
+    markUnresponsive: async (accountId, agentId, at) => {
+      try {
+        await update({ accountId, sk: `AGENT#${agentId}` }, 'SET unresponsiveSince = :at', 'attribute_exists(pk) AND (attribute_not_exists(unresponsiveSince) OR unresponsiveSince < :at)', { ':at': at });
+      } catch (error) {
+        if (!failedCondition(error)) throw error;
+      }
+    },
     acceptSession: async (accountId, agentId, at) => {
       try {
         await update(

@@ -23,6 +23,8 @@ export interface AgentStore {
    * (the agent's) is newer than the last heartbeat accepted; false for a replay or a removed agent.
    */
   markSeen(accountId: string, agentId: string, heartbeat: { claimedAt: string; receivedAt: string }): Promise<boolean>;
+  /** Records that the agent did not take a request in time (liveness.ts): it counts as offline until its next heartbeat. */
+  markUnresponsive(accountId: string, agentId: string, at: string): Promise<void>;
   /** Accepts a session challenge only if it is newer than the last accepted one. */
   acceptSession(accountId: string, agentId: string, at: string): Promise<boolean>;
   removeAgent(accountId: string, agentId: string, at: string): Promise<Agent | undefined>;

@@ -114,6 +114,45 @@ describe('local Step Functions: task tokens', () => {
     await expect(sfn.send(new SendTaskSuccessCommand({ taskToken: token, output: '{}' }))).rejects.toBeInstanceOf(TaskTimedOut);
   });
 
+  it('HeartbeatSecondsPath: a wait nobody heartbeats fails with States.HeartbeatTimeout (which a Catch takes); heartbeats keep it alive', { timeout: 30_000 }, async () => {
+    // Prepare: a wait whose heartbeat interval comes from the input, as RequestGrant's does.
+    const definition = {
+      StartAt: 'AskSomeone',
+      States: {
+        AskSomeone: {
+          Type: 'Task',
+          Resource: 'arn:aws:states:::sqs:sendMessage.waitForTaskToken',
+          Parameters: { QueueUrl: queueUrl, MessageBody: { 'question.$': '$.question', 'token.$': '$$.Task.Token' } },
+          TimeoutSeconds: 30,
+          HeartbeatSecondsPath: '$.heartbeatSeconds',
+          Catch: [{ ErrorEquals: ['States.HeartbeatTimeout'], ResultPath: '$.caught', Next: 'Silent' }],
+          End: true,
+        },
+        Silent: { Type: 'Pass', Parameters: { 'silent.$': '$.caught.Error' }, End: true },
+      },
+    };
+    const { stateMachineArn } = await sfn.send(new CreateStateMachineCommand({ name: `beat-${randomUUID()}`, definition: JSON.stringify(definition), roleArn: 'arn:aws:iam::000000000000:role/x' }));
+    const start = async () => {
+      const question = randomUUID();
+      const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn, input: JSON.stringify({ question, heartbeatSeconds: 1 }) }));
+      return { executionArn: executionArn!, token: await nextToken(question) };
+    };
+
+    // Act / Assess 1: silence.
+    const silent = await start();
+    expect(JSON.parse((await settled(silent.executionArn)).output!)).toEqual({ silent: 'States.HeartbeatTimeout' });
+    await expect(sfn.send(new SendTaskHeartbeatCommand({ taskToken: silent.token }))).rejects.toBeInstanceOf(TaskTimedOut);
+
+    // Act / Assess 2: heartbeats every 400 ms for three intervals, then the answer.
+    const alive = await start();
+    for (let i = 0; i < 8; i += 1) {
+      await sfn.send(new SendTaskHeartbeatCommand({ taskToken: alive.token }));
+      await new Promise((resolve) => setTimeout(resolve, 400));
+    }
+    await sfn.send(new SendTaskSuccessCommand({ taskToken: alive.token, output: JSON.stringify({ answer: 'still here' }) }));
+    expect(JSON.parse((await settled(alive.executionArn)).output!)).toEqual({ answer: 'still here' });
+  });
+
   it('refuses a token it never issued', async () => {
     await expect(sfn.send(new SendTaskSuccessCommand({ taskToken: 'forged', output: '{}' }))).rejects.toBeInstanceOf(InvalidToken);
   });

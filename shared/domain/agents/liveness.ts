@@ -8,10 +8,18 @@
 /** How far a heartbeat's own time may be from the backend's receipt time. */
 export const HEARTBEAT_SKEW_SECONDS = 60;
 
-export type Seen = { lastSeenAt?: string | undefined; removedAt?: string | undefined };
+export type Seen = { lastSeenAt?: string | undefined; removedAt?: string | undefined; unresponsiveSince?: string | undefined };
 
+/**
+ * Online: not removed, heard from within the window, and not found unresponsive since (it did not
+ * take a request in time): a key server that died is passed over by one request, not by every
+ * request until its heartbeats are old. Its next heartbeat, if it is alive, makes it online again.
+ */
 export const isOnline = (agent: Seen, now: Date, onlineSeconds: number) =>
-  !agent.removedAt && !!agent.lastSeenAt && Date.parse(agent.lastSeenAt) >= now.getTime() - onlineSeconds * 1000;
+  !agent.removedAt &&
+  !!agent.lastSeenAt &&
+  Date.parse(agent.lastSeenAt) >= now.getTime() - onlineSeconds * 1000 &&
+  !(agent.unresponsiveSince && agent.unresponsiveSince >= agent.lastSeenAt);
 
 export type HeartbeatVerdict = { accept: true } | { accept: false; reason: 'Stale' | 'Replayed' };
 

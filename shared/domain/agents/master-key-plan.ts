@@ -65,7 +65,8 @@ export type PlanInput = {
   newRequestId: () => string;
 };
 
-export type Abandoned = { job: MasterJob; reason: string };
+/** A request given up on; `unresponsive` when the key server never took it (it counts as offline until its next heartbeat). */
+export type Abandoned = { job: MasterJob; reason: string; unresponsive?: boolean };
 
 export type Plan = {
   /** The state to write (revision unchanged: the writer bumps it). */
@@ -102,8 +103,8 @@ export const planMasterKeyWork = (input: PlanInput): Plan => {
   // 1. Follow up the requests out.
   const jobs: MasterJob[] = [];
   const abandon: Abandoned[] = [];
-  const giveUp = (job: MasterJob, reason: string) => {
-    abandon.push({ job, reason });
+  const giveUp = (job: MasterJob, reason: string, unresponsive = false) => {
+    abandon.push({ job, reason, ...(unresponsive ? { unresponsive } : {}) });
     passOver(purposeOf(job), job.agentId);
   };
   for (const job of state.jobs) {
@@ -127,7 +128,7 @@ export const planMasterKeyWork = (input: PlanInput): Plan => {
     }
     const ackedAt = progress?.acknowledgedAt;
     if (!ackedAt && now.getTime() - Date.parse(job.sentAt) > settings.ackSeconds * 1000) {
-      giveUp(job, `NotAcknowledged: key server ${job.agentId} did not take the request within ${settings.ackSeconds} s`);
+      giveUp(job, `NotAcknowledged: key server ${job.agentId} did not take the request within ${settings.ackSeconds} s`, true);
       continue;
     }
     if (ackedAt && now.getTime() - Date.parse(ackedAt) > settings.answerSeconds * 1000) {

@@ -145,7 +145,8 @@ export const makeMasterKeys = ({ agents, keys, queues, releases, audit, clock, s
       if (!plan.changed && state === read) return { ...plan, unsent: [] };
       if (!(await agents.putMasterKeyState(accountId, plan.state, read.revision))) continue;
       const at = now.toISOString();
-      for (const { job, reason } of plan.abandon) {
+      for (const { job, reason, unresponsive } of plan.abandon) {
+        if (unresponsive) await agents.markUnresponsive(accountId, job.agentId, at);
         await audited({ accountId, requestId: job.requestId, type: job.kind === 'create' ? 'create-master-key' : 'share-master-key', agentId: job.agentId }, 'failed', at, reason);
       }
       const byId = new Map(keyServers.map((k) => [k.agentId, k]));
@@ -236,6 +237,10 @@ export const makeMasterKeys = ({ agents, keys, queues, releases, audit, clock, s
         wrappedReleaseKey,
       };
       const replaced = await releases.recordSealRequest(accountId, releaseId, { requestId: request.requestId, agentId, sentAt: request.sentAt });
+      // The pusher moved on from a key server that never took its request: passed over from now on.
+      if (replaced && !replaced.acknowledgedAt && Date.parse(request.sentAt) - Date.parse(replaced.sentAt) >= settings.ackSeconds * 1000) {
+        await agents.markUnresponsive(accountId, replaced.agentId, request.sentAt);
+      }
       if (replaced) await audited({ accountId, requestId: replaced.requestId, type: 'rewrap-release-key', agentId: replaced.agentId }, 'failed', request.sentAt, `Superseded: the pusher asked key server ${agentId} instead`);
       await send(holder.agent, request, { releaseId });
       return { ...release, sealRequest: { requestId: request.requestId, agentId, sentAt: request.sentAt } };

@@ -16,6 +16,8 @@ export type Agent = {
   lastSeenAt?: string;
   /** The time the agent wrote into the last heartbeat accepted: an older or equal one is a replay. */
   lastHeartbeatAt?: string;
+  /** When it last failed to take a request in time: offline until a heartbeat newer than this (liveness.ts). */
+  unresponsiveSince?: string;
   /** The newest session challenge accepted: an older one is a replay. */
   lastSessionAt?: string;
   removedAt?: string;

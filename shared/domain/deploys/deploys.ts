@@ -18,7 +18,7 @@ type Deps = {
   deployments: Pick<DeploymentStore, 'get' | 'markDeployStarted'>;
   directory: Pick<DirectoryStore, 'getEnvironment' | 'getUser'>;
   releases: Pick<ReleaseStore, 'getRelease'>;
-  agents: Pick<AgentStore, 'agentsWithRole' | 'getAgent' | 'putRequest' | 'closeRequest'>;
+  agents: Pick<AgentStore, 'agentsWithRole' | 'getAgent' | 'putRequest' | 'closeRequest' | 'markUnresponsive'>;
   keys: Pick<KeyStore, 'getWrappedReleaseKey'>;
   masterKeys: Pick<MasterKeys, 'onlineHolders'>;
   queues: Pick<AgentQueues, 'send'>;
@@ -152,6 +152,10 @@ export const makeDeploys = (deps: Deps) => {
       const { deployment, release, manifestSigner } = await load(input);
       const wrapped = await keys.getWrappedReleaseKey(input.accountId, deployment.releaseId);
       if (!wrapped) throw new Error(`Release ${deployment.releaseId} has no sealed key`);
+      // The key server asked last did not take the request, or did not answer in time: passed
+      // over by the next requests too, until its next heartbeat.
+      const previous = input.askNext ? input.keyServers[parked.attempts - 1] : undefined;
+      if (previous) await agents.markUnresponsive(input.accountId, previous, clock.now().toISOString());
       for (;;) {
         const requestId = newRequestId();
         const attempt = await runs.nextGrantAttempt(input.accountId, input.deploymentId, requestId);

@@ -16,6 +16,13 @@ describe('liveness on the backend clock', () => {
     expect(isOnline({}, new Date(T), 30)).toBe(false);
   });
 
+  it('a key server found unresponsive (it did not take a request in time) is offline until a heartbeat newer than that', () => {
+    const seen = at(T - 1000);
+    expect(isOnline({ lastSeenAt: seen, unresponsiveSince: at(T - 500) }, new Date(T), 30)).toBe(false);
+    expect(isOnline({ lastSeenAt: at(T - 100), unresponsiveSince: at(T - 500) }, new Date(T), 30)).toBe(true);
+    expect(isOnline({ lastSeenAt: seen, unresponsiveSince: seen }, new Date(T), 30)).toBe(false);
+  });
+
   it('counts a heartbeat only if its own time is near the receipt time and newer than the last one counted', () => {
     fc.assert(
       fc.property(fc.integer({ min: -600_000, max: 600_000 }), fc.option(fc.integer({ min: -600_000, max: 600_000 })), (offset, lastOffset) => {

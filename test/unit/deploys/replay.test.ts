@@ -35,6 +35,7 @@ const setup = (options: { encrypted: boolean; online?: string[] }) => {
       putRequest: async (record: AgentRequestRecord) => void records.push(record),
       closeRequest: async () => true,
       getAgent: async (_a: string, agentId: string) => agent(agentId, 'keyserver'),
+      markUnresponsive: async () => {},
     },
     queues: { send: async (queueUrl: string, body: never) => void sent.push({ queueUrl, body }) },
     objects: { presignGet: async () => 'https://bucket/object?signed' },

@@ -90,8 +90,11 @@ describe('target reports', () => {
 
 describe('the grant request and its fallback', () => {
   const setup = (online: string[]) => {
-    const sent: { queueUrl: string; body: { type: string; targets: unknown[] } }[] = [];
+    const sent: { queueUrl: string; body: { type: string; requestId: string; targets: unknown[] } }[] = [];
     const resumed: unknown[] = [];
+    const unresponsive: string[] = [];
+    const heartbeats: string[] = [];
+    const runs = memoryRuns();
     const agent = (agentId: string, role: 'keyserver' | 'target', environments: string[] = []) =>
       ({ accountId: 'acc', agentId, role, environments, queueUrl: `q-${agentId}`, encryptionKey: 'e', signingKey: 's', proof: {} }) as never;
     const deploys = makeDeploys({
@@ -102,25 +105,50 @@ describe('the grant request and its fallback', () => {
       masterKeys: {
         onlineHolders: async () => online.map((agentId) => ({ agent: agent(agentId, 'keyserver'), wrap: {}, copy: async () => ({ wrappedMaster: `copy-${agentId}` }) })),
       },
-      agents: { agentsWithRole: async (_a: string, role: string) => (role === 'target' ? [agent('t1', 'target', ['env']), agent('t2', 'target', ['other'])] : []), putRequest: async () => {} },
+      agents: {
+        agentsWithRole: async (_a: string, role: string) => (role === 'target' ? [agent('t1', 'target', ['env']), agent('t2', 'target', ['other'])] : []),
+        putRequest: async () => {},
+        markUnresponsive: async (_a: string, agentId: string) => void unresponsive.push(agentId),
+      },
       queues: { send: async (queueUrl: string, body: never) => void sent.push({ queueUrl, body }) },
-      runs: memoryRuns(),
-      workflow: { resume: async (token: string, output: unknown) => void resumed.push({ token, output }) },
+      runs,
+      workflow: {
+        resume: async (token: string, output: unknown) => void resumed.push({ token, output }),
+        heartbeat: async (token: string) => void heartbeats.push(token),
+      },
       clock: { now: () => new Date('2026-11-30T12:00:00Z') },
       settings: { grantTimeoutSeconds: 30, ackTimeoutSeconds: 5, targetTimeoutSeconds: 60 },
     } as never);
-    return { deploys, sent, resumed };
+    return { deploys, sent, resumed, unresponsive, heartbeats, runs };
   };
   const ref = { accountId: 'acc', deploymentId: 'dep', taskToken: 'tok', askNext: true };
 
-  it('asks the key servers one after the other, one request each time, naming the environment’s targets only', async () => {
+  it('asks the key servers one after the other, one request each time, naming the environment’s targets only; one passed over counts as offline until its next heartbeat', async () => {
     const s = setup(['k1', 'k2']);
     expect(await s.deploys.requestGrant({ ...ref, keyServers: ['k1', 'k2'] })).toEqual({ asked: 'k1', attempt: 1 });
+    expect(s.unresponsive).toEqual([]);
     expect(await s.deploys.requestGrant({ ...ref, keyServers: ['k1', 'k2'] })).toEqual({ asked: 'k2', attempt: 2 });
+    expect(s.unresponsive).toEqual(['k1']);
     expect(s.sent.map((m) => [m.queueUrl, m.body.type, m.body.targets.length])).toEqual([
       ['q-k1', 'issue-deployment-grant', 1],
       ['q-k2', 'issue-deployment-grant', 1],
     ]);
+  });
+
+  it('an acknowledgement of the grant request sent last keeps the grant wait alive; one of an earlier request does not', async () => {
+    const s = setup(['k1', 'k2']);
+    await s.deploys.requestGrant({ ...ref, keyServers: ['k1', 'k2'] });
+    const first = s.sent[0]!.body.requestId as string;
+    await s.runs.putTargetRequest('acc', first, { deploymentId: 'dep', agentId: 'k1', purpose: 'grant' });
+    const record = (requestId: string, agentId: string) => ({ accountId: 'acc', requestId, agentId, type: 'deploy', state: 'pending' }) as never;
+    await s.deploys.onGrantAcknowledged(record(first, 'k1'));
+    expect(s.heartbeats).toEqual(['tok']);
+    await s.deploys.requestGrant({ ...ref, taskToken: 'tok2', keyServers: ['k1', 'k2'] });
+    await s.deploys.onGrantAcknowledged(record(first, 'k1'));
+    expect(s.heartbeats).toEqual(['tok']);
+    const second = s.sent[1]!.body.requestId as string;
+    await s.deploys.onGrantAcknowledged(record(second, 'k2'));
+    expect(s.heartbeats).toEqual(['tok', 'tok2']);
   });
 
   it('skips a key server gone offline since the plan, and ends the wait saying so when none is left', async () => {
