@@ -44,7 +44,7 @@ export const keyServerFailover = async (): Promise<string> => {
     return (Items as { type: string; agentId: string; createdAt: string }[]).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   };
   const results: Record<'alive' | 'dead', Sample[]> = { alive: [], dead: [] };
-  let load = '';
+  let load: string | undefined;
   try {
     const setup = await secureDeploymentSetup(stack.endpoints, { releaseBytes: 2 ** 20, say: (line) => console.log(line) });
     try {
@@ -96,7 +96,7 @@ export const keyServerFailover = async (): Promise<string> => {
   return [
     '## Push and deploy with a dead key server still listed online',
     '',
-    `Machine: ${load}. ${RUNS} rounds each, in the same run.`,
+    `Machine: ${load ?? machineLine()}. ${RUNS} rounds each, in the same run.`,
     '',
     `Two key servers and one target as \`latchkey-agent run\` processes; each round pushes a 1 MiB secure release with the CLI and deploys it to \`prod\` (no approval). Then one key server is killed (SIGKILL) and stays listed online for the rest of the run (AGENT_ONLINE_SECONDS=3600 here: the worst case of the online window). A key server acknowledges a request as it takes it; the pusher and the workflow pass over one that has not within ${ACK_SECONDS} s (AGENT_ACK_SECONDS) and ask the next, and from then on it counts as offline until its next heartbeat (which a dead one never sends): only the first request after a death can pay the acknowledgement time, and only when the dead key server happens to be asked first (the choice is random). The last column keeps those rounds. Times in ms.`,
     '',
