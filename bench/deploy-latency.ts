@@ -7,13 +7,12 @@
  * started and progress, release decrypted and installed, request answered) and the deployment's
  * history. Writes bench/reports/deploy-latency.md.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { AgentLogLine } from '#local/demo/agent-process.ts';
-import { LOCAL_CREDENTIALS, startLocalStack } from '#local/stack.ts';
+import { startLocalStack } from '#local/stack.ts';
 import { apiClient, expectStatus } from './support/api-client.ts';
 import { isMain, machineLine, ms, publish, table, type BenchModule } from './support/report.ts';
 import { secureDeploymentSetup, type SecureSetup } from './support/secure-deployment.ts';
+import { requestRecords, type RequestRecord } from './support/request-records.ts';
 import { median } from './support/stats.ts';
 import { poll } from './support/workflow.ts';
 
@@ -38,8 +37,6 @@ const PARTS = [
   ['backend: reply queue and workflow until Succeeded', 'installed', 'succeeded'],
 ] as const;
 type Instant = (typeof PARTS)[number][1 | 2];
-
-type RequestRecord = { requestId: string; agentId: string; createdAt: string };
 
 const timeOf = (line: AgentLogLine | undefined, what: string): number => {
   if (!line?.time) throw new Error(`no agent log line for ${what}`);
@@ -93,20 +90,7 @@ export const deployLatency = async (): Promise<string> => {
   process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const stack = await startLocalStack({ port: 0 });
-  const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({ region: stack.endpoints.region, endpoint: stack.endpoints.dynamodb, credentials: LOCAL_CREDENTIALS }));
-  // The backend writes a request record just before it sends the request to an agent (functions/adapters/dynamo-agent-store.ts).
-  const requestsOf = async (accountId: string, since: string) => {
-    const { Items = [] } = await dynamo.send(
-      new QueryCommand({
-        TableName: stack.env.DIRECTORY_TABLE!,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        FilterExpression: 'createdAt >= :since',
-        ExpressionAttributeValues: { ':pk': `ACCOUNT#${accountId}`, ':prefix': 'REQUEST#', ':since': since },
-        ConsistentRead: true,
-      }),
-    );
-    return (Items as RequestRecord[]).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
-  };
+  const requestsOf = requestRecords(stack.endpoints, stack.env.DIRECTORY_TABLE!);
   const results: { label: string; runs: Awaited<ReturnType<typeof timedDeployment>>[]; load: string }[] = [];
   try {
     for (const size of SIZES.filter((s) => s.runs > 0)) {

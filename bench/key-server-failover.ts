@@ -9,11 +9,10 @@
  * which the dead one was asked first (those pay the acknowledgement timeout). Writes
  * bench/reports/key-server-failover.md.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { LOCAL_CREDENTIALS, startLocalStack } from '#local/stack.ts';
+import { startLocalStack } from '#local/stack.ts';
 import { apiClient, expectStatus } from './support/api-client.ts';
 import { isMain, machineLine, ms, publish, table, type BenchModule } from './support/report.ts';
+import { requestRecords } from './support/request-records.ts';
 import { secureDeploymentSetup } from './support/secure-deployment.ts';
 import { median } from './support/stats.ts';
 import { poll } from './support/workflow.ts';
@@ -29,20 +28,8 @@ export const keyServerFailover = async (): Promise<string> => {
   process.env.AGENT_ONLINE_SECONDS = '3600';
   process.env.AGENT_ACK_SECONDS = String(ACK_SECONDS);
   const stack = await startLocalStack({ port: 0 });
-  const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({ region: stack.endpoints.region, endpoint: stack.endpoints.dynamodb, credentials: LOCAL_CREDENTIALS }));
-  /** The requests sent to agents since `since`, oldest first (the backend records each before sending it). */
-  const requestsSince = async (accountId: string, since: number) => {
-    const { Items = [] } = await dynamo.send(
-      new QueryCommand({
-        TableName: stack.env.DIRECTORY_TABLE!,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        FilterExpression: 'createdAt >= :since',
-        ExpressionAttributeValues: { ':pk': `ACCOUNT#${accountId}`, ':prefix': 'REQUEST#', ':since': new Date(since).toISOString() },
-        ConsistentRead: true,
-      }),
-    );
-    return (Items as { type: string; agentId: string; createdAt: string }[]).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
-  };
+  const requests = requestRecords(stack.endpoints, stack.env.DIRECTORY_TABLE!);
+  const requestsSince = (accountId: string, since: number) => requests(accountId, new Date(since).toISOString());
   const results: Record<'alive' | 'dead', Sample[]> = { alive: [], dead: [] };
   let load: string | undefined;
   try {

@@ -90,7 +90,7 @@ const world = () => {
     },
     tick,
     plan,
-    enrol: () => servers.push({ agentId: `agt_${String(servers.length + 1).padStart(32, '0')}`, alive: true, removed: false }),
+    enrol: (n = 1) => Array.from({ length: n }, () => servers.push({ agentId: `agt_${String(servers.length + 1).padStart(32, '0')}`, alive: true, removed: false })),
     kill: (i: number) => {
       const live = servers.filter((s) => s.alive && !s.removed);
       if (live.length) live[i % live.length]!.alive = false;
@@ -102,6 +102,13 @@ const world = () => {
       server.removed = true;
       server.alive = false;
       state = { ...state, retiredThrough: Math.max(state.retiredThrough, state.highestAsked, ...wraps.map((w) => w.version)) };
+    },
+    /** `seconds` of heartbeats, one plan run each second. */
+    run: (seconds: number) => {
+      for (let i = 0; i < seconds; i += 1) {
+        tick(1);
+        plan();
+      }
     },
     /** Plenty of quiet time: a few acknowledgement and online windows. */
     settle: () => {
@@ -173,12 +180,8 @@ describe('the master-key plan (the brief’s story, step by step)', () => {
   it('C enrolled right after B died (B still listed online) learns the key from A; the request to B is given up within the acknowledgement time', () => {
     // Prepare: A and B hold v1.
     const w = world();
-    w.enrol();
-    w.enrol();
-    w.tick(1);
-    w.plan();
-    w.tick(1);
-    w.plan();
+    w.enrol(2);
+    w.run(2);
     const [a, b] = w.servers;
     expect(w.wraps.map((x) => `${x.agentId === a!.agentId ? 'A' : 'B'}:v${x.version}`).sort()).toEqual(['A:v1', 'B:v1']);
 
@@ -186,10 +189,7 @@ describe('the master-key plan (the brief’s story, step by step)', () => {
     b!.alive = false;
     w.enrol();
     const c = w.servers[2]!;
-    for (let i = 0; i < 8; i += 1) {
-      w.tick(1);
-      w.plan();
-    }
+    w.run(8);
 
     // Assess: C holds v1 within seconds, whichever holder was asked first.
     expect(w.wraps).toContainEqual({ agentId: c.agentId, version: 1 });
@@ -198,33 +198,21 @@ describe('the master-key plan (the brief’s story, step by step)', () => {
 
   it('a lone survivor E (enrolled while C and D still looked online) makes the next version by itself once they are seen offline', () => {
     const w = world();
-    w.enrol();
-    w.enrol();
-    w.tick(1);
-    w.plan();
-    w.tick(1);
-    w.plan();
+    w.enrol(2);
+    w.run(2);
     w.kill(0);
     w.kill(0);
     w.enrol();
     const e = w.servers[2]!;
-    for (let i = 0; i < 30; i += 1) {
-      w.tick(1);
-      w.plan();
-    }
+    w.run(30);
     expect(w.wraps.filter((x) => x.agentId === e.agentId).map((x) => x.version)).toEqual([2]);
     expect(sealingVersion(w.state, w.wraps.map((x) => x.version))).toBe(2);
   });
 
   it('removing a key server retires every version it could hold: the next one is made without it', () => {
     const w = world();
-    w.enrol();
-    w.enrol();
-    w.enrol();
-    w.tick(1);
-    w.plan();
-    w.tick(1);
-    w.plan();
+    w.enrol(3);
+    w.run(2);
     const removed = w.servers[1]!;
     w.remove(1);
     expect(sealingVersion(w.state, w.wraps.map((x) => x.version))).toBeUndefined();
@@ -239,15 +227,11 @@ describe('the master-key plan (the brief’s story, step by step)', () => {
   it('key servers that refuse (a peer they cannot trust) are asked again only after a rest, not at every heartbeat', () => {
     // Prepare: two key servers that refuse every request, heartbeating every second for ten minutes.
     const w = world();
-    w.enrol();
-    w.enrol();
+    w.enrol(2);
     for (const server of w.servers) server.refuses = true;
 
     // Act
-    for (let i = 0; i < 600; i += 1) {
-      w.tick(1);
-      w.plan();
-    }
+    w.run(600);
 
     // Assess: each is asked about once per rest (answerSeconds), not 600 times.
     const asked = [...w.sent.values()].filter((r) => r.job.kind === 'create').length;
@@ -259,10 +243,7 @@ describe('the master-key plan (the brief’s story, step by step)', () => {
   it('one key server alone never makes the first version (a secure application needs two)', () => {
     const w = world();
     w.enrol();
-    for (let i = 0; i < 10; i += 1) {
-      w.tick(1);
-      w.plan();
-    }
+    w.run(10);
     expect(w.wraps).toEqual([]);
   });
 });
