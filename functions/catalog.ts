@@ -71,7 +71,8 @@ export const functions = {
   'enrol-agent': api('enrol-agent', { tables: { directory: 'RW', deployments: 'RW', wrappedKeys: 'RO' }, agentQueues: 'manage' }),
   'list-agents': api('list-agents', { tables: { directory: 'RO', deployments: 'RW', wrappedKeys: 'RO' } }),
   'remove-agent': api('remove-agent', { ...directoryWriter, agentQueues: 'manage' }),
-  'agent-session': api('agent-session', { tables: { directory: 'RW' }, queues: { agentReplies: 'send' }, agentQueues: 'send', agentCredentials: true }),
+  // The bucket binding names the releases bucket, whose origin the session tells agents (they download from nowhere else).
+  'agent-session': api('agent-session', { tables: { directory: 'RW' }, queues: { agentReplies: 'send' }, agentQueues: 'send', agentCredentials: true, buckets: { releases: 'read' } }),
   'seal-release': api('seal-release', { tables: { directory: 'RO', deployments: 'RW', wrappedKeys: 'RO' }, agentQueues: 'send' }),
   'get-release': api('get-release', directoryReader),
   'get-me': api('get-me', directoryReader),
