@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect, onTestFinished } from 'vitest';
+import { releaseUserDir } from './agents.ts';
 import type { Cli } from './deploy-agents.ts';
 
 type Release = { releaseId: string; appId: string; version: string; state: string; encrypted: boolean; masterVersion?: number };
@@ -52,9 +53,5 @@ export const push = async (cli: Cli, app: string, dir: string, version: string) 
   return JSON.parse(result.stdout) as Release;
 };
 
-/** A scratch directory standing in for a target machine's install location. */
-export const machineDir = async (name: string) => {
-  const dir = await mkdtemp(path.join(tmpdir(), `latchkey-${name}-`));
-  onTestFinished(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-};
+/** A scratch directory standing in for a target machine's install location, which the release user can write. */
+export const machineDir = (name: string) => releaseUserDir(name);
