@@ -48,7 +48,7 @@ describe('a target killed in the middle of an install', () => {
     const gate = await releaseUserDir('fault-gate');
     await cli.json(['envs', 'create', 'web', '--var', `GATE=${gate}`]);
     await cli.json(['apps', 'create', 'site']);
-    const v1 = await push(cli, 'site', await sourceDir({ 'index.html': '<h1>v1</h1>\n', 'latchkey.yml': 'install: echo v1 installed\n' }), '1.0.0');
+    const v1 = await push(cli, 'site', await sourceDir({ 'index.html': '<h1>v1</h1>\n', 'latchkey.yml': 'env:\n  GATE: unused\ninstall: echo v1 installed\n' }), '1.0.0');
     await push(cli, 'site', await sourceDir({ 'index.html': '<h1>v2</h1>\n', 'latchkey.yml': BLOCKING_INSTALL }), '2.0.0');
     const target = await startTarget(cli, 'tw', ['web']);
     const appDir = target.appDir(v1.appId);
