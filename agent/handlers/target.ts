@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { MAX_REPORT_OUTPUT } from '#shared/protocol/deploy-messages.ts';
 import type { Isolation } from '../isolation/release-user.ts';
 import { statePaths } from '../state.ts';
-import { installRelease } from '../target/install.ts';
+import { installRelease, readRelease } from '../target/install.ts';
 import { fetchPlainRelease, fetchSecureRelease, verifyPlainRequest, verifySecureRequest } from '../target/open-release.ts';
 import { appTree, releaseDirName } from '../target/release-tree.ts';
 import { requestExpired } from '../target/request-expiry.ts';
@@ -81,14 +81,14 @@ export const targetHandlers = (options: TargetOptions): HandlerSet => {
       if (request.secure) await fetchSecureRelease(request, manifest, archive, context, origin);
       else await fetchPlainRelease(request, manifest, archive, context, origin);
       log.debug(request.secure ? 'release decrypted' : 'release downloaded', ids);
+      const release = await readRelease(archive, request.variables);
       const scriptLog = await openScriptLog(scriptsLog, MAX_REPORT_OUTPUT, `deployment ${request.deploymentId}: ${info.appName} ${info.releaseVersion} to ${info.environmentName}`);
       try {
         const installed = await installRelease({
           isolation: options.isolation,
           tree: appTree(options.isolation.releasesDir, request.appId),
-          archive,
+          release,
           name: releaseDirName(now(), request.deploymentId),
-          variables: request.variables,
           info,
           keep: options.keep ?? 5,
           scriptTimeoutMs: options.scriptTimeoutMs ?? 600_000,

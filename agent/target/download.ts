@@ -79,11 +79,6 @@ export const openDownload = async (
     throw new RequestRefused('DownloadFailed', `the release could not be downloaded (${(error as Error).message})`);
   }
   if (!response.ok || !response.body) throw new RequestRefused('DownloadFailed', `the release download answered HTTP ${response.status}`);
-  const announced = Number(response.headers.get('content-length') ?? Number.NaN);
-  if (announced > size) {
-    await response.body.cancel();
-    throw tooLong(size);
-  }
   // pipeline, not pipe: a stream that fails (past the size) destroys the others with its error, which the reader sees.
   return pipelineStreams(Readable.fromWeb(response.body as never), stopAt(size), progressMeter(size, log, fields), () => {});
 };

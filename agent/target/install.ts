@@ -9,13 +9,24 @@ import { declaredVariables, scriptEnvironment, type ScriptFacts } from './script
 import type { ScriptLog } from './script-log.ts';
 import { runScript } from './scripts.ts';
 
+/**
+ * What the agent reads of a verified archive before anything of it runs or is written (DESIGN §6):
+ * latchkey.yml, from the archive in its own process, and the variables the scripts get: only
+ * those it declares, or a refusal naming the one it does not.
+ */
+export const readRelease = async (archive: string, variables: Record<string, string>) => {
+  const { entries, manifest: text } = await readArchive(archive);
+  const manifest = manifestOf(text);
+  return { archive, entries, manifest, variables: declaredVariables(manifest, variables) };
+};
+export type ReadRelease = Awaited<ReturnType<typeof readRelease>>;
+
 export type InstallOptions = {
   isolation: Isolation;
   tree: AppTree;
-  /** The verified plaintext archive (tar.gz), in the agent's private staging directory. */
-  archive: string;
+  /** The verified plaintext archive (in the agent's private staging directory), as read by readRelease. */
+  release: ReadRelease;
   name: string;
-  variables: Record<string, string>;
   info: Omit<ScriptFacts, 'releaseDir'>;
   keep: number;
   scriptTimeoutMs: number;
@@ -35,27 +46,23 @@ const manifestOf = (text: string | undefined): LatchkeyYml => {
 };
 
 /**
- * Installs a verified release archive (DESIGN §5, §6):
- *   1. read latchkey.yml from the archive, in the agent's process, writing nothing; check the
- *      environment sets only variables it declares;
- *   2. as the release user: unpack the archive (fed on stdin: that user cannot read the agent's
+ * Installs a verified release archive, once read (readRelease) (DESIGN §5, §6):
+ *   1. as the release user: unpack the archive (fed on stdin: that user cannot read the agent's
  *      staging) into a new release directory of the release tree, and wait for tar to exit; a
  *      refused archive fails here, at once;
- *   3. as the release user: delete what latchkey.yml does not include;
- *   4. run preInstall, install, postInstall there, as the release user, with an environment
+ *   2. as the release user: delete what latchkey.yml does not include;
+ *   3. run preInstall, install, postInstall there, as the release user, with an environment
  *      built from scratch (script-env.ts); their output goes to the local log;
- *   5. only if all succeed, switch `current` to it (one rename) and prune old releases.
+ *   4. only if all succeed, switch `current` to it (one rename) and prune old releases.
  * On any failure the new directory is removed (by the release user, once nothing of the release
  * runs any more) and `current` stays where it was. Every failure is a refusal: deterministic,
  * never retried.
  */
 export const installRelease = async (options: InstallOptions) => {
   const { isolation, tree, name, log } = options;
+  const { archive, entries, manifest, variables } = options.release;
   const dir = posix.join(tree.releases, name);
   const ops = releaseTree(isolation, options.scriptTimeoutMs, (text) => log.write(text));
-  const { entries, manifest: manifestText } = await readArchive(options.archive);
-  const manifest = manifestOf(manifestText);
-  const variables = declaredVariables(manifest, options.variables);
 
   await ops.prepare(tree);
   const previous = await ops.current(tree);
@@ -64,7 +71,7 @@ export const installRelease = async (options: InstallOptions) => {
   let created = false;
   try {
     log.write('--- unpacking\n');
-    const unpacked = await ops.extract(dir, createReadStream(options.archive));
+    const unpacked = await ops.extract(dir, createReadStream(archive));
     created = true;
     if (unpacked.code !== 0) {
       log.write(unpacked.stderr);
