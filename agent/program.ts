@@ -41,7 +41,11 @@ export const runAgent = async (argv: string[], deps: ProgramDeps): Promise<numbe
     .requiredOption('--endpoint <url>', 'Latchkey API endpoint')
     .requiredOption('--owner-key <key>', 'the account owner public key (base64url, 43 characters)')
     .option('--expect-fingerprint <hex>', 'refuse unless the owner key has this fingerprint')
-    .action((o: { state: string; endpoint: string; ownerKey: string; expectFingerprint?: string }) => init(o, deps.stdout));
+    .option('--release-user <name>', 'the Unix user release code runs as (never root, never this agent\'s user); needed to install releases')
+    .option('--releases <dir>', 'where releases are installed: a directory the release user owns, outside the state directory')
+    .action((o: { state: string; endpoint: string; ownerKey: string; expectFingerprint?: string; releaseUser?: string; releases?: string }) =>
+      init({ ...o, releasesDir: o.releases }, deps.stdout),
+    );
 
   program
     .command('enrol')
@@ -62,8 +66,9 @@ export const runAgent = async (argv: string[], deps: ProgramDeps): Promise<numbe
     .requiredOption('--state <dir>', 'state directory')
     .option('--once', 'one heartbeat and one poll, then exit')
     .option('--heartbeat-seconds <n>', 'override the heartbeat interval the backend asks for', positiveInt)
-    .action((o: { state: string; once?: boolean; heartbeatSeconds?: number }) =>
-      run({ state: o.state, once: Boolean(o.once), heartbeatSeconds: o.heartbeatSeconds }, { api, log: logger(), signal: deps.signal }),
+    .option('--script-timeout <seconds>', 'how long each latchkey.yml script may run before it is killed with its process group (default 600)', positiveInt)
+    .action((o: { state: string; once?: boolean; heartbeatSeconds?: number; scriptTimeout?: number }) =>
+      run({ state: o.state, once: Boolean(o.once), heartbeatSeconds: o.heartbeatSeconds, scriptTimeoutSeconds: o.scriptTimeout }, { api, log: logger(), signal: deps.signal }),
     );
 
   try {

@@ -18,6 +18,10 @@ export const statePaths = (dir: string) => ({
   state: join(dir, 'state.json'),
   journal: join(dir, 'journal.jsonl'),
   masters: join(dir, 'masters.json'),
+  /** Deploy scripts' output: stays on this machine, readable only by the agent (agent/target/script-log.ts). */
+  scriptsLog: join(dir, 'scripts.log'),
+  /** Releases being downloaded and decrypted; emptied after each deployment. */
+  staging: join(dir, 'staging'),
 });
 
 export const enrolmentState = z.strictObject({
@@ -33,11 +37,22 @@ export const enrolmentState = z.strictObject({
 });
 export type EnrolmentState = z.infer<typeof enrolmentState>;
 
+/**
+ * Who runs release code, and where (set at init, checked at init, enrol and run): needed by an
+ * agent whose enrolment names environments, which installs releases (agent/isolation/).
+ */
+export const installSettings = z.strictObject({
+  releaseUser: z.string().min(1).max(32),
+  /** The release tree's root, owned by the release user, outside the state directory. */
+  releasesDir: z.string().min(1).max(1024),
+});
+
 export const agentState = z.strictObject({
   v: z.literal(1),
   endpoint: z.string().url(),
   /** The owner's Ed25519 public key (base64url), pinned at init: the root of all trust. */
   ownerKey: publicKey32,
+  install: installSettings.optional(),
   enrolment: enrolmentState.optional(),
 });
 export type AgentState = z.infer<typeof agentState>;

@@ -73,7 +73,8 @@ export const functions = {
   'get-master-key': api('get-master-key', { tables: { directory: 'RO', deployments: 'RW', wrappedKeys: 'RO' } }),
   // Removing a key server asks another for the next master key version (master-keys.ts).
   'remove-agent': api('remove-agent', { tables: { directory: 'RW', deployments: 'RW', wrappedKeys: 'RO' }, agentQueues: 'manage' }),
-  'agent-session': api('agent-session', { tables: { directory: 'RW' }, queues: { agentReplies: 'send' }, agentQueues: 'send', agentCredentials: true }),
+  // The bucket binding names the releases bucket, whose origin the session tells agents (they download from nowhere else).
+  'agent-session': api('agent-session', { tables: { directory: 'RW' }, queues: { agentReplies: 'send' }, agentQueues: 'send', agentCredentials: true, buckets: { releases: 'read' } }),
   // Records the request it sends to the key server (directory table), and the seal on the release.
   'seal-release': api('seal-release', { tables: { directory: 'RW', deployments: 'RW', wrappedKeys: 'RO' }, agentQueues: 'send' }),
   'get-release': api('get-release', directoryReader),

@@ -3,6 +3,7 @@ import { agentIdFor, fromB64, keyFingerprint, parseEnrolmentToken, signBinding, 
 import type { AgentApi } from '../api.ts';
 import { StateError, TrustError, UsageError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { isolationFor } from '../isolation/check.ts';
 import { readState, statePaths, writeState } from '../state.ts';
 
 export interface EnrolOptions {
@@ -36,6 +37,8 @@ export const enrol = async (options: EnrolOptions, deps: { api: (endpoint: strin
       throw new TrustError('the enrolment the backend returned was not made for this token');
     }
     if (Date.parse(statement.expiresAt) <= now()) throw new StateError(`enrolment ${statement.enrolmentId} expired at ${statement.expiresAt}; ask the owner for a new token`);
+    // An enrolment naming environments makes this agent install releases: refused before anything is registered unless release code can run apart from it.
+    await isolationFor(state.install, statement, options.state);
 
     const signingKey = keys.signing.publicKey;
     const binding: AgentBinding = {

@@ -1,6 +1,8 @@
+import { resolve } from 'node:path';
 import { agentPublicKeys, generateAgentKeys, saveAgentKeys } from '#shared/crypto/index.ts';
 import { agentIdFor, fromB64, keyFingerprint, publicKey32 } from '#shared/protocol/trust.ts';
 import { TrustError, UsageError } from '../errors.ts';
+import { checkIsolation } from '../isolation/check.ts';
 import { createStateDir, writeState } from '../state.ts';
 
 export interface InitOptions {
@@ -9,6 +11,9 @@ export interface InitOptions {
   ownerKey: string;
   /** The fingerprint the owner read out, if the operator has it: checked, not trusted instead of the key. */
   expectFingerprint?: string | undefined;
+  /** Who runs release code, and where: needed by an agent that will install releases (a target, or a key server that also serves environments). */
+  releaseUser?: string | undefined;
+  releasesDir?: string | undefined;
 }
 
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -38,10 +43,19 @@ export const checkOwnerKey = (ownerKey: string) => {
   return ownerKey;
 };
 
+/** --release-user and --releases go together; the releases directory is kept as an absolute path. */
+const installSettingsOf = (options: InitOptions) => {
+  if (options.releaseUser === undefined && options.releasesDir === undefined) return undefined;
+  if (!options.releaseUser || !options.releasesDir) throw new UsageError('--release-user and --releases go together: who runs release code, and where');
+  return { releaseUser: options.releaseUser, releasesDir: resolve(options.releasesDir) };
+};
+
 /**
- * `init`: 1. check the inputs; 2. create the private state directory; 3. make the agent's two
- * key pairs there (0600, never overwritten); 4. pin the owner key; 5. print the fingerprint for
- * the operator to compare with the owner's, and the agent id.
+ * `init`: 1. check the inputs, and with --release-user that release code can run as that user
+ * apart from this agent (agent/isolation/check.ts), before anything is written; 2. create the
+ * private state directory; 3. make the agent's two key pairs there (0600, never overwritten);
+ * 4. pin the owner key (and keep the release settings); 5. print the fingerprint for the
+ * operator to compare with the owner's, and the agent id.
  */
 export const init = async (options: InitOptions, out: (text: string) => void) => {
   const endpoint = checkEndpoint(options.endpoint);
@@ -50,18 +64,23 @@ export const init = async (options: InitOptions, out: (text: string) => void) =>
   if (options.expectFingerprint !== undefined && options.expectFingerprint.replace(/:/g, '').toLowerCase() !== fingerprint) {
     throw new TrustError(`the owner key's fingerprint is ${fingerprint}, not the expected ${options.expectFingerprint}: nothing was written`);
   }
+  const install = installSettingsOf(options);
+  const isolation = install ? await checkIsolation(install, resolve(options.state)) : undefined;
 
   const paths = await createStateDir(options.state);
   const keys = generateAgentKeys();
   try {
     await saveAgentKeys(paths.keys, keys);
-    await writeState(options.state, { v: 1, endpoint, ownerKey });
+    await writeState(options.state, { v: 1, endpoint, ownerKey, ...(install ? { install } : {}) });
     const agentId = agentIdFor(agentPublicKeys(keys).signing);
     out(
       [
         `Agent initialised in ${options.state}`,
         `  agent id:               ${agentId}`,
         `  owner key fingerprint:  ${fingerprint}`,
+        isolation
+          ? `  release code runs as:   ${isolation.user.name} (uid ${isolation.user.uid}), in ${isolation.releasesDir}`
+          : '  release code:           none (no --release-user): this agent can only be a key server that installs nothing',
         'Compare the fingerprint with the one the account owner sees. If they differ, stop: this agent would trust someone else.',
         'Next: latchkey-agent enrol --state <dir> --token <enrolment token>',
         '',

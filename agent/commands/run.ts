@@ -1,9 +1,11 @@
+import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadAgentKeys } from '#shared/crypto/index.ts';
 import { fromB64, verifyAgentProof } from '#shared/protocol/trust.ts';
 import { ApiError, type AgentApi, type Session } from '../api.ts';
 import { TrustError } from '../errors.ts';
 import { handlersFor } from '../handlers/index.ts';
+import { isolationFor } from '../isolation/check.ts';
 import { openJournal } from '../journal.ts';
 import { errorFields, type Logger } from '../log.ts';
 import { openMasterPins } from '../master-pins.ts';
@@ -17,6 +19,8 @@ export interface RunOptions {
   state: string;
   once: boolean;
   heartbeatSeconds?: number | undefined;
+  /** How long each latchkey.yml script may run before it is killed with its process group. Default 10 minutes. */
+  scriptTimeoutSeconds?: number | undefined;
 }
 
 /**
@@ -37,15 +41,30 @@ const firstSession = async (sessions: SessionSource, options: RunOptions, log: L
 };
 
 /**
- * `run`: 1. load state and keys (refusing unsafe files); 2. open the journal and master pins;
- * 3. open a session; 4. poll, answer and heartbeat until SIGTERM/SIGINT (or once).
+ * `run`: 1. load state and keys (refusing unsafe files); an agent that installs releases checks
+ * that release code runs apart from it (agent/isolation/), or refuses to start, saying why;
+ * 2. open the journal and master pins; 3. open a session; 4. poll, answer and heartbeat until
+ * SIGTERM/SIGINT (or once).
  */
 export const run = async (options: RunOptions, deps: { api: (endpoint: string) => AgentApi; log: Logger; signal: AbortSignal }) => {
   const { log } = deps;
   const paths = statePaths(options.state);
   const state = requireEnrolled(await readState(options.state));
   const { enrolment } = state;
-  const handlers = handlersFor(enrolment.role, { stateDir: options.state, environments: enrolment.environments });
+  const isolation = await isolationFor(state.install, enrolment, resolve(options.state));
+  // Set once the session is open (below); the downloads a target makes are checked against it.
+  let sessionOrigin: () => Promise<string | undefined> = async () => undefined;
+  const handlers = handlersFor(
+    enrolment.role,
+    isolation && {
+      stateDir: options.state,
+      environments: enrolment.environments,
+      isolation,
+      releasesOrigin: () => sessionOrigin(),
+      ...(options.scriptTimeoutSeconds ? { scriptTimeoutMs: options.scriptTimeoutSeconds * 1000 } : {}),
+    },
+  );
+  if (isolation) log.info('release code runs as its own user', { releaseUser: isolation.user.name, uid: isolation.user.uid, releasesDir: isolation.releasesDir });
 
   const keys = await loadAgentKeys(paths.keys);
   const ownerKey = fromB64(state.ownerKey);
@@ -79,6 +98,7 @@ export const run = async (options: RunOptions, deps: { api: (endpoint: string) =
 
     const session = await firstSession(sessions, options, log, stop.signal);
     if (!session) return;
+    sessionOrigin = async () => (await sessions.current()).releasesOrigin;
     const queue = await createSqsQueue(sessions);
     const signer = { accountId: enrolment.accountId, agentId: enrolment.agentId, signingSeed: keys.signing.privateKey };
     const self = { accountId: enrolment.accountId, agentId: enrolment.agentId, role: enrolment.role, keys, ownerKey };

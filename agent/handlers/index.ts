@@ -6,9 +6,10 @@ import type { HandlerSet } from './types.ts';
 /**
  * Requests each agent answers, from its owner-signed enrolment: a key server answers the key
  * requests; a target installs releases for the environments it names. A key server whose
- * enrolment names environments is a target for them too (the seeds' key servers also deploy).
+ * enrolment names environments is a target for them too (the seeds' key servers also deploy),
+ * given the target options, which only an agent with release isolation in place has (run.ts).
  */
-export const handlersFor = (role: 'keyserver' | 'target', target?: Omit<TargetOptions, 'environments'> & { environments: readonly string[] }): HandlerSet => {
-  const installs = target && (role === 'target' || target.environments.length > 0) ? targetHandlers(target) : {};
+export const handlersFor = (role: 'keyserver' | 'target', target?: TargetOptions): HandlerSet => {
+  const installs = target && target.environments.length > 0 ? targetHandlers(target) : {};
   return role === 'keyserver' ? { ...keyServerHandlers, ...deployGrantHandlers, ...installs } : installs;
 };

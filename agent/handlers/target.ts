@@ -1,14 +1,24 @@
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { appLayout, emptyDir, prepareLayout, releaseDirName } from '../target/layout.ts';
-import { installRelease } from '../target/install.ts';
+import { MAX_REPORT_OUTPUT } from '#shared/protocol/deploy-messages.ts';
+import type { Isolation } from '../isolation/release-user.ts';
+import { statePaths } from '../state.ts';
+import { installRelease, readRelease } from '../target/install.ts';
 import { fetchPlainRelease, fetchSecureRelease, verifyPlainRequest, verifySecureRequest } from '../target/open-release.ts';
+import { appTree, releaseDirName } from '../target/release-tree.ts';
 import { requestExpired } from '../target/request-expiry.ts';
+import { refuseReservedVariables } from '../target/script-env.ts';
+import { openScriptLog } from '../target/script-log.ts';
 import { openUsedGrants, type UsedGrants } from '../target/used-grants.ts';
 import { RequestRefused, type Handler, type HandlerSet } from './types.ts';
 
 export type TargetOptions = {
-  /** The agent's state directory: releases are installed under it (target/layout.ts). */
+  /** The agent's state directory: used grants, the staging of downloads and the local scripts log. */
   stateDir: string;
+  /** Who runs release code and where its tree is (agent/isolation/): never the agent itself. */
+  isolation: Isolation;
+  /** The releases bucket's URL prefix, as the backend named it when the current session opened. */
+  releasesOrigin: () => Promise<string | undefined>;
   /** The environments the owner-signed enrolment names: the only ones this target serves. */
   environments: readonly string[];
   /** Release directories kept per application, the current one included. Default 5. */
@@ -18,14 +28,23 @@ export type TargetOptions = {
   now?: () => number;
 };
 
+/** Removes everything under `dir` (the agent's own staging) but keeps `dir` itself. */
+const emptyDir = async (dir: string) => {
+  for (const name of await readdir(dir)) await rm(join(dir, name), { recursive: true, force: true });
+};
+
 /**
- * The target role (DESIGN §5): install one release for one deployment, or refuse and say why.
+ * The target role (DESIGN §5, §6): install one release for one deployment, or refuse and say why.
  *   1. serve only environments the owner-signed enrolment names (a refusal is logged for audit),
- *      and only requests the backend still waits for (target/request-expiry.ts);
+ *      and only requests the backend still waits for (target/request-expiry.ts); refuse any
+ *      variable name that changes how programs load code (target/script-env.ts);
  *   2. verify the pusher's key (the owner vouched for it) and manifest; secure: key server and grant (it names this target) first;
  *   3. refuse a grant already used by another request (a replayed old deployment), else record it;
- *   4. download and verify (secure: decrypt) into staging; 5. install (target/install.ts);
- *   6. report the release now current and the tail of the scripts' output.
+ *   4. download (only from the releases origin, never past the manifest's size) and verify
+ *      (secure: decrypt) into the agent's private staging;
+ *   5. install as the release user (target/install.ts), its output in the local scripts log;
+ *   6. report the release now current, and the tail of the scripts' output only if the
+ *      environment opted in.
  */
 export const targetHandlers = (options: TargetOptions): HandlerSet => {
   const now = options.now ?? Date.now;
@@ -42,6 +61,7 @@ export const targetHandlers = (options: TargetOptions): HandlerSet => {
       log.warn('audit: expired deployment request refused', { ...ids, expiresAt: request.expiresAt });
       throw new RequestRefused('RequestExpired', `the request expired at ${request.expiresAt}: the backend no longer waits for it; nothing was installed`);
     }
+    refuseReservedVariables(request.variables);
     const manifest = request.secure ? verifySecureRequest(request, context, now()) : verifyPlainRequest(request, context);
     usedGrants ??= await openUsedGrants(join(options.stateDir, 'used-grants.json'), now);
     const earlier = usedGrants.usedByOther(request.deploymentId, request.requestId);
@@ -51,27 +71,37 @@ export const targetHandlers = (options: TargetOptions): HandlerSet => {
     }
     await usedGrants.use(request.deploymentId, request.requestId);
 
-    const layout = appLayout(options.stateDir, request.appId);
-    await prepareLayout(layout);
-    await emptyDir(layout.staging); // leftovers of a run that died: never installed
-    const archive = join(layout.staging, `${request.deploymentId}.tar.gz`);
+    const { staging, scriptsLog } = statePaths(options.stateDir);
+    await mkdir(staging, { recursive: true, mode: 0o700 });
+    await emptyDir(staging); // leftovers of a run that died: never installed
+    const archive = join(staging, `${request.deploymentId}.tar.gz`);
+    const origin = await options.releasesOrigin();
+    const info = { appName: request.appName, releaseVersion: request.releaseVersion, environmentName: request.environmentName, deploymentId: request.deploymentId };
     try {
-      if (request.secure) await fetchSecureRelease(request, manifest, archive, context);
-      else await fetchPlainRelease(request, manifest, archive, context);
+      if (request.secure) await fetchSecureRelease(request, manifest, archive, context, origin);
+      else await fetchPlainRelease(request, manifest, archive, context, origin);
       log.debug(request.secure ? 'release decrypted' : 'release downloaded', ids);
-      const installed = await installRelease({
-        layout,
-        archive,
-        name: releaseDirName(now(), request.deploymentId),
-        variables: request.variables,
-        info: { appName: request.appName, releaseVersion: request.releaseVersion, environmentName: request.environmentName, deploymentId: request.deploymentId },
-        keep: options.keep ?? 5,
-        scriptTimeoutMs: options.scriptTimeoutMs ?? 600_000,
-      });
-      log.info('release installed', { ...ids, current: installed.current, pruned: installed.pruned.length });
-      return { deploymentId: request.deploymentId, releaseId: request.releaseId, current: installed.current, output: installed.output };
+      const release = await readRelease(archive, request.variables);
+      const scriptLog = await openScriptLog(scriptsLog, MAX_REPORT_OUTPUT, `deployment ${request.deploymentId}: ${info.appName} ${info.releaseVersion} to ${info.environmentName}`);
+      try {
+        const installed = await installRelease({
+          isolation: options.isolation,
+          tree: appTree(options.isolation.releasesDir, request.appId),
+          release,
+          name: releaseDirName(now(), request.deploymentId),
+          info,
+          keep: options.keep ?? 5,
+          scriptTimeoutMs: options.scriptTimeoutMs ?? 600_000,
+          log: scriptLog,
+          reportOutput: request.reportOutput === true,
+        });
+        log.info('release installed', { ...ids, current: installed.current, pruned: installed.pruned.length });
+        return { deploymentId: request.deploymentId, releaseId: request.releaseId, current: installed.current, output: installed.output };
+      } finally {
+        await scriptLog.close();
+      }
     } finally {
-      await emptyDir(layout.staging);
+      await emptyDir(staging);
     }
   };
 

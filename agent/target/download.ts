@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { Readable, Transform } from 'node:stream';
+import { pipeline as pipelineStreams, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from '../log.ts';
 import { RequestRefused } from '../handlers/types.ts';
@@ -21,17 +21,66 @@ const progressMeter = (total: number, log: Logger, fields: Record<string, string
   });
 };
 
-/** The release object as a stream from its presigned URL, with progress; a refusal if it cannot be had. */
-export const openDownload = async (url: string, size: number, log: Logger, fields: Record<string, string>): Promise<Readable> => {
+/** Fails the stream at the first byte past `size`: a download never goes beyond what the manifest names. */
+const stopAt = (size: number) => {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      seen += chunk.byteLength;
+      if (seen > size) done(tooLong(size));
+      else done(null, chunk);
+    },
+  });
+};
+
+const tooLong = (size: number) =>
+  new RequestRefused('IntegrityCheckFailed', `the release file is refused: it is longer than the ${size} bytes its manifest names (the download was stopped there); nothing was installed`);
+
+/**
+ * Whether `url` is under `origin`, the releases bucket's URL prefix the backend named when this
+ * agent opened its session (scheme, host and port, and the bucket's path where buckets are
+ * addressed by path). Compared after URL parsing, which resolves `..` and percent-encoded dots.
+ */
+export const underOrigin = (url: string, origin: string) => {
+  let target: URL;
+  let allowed: URL;
+  try {
+    target = new URL(url);
+    allowed = new URL(origin);
+  } catch {
+    return false;
+  }
+  const base = allowed.pathname.endsWith('/') ? allowed.pathname : `${allowed.pathname}/`;
+  return target.protocol === allowed.protocol && target.host === allowed.host && !target.username && !target.password && target.pathname.startsWith(base);
+};
+
+/**
+ * The release object as a stream, at most `size` bytes, with progress; a refusal if it cannot be
+ * had. The URL must be under the releases origin this agent learned at session time: any other
+ * (the machine's own network, a metadata service) is refused before a connection is made, and
+ * redirects are not followed.
+ */
+export const openDownload = async (
+  url: string,
+  options: { origin: string | undefined; size: number; log: Logger; fields: Record<string, string> },
+): Promise<Readable> => {
+  const { origin, size, log, fields } = options;
+  if (!origin) throw new RequestRefused('DownloadRefused', 'the backend named no releases origin when this agent opened its session, so no download is allowed; nothing was installed');
+  if (!underOrigin(url, origin)) {
+    const shown = URL.canParse(url) ? new URL(url).origin : 'a malformed URL';
+    log.warn('audit: release download refused, not at the releases origin', { ...fields, origin });
+    throw new RequestRefused('DownloadRefused', `the release URL names ${shown}, not the releases bucket ${origin} this agent learned at session time; nothing was downloaded or installed`);
+  }
   let response: Response;
   log.debug('download started', { ...fields, total: size });
   try {
-    response = await fetch(url);
+    response = await fetch(url, { redirect: 'error' });
   } catch (error) {
     throw new RequestRefused('DownloadFailed', `the release could not be downloaded (${(error as Error).message})`);
   }
   if (!response.ok || !response.body) throw new RequestRefused('DownloadFailed', `the release download answered HTTP ${response.status}`);
-  return Readable.fromWeb(response.body as never).pipe(progressMeter(size, log, fields));
+  // pipeline, not pipe: a stream that fails (past the size) destroys the others with its error, which the reader sees.
+  return pipelineStreams(Readable.fromWeb(response.body as never), stopAt(size), progressMeter(size, log, fields), () => {});
 };
 
 /** A plain release: written to `path` while hashed; the caller compares the digest with the manifest. */

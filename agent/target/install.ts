@@ -1,81 +1,96 @@
-import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { extract } from 'tar';
-import { MAX_REPORT_OUTPUT } from '#shared/protocol/deploy-messages.ts';
+import { createReadStream } from 'node:fs';
+import { posix } from 'node:path';
 import { RequestRefused } from '../handlers/types.ts';
-import { currentRelease, exists, keepIncluded, pruneReleases, switchCurrent, type AppLayout } from './layout.ts';
-import { MANIFEST_FILE, ManifestError, parseLatchkeyYml, scriptVariables, type LatchkeyYml } from './latchkey-yml.ts';
-import { baseScriptEnv, OutputTail, runScript } from './scripts.ts';
+import type { Isolation } from '../isolation/release-user.ts';
+import { excludedPaths, readArchive } from './archive.ts';
+import { ManifestError, parseLatchkeyYml, type LatchkeyYml } from './latchkey-yml.ts';
+import { releaseTree, statusOf, type AppTree } from './release-tree.ts';
+import { declaredVariables, scriptEnvironment, type ScriptFacts } from './script-env.ts';
+import type { ScriptLog } from './script-log.ts';
+import { runScript } from './scripts.ts';
+
+/**
+ * What the agent reads of a verified archive before anything of it runs or is written (DESIGN §6):
+ * latchkey.yml, from the archive in its own process, and the variables the scripts get: only
+ * those it declares, or a refusal naming the one it does not.
+ */
+export const readRelease = async (archive: string, variables: Record<string, string>) => {
+  const { entries, manifest: text } = await readArchive(archive);
+  const manifest = manifestOf(text);
+  return { archive, entries, manifest, variables: declaredVariables(manifest, variables) };
+};
+export type ReadRelease = Awaited<ReturnType<typeof readRelease>>;
 
 export type InstallOptions = {
-  layout: AppLayout;
-  /** The plaintext archive (tar.gz), removed here whatever happens. */
-  archive: string;
+  isolation: Isolation;
+  tree: AppTree;
+  /** The verified plaintext archive (in the agent's private staging directory), as read by readRelease. */
+  release: ReadRelease;
   name: string;
-  variables: Record<string, string>;
-  info: { appName: string; releaseVersion: string; environmentName: string; deploymentId: string };
+  info: Omit<ScriptFacts, 'releaseDir'>;
   keep: number;
   scriptTimeoutMs: number;
+  /** The local log of release code's output; its tail goes into a report only when `reportOutput`. */
+  log: ScriptLog;
+  reportOutput: boolean;
 };
 
-const readManifest = async (dir: string): Promise<LatchkeyYml> => {
-  const path = join(dir, MANIFEST_FILE);
-  if (!(await exists(path))) return { env: {} };
+const manifestOf = (text: string | undefined): LatchkeyYml => {
+  if (text === undefined) return { env: {} };
   try {
-    return parseLatchkeyYml(await readFile(path, 'utf8'));
+    return parseLatchkeyYml(text);
   } catch (error) {
-    if (error instanceof ManifestError) throw new RequestRefused('ManifestInvalid', error.message);
+    if (error instanceof ManifestError) throw new RequestRefused('ManifestInvalid', `${error.message}; nothing was installed`);
     throw error;
   }
 };
 
 /**
- * Installs a verified release archive (DESIGN §5):
- *   1. unpack it into a new release directory (private), and delete the archive;
- *   2. read latchkey.yml; keep only the files it includes;
- *   3. run preInstall, install, postInstall there, with the environment's variables over the
- *      manifest's defaults;
+ * Installs a verified release archive, once read (readRelease) (DESIGN §5, §6):
+ *   1. as the release user: unpack the archive (fed on stdin: that user cannot read the agent's
+ *      staging) into a new release directory of the release tree, and wait for tar to exit; a
+ *      refused archive fails here, at once;
+ *   2. as the release user: delete what latchkey.yml does not include;
+ *   3. run preInstall, install, postInstall there, as the release user, with an environment
+ *      built from scratch (script-env.ts); their output goes to the local log;
  *   4. only if all succeed, switch `current` to it (one rename) and prune old releases.
- * On any failure the new directory is removed and `current` stays where it was.
+ * On any failure the new directory is removed (by the release user, once nothing of the release
+ * runs any more) and `current` stays where it was. Every failure is a refusal: deterministic,
+ * never retried.
  */
 export const installRelease = async (options: InstallOptions) => {
-  const { layout, name } = options;
-  const dir = join(layout.releases, name);
-  const output = new OutputTail(MAX_REPORT_OUTPUT);
-  const previous = await currentRelease(layout);
+  const { isolation, tree, name, log } = options;
+  const { archive, entries, manifest, variables } = options.release;
+  const dir = posix.join(tree.releases, name);
+  const ops = releaseTree(isolation, options.scriptTimeoutMs, (text) => log.write(text));
+
+  await ops.prepare(tree);
+  const previous = await ops.current(tree);
   const stillCurrent = previous ? `current still points to ${previous}` : 'nothing is current';
+  const output = () => (options.reportOutput ? `. Output:\n${log.tail()}` : "; the output is in the agent's local scripts log");
+  let created = false;
   try {
-    try {
-      await mkdir(dir, { mode: 0o700 });
-      await extract({ file: options.archive, cwd: dir, strict: true, preservePaths: false });
-    } catch (error) {
-      if (error instanceof RequestRefused) throw error;
-      throw new RequestRefused('UnpackFailed', `the release archive could not be unpacked (${(error as Error).message}); ${stillCurrent}`);
-    } finally {
-      await rm(options.archive, { force: true });
+    log.write('--- unpacking\n');
+    const unpacked = await ops.extract(dir, createReadStream(archive));
+    created = true;
+    if (unpacked.code !== 0) {
+      log.write(unpacked.stderr);
+      throw new RequestRefused('UnpackFailed', `the release archive is refused: unpacking it ${statusOf(unpacked)}; nothing was installed, ${stillCurrent}${output()}`);
     }
-    await chmod(dir, 0o700);
-    const manifest = await readManifest(dir);
-    if (manifest.include) await keepIncluded(dir, manifest.include);
-    const env = baseScriptEnv({
-      ...scriptVariables(manifest, options.variables),
-      LATCHKEY_APP: options.info.appName,
-      LATCHKEY_RELEASE_VERSION: options.info.releaseVersion,
-      LATCHKEY_ENVIRONMENT: options.info.environmentName,
-      LATCHKEY_DEPLOYMENT_ID: options.info.deploymentId,
-      LATCHKEY_RELEASE_DIR: dir,
-    });
+    if (manifest.include) await ops.remove(dir, excludedPaths(entries, manifest.include));
+    const env = scriptEnvironment(variables, { ...options.info, releaseDir: dir }, isolation.user);
     for (const step of ['preInstall', 'install', 'postInstall'] as const) {
       const script = manifest[step];
       if (!script) continue;
-      const result = await runScript(step, script, { cwd: dir, env, output, timeoutMs: options.scriptTimeoutMs });
-      if (!result.ok) throw new RequestRefused('ScriptFailed', `${result.why}; ${stillCurrent}. Output:\n${output.toString()}`);
+      const result = await runScript(step, script, { isolation, cwd: dir, env, log, timeoutMs: options.scriptTimeoutMs });
+      if (!result.ok) throw new RequestRefused('ScriptFailed', `${result.why}; ${stillCurrent}${output()}`);
     }
-    await switchCurrent(layout, name);
+    await ops.switchCurrent(tree, name);
   } catch (error) {
-    await rm(dir, { recursive: true, force: true });
+    if (created) await ops.removeDir(dir).catch(() => {});
     throw error;
   }
-  const pruned = await pruneReleases(layout, options.keep);
-  return { current: name, output: output.toString(), pruned };
+  // Housekeeping: a release that cannot be pruned is still installed.
+  const pruned = await ops.prune(tree, options.keep).catch(() => []);
+  return { current: name, output: options.reportOutput ? log.tail() : '', pruned };
 };

@@ -1,11 +1,12 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { scriptVariables } from '#shared/protocol/script-variables.ts';
 
 /**
  * `latchkey.yml`, at the root of a release (the seeds' manifest, in Latchkey's spelling):
  *
- *   env:                       # variables the scripts see, with defaults; the environment's
- *     SECRET_FILE: unset       # own variables (set by the owner) override them
+ *   env:                       # the only variables the scripts see, with defaults; the environment
+ *     SECRET_FILE: unset       # (set by the owner) may give them values, and no other variable
  *     DESTINATION_FILE: /opt/app/secret.cred
  *   include:                   # files kept in the release directory (globs); default: all
  *     - secret.cred.*
@@ -22,9 +23,9 @@ export const MANIFEST_FILE = 'latchkey.yml';
 
 const ALIASES: Record<string, string> = { Env: 'env', PkgInclude: 'include', PreInstall: 'preInstall', Install: 'install', PostInstall: 'postInstall' };
 
-const variableName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'must be a shell variable name');
 const scalar = z.union([z.string(), z.number(), z.boolean()]).transform(String);
-const envMap = z.record(variableName, scalar);
+/** Only names a script variable may have: a release cannot declare PATH, NODE_OPTIONS, LD_PRELOAD, … */
+const envMap = scriptVariables(scalar);
 
 /** A glob relative to the release root: no absolute paths, no `..`. */
 export const includePattern = z
@@ -78,6 +79,3 @@ export const parseLatchkeyYml = (text: string): LatchkeyYml => {
   }
   return parsed.data;
 };
-
-/** The scripts' variables: the manifest's defaults, overridden by the environment's own. */
-export const scriptVariables = (manifest: LatchkeyYml, environment: Record<string, string>) => ({ ...manifest.env, ...environment });

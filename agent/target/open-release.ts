@@ -106,7 +106,7 @@ export const verifySecureRequest = (request: DeployReleaseRequest, context: Hand
  * `outputPath` (decryptRelease writes a temporary file and renames it only once every segment
  * and the digest the manifest names have verified). Keys are zeroed whatever happens.
  */
-export const fetchSecureRelease = async (request: DeployReleaseRequest, manifest: ReleaseManifest, outputPath: string, context: HandlerContext) => {
+export const fetchSecureRelease = async (request: DeployReleaseRequest, manifest: ReleaseManifest, outputPath: string, context: HandlerContext, origin: string | undefined) => {
   const { self, log } = context;
   const ids = deployIdsOf(request, self.accountId);
   const secure = request.secure!;
@@ -122,7 +122,7 @@ export const fetchSecureRelease = async (request: DeployReleaseRequest, manifest
     if (!same(entry.fileDigest, manifest.fileDigest) || !same(entry.headerHash, manifest.headerHash)) {
       throw new RequestRefused('IntegrityCheckFailed', 'the key list names another release file than the manifest');
     }
-    const download = await openDownload(request.url, manifest.ciphertextSize, log, { deploymentId: request.deploymentId });
+    const download = await openDownload(request.url, { origin, size: manifest.ciphertextSize, log, fields: { deploymentId: request.deploymentId } });
     try {
       await decryptRelease({
         input: download,
@@ -149,8 +149,8 @@ export const fetchSecureRelease = async (request: DeployReleaseRequest, manifest
 export const verifyPlainRequest = (request: DeployReleaseRequest, context: HandlerContext): ReleaseManifest =>
   verifiedManifest(request, context, deployIdsOf(request, context.self.accountId));
 
-export const fetchPlainRelease = async (request: DeployReleaseRequest, manifest: ReleaseManifest, outputPath: string, context: HandlerContext) => {
-  const download = await openDownload(request.url, manifest.ciphertextSize, context.log, { deploymentId: request.deploymentId });
+export const fetchPlainRelease = async (request: DeployReleaseRequest, manifest: ReleaseManifest, outputPath: string, context: HandlerContext, origin: string | undefined) => {
+  const download = await openDownload(request.url, { origin, size: manifest.ciphertextSize, log: context.log, fields: { deploymentId: request.deploymentId } });
   const got = await downloadToFile(download, outputPath);
   if (got.size !== manifest.ciphertextSize || !same(got.sha256, manifest.fileDigest)) {
     throw new RequestRefused('IntegrityCheckFailed', 'the release file is refused: it differs from the one that was pushed');

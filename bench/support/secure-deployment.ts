@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { initAndEnrol, spawnAgent } from '#local/demo/agent-process.ts';
+import { initAndEnrol, localReleaseSetup, spawnAgent } from '#local/demo/agent-process.ts';
 import { cliBin, run } from '#local/demo/processes.ts';
 import type { Endpoints } from '#local/stack.ts';
 import { poll } from './workflow.ts';
@@ -61,9 +61,13 @@ export const secureDeploymentSetup = async (endpoints: Endpoints, options: { rel
     }
     const environment = await latchkey<{ environmentId: string }>(['envs', 'create', 'prod', ...approval]);
 
+    // The target runs release code as a user of its own, in a tree beside its state (local/demo/agent-process.ts).
+    await chmod(home, 0o711);
+    const isolation = await localReleaseSetup(path.join(home, 'target.releases'));
     const startAgent = async (name: string, role: 'keyserver' | 'target', envs: string[] = []) => {
       const enrolment = await latchkey<{ token: string; ownerKey: string }>(['enrolments', 'create', '--role', role, ...envs.flatMap((e) => ['--env', e])]);
-      const enrolled = await initAndEnrol(path.join(home, name), { endpoint: endpoints.api, ownerKey: enrolment.ownerKey, token: enrolment.token, name });
+      const setup = envs.length ? { setup: { install: { releaseUser: isolation.releaseUser, releasesDir: isolation.releasesDir } } } : {};
+      const enrolled = await initAndEnrol(path.join(home, name), { endpoint: endpoints.api, ownerKey: enrolment.ownerKey, token: enrolment.token, name, ...setup });
       const agent = { ...spawnAgent(enrolled.state, { logLevel: 'debug' }), name, agentId: enrolled.agentId };
       agents.push(agent);
       return agent;

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import type { ApprovalPolicy } from '#shared/protocol/directory.ts';
 import type { ApiClient, BodyOf, ItemOf } from '../api-client.ts';
 import { collect, commaList, examples, integer, limitFrom, listOptions, moreNote, onOff, parseAssignment, type ListOptions } from '../command-kit.ts';
@@ -53,15 +53,18 @@ export const variablesAfter = (current: Record<string, string>, set: readonly st
 /** The body of `envs set`: fails with "nothing to change" before asking the API. */
 export const environmentPatch = (
   current: Pick<EnvironmentView, 'variables'>,
-  options: PolicyOptions & { var?: string[]; unset?: string[] },
+  options: PolicyOptions & { var?: string[]; unset?: string[]; scriptOutput?: boolean },
   approverGroups: string[] | undefined,
 ): BodyOf<'PATCH /environments/{id}'> => {
   const approval = approvalFrom(options, approverGroups);
   const changesVariables = Boolean(options.var?.length || options.unset?.length);
-  if (!approval && !changesVariables) throw new UsageError('Nothing to change: give --var, --unset or an approval option');
+  if (!approval && !changesVariables && options.scriptOutput === undefined) {
+    throw new UsageError('Nothing to change: give --var, --unset, --script-output or an approval option');
+  }
   return {
     ...(approval ? { approval } : {}),
     ...(changesVariables ? { variables: variablesAfter(current.variables, options.var, options.unset) } : {}),
+    ...(options.scriptOutput === undefined ? {} : { reportScriptOutput: options.scriptOutput }),
   };
 };
 
@@ -73,6 +76,7 @@ export const environmentColumns = (groupNames: ReadonlyMap<string, string>): Col
   { header: 'required', value: (e) => e.approval.requiredApprovals },
   { header: 'self-approval', value: (e) => (e.approval.preventSelfApproval ? 'prevented' : 'allowed') },
   { header: 'window', value: (e) => `${e.approval.windowHours}h` },
+  { header: 'script output', value: (e) => (e.reportScriptOutput ? 'reported' : 'kept on targets') },
   // Names only: values may be secrets, and `envs show` is there to see them on purpose.
   { header: 'variables', value: (e) => Object.keys(e.variables).sort().join(', ') },
 ];
@@ -85,10 +89,19 @@ const groupNamesFor = async (client: ApiClient, environments: readonly Environme
   return names;
 };
 
+/** `--script-output`: whether targets report their scripts' output. */
+const scriptOutput = (value: string): boolean => {
+  if (value === 'reported') return true;
+  if (value === 'local') return false;
+  throw new InvalidArgumentError('must be local or reported');
+};
+
 /** The options of `create` and `set`, in one order, so the two help pages read alike. */
 const environmentOptions = (command: Command, mode: 'create' | 'set') => {
-  command.option('--var <KEY=VALUE>', 'a variable for deploy scripts (repeatable)', collect);
+  command.option('--var <KEY=VALUE>', 'a variable for deploy scripts, one the release\'s latchkey.yml declares (repeatable)', collect);
   if (mode === 'set') command.option('--unset <KEY>', 'remove a variable (repeatable)', collect);
+  // `local` by default: script output stays in each target's log, readable only by its agent.
+  command.option('--script-output <local|reported>', 'keep deploy scripts\' output on the targets (default), or send it back in reports (it then leaves the machines)', scriptOutput);
   if (mode === 'create') command.option('--approval', 'deployments need approval');
   else command.option('--approval <on|off>', 'turn approval on or off', onOff);
   command
@@ -106,13 +119,14 @@ export const registerEnvironments = (program: Command, ctx: Context) => {
     environmentOptions(
       envs.command('create').description('Create an environment').argument('<name>', 'lowercase letters, digits and dashes, e.g. production'),
       'create',
-    ).action(async (name: string, options: PolicyOptions & { var?: string[] }, command: Command) => {
+    ).action(async (name: string, options: PolicyOptions & { var?: string[]; scriptOutput?: boolean }, command: Command) => {
       const out = ctx.output(command);
       const client = await ctx.client();
       const groups = options.approvers === undefined ? undefined : await idsOf(client, kinds.group, options.approvers);
       const approval = approvalFrom(options, groups);
       const variables = options.var ? variablesAfter({}, options.var) : undefined;
-      const environment = await client.call('POST /environments', { body: { name, ...(approval ? { approval } : {}), ...(variables ? { variables } : {}) } });
+      const body = { name, ...(approval ? { approval } : {}), ...(variables ? { variables } : {}), ...(options.scriptOutput === undefined ? {} : { reportScriptOutput: options.scriptOutput }) };
+      const environment = await client.call('POST /environments', { body });
       out.result(environment, () => `Created environment ${environment.name} (${environment.environmentId}); approval ${environment.approval.enabled ? 'on' : 'off'}.`);
       if (!options.approval && (options.approvers?.length || options.required)) {
         out.note('Note: approval is off for this environment; turn it on with `latchkey envs set ' + name + ' --approval on`.');
@@ -168,7 +182,7 @@ export const registerEnvironments = (program: Command, ctx: Context) => {
         .description('Change an environment: variables (the others are kept) and approval settings')
         .argument('<env>', 'environment name or id'),
       'set',
-    ).action(async (ref: string, options: PolicyOptions & { var?: string[]; unset?: string[] }, command: Command) => {
+    ).action(async (ref: string, options: PolicyOptions & { var?: string[]; unset?: string[]; scriptOutput?: boolean }, command: Command) => {
       const out = ctx.output(command);
       const client = await ctx.client();
       const current = await find(client, kinds.environment, ref);

@@ -29,3 +29,15 @@ export const s3ReleaseObjects = (s3: S3Client, bucket: string): ReleaseObjects =
     }
   },
 });
+
+/**
+ * The URL prefix every presigned GET of `bucket` starts with: the origin, and the bucket's path
+ * where buckets are addressed by path (the local stack). Read off a presigned URL, so it is what
+ * the deploy step's URLs are, whatever endpoint rules the SDK applies. Agents download from
+ * nowhere else (DESIGN §6).
+ */
+export const releasesOrigin = async (s3: S3Client, bucket: string) => {
+  const probe = 'latchkey-origin-probe';
+  const url = new URL(await getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: probe }), { expiresIn: 60 }));
+  return `${url.origin}${url.pathname.slice(0, -probe.length)}`;
+};

@@ -1,7 +1,23 @@
+import { releasesOrigin } from '../adapters/s3-release-objects.ts';
+import { s3 } from '../adapters/aws-clients.ts';
 import { agents } from '../agents-context.ts';
+import { bucketName } from '../config.ts';
 import { apiHandler, type RouteHandler } from '../http/api-route.ts';
 
-/** No token: a fresh timestamp signed with the agent's key is the credential. */
-export const agentSession: RouteHandler<'POST /agents/{id}/session'> = ({ params, body }) => agents.session(params.id, body.at, body.signature);
+// Computed once per cold start: it depends on configuration only.
+let origin: Promise<string> | undefined;
+
+/**
+ * No token: a fresh timestamp signed with the agent's key is the credential. The answer also
+ * names the releases bucket's origin: targets download releases from there and nowhere else.
+ */
+export const agentSession: RouteHandler<'POST /agents/{id}/session'> = async ({ params, body }) => {
+  const session = await agents.session(params.id, body.at, body.signature);
+  origin ??= releasesOrigin(s3(), bucketName('releases')).catch((error: unknown) => {
+    origin = undefined; // asked again next time
+    throw error;
+  });
+  return { ...session, releasesOrigin: await origin };
+};
 
 export const handler = apiHandler('POST /agents/{id}/session', agentSession);

@@ -1,7 +1,8 @@
-import { mkdir, mkdtemp, readFile, realpath, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readFile, realpath, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Endpoints } from '../stack.ts';
+import { localReleaseSetup } from './agent-process.ts';
 import { capturedEmails, linkIn } from './mail.ts';
 import { pollUntil } from './poll.ts';
 import { agentBin, cliBin, run, StepFailed, type BackgroundProcesses } from './processes.ts';
@@ -53,6 +54,14 @@ export const runDemo = async ({ endpoints, dataDir, autoApprove, processes, say 
   const latchkey = async <T>(who: ReturnType<typeof person>, args: string[], input?: string) =>
     JSON.parse(await run(cliBin, [...args, '--json'], { env: who, ...(input ? { input } : {}) })) as T;
 
+  // The target runs release code as a user of its own (DESIGN §6), in a release tree beside its
+  // state: as root, the demo uses `nobody` (agent-process.ts); otherwise it stops here, saying why.
+  // Others may pass through the demo's directory (not list it) to reach that tree.
+  await chmod(home, 0o711);
+  const isolation = await localReleaseSetup(path.join(home, 'prod-server.releases')).catch((error: Error) => {
+    throw new StepFailed(`The demo cannot set up its target: ${error.message}`, 'Run `sudo npm start`, or `npm start -- --no-demo` for the stack alone.');
+  });
+
   // 2. The owner signs up; the CLI makes the owner key on this machine.
   const account = await latchkey<{ accountId: string }>(ada, ['signup', '--account', 'Acme', '--name', OWNER.name, '--email', OWNER.email]);
   say(`Account ${account.accountId} created; ${OWNER.name} is its owner (owner key kept in ${path.join(home, 'ada')})`);
@@ -62,8 +71,10 @@ export const runDemo = async ({ endpoints, dataDir, autoApprove, processes, say 
   await run(cliBin, ['login', '--endpoint', endpoints.api], { env: bob, input: `${added.firstToken.secret}\n` });
   await latchkey(ada, ['groups', 'create', 'prod-approvers']);
   await latchkey(ada, ['groups', 'add-member', 'prod-approvers', APPROVER.email]);
-  const installDir = path.join(home, 'prod-server', 'installed');
+  // Where the production secret goes on the target: a directory its release user may write.
+  const installDir = path.join(home, 'prod-server.installed');
   await mkdir(installDir, { recursive: true, mode: 0o700 });
+  await chown(installDir, isolation.user.uid, isolation.user.gid);
   const destination = path.join(installDir, 'secret.cred');
   await latchkey(ada, [
     'envs', 'create', 'prod', '--approval', '--approvers', 'prod-approvers', '--required', '1',
@@ -75,7 +86,8 @@ export const runDemo = async ({ endpoints, dataDir, autoApprove, processes, say 
   const startAgent = async (name: string, role: 'keyserver' | 'target', envs: string[] = []) => {
     const enrolment = await latchkey<{ token: string; ownerKey: string }>(ada, ['enrolments', 'create', '--role', role, ...envs.flatMap((e) => ['--env', e])]);
     const state = path.join(home, name);
-    await run(agentBin, ['init', '--state', state, '--endpoint', endpoints.api, '--owner-key', enrolment.ownerKey]);
+    const installs = envs.length ? ['--release-user', isolation.releaseUser, '--releases', isolation.releasesDir] : [];
+    await run(agentBin, ['init', '--state', state, '--endpoint', endpoints.api, '--owner-key', enrolment.ownerKey, ...installs]);
     await run(agentBin, ['enrol', '--state', state, '--name', name], { env: { LATCHKEY_ENROLMENT_TOKEN: enrolment.token } });
     runAgent(name);
     return state;
@@ -85,7 +97,7 @@ export const runDemo = async ({ endpoints, dataDir, autoApprove, processes, say 
   await startAgent(ks2, 'keyserver');
   say(`Key servers ${ks1} and ${ks2} enrolled and running (their keys never leave their state directories)`);
   const targetState = await startAgent(target, 'target', ['prod']);
-  say(`Target prod-server enrolled for prod and running (state in ${targetState})`);
+  say(`Target prod-server enrolled for prod and running (state in ${targetState}; release code runs as ${isolation.releaseUser}, in ${isolation.releasesDir})`);
 
   // 5. A secure application: needs two online key servers, which create the master key between them.
   await latchkey(ada, ['apps', 'create', 'web']);

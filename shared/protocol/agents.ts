@@ -91,6 +91,12 @@ export const session = z.object({
   sqsEndpoint: z.string().optional(),
   /** How often the agent should send a heartbeat on the reply queue. */
   heartbeatSeconds: z.number().int(),
+  /**
+   * The releases bucket's URL prefix (origin, and the bucket's path where buckets are addressed by
+   * path): a target downloads from nowhere else, and refuses a deploy request naming another URL
+   * before connecting (DESIGN §6). A backend that names none gets no downloads.
+   */
+  releasesOrigin: z.string().url().max(2048).optional(),
 });
 
 export const sealReleaseInput = z.strictObject({

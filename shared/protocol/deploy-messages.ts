@@ -21,7 +21,7 @@ export const deployVariables = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]
 /** Most targets one deployment may have: every grant and wrap must fit in one 64 KiB reply. */
 export const MAX_DEPLOY_TARGETS = 40;
 
-/** The tail of the scripts' output a target reports, and a refusal's message: bounded. */
+/** The tail of the scripts' output a target reports (when the environment opts in), and a refusal's message: bounded. */
 export const MAX_REPORT_OUTPUT = 1500;
 
 type SharedParts<RB extends z.ZodRawShape, MC extends z.ZodRawShape, AR extends z.ZodType, W extends z.ZodType, V extends z.ZodType, A extends z.ZodType> = {
@@ -82,7 +82,14 @@ export const deployMessages = <RB extends z.ZodRawShape, MC extends z.ZodRawShap
     manifestSigner: publicKey32.optional(),
     /** The owner's statement for the pusher's key: a target trusts the key only with it (docs/signing-keys.md). */
     signerVouch: vouchedSigningKey.optional(),
+    /**
+     * The environment's variables. Deliberately only shaped like shell names here: a target refuses
+     * a name a release may not have (script-variables.ts) with a reply naming it, which it could
+     * not do for a message this schema dropped.
+     */
     variables: deployVariables,
+    /** The environment opted in to reports carrying its scripts' output; otherwise it stays in the target's local log. */
+    reportOutput: z.boolean().optional(),
     /** Secure releases only: the key server that granted the deployment and what it made. */
     secure: z
       .strictObject({ keyServer: p.agentRecord, keyList: blob, wrappedDeploymentKey: p.wrapped, grant: blob })
@@ -100,7 +107,7 @@ export const deployMessages = <RB extends z.ZodRawShape, MC extends z.ZodRawShap
     releaseId,
     /** The release directory `current` now points to. */
     current: z.string().max(200),
-    /** The last lines the scripts printed. */
+    /** The last lines the scripts printed, when the environment opts in to reporting them; empty otherwise. */
     output: z.string().max(MAX_REPORT_OUTPUT),
   });
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { appId, displayName, email, environmentId, groupId, isoTime, slugName, tokenId, userId } from './common.ts';
+import { scriptVariables } from './script-variables.ts';
 
 export const role = z.enum(['owner', 'deployer', 'approver']);
 
@@ -59,16 +60,24 @@ export const defaultApprovalPolicy: ApprovalPolicy = {
   windowHours: 72,
 };
 
-/** Environment variables handed to deploy scripts; names as a shell accepts them. */
+/** Environment variables handed to deploy scripts, as stored and shown; names as a shell accepts them. */
 export const variables = z
   .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'must be a shell variable name'), z.string().max(4096))
   .refine((v) => Object.keys(v).length <= 100, 'at most 100 variables');
+
+/**
+ * Variables as an owner sets them: only names a release's scripts may be given (script-variables.ts),
+ * so no name that changes how programs load code is ever stored through the API.
+ */
+export const variablesInput = scriptVariables(z.string().max(4096)).refine((v) => Object.keys(v).length <= 100, 'at most 100 variables');
 
 export const environment = z.object({
   environmentId,
   name: slugName,
   approval: approvalPolicy,
   variables,
+  /** Whether targets send their scripts' output back in reports (README: it then leaves the machine). */
+  reportScriptOutput: z.boolean(),
   createdAt: isoTime,
   updatedAt: isoTime,
 });
@@ -76,11 +85,12 @@ export type EnvironmentView = z.infer<typeof environment>;
 export const createEnvironmentInput = z.strictObject({
   name: slugName,
   approval: approvalPolicy.partial().optional(),
-  variables: variables.optional(),
+  variables: variablesInput.optional(),
+  reportScriptOutput: z.boolean().optional(),
 });
 export const updateEnvironmentInput = z
-  .strictObject({ approval: approvalPolicy.partial().optional(), variables: variables.optional() })
-  .refine((v) => v.approval !== undefined || v.variables !== undefined, 'nothing to change');
+  .strictObject({ approval: approvalPolicy.partial().optional(), variables: variablesInput.optional(), reportScriptOutput: z.boolean().optional() })
+  .refine((v) => v.approval !== undefined || v.variables !== undefined || v.reportScriptOutput !== undefined, 'nothing to change');
 
 export const app = z.object({ appId, name: slugName, secure: z.boolean(), createdAt: isoTime, updatedAt: isoTime });
 export type AppView = z.infer<typeof app>;

@@ -35,7 +35,8 @@ describe('npm start: the demo', () => {
     const outcome = JSON.parse(await readFile(path.join(dir, 'demo.json'), 'utf8')) as { installedSecret: string };
     expect(await readFile(outcome.installedSecret, 'utf8')).toContain('demo prod credential');
     expect((await stat(outcome.installedSecret)).mode & 0o777).toBe(0o600);
-    const onTarget = await filesUnder(path.join(dir, 'prod-server'));
+    // The target machine: its agent's state, its release tree and the install directory.
+    const onTarget = (await Promise.all(['prod-server', 'prod-server.releases', 'prod-server.installed'].map((name) => filesUnder(path.join(dir, name))))).flat();
     const secrets = await Promise.all(onTarget.map(async (file) => ((await readFile(file, 'utf8').catch(() => '')).includes('credential, made by') ? file : undefined)));
     expect(secrets.filter(Boolean)).toEqual([outcome.installedSecret]);
   }, 180_000);

@@ -79,7 +79,7 @@ describe('secure deploy: integrity and rollback, with real agents', () => {
     expect(tampered.outcome?.reason).toMatch(/t-dev \(agt_[0-9a-f]{32}\): IntegrityCheckFailed: the release file is refused/);
     expect(await currentOf(appDir)).toBe(live);
     expect(await readdir(path.join(appDir, 'releases'))).toHaveLength(3);
-    expect(await readdir(path.join(appDir, 'staging'))).toEqual([]);
+    expect(await readdir(path.join(dev.state, 'staging'))).toEqual([]);
     expect(await readFile(destination, 'utf8')).toBe(v1.secrets.dev);
 
     // 3: qa, q2 offline: q1 installs; q2's request waits on its queue.

@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cliSession } from './cli/run-cli.ts';
-import { appDirOf, currentOf, deployAndWait, expectSucceeded, startKeyServers } from '../support/deploy-agents.ts';
+import { currentOf, deployAndWait, expectSucceeded, startKeyServers } from '../support/deploy-agents.ts';
 import { machineDir, push, secretsSource } from '../support/deploy-release.ts';
 
 /**
@@ -35,7 +35,7 @@ describe('one agent, both roles', () => {
     expect(k1!.process.log.some((l) => l.type === 'deploy-release')).toBe(false);
     expect(await readFile(destination, 'utf8')).toBe(secrets.prod);
     expect((await stat(destination)).mode & 0o777).toBe(0o600);
-    const appDir = appDirOf(k2!.state, release.appId);
+    const appDir = k2!.appDir(release.appId);
     expect(await currentOf(appDir)).toMatch(new RegExp(`-${deployed.deploymentId}$`));
     expect(await readFile(path.join(appDir, 'current', 'VERSION'), 'utf8')).toBe('1.0.0\n');
   });

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -14,17 +14,18 @@ const source = async (files: Record<string, string>) => {
 };
 
 describe('plain deploy, through the same path without keys', () => {
-  it('installs a plain release with its scripts; a failing install script fails the deployment with its output, and `current` stays', { timeout: 180_000 }, async () => {
-    // Prepare: no key server at all; one environment with a variable, one target.
+  it('installs a plain release with its scripts; a failing install script fails the deployment naming the script and its exit status, with its output only where the environment opts in; `current` stays', { timeout: 180_000 }, async () => {
+    // Prepare: no key server at all; an environment with a variable that opts in to script output, one that does not, one target of both.
     const cli = await cliSession();
     const account = await cli.signup();
-    await cli.json(['envs', 'create', 'web', '--var', 'GREETING=hello from web']);
+    await cli.json(['envs', 'create', 'web', '--var', 'GREETING=hello from web', '--script-output', 'reported']);
+    await cli.json(['envs', 'create', 'quiet', '--var', 'GREETING=hello from quiet']);
     await cli.json(['apps', 'create', 'site']);
     const manifest = (install: string) => `env:\n  GREETING: default\ninstall: |\n${install.split('\n').map((line) => `  ${line}`).join('\n')}\n`;
     const good = await push(cli, 'site', await source({ 'index.html': '<h1>v1</h1>\n', 'latchkey.yml': manifest('echo "$GREETING" > greeting.txt') }), '1.0.0');
     await push(cli, 'site', await source({ 'index.html': '<h1>v2</h1>\n', 'latchkey.yml': manifest('echo "boom: disk full"\nexit 3') }), '2.0.0');
     expect(good.encrypted).toBe(false);
-    const target = await startTarget(cli, 'tw', ['web']);
+    const target = await startTarget(cli, 'tw', ['web', 'quiet']);
     const appDir = target.appDir(good.appId);
 
     // Act and assess 1: installed, with the environment's variable over the manifest's default.
@@ -35,17 +36,28 @@ describe('plain deploy, through the same path without keys', () => {
     expect((await requestsSent(account.accountId)).map((r) => r.agentId)).toEqual([target.agentId]);
     const live = await currentOf(appDir);
     expect((await cli.json<{ targets: unknown[] }>(['status', first.deploymentId])).targets).toEqual([
-      { agentId: target.agentId, outcome: 'succeeded', at: expect.any(String), current: live, output: '--- install\n' },
+      { agentId: target.agentId, outcome: 'succeeded', at: expect.any(String), current: live, output: '--- unpacking\n--- install\n--- install exited with status 0\n' },
     ]);
 
-    // 2: the install script fails: Failed, naming the target, the script and its output; nothing switched.
+    // 2: the install script fails: Failed, naming the target, the script, its exit status and (web opted in) its output; nothing switched.
     const failed = await deployAndWait(cli, 'site', '2.0.0', 'web');
     expect(failed.state).toBe('Failed');
-    expect(failed.outcome?.reason).toMatch(/tw \(agt_[0-9a-f]{32}\): ScriptFailed: install exited with 3; current still points to .*boom: disk full/s);
+    expect(failed.outcome?.reason).toMatch(new RegExp(`tw \\(${target.agentId}\\): ScriptFailed: install exited with status 3; current still points to ${live}\\. Output:\n.*boom: disk full`, 's'));
     expect(await currentOf(appDir)).toBe(live);
     expect((await cli.json<{ targets: unknown[] }>(['status', failed.deploymentId])).targets).toEqual([
-      { agentId: target.agentId, outcome: 'failed', at: expect.any(String), code: 'ScriptFailed', message: expect.stringContaining('--- install\nboom: disk full\n') },
+      { agentId: target.agentId, outcome: 'failed', at: expect.any(String), code: 'ScriptFailed', message: expect.stringContaining('--- install\nboom: disk full\n--- install exited with status 3\n') },
     ]);
     expect(await readdir(path.join(appDir, 'releases'))).toEqual([live]);
+
+    // 3: quiet keeps script output on the target: the report names the script and its status only; the output is in the agent's local log, 0600.
+    const quietOk = await deployAndWait(cli, 'site', '1.0.0', 'quiet');
+    expectSucceeded(quietOk);
+    expect((await cli.json<{ targets: { output: string }[] }>(['status', quietOk.deploymentId])).targets[0]!.output).toBe('');
+    const quietLive = await currentOf(appDir);
+    const quiet = await deployAndWait(cli, 'site', '2.0.0', 'quiet');
+    expect(quiet.outcome?.reason).toBe(`Failed on 1 of 1 targets. tw (${target.agentId}): ScriptFailed: install exited with status 3; current still points to ${quietLive}; the output is in the agent's local scripts log`);
+    const local = path.join(target.state, 'scripts.log');
+    expect(await readFile(local, 'utf8')).toContain(`deployment ${quiet.deploymentId}: site 2.0.0 to quiet\n--- unpacking\n--- install\nboom: disk full\n--- install exited with status 3\n`);
+    expect((await stat(local)).mode & 0o777).toBe(0o600);
   });
 });

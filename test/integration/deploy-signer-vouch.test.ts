@@ -1,19 +1,17 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { create as createTar } from 'tar';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { generateRawKeyPair, signManifest } from '#shared/crypto/index.ts';
+import { generateRawKeyPair } from '#shared/crypto/index.ts';
 import { signingKeyStatementOf, vouchForSigningKey, type VouchedSigningKey } from '#shared/protocol/signing-keys.ts';
 import { keyFingerprint, toB64 } from '#shared/protocol/trust.ts';
-import { plainManifest, releaseContext } from '#cli/commands/push.ts';
 import { localClients, waitFor } from '../support/clients.ts';
-import { currentOf, deployAndWait, expectSucceeded, startTarget, untilEnded, type Deployment } from '../support/deploy-agents.ts';
-import { push } from '../support/deploy-release.ts';
+import { currentOf, deployAndWait, expectSucceeded, startTarget, untilEnded, type Cli, type Deployment } from '../support/deploy-agents.ts';
+import { push, replaceReleaseArchive } from '../support/deploy-release.ts';
 import { cliSession } from './cli/run-cli.ts';
 
 const source = async (files: Record<string, string>) => {
@@ -29,27 +27,14 @@ const source = async (files: Record<string, string>) => {
  * pusher's, with a statement for it that it made up. Only the owner's statement, checked under
  * the owner key the target pinned, stands between that and an install.
  */
-const swapRelease = async (ids: { accountId: string; appId: string; releaseId: string; ownerId: string }, vouchFor: (key: { publicKey: Uint8Array; privateKey: Uint8Array }) => VouchedSigningKey | undefined) => {
-  const { s3, dynamo, env } = localClients();
+const swapRelease = async (cli: Cli, ids: { accountId: string; appId: string; releaseId: string; ownerId: string }, vouchFor: (key: { publicKey: Uint8Array; privateKey: Uint8Array }) => VouchedSigningKey | undefined) => {
+  const { dynamo, env } = localClients();
   const dir = await source({ 'index.html': '<h1>owned</h1>\n', 'latchkey.yml': 'install: echo backend was here\n' });
   const archive = path.join(dir, '..', `${path.basename(dir)}.tar.gz`);
   onTestFinished(() => rm(archive, { force: true }));
   await createTar({ gzip: true, file: archive, cwd: dir, portable: true }, ['.']);
-  const bytes = await readFile(archive);
-  const releaseKey = { pk: `ACCOUNT#${ids.accountId}`, sk: `RELEASE#${ids.releaseId}` };
-  const { Item: release } = await dynamo.send(new GetCommand({ TableName: env.DEPLOYMENTS_TABLE!, Key: releaseKey, ConsistentRead: true }));
-  await s3.send(new PutObjectCommand({ Bucket: env.RELEASES_BUCKET!, Key: release!.objectKey as string, Body: bytes }));
   const attacker = generateRawKeyPair('ed25519');
-  const sha256 = createHash('sha256').update(bytes).digest();
-  const manifest = signManifest(plainManifest(releaseContext(ids), (await stat(archive)).size, sha256), attacker);
-  await dynamo.send(
-    new UpdateCommand({
-      TableName: env.DEPLOYMENTS_TABLE!,
-      Key: releaseKey,
-      UpdateExpression: 'SET manifest = :manifest, digest = :digest',
-      ExpressionAttributeValues: { ':manifest': manifest.toString('base64url'), ':digest': sha256.toString('hex') },
-    }),
-  );
+  await replaceReleaseArchive(cli, ids, await readFile(archive), attacker);
   const vouch = vouchFor(attacker);
   await dynamo.send(
     new UpdateCommand({
@@ -81,7 +66,7 @@ describe('plain deploy: the pusher key is the one the owner vouched for', () => 
     expect(genuine.vouch.statement).toMatchObject({ accountId, userId: ownerId, publicKey: genuine.publicKey });
 
     // Act and assess: three ways to name the backend's key, each refused by the target before download.
-    const cases: { version: string; vouchFor: Parameters<typeof swapRelease>[1]; why: string }[] = [
+    const cases: { version: string; vouchFor: Parameters<typeof swapRelease>[2]; why: string }[] = [
       { version: '2.0.0', vouchFor: () => undefined, why: 'the account owner has not vouched for it' },
       // The owner's genuine statement, for the owner's own key, kept beside the swapped key.
       { version: '2.1.0', vouchFor: () => genuine.vouch, why: 'it vouches for another key' },
@@ -90,7 +75,7 @@ describe('plain deploy: the pusher key is the one the owner vouched for', () => 
     ];
     for (const { version, vouchFor, why } of cases) {
       const release = await push(cli, 'site', await source({ 'index.html': `<h1>${version}</h1>\n`, 'latchkey.yml': 'install: echo installed\n' }), version);
-      const swapped = await swapRelease({ accountId, appId: good.appId, releaseId: release.releaseId, ownerId }, vouchFor);
+      const swapped = await swapRelease(cli, { accountId, appId: good.appId, releaseId: release.releaseId, ownerId }, vouchFor);
       const refused = await deployAndWait(cli, 'site', version, 'web');
       const reason = `Failed on 1 of 1 targets. tw (${target.agentId}): UntrustedSigner: the release signer ${swapped.fingerprint} is refused: ${why}; nothing was installed`;
       if (version === '2.0.0') {

@@ -1,11 +1,11 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CLOCK_SKEW_MS } from '#agent/target/request-expiry.ts';
 import { targetRequestId } from '#shared/domain/deploys/deploys.ts';
+import { releaseUserDir } from '../support/agents.ts';
 import { localClients, waitFor } from '../support/clients.ts';
 import { currentOf, deployAndWait, expectSucceeded, journalOf, startTarget, untilEnded, type Deployment } from '../support/deploy-agents.ts';
 import { push } from '../support/deploy-release.ts';
@@ -45,11 +45,10 @@ describe('a target killed in the middle of an install', () => {
     // Prepare: a plain app with v1 installed on one target, and a v2 whose install blocks.
     const cli = await cliSession();
     const { accountId } = await cli.signup();
-    const gate = await mkdtemp(path.join(tmpdir(), 'latchkey-fault-gate-'));
-    onTestFinished(() => rm(gate, { recursive: true, force: true }));
+    const gate = await releaseUserDir('fault-gate');
     await cli.json(['envs', 'create', 'web', '--var', `GATE=${gate}`]);
     await cli.json(['apps', 'create', 'site']);
-    const v1 = await push(cli, 'site', await sourceDir({ 'index.html': '<h1>v1</h1>\n', 'latchkey.yml': 'install: echo v1 installed\n' }), '1.0.0');
+    const v1 = await push(cli, 'site', await sourceDir({ 'index.html': '<h1>v1</h1>\n', 'latchkey.yml': 'env:\n  GATE: unused\ninstall: echo v1 installed\n' }), '1.0.0');
     await push(cli, 'site', await sourceDir({ 'index.html': '<h1>v2</h1>\n', 'latchkey.yml': BLOCKING_INSTALL }), '2.0.0');
     const target = await startTarget(cli, 'tw', ['web']);
     const appDir = target.appDir(v1.appId);

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import type { Endpoints } from '../../local/stack.ts';
+import { createTestUsers, type TestUsers } from '../support/unix-users.ts';
 import { startOwnStack } from '../support/own-stack.ts';
 
 declare module 'vitest' {
@@ -11,6 +12,8 @@ declare module 'vitest' {
     stackEnv: Record<string, string>;
     /** Every line the stack writes, for tests that scan its log (no key bytes in logs). */
     stackLogPath: string;
+    /** The Unix users agents and release code run as (test/support/unix-users.ts), or why there are none. */
+    unixUsers: TestUsers | { missing: string };
   }
 }
 
@@ -35,6 +38,9 @@ export default async function setup(project: TestProject) {
   stack.child.once('exit', (code, signal) => {
     if (!stopping) process.stderr.write(`\nThe local stack exited early (${code ?? signal}):\n${stack.stderr()}\n`);
   });
+  // Agents run as a user of their own, release code as another (DESIGN §6): made for this run, removed after.
+  const users = await createTestUsers();
+  project.provide('unixUsers', 'missing' in users ? users : { agent: users.agent, release: users.release });
   project.provide('endpoints', stack.endpoints);
   project.provide('stackEnv', stack.env);
   project.provide('stackLogPath', stackLogPath);
@@ -42,6 +48,7 @@ export default async function setup(project: TestProject) {
   return async () => {
     stopping = true;
     await stack.stop();
+    if ('remove' in users) await users.remove();
     if (logDir) await rm(logDir, { recursive: true, force: true });
   };
 }

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { expect, onTestFinished } from 'vitest';
+import { expect, inject, onTestFinished } from 'vitest';
 import { generateAgentKeys, generateRawKeyPair, loadAgentKeys } from '#shared/crypto/index.ts';
 import {
   agentIdFor,
@@ -17,7 +17,8 @@ import {
 } from '#shared/protocol/trust.ts';
 import { as, type Caller } from './accounts.ts';
 import { waitFor } from './clients.ts';
-import { initAndEnrol, spawnAgent } from '#local/demo/agent-process.ts';
+import { agentCli as agentCliAs, initAndEnrol, spawnAgent } from '#local/demo/agent-process.ts';
+import type { TestUsers } from './unix-users.ts';
 
 /** The owner key, made and registered the way the CLI does it. */
 export const registerOwnerKey = async (owner: Caller) => {
@@ -92,18 +93,54 @@ export const newRequestId = () => `req_${randomBytes(16).toString('hex')}`;
 
 // ---- real `latchkey-agent` processes, state in temporary directories ----
 
-export { agentCli, type AgentLogLine } from '#local/demo/agent-process.ts';
+export { type AgentLogLine } from '#local/demo/agent-process.ts';
 
-/** The agent's side of enrolment, as an operator runs it: init with the owner key, enrol with the token. */
+/**
+ * The users of this run (global-setup.ts): agents run as `agent`, with only CAP_SETUID and
+ * CAP_SETGID, as the README's systemd unit runs them; their release code as `release`.
+ */
+export const unixUsers = (): TestUsers => {
+  const users = inject('unixUsers');
+  if ('missing' in users) throw new Error(users.missing);
+  return users;
+};
+
+/** `latchkey-agent` run to completion as the agents' user (see unixUsers). */
+export const agentCli = (args: string[], env: Record<string, string> = {}) => agentCliAs(args, env, unixUsers().agent);
+
+/**
+ * A directory the release user can write, like /opt/application on a target machine: where
+ * deploy scripts put what they install. Removed when the test ends.
+ */
+export const releaseUserDir = async (name: string) => {
+  const dir = await mkdtemp(path.join(tmpdir(), `latchkey-${name}-`));
+  onTestFinished(() => rm(dir, { recursive: true, force: true }));
+  const { release } = unixUsers();
+  await chown(dir, release.uid, release.gid);
+  return dir;
+};
+
+/**
+ * The agent's side of enrolment, as an operator runs it: init with the owner key (and the
+ * release user, with a releases directory it owns beside the state), enrol with the token.
+ */
 export const enrolAgentProcess = async (options: { endpoint: string; ownerKey: string; token: string; name: string }) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'latchkey-agent-it-'));
   onTestFinished(() => rm(dir, { recursive: true, force: true }));
-  return initAndEnrol(path.join(dir, 'state'), options);
+  const { agent, release } = unixUsers();
+  // The agent's user creates its state directory here; the release user only passes through.
+  await chown(dir, agent.uid, agent.gid);
+  await chmod(dir, 0o755);
+  const releasesDir = path.join(dir, 'releases');
+  await mkdir(releasesDir, { mode: 0o755 });
+  await chown(releasesDir, release.uid, release.gid);
+  const enrolled = await initAndEnrol(path.join(dir, 'state'), { ...options, setup: { user: agent, install: { releaseUser: release.name, releasesDir } } });
+  return { ...enrolled, releasesDir, appDir: (appId: string) => path.join(releasesDir, appId) };
 };
 
-/** `latchkey-agent run` as a long-lived child process (local/demo/agent-process.ts), killed when the test ends. */
-export const runAgentProcess = (state: string, options: { logLevel?: 'debug' | 'info' } = {}) => {
-  const agent = spawnAgent(state, options);
+/** `latchkey-agent run` as a long-lived child process (local/demo/agent-process.ts), as the agents' user, killed when the test ends. */
+export const runAgentProcess = (state: string, options: { logLevel?: 'debug' | 'info'; args?: string[] } = {}) => {
+  const agent = spawnAgent(state, { ...options, user: unixUsers().agent });
   onTestFinished(() => agent.kill());
   const { log } = agent;
   /** Waits for the agent to have answered a request of `type` (any outcome unless given). */
@@ -129,7 +166,7 @@ export type ListedAgent = { agentId: string; name?: string; role: string; online
  * A key server as the seeds run one: the owner enrols it with `latchkey enrolments create`, an
  * operator initialises and enrols it with the token and starts `latchkey-agent run`.
  */
-export const startKeyServer = async (cli: CliJson, name: string, options: { logLevel?: 'debug' | 'info' } = {}) => {
+export const startKeyServer = async (cli: CliJson, name: string, options: { logLevel?: 'debug' | 'info'; args?: string[] } = {}) => {
   const enrolment = await cli.json<{ token: string; ownerKey: string }>(['enrolments', 'create', '--role', 'keyserver']);
   const agent = await enrolAgentProcess({ endpoint: cli.endpoint, ownerKey: enrolment.ownerKey, token: enrolment.token, name });
   return { ...agent, token: enrolment.token, process: runAgentProcess(agent.state, options) };

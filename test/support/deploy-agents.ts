@@ -20,32 +20,33 @@ export const accountWithKeyServers = async () => {
  * Key servers k1 and k2, started and holding master key v1; `serves` names the environments a
  * key server's enrolment also names (it then installs releases there too).
  */
-export const startKeyServers = async (cli: Cli, serves: { k1?: string[]; k2?: string[] } = {}) => {
+export const startKeyServers = async (cli: Cli, serves: { k1?: string[]; k2?: string[] } = {}, options: { logLevel?: 'debug' | 'info' } = {}) => {
   const keyServers = [];
   for (const name of ['k1', 'k2'] as const) {
     const environments = serves[name] ?? [];
     if (environments.length === 0) {
-      keyServers.push(await startKeyServer(cli, name));
+      keyServers.push(await startKeyServer(cli, name, options));
       continue;
     }
     const enrolment = await cli.json<{ token: string; ownerKey: string }>(['enrolments', 'create', '--role', 'keyserver', ...environments.flatMap((env) => ['--env', env])]);
     const agent = await enrolAgentProcess({ endpoint: cli.endpoint, ownerKey: enrolment.ownerKey, token: enrolment.token, name });
-    keyServers.push({ ...agent, token: enrolment.token, process: runAgentProcess(agent.state) });
+    keyServers.push({ ...agent, token: enrolment.token, process: runAgentProcess(agent.state, options) });
   }
   await untilAgents(cli, 'both key servers to hold v1', (l) => ['k1', 'k2'].every((name) => !!l[name]?.online && l[name]!.masterVersions.includes(1)));
   return keyServers;
 };
 
-/** Where an agent installs an application's releases, under its state directory. */
-export const appDirOf = (state: string, appId: string) => path.join(state, 'deploy', appId);
-
-/** A target the owner enrols for `environments` (names), started as `latchkey-agent run`. */
-export const startTarget = async (cli: Cli, name: string, environments: string[], options: { run?: boolean } = {}) => {
+/**
+ * A target the owner enrols for `environments` (names), started as `latchkey-agent run` (with
+ * `args`, e.g. --script-timeout); `appDir(appId)` is where it installs an application, in its
+ * releases directory.
+ */
+export const startTarget = async (cli: Cli, name: string, environments: string[], options: { run?: boolean; args?: string[]; logLevel?: 'debug' | 'info' } = {}) => {
   const envArgs = environments.flatMap((env) => ['--env', env]);
   const enrolment = await cli.json<{ token: string; ownerKey: string }>(['enrolments', 'create', '--role', 'target', ...envArgs]);
   const agent = await enrolAgentProcess({ endpoint: cli.endpoint, ownerKey: enrolment.ownerKey, token: enrolment.token, name });
-  const start = () => runAgentProcess(agent.state);
-  return { ...agent, process: options.run === false ? undefined : start(), start, appDir: (appId: string) => appDirOf(agent.state, appId) };
+  const start = () => runAgentProcess(agent.state, { ...(options.args ? { args: options.args } : {}), ...(options.logLevel ? { logLevel: options.logLevel } : {}) });
+  return { ...agent, process: options.run === false ? undefined : start(), start };
 };
 
 /** Deploys through the CLI and waits for the deployment to end; returns it as `status` shows it. */

@@ -1,8 +1,15 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { expect, onTestFinished } from 'vitest';
+import { signManifest } from '#shared/crypto/index.ts';
+import { plainManifest, releaseContext } from '#cli/commands/push.ts';
+import { ownerKeyPath, readKeyFile } from '#cli/keys.ts';
+import { releaseUserDir } from './agents.ts';
+import { localClients } from './clients.ts';
 import type { Cli } from './deploy-agents.ts';
 
 type Release = { releaseId: string; appId: string; version: string; state: string; encrypted: boolean; masterVersion?: number };
@@ -52,9 +59,29 @@ export const push = async (cli: Cli, app: string, dir: string, version: string) 
   return JSON.parse(result.stdout) as Release;
 };
 
-/** A scratch directory standing in for a target machine's install location. */
-export const machineDir = async (name: string) => {
-  const dir = await mkdtemp(path.join(tmpdir(), `latchkey-${name}-`));
-  onTestFinished(() => rm(dir, { recursive: true, force: true }));
-  return dir;
+/** A scratch directory standing in for a target machine's install location, which the release user can write. */
+export const machineDir = (name: string) => releaseUserDir(name);
+
+/**
+ * What someone who can push, with tools of their own, can make a release: `bytes` as its object,
+ * with a plain manifest for exactly those bytes signed by `signer` (by default the owner key in
+ * the CLI's config, which is the owner's release-signing key), in place of what `latchkey push`
+ * uploaded. Written to the bucket and the release item directly, as `complete` would have.
+ */
+export const replaceReleaseArchive = async (cli: Cli, ids: { accountId: string; appId: string; releaseId: string }, bytes: Buffer, signer?: { publicKey: Uint8Array; privateKey: Uint8Array }) => {
+  const { s3, dynamo, env } = localClients();
+  const Key = { pk: `ACCOUNT#${ids.accountId}`, sk: `RELEASE#${ids.releaseId}` };
+  const { Item: release } = await dynamo.send(new GetCommand({ TableName: env.DEPLOYMENTS_TABLE!, Key, ConsistentRead: true }));
+  await s3.send(new PutObjectCommand({ Bucket: env.RELEASES_BUCKET!, Key: release!.objectKey as string, Body: bytes }));
+  const owner = await readKeyFile(ownerKeyPath(cli.configPath, ids.accountId));
+  const sha256 = createHash('sha256').update(bytes).digest();
+  const manifest = signManifest(plainManifest(releaseContext(ids), bytes.length, sha256), signer ?? { publicKey: owner!.publicKey, privateKey: owner!.privateKey! });
+  await dynamo.send(
+    new UpdateCommand({
+      TableName: env.DEPLOYMENTS_TABLE!,
+      Key,
+      UpdateExpression: 'SET manifest = :manifest, digest = :digest',
+      ExpressionAttributeValues: { ':manifest': manifest.toString('base64url'), ':digest': sha256.toString('hex') },
+    }),
+  );
 };

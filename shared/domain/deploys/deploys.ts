@@ -275,6 +275,7 @@ export const makeDeploys = (deps: Deps) => {
           digest: release.digest!,
           ...(release.manifest && manifestSigner ? { manifest: release.manifest, manifestSigner, ...(signerVouch ? { signerVouch } : {}) } : {}),
           variables: environment.variables,
+          ...(environment.reportScriptOutput ? { reportOutput: true } : {}),
           ...(secure ? { secure: secure(target.agentId) } : {}),
           expiresAt: started.expiresAt,
         };

@@ -31,6 +31,7 @@ export const makeEnvironments = ({ directory, act, clock, ids }: DirectoryDeps) 
           name: input.name,
           approval,
           variables: input.variables ?? {},
+          reportScriptOutput: input.reportScriptOutput ?? false,
           createdAt: now,
           updatedAt: now,
           version: 1,
@@ -57,6 +58,7 @@ export const makeEnvironments = ({ directory, act, clock, ids }: DirectoryDeps) 
           ...current,
           approval,
           variables: input.variables ?? current.variables,
+          reportScriptOutput: input.reportScriptOutput ?? current.reportScriptOutput ?? false,
           updatedAt: clock.now().toISOString(),
           version: current.version + 1,
         };

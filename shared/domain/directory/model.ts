@@ -8,6 +8,8 @@ export type Environment = {
   name: string;
   approval: ApprovalPolicy;
   variables: Record<string, string>;
+  /** Targets report their scripts' output (off unless the owner turns it on; absent on older items). */
+  reportScriptOutput?: boolean;
   createdAt: string;
   updatedAt: string;
   /** Optimistic concurrency: every update names the version it read. */

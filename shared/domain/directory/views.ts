@@ -12,11 +12,12 @@ export const tokenView = ({ tokenId, userId, label, createdAt, expiresAt, revoke
   ...(revokedAt ? { revokedAt } : {}),
 });
 export const groupView = ({ groupId, name, members, createdAt }: Group) => ({ groupId, name, members: [...members].sort(), createdAt });
-export const environmentView = ({ environmentId, name, approval, variables, createdAt, updatedAt }: Environment) => ({
+export const environmentView = ({ environmentId, name, approval, variables, reportScriptOutput, createdAt, updatedAt }: Environment) => ({
   environmentId,
   name,
   approval,
   variables,
+  reportScriptOutput: reportScriptOutput ?? false,
   createdAt,
   updatedAt,
 });

@@ -13,13 +13,17 @@ describe('latchkey envs', () => {
     const updated = await cli.json(['envs', 'set', 'production', '--var', 'URL=https://example.com/?a=b', '--unset', 'OLD', '--allow-self-approval']);
     const listed = await cli.run(['envs', 'list']);
     const shown = await cli.run(['envs', 'show', 'production']);
+    const reporting = await cli.json(['envs', 'set', 'production', '--script-output', 'reported']);
+    const relisted = await cli.run(['envs', 'list']);
 
     // Assess
     expect(created).toMatchObject({ name: 'production', approval: { enabled: true, requiredApprovals: 1, windowHours: 24, preventSelfApproval: true } });
     expect(created.approval.approverGroups).toHaveLength(1);
     expect(updated.variables).toEqual({ REGION: 'eu-west-1', URL: 'https://example.com/?a=b' });
     expect(updated.approval).toMatchObject({ enabled: true, preventSelfApproval: false, windowHours: 24 });
-    expect(listed.stdout).toMatch(/production\s+on\s+approvers\s+1\s+allowed\s+24h\s+REGION, URL/);
+    expect(listed.stdout).toMatch(/production\s+on\s+approvers\s+1\s+allowed\s+24h\s+kept on targets\s+REGION, URL/);
+    expect(reporting).toMatchObject({ reportScriptOutput: true, variables: { REGION: 'eu-west-1', URL: 'https://example.com/?a=b' } });
+    expect(relisted.stdout).toMatch(/24h\s+reported\s+REGION, URL/);
     expect(listed.stdout).not.toContain('eu-west-1'); // values only in `envs show`
     expect(shown.stdout).toContain('$REGION');
     expect(shown.stdout).toContain('eu-west-1');

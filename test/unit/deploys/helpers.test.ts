@@ -1,13 +1,12 @@
-import { lstat, mkdir, readdir, readlink, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { globToRegExp } from '#agent/target/glob.ts';
-import { appLayout, keepIncluded, prepareLayout, pruneReleases, releaseDirName, switchCurrent } from '#agent/target/layout.ts';
-import { OutputTail } from '#agent/target/scripts.ts';
+import { entryPath, excludedPaths } from '#agent/target/archive.ts';
+import { releaseDirName } from '#agent/target/release-tree.ts';
+import { OutputTail } from '#agent/target/script-log.ts';
 import { summarizeReports, targetRequestId } from '#shared/domain/deploys/deploys.ts';
 import { rollbackTarget } from '#cli/commands/rollback.ts';
-import { newId, tempDir } from '../agent/fixtures.ts';
+import { newId } from '../agent/fixtures.ts';
 
 describe('include globs', () => {
   it.each([
@@ -33,43 +32,36 @@ describe('include globs', () => {
   });
 });
 
-describe('the release directories of a target', () => {
-  const install = async (n: number) => {
-    const layout = appLayout(await tempDir(), newId('app'));
-    await prepareLayout(layout);
-    const names = [];
-    for (let i = 0; i < n; i++) {
-      const name = releaseDirName(1_700_000_000_000 + i, newId('dep'));
-      await mkdir(path.join(layout.releases, name));
-      await switchCurrent(layout, name);
-      names.push(name);
-    }
-    return { layout, names };
-  };
+describe('what of a release archive stays', () => {
+  const entries = (paths: string[]) => paths.map((path) => ({ path, type: path.endsWith('/') ? 'Directory' : 'File' })).map((e) => ({ ...e, path: e.path.replace(/\/$/, '') }));
 
-  it('`current` is a symlink to the newest, switched by rename; names sort by install time', async () => {
-    const { layout, names } = await install(3);
-    expect((await lstat(layout.current)).isSymbolicLink()).toBe(true);
-    expect(await readlink(layout.current)).toBe(path.join('releases', names[2]!));
+  it('member names as tar writes them: no leading `/` or `./`, no trailing `/`', () => {
+    expect(['./latchkey.yml', '/etc/x', './lib/', 'a//b', './'].map(entryPath)).toEqual(['latchkey.yml', 'etc/x', 'lib', 'a/b', '']);
+  });
+
+  it('deletes what no include pattern matches (latchkey.yml stays), and directories holding nothing kept', () => {
+    const archive = entries(['README.txt', 'latchkey.yml', 'secret.cred.dev', 'lib/', 'lib/a.js', 'lib/b.txt', 'docs/', 'docs/x/', 'docs/x/y.md']);
+    expect(excludedPaths(archive, ['secret.cred.*', 'lib/*.js']).sort()).toEqual(['README.txt', 'docs', 'lib/b.txt']);
+    expect(excludedPaths(archive, ['**'])).toEqual([]);
+  });
+
+  it('never deletes a kept path or one of its directories, and names each deleted subtree once (property)', () => {
+    const name = fc.stringMatching(/^[a-c]{1,2}$/);
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.array(name, { minLength: 1, maxLength: 3 }).map((parts) => parts.join('/'))), fc.array(fc.constantFrom('a*', '**/b', 'c/*', '?'), { maxLength: 3 }), (paths, include) => {
+        const removed = excludedPaths(entries(paths), include);
+        const patterns = include.map(globToRegExp);
+        for (const path of paths.filter((p) => patterns.some((r) => r.test(p)))) {
+          for (const gone of removed) expect(path === gone || path.startsWith(`${gone}/`)).toBe(false);
+        }
+        for (const gone of removed) expect(removed.some((other) => gone.startsWith(`${other}/`))).toBe(false);
+      }),
+    );
+  });
+
+  it('release directory names sort by install time', () => {
+    const names = [1_700_000_000_000, 1_700_000_000_001, 1_800_000_000_000].map((at) => releaseDirName(at, newId('dep')));
     expect([...names].sort()).toEqual(names);
-  });
-
-  it('keeps the newest N and the current one, removes the rest', async () => {
-    const { layout, names } = await install(7);
-    await switchCurrent(layout, names[0]!); // a rollback made the oldest current
-    const removed = await pruneReleases(layout, 3);
-    expect((await readdir(layout.releases)).sort()).toEqual([names[0], ...names.slice(4)].sort());
-    expect(removed.sort()).toEqual(names.slice(1, 4).sort());
-  });
-
-  it('keeps only included files (and latchkey.yml)', async () => {
-    const dir = await tempDir();
-    for (const file of ['secret.cred.dev', 'README.txt', 'latchkey.yml', 'lib/a.js', 'lib/b.txt']) {
-      await mkdir(path.dirname(path.join(dir, file)), { recursive: true });
-      await writeFile(path.join(dir, file), 'x');
-    }
-    await keepIncluded(dir, ['secret.cred.*', 'lib/*.js']);
-    expect((await readdir(dir, { recursive: true })).sort()).toEqual(['latchkey.yml', 'lib', 'lib/a.js', 'secret.cred.dev']);
   });
 });
 
@@ -118,9 +110,10 @@ describe('pure helpers', () => {
 describe('roles from the enrolment', () => {
   it('a key server answers key requests; one whose enrolment names environments installs there too; a target only installs', async () => {
     const { handlersFor } = await import('#agent/handlers/index.ts');
-    const stateDir = await tempDir();
-    expect(Object.keys(handlersFor('keyserver', { stateDir, environments: [] })).sort()).toEqual(['create-master-key', 'issue-deployment-grant', 'rewrap-release-key', 'share-master-key']);
-    expect(Object.keys(handlersFor('keyserver', { stateDir, environments: [newId('env')] }))).toContain('deploy-release');
-    expect(Object.keys(handlersFor('target', { stateDir, environments: [newId('env')] }))).toEqual(['deploy-release']);
+    // What run.ts hands over once release isolation is in place (checked there, not here).
+    const installs = (environments: string[]) => ({ stateDir: '/nonexistent', environments, isolation: { user: { name: 'r', uid: 1, gid: 1, home: '/' }, releasesDir: '/r', setpriv: '/usr/bin/setpriv' }, releasesOrigin: async () => undefined });
+    expect(Object.keys(handlersFor('keyserver')).sort()).toEqual(['create-master-key', 'issue-deployment-grant', 'rewrap-release-key', 'share-master-key']);
+    expect(Object.keys(handlersFor('keyserver', installs([newId('env')])))).toContain('deploy-release');
+    expect(Object.keys(handlersFor('target', installs([newId('env')])))).toEqual(['deploy-release']);
   });
 });

@@ -1,10 +1,13 @@
 import fc from 'fast-check';
 import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { ManifestError, parseLatchkeyYml, scriptVariables } from '#agent/target/latchkey-yml.ts';
+import { RequestRefused } from '#agent/handlers/types.ts';
+import { ManifestError, parseLatchkeyYml } from '#agent/target/latchkey-yml.ts';
+import { declaredVariables } from '#agent/target/script-env.ts';
+import { variableNameProblem } from '#shared/protocol/script-variables.ts';
 import { SEED_MANIFEST } from '../../support/deploy-release.ts';
 
-const variableName = fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,15}$/);
+const variableName = fc.stringMatching(/^[A-Z][A-Z0-9]{0,6}(_[A-Z0-9]{1,6}){0,2}$/).filter((name) => !variableNameProblem(name));
 const value = fc.string({ maxLength: 40 });
 const line = fc.string({ maxLength: 60 }).filter((l) => !l.includes('\n'));
 const pattern = fc.stringMatching(/^[a-z*?][a-z0-9.*?/_-]{0,20}$/).filter((p) => !p.split('/').includes('..'));
@@ -43,14 +46,23 @@ describe('latchkey.yml', () => {
     );
   });
 
-  it('the environment’s own variables override the manifest’s defaults (property)', () => {
+  it('the environment gives values to the variables the manifest declares, over its defaults, and to no other (property)', () => {
     fc.assert(
       fc.property(fc.dictionary(variableName, value), fc.dictionary(variableName, value), (defaults, environment) => {
-        const merged = scriptVariables({ env: defaults }, environment);
+        const undeclared = Object.keys(environment).find((name) => !(name in defaults));
+        if (undeclared) {
+          expect(() => declaredVariables({ env: defaults }, environment)).toThrow(
+            expect.objectContaining({ code: 'VariableRefused', message: expect.stringContaining(`the environment sets ${undeclared}, which the release's latchkey.yml does not declare`) }),
+          );
+          return;
+        }
+        const merged = declaredVariables({ env: defaults }, environment);
+        expect(Object.keys(merged).sort()).toEqual(Object.keys(defaults).sort());
         for (const [k, v] of Object.entries(environment)) expect(merged[k]).toBe(v);
         for (const [k, v] of Object.entries(defaults)) if (!(k in environment)) expect(merged[k]).toBe(v);
       }),
     );
+    expect(() => declaredVariables({ env: {} }, { EXTRA_SETTING: 'x' })).toThrow(RequestRefused);
   });
 
   it('refuses anything else with a ManifestError naming the field, never another error (property)', () => {
@@ -68,7 +80,10 @@ describe('latchkey.yml', () => {
   it.each([
     ['include: ["../etc/passwd"]', /include\.0 must be a relative path without \.\./],
     ['include: ["/etc/passwd"]', /include\.0 must be a relative path/],
-    ['env: { "1BAD": x }', /env/],
+    ['env: { "1BAD": x }', /env\.1BAD "1BAD" is not a script variable name/],
+    ['env: { NODE_OPTIONS: "" }', /env\.NODE_OPTIONS NODE_OPTIONS is reserved: programs read it/],
+    ['Env: [{ PATH: /opt/bin }]', /env\.0\.PATH PATH is reserved/],
+    ['env: { http_proxy: x }', /is not a script variable name/],
     ['postInstall: { run: x }', /postInstall/],
     ['unknown: 1', /unrecognized|Unrecognized/],
     ['env: [{ A: 1, B: 2 }]', /one variable/],

@@ -23,7 +23,8 @@ describe('a target handed an expired deploy-release request', () => {
     const stateDir = await tempDir();
     const environmentId = newId('env');
     const log = memoryLog();
-    const handler = targetHandlers({ stateDir, environments: [environmentId], now: () => at(expiresAt, CLOCK_SKEW_MS + 1000) })['deploy-release']!;
+    const isolation = { user: { name: 'r', uid: 1, gid: 1, home: '/' }, releasesDir: '/nonexistent', setpriv: '/usr/bin/setpriv' };
+    const handler = targetHandlers({ stateDir, environments: [environmentId], isolation, releasesOrigin: async () => undefined, now: () => at(expiresAt, CLOCK_SKEW_MS + 1000) })['deploy-release']!;
     const request = {
       type: 'deploy-release',
       requestId: newId('req'),
@@ -46,7 +47,7 @@ describe('a target handed an expired deploy-release request', () => {
     const refused = await handler(request, { log } as never).catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(RequestRefused);
     expect((refused as RequestRefused).code).toBe('RequestExpired');
-    // No layout, no staging, no grant recorded as used: nothing of the request reached the disk.
+    // No staging, no grant recorded as used: nothing of the request reached the disk.
     expect(await readdir(stateDir)).toEqual([]);
     expect(log.lines.join('\n')).toContain('expired deployment request refused');
     expect(log.lines.join('\n')).toContain(request.requestId);
