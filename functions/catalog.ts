@@ -70,6 +70,8 @@ export const functions = {
   'get-enrolment': api('get-enrolment', { tables: { directory: 'RO' } }),
   'enrol-agent': api('enrol-agent', { tables: { directory: 'RW', deployments: 'RW', wrappedKeys: 'RO' }, agentQueues: 'manage' }),
   'list-agents': api('list-agents', { tables: { directory: 'RO', deployments: 'RW', wrappedKeys: 'RO' } }),
+  'put-statement': api('put-statement', { tables: { directory: 'RW', deployments: 'RW' } }),
+  'list-statements': api('list-statements', { tables: { directory: 'RO', deployments: 'RW' } }),
   'get-master-key': api('get-master-key', { tables: { directory: 'RO', deployments: 'RW', wrappedKeys: 'RO' } }),
   // Removing a key server asks another for the next master key version (master-keys.ts).
   'remove-agent': api('remove-agent', { tables: { directory: 'RW', deployments: 'RW', wrappedKeys: 'RO' }, agentQueues: 'manage' }),

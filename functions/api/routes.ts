@@ -23,6 +23,7 @@ import {
 import { completeReleaseInput, createdRelease, createReleaseInput, release, releaseId } from '#shared/protocol/releases.ts';
 import { approvalLinkSecret, approveInput, createDeploymentInput, declineInput, deployment, deploymentId, listDeploymentsQuery } from '#shared/protocol/deployments.ts';
 import { agentId } from '#shared/protocol/agent-messages.ts';
+import { listStatementsQuery, recordedStatement, signedStatement } from '#shared/protocol/statements.ts';
 import { vouchedSigningKey } from '#shared/protocol/signing-keys.ts';
 import {
   agent,
@@ -187,6 +188,14 @@ export const routes = [
     auth: 'none', body: enrolAgentInput, response: { status: 201, schema: enrolledAgent },
   },
   { method: 'GET', path: '/agents', function: 'list-agents', summary: 'Agents with their proofs, online state and master key versions', auth: 'token', query: pageQuery, response: { status: 200, schema: page(agent) } },
+  {
+    method: 'PUT', path: '/statements', function: 'put-statement', summary: 'Record a statement the owner key signed (person, environment, application, agent); a newer version per subject only',
+    auth: 'token', body: signedStatement, response: { status: 200, schema: recordedStatement },
+  },
+  {
+    method: 'GET', path: '/statements', function: 'list-statements', summary: 'The newest owner statement per subject, to check locally',
+    auth: 'token', query: listStatementsQuery, response: { status: 200, schema: z.object({ items: z.array(recordedStatement) }) },
+  },
   {
     method: 'GET', path: '/master-key', function: 'get-master-key', summary: 'The master key version new releases are sealed under, which key servers hold it, and which are still learning it',
     auth: 'token', response: { status: 200, schema: masterKeyStatus },

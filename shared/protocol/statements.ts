@@ -183,3 +183,8 @@ export const pinned = (pins: StatementPins, statements: readonly Statement[]): S
   for (const s of statements) next[pinKey(s)] = Math.max(next[pinKey(s)] ?? 0, s.version);
   return next;
 };
+
+// ---- the API's view (PUT /statements, GET /statements) ----
+
+export const recordedStatement = z.object({ statement, signature: signature64, recordedAt: isoTime });
+export const listStatementsQuery = z.strictObject({ kind: z.enum(['person', 'environment', 'application', 'agent']).optional() });

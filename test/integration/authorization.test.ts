@@ -90,6 +90,13 @@ const matrix: Record<string, { allowed: Role[]; request: (f: Fixture, role: Role
   },
   'GET /agents': { allowed: ['owner', 'deployer', 'approver'], request: (_f, _r, call) => call('GET', '/agents') },
   'GET /master-key': { allowed: ['owner', 'deployer', 'approver'], request: (_f, _r, call) => call('GET', '/master-key') },
+  'PUT /statements': {
+    // A well-formed statement not signed by the owner key: past the policy, the owner gets a 4xx for it.
+    allowed: ['owner'],
+    request: (f, _r, call) =>
+      call('PUT', '/statements', { statement: { v: 1, kind: 'application', accountId: f.a.accountId, appId: f.app.appId, name: 'web', secure: false, version: 1, issuedAt: new Date().toISOString() }, signature: 'A'.repeat(86) }),
+  },
+  'GET /statements': { allowed: ['owner', 'deployer', 'approver'], request: (_f, _r, call) => call('GET', '/statements') },
   'DELETE /agents/{id}': { allowed: ['owner'], request: (_f, _r, call) => call('DELETE', `/agents/agt_${'0'.repeat(32)}`) },
   'POST /apps/{id}/releases/{releaseId}/seal': {
     allowed: ['owner', 'deployer'],
@@ -122,7 +129,7 @@ describe('authorization matrix: every token route × every role', () => {
         if (allowed) {
           // Some allowed requests end in a 4xx about state or input, past the policy (the owner
           // registered a signing key in the fixture, so another is a 409).
-          const stateful = ['PATCH /apps/{id}', 'PUT /account/owner-key', 'PUT /enrolments/{id}/signature', 'DELETE /agents/{id}', 'PUT /users/{id}/signing-key/vouch', 'PUT /me/signing-key'].includes(key) || key.endsWith('/complete') || key.endsWith('/seal');
+          const stateful = ['PATCH /apps/{id}', 'PUT /account/owner-key', 'PUT /enrolments/{id}/signature', 'DELETE /agents/{id}', 'PUT /users/{id}/signing-key/vouch', 'PUT /me/signing-key', 'PUT /statements'].includes(key) || key.endsWith('/complete') || key.endsWith('/seal');
           expect(response.status, JSON.stringify(response)).toBeLessThan(stateful ? 410 : 400);
           expect([401, 403]).not.toContain(response.status);
         } else {

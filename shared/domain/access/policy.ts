@@ -36,10 +36,12 @@ export const actions = [
   'users:vouch-signing-key',
   'agents:list',
   'agents:remove',
+  'statements:write',
+  'statements:list',
 ] as const;
 export type Action = (typeof actions)[number];
 
-const everyone: Action[] = ['me:read', 'tokens:create', 'tokens:list', 'tokens:revoke', 'environments:list', 'apps:list', 'groups:list', 'users:list', 'releases:list', 'deployments:read', 'deployments:cancel', 'me:signing-key', 'agents:list'];
+const everyone: Action[] = ['me:read', 'tokens:create', 'tokens:list', 'tokens:revoke', 'environments:list', 'apps:list', 'groups:list', 'users:list', 'releases:list', 'deployments:read', 'deployments:cancel', 'me:signing-key', 'agents:list', 'statements:list'];
 
 const grants: Record<Actor['role'], ReadonlySet<Action>> = {
   owner: new Set(actions),
