@@ -2,6 +2,7 @@ import { makeAct } from '#shared/domain/access/act.ts';
 import { makeAuditTrail } from '#shared/domain/audit/audit-trail.ts';
 import { makeApprovalNotices } from '#shared/domain/deployments/approval-links.ts';
 import { makeDeployments } from '#shared/domain/deployments/deployments.ts';
+import { makeSignedDecisions } from '#shared/domain/deployments/signed-decisions.ts';
 import type { Workflow } from '#shared/ports/deployment-store.ts';
 import { systemClock } from '#shared/ports/clock.ts';
 import { randomIds } from '#shared/ports/ids.ts';
@@ -11,6 +12,7 @@ import { dynamoAuditLog } from './adapters/dynamo-audit-log.ts';
 import { dynamoDeploymentStore } from './adapters/dynamo-deployment-store.ts';
 import { dynamoDirectoryStore } from './adapters/dynamo-directory-store.ts';
 import { dynamoReleaseStore } from './adapters/dynamo-release-store.ts';
+import { dynamoStatementStore } from './adapters/dynamo-statement-store.ts';
 import { sesMailer } from './adapters/ses-mailer.ts';
 import { sfnWorkflow } from './adapters/sfn-workflow.ts';
 import { stateMachineArn, tableName } from './config.ts';
@@ -38,6 +40,7 @@ export const deployments = makeDeployments({
   releases: dynamoReleaseStore(dynamo(), tableName('deployments')),
   deployments: deploymentStore,
   workflow,
+  signed: makeSignedDecisions({ directory, statements: lazyPort(() => dynamoStatementStore(dynamo(), tableName('directory'))) }),
   act,
   clock,
   ids: randomIds,

@@ -1,18 +1,27 @@
 import { z } from 'zod';
 import { appId, environmentId, idOf, isoTime, pageQuery } from './common.ts';
+import { signedApproval, signedIntent } from './deployment-evidence.ts';
 import { releaseId, sha256Hex } from './releases.ts';
 
 export const deploymentId = idOf('dep');
 
-export const createDeploymentInput = z.strictObject({ appId, releaseId, environmentId });
+export const createDeploymentInput = z.strictObject({
+  appId,
+  releaseId,
+  environmentId,
+  /** The deployer's signed intent (docs/trust.md): key servers and targets act only on one. Its deployment id becomes the deployment's. */
+  intent: signedIntent.optional(),
+});
 
 export const approveInput = z.strictObject({
   /** true = Approve and Deploy: start as soon as the required approvals are in. */
   deploy: z.boolean().default(false),
   comment: z.string().trim().max(1000).optional(),
+  /** The approver's signed decision on the deployment's intent: required where the environment requires signed approvals. */
+  approval: signedApproval.optional(),
 });
 
-export const declineInput = z.strictObject({ message: z.string().trim().min(1, 'a decline needs a message').max(1000) });
+export const declineInput = z.strictObject({ message: z.string().trim().min(1, 'a decline needs a message').max(1000), approval: signedApproval.optional() });
 
 export const emptyBody = z.strictObject({}).optional();
 
@@ -33,8 +42,12 @@ export const deployment = z.object({
   deployerId: z.string(),
   state,
   requiredApprovals: z.number().int(),
-  votes: z.array(z.object({ userId: z.string(), at: isoTime, deploy: z.boolean(), comment: z.string().optional() })),
-  declined: z.object({ userId: z.string(), at: isoTime, message: z.string() }).optional(),
+  votes: z.array(z.object({ userId: z.string(), at: isoTime, deploy: z.boolean(), comment: z.string().optional(), approval: signedApproval.optional() })),
+  /** The deployer's signed intent, for approvers to check and sign. */
+  intent: signedIntent.optional(),
+  /** SHA-256 of the intent (docs/trust.md), as emails and the approval page show it. */
+  intentHash: z.string().optional(),
+  declined: z.object({ userId: z.string(), at: isoTime, message: z.string(), approval: signedApproval.optional() }).optional(),
   canceled: z.object({ userId: z.string(), at: isoTime }).optional(),
   outcome: z.object({ at: isoTime, reason: z.string().optional() }).optional(),
   createdAt: isoTime,

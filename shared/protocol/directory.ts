@@ -49,6 +49,8 @@ export const approvalPolicy = z.strictObject({
   preventSelfApproval: z.boolean(),
   /** Hours, fractions allowed (0.25 = 15 minutes); from one second to 30 days. */
   windowHours: z.number().min(1 / 3600).max(24 * 30),
+  /** Approvals must be signed by the approvers (`latchkey approve`); otherwise the email link's click is the backend's word. */
+  signed: z.boolean().default(false),
 });
 export type ApprovalPolicy = z.infer<typeof approvalPolicy>;
 
@@ -58,6 +60,7 @@ export const defaultApprovalPolicy: ApprovalPolicy = {
   requiredApprovals: 1,
   preventSelfApproval: true,
   windowHours: 72,
+  signed: false,
 };
 
 /** Environment variables handed to deploy scripts, as stored and shown; names as a shell accepts them. */

@@ -40,6 +40,10 @@ export const release = z.object({
   encrypted: z.boolean(),
   size: z.number().int(),
   digest: sha256Hex.optional(),
+  /** The pusher's signed manifest (docs/release-format.md §7), base64url. */
+  manifest: z.string().optional(),
+  /** Who pushed it. */
+  createdBy: z.string(),
   createdAt: isoTime,
   completedAt: isoTime.optional(),
 });

@@ -94,6 +94,18 @@ export const makeApprovalByLink = ({ links, deployments, directory, decisions, a
       const status = linkStatus(loaded, clock.now());
       const { link, approver, secretHash } = loaded;
       if (status !== 'open' || !link || !approver || !secretHash) return refuse(loaded, status === 'open' ? 'unknown' : status);
+      // A click is the backend's word: where approvals must be signed, the link cannot decide (and stays unused).
+      if (loaded.deployment?.policy.signedApprovals) {
+        const reason = `${loaded.deployment.environmentName} requires signed approvals: decide with \`latchkey approve ${link.deploymentId}\``;
+        await audit.append(link.accountId, {
+          action: AUDIT_ACTION,
+          actor: { userId: link.approverId, tokenId: linkTokenId(secretHash) },
+          target: { type: 'deployment', id: link.deploymentId },
+          outcome: 'refused',
+          reason,
+        });
+        return modelOf(loaded, { kind: 'refused', httpStatus: 409, reason });
+      }
 
       if (!(await links.claim(secretHash, form.action, clock.now().toISOString()))) return refuse(await load(secret), 'used');
 

@@ -11,6 +11,7 @@ import type { Actor } from '../access/actor.ts';
 import type { Action } from '../access/policy.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import type { Deployment } from './model.ts';
+import type { SignedDecisions } from './signed-decisions.ts';
 import { applyAction, type DeploymentAction, type DeploymentActor, type Decision } from './transitions.ts';
 import { deploymentView } from './view.ts';
 
@@ -21,12 +22,13 @@ type Deps = {
   releases: Pick<ReleaseStore, 'getRelease'>;
   deployments: DeploymentStore;
   workflow: Workflow;
+  signed: SignedDecisions;
   act: Act;
   clock: Clock;
   ids: Ids;
 };
 
-export const makeDeployments = ({ directory, releases, deployments, workflow, act, clock, ids }: Deps) => {
+export const makeDeployments = ({ directory, releases, deployments, workflow, signed, act, clock, ids }: Deps) => {
   const load = async (accountId: string, deploymentId: string) => {
     const deployment = await deployments.get(accountId, deploymentId);
     if (!deployment) throw new NotFoundError('No such deployment');
@@ -57,9 +59,27 @@ export const makeDeployments = ({ directory, releases, deployments, workflow, ac
   };
 
   const decide = (verb: Action, action: (input: never) => DeploymentAction) => (actor: Actor, deploymentId: string, input?: unknown) =>
-    act(actor, verb, { target: { type: 'deployment', id: deploymentId } }, async () =>
-      deploymentView(await transition(actor.accountId, deploymentId, action(input as never), actor), clock.now()),
-    );
+    act(actor, verb, { target: { type: 'deployment', id: deploymentId } }, async () => {
+      const asked = action(input as never);
+      if (asked.kind === 'approve' || asked.kind === 'decline') await checkSignedVote(actor, deploymentId, asked);
+      return deploymentView(await transition(actor.accountId, deploymentId, asked, actor), clock.now());
+    });
+
+  /**
+   * A vote carries the approver's signature where the environment requires it (its setting when
+   * the deployment started); a signature given is checked either way, before anything is written.
+   */
+  const checkSignedVote = async (actor: Actor, deploymentId: string, asked: Extract<DeploymentAction, { kind: 'approve' | 'decline' }>) => {
+    const deployment = await load(actor.accountId, deploymentId);
+    if (!asked.approval) {
+      if (deployment.policy.signedApprovals) {
+        throw new ValidationError(`approval: ${deployment.environmentName} requires signed approvals: decide with \`latchkey approve ${deploymentId}\` (or decline)`, 'approval');
+      }
+      return;
+    }
+    const decision = asked.kind === 'decline' ? 'decline' : asked.deploy ? 'approve-and-deploy' : 'approve';
+    await signed.checkApproval(asked.approval, deployment, { userId: actor.userId, decision });
+  };
 
   return {
     create: (actor: Actor, input: z.infer<typeof createDeploymentInput>) =>
@@ -80,6 +100,13 @@ export const makeDeployments = ({ directory, releases, deployments, workflow, ac
         if (!account) throw new NotFoundError('No such account');
         if (release.state !== 'ready' || !release.digest) throw new ConflictError('The release is not complete: finish its upload first');
         if (app.secure && !release.encrypted) throw new ValidationError('The application is secure: only encrypted releases can be deployed', 'releaseId');
+        if (input.intent) {
+          await signed.checkIntent(
+            input.intent,
+            { accountId: actor.accountId, userId: actor.userId, appId: app.appId, releaseId: release.releaseId, environmentId: environment.environmentId, manifest: release.manifest, windowHours: environment.approval.windowHours },
+            clock.now(),
+          );
+        }
 
         const groups = await Promise.all(environment.approval.approverGroups.map((groupId) => directory.getGroup(actor.accountId, groupId)));
         const eligibleApprovers = [...new Set(groups.flatMap((group) => group?.members ?? []))].sort();
@@ -88,7 +115,8 @@ export const makeDeployments = ({ directory, releases, deployments, workflow, ac
         const at = now.toISOString();
         const deployment: Deployment = {
           accountId: actor.accountId,
-          deploymentId: ids.next('dep'),
+          // A signed intent names the deployment: the backend cannot mint another in its name.
+          deploymentId: input.intent?.intent.deploymentId ?? ids.next('dep'),
           appId: app.appId,
           appName: app.name,
           releaseId: release.releaseId,
@@ -105,7 +133,9 @@ export const makeDeployments = ({ directory, releases, deployments, workflow, ac
             requiredApprovals: environment.approval.requiredApprovals,
             preventSelfApproval: environment.approval.preventSelfApproval,
             windowHours: environment.approval.windowHours,
+            signedApprovals: environment.approval.signed ?? false,
           },
+          ...(input.intent ? { intent: input.intent } : {}),
           state: approvalRequired ? 'PendingApproval' : 'InProgress',
           votes: [],
           createdAt: at,

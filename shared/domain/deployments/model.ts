@@ -1,3 +1,4 @@
+import type { SignedApproval, SignedIntent } from '#shared/protocol/deployment-evidence.ts';
 import type { TargetReport } from '../deploys/ports.ts';
 
 export const deploymentStates = ['PendingApproval', 'Approved', 'InProgress', 'Succeeded', 'Failed', 'Declined', 'Canceled', 'Expired'] as const;
@@ -5,7 +6,8 @@ export type DeploymentState = (typeof deploymentStates)[number];
 
 export const terminalStates: ReadonlySet<DeploymentState> = new Set(['Succeeded', 'Failed', 'Declined', 'Canceled', 'Expired']);
 
-export type Vote = { userId: string; at: string; deploy: boolean; comment?: string };
+/** A vote; `approval` is the approver's signature over the intent and the decision, where one was given. */
+export type Vote = { userId: string; at: string; deploy: boolean; comment?: string; approval?: SignedApproval };
 
 /** The environment's policy as it was when the deployment started: later edits do not move it. */
 export type PolicySnapshot = {
@@ -13,6 +15,8 @@ export type PolicySnapshot = {
   requiredApprovals: number;
   preventSelfApproval: boolean;
   windowHours: number;
+  /** Approvals must be signed (the environment's setting when the deployment started). */
+  signedApprovals?: boolean;
 };
 
 export type Transition = { at: string; from: DeploymentState | null; to: DeploymentState; by: string };
@@ -35,7 +39,9 @@ export type Deployment = {
   policy: PolicySnapshot;
   state: DeploymentState;
   votes: Vote[];
-  declined?: { userId: string; at: string; message: string };
+  declined?: { userId: string; at: string; message: string; approval?: SignedApproval };
+  /** The deployer's signed intent: what key servers and targets act on. */
+  intent?: SignedIntent;
   canceled?: { userId: string; at: string };
   outcome?: { at: string; reason?: string };
   createdAt: string;

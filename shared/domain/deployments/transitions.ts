@@ -1,3 +1,4 @@
+import type { SignedApproval } from '#shared/protocol/deployment-evidence.ts';
 import type { Role } from '../accounts/model.ts';
 import { ConflictError, ForbiddenError, ValidationError } from '../errors.ts';
 import { terminalStates, type Deployment, type DeploymentState } from './model.ts';
@@ -5,8 +6,8 @@ import { terminalStates, type Deployment, type DeploymentState } from './model.t
 export type DeploymentActor = { userId: string; role: Role };
 
 export type DeploymentAction =
-  | { kind: 'approve'; deploy: boolean; comment?: string }
-  | { kind: 'decline'; message: string }
+  | { kind: 'approve'; deploy: boolean; comment?: string; approval?: SignedApproval }
+  | { kind: 'decline'; message: string; approval?: SignedApproval }
   | { kind: 'deploy' }
   | { kind: 'cancel' }
   | { kind: 'expire' }
@@ -64,7 +65,10 @@ export const applyAction = (deployment: Deployment, action: DeploymentAction, ac
         throw new ForbiddenError('You started this deployment, so someone else must approve it');
       }
       if (deployment.votes.some((vote) => vote.userId === actor.userId)) throw new ConflictError('You have already approved this deployment');
-      const votes = [...deployment.votes, { userId: actor.userId, at, deploy: action.deploy, ...(action.comment ? { comment: action.comment } : {}) }];
+      const votes = [
+        ...deployment.votes,
+        { userId: actor.userId, at, deploy: action.deploy, ...(action.comment ? { comment: action.comment } : {}), ...(action.approval ? { approval: action.approval } : {}) },
+      ];
       if (votes.length < deployment.policy.requiredApprovals) return { next: move(deployment, 'PendingApproval', by, at, { votes }) };
       // The quorum is reached: deploy now if any approver asked for it, else wait for Deploy.
       const deployNow = votes.some((vote) => vote.deploy);
@@ -79,7 +83,8 @@ export const applyAction = (deployment: Deployment, action: DeploymentAction, ac
         throw new ForbiddenError('You started this deployment: cancel it instead of declining it');
       }
       if (!action.message.trim()) throw new ValidationError('message: a decline needs a message for everyone to read', 'message');
-      return { next: move(deployment, 'Declined', by, at, { declined: { userId: actor.userId, at, message: action.message } }), decision: 'declined' };
+      const declined = { userId: actor.userId, at, message: action.message, ...(action.approval ? { approval: action.approval } : {}) };
+      return { next: move(deployment, 'Declined', by, at, { declined }), decision: 'declined' };
     }
     case 'deploy': {
       expectState(deployment, now, ['Approved'], 'deploy');

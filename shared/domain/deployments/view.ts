@@ -1,3 +1,4 @@
+import { intentHash } from '#shared/protocol/deployment-evidence.ts';
 import type { Deployment } from './model.ts';
 import { effectiveState } from './transitions.ts';
 
@@ -16,6 +17,7 @@ export const deploymentView = (deployment: Deployment, now: Date) => ({
   state: effectiveState(deployment, now),
   requiredApprovals: deployment.policy.approvalRequired ? deployment.policy.requiredApprovals : 0,
   votes: deployment.votes,
+  ...(deployment.intent ? { intent: deployment.intent, intentHash: intentHash(deployment.intent.intent) } : {}),
   ...(deployment.declined ? { declined: deployment.declined } : {}),
   ...(deployment.canceled ? { canceled: deployment.canceled } : {}),
   ...(deployment.outcome ? { outcome: deployment.outcome } : {}),

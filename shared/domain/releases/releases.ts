@@ -13,7 +13,7 @@ import type { Release } from './model.ts';
 
 export const UPLOAD_URL_SECONDS = 15 * 60;
 
-export const releaseView = ({ releaseId, appId, version, state, encrypted, size, digest, createdAt, completedAt, masterVersion, sealRequest }: Release) => ({
+export const releaseView = ({ releaseId, appId, version, state, encrypted, size, digest, createdAt, completedAt, masterVersion, sealRequest, manifest, createdBy }: Release) => ({
   releaseId,
   appId,
   version,
@@ -24,6 +24,9 @@ export const releaseView = ({ releaseId, appId, version, state, encrypted, size,
   createdAt,
   ...(completedAt ? { completedAt } : {}),
   ...(masterVersion ? { masterVersion } : {}),
+  // The pusher's signed manifest: deployers and approvers check it and name it in what they sign.
+  ...(manifest ? { manifest } : {}),
+  createdBy,
   ...(state === 'sealing' && sealRequest ? { sealing: { agentId: sealRequest.agentId, acknowledged: !!sealRequest.acknowledgedAt } } : {}),
 });
 

@@ -25,7 +25,7 @@ const policy = { enabled: true, approverGroups: [], requiredApprovals: 2, preven
 const prod = { environmentId: ids.prod, name: 'production', approval: policy, variables: {}, createdAt: iso, updatedAt: iso };
 const staging = { ...prod, environmentId: ids.staging, name: 'staging' };
 const release = (releaseId: string, version: string, state: 'ready' | 'uploading' = 'ready'): ReleaseView => ({
-  releaseId, appId: ids.app, version, state, encrypted: false, size: 2048, createdAt: iso, ...(state === 'ready' ? { completedAt: iso, digest: 'a'.repeat(64) } : {}),
+  releaseId, appId: ids.app, version, state, encrypted: false, size: 2048, createdBy: ids.dan, createdAt: iso, ...(state === 'ready' ? { completedAt: iso, digest: 'a'.repeat(64) } : {}),
 });
 const page = (items: unknown[]) => () => ({ body: { items } });
 

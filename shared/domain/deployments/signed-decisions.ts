@@ -1,0 +1,67 @@
+import { createHash } from 'node:crypto';
+import type { DirectoryStore } from '#shared/ports/directory-store.ts';
+import type { StatementStore } from '#shared/ports/statement-store.ts';
+import { approvalSignatureVerifies, intentHash, intentSignatureVerifies, type Decision, type SignedApproval, type SignedIntent } from '#shared/protocol/deployment-evidence.ts';
+import { verifyStatement } from '#shared/protocol/statements.ts';
+import { fromB64 } from '#shared/protocol/trust.ts';
+import { ConflictError, ValidationError } from '../errors.ts';
+import type { Deployment } from './model.ts';
+
+/** The longest an intent may be good for beyond the approval window: time to run the deployment. */
+export const INTENT_GRACE_MS = 24 * 3600_000;
+
+type Deps = { directory: Pick<DirectoryStore, 'getAccount'>; statements: Pick<StatementStore, 'get'> };
+
+/**
+ * The backend checks what it can of a signed intent or approval before it keeps it (docs/trust.md):
+ * key servers and targets check it all again, but a bad signature is the caller's mistake to hear
+ * about now, not at the end of an approval window. The key is the one the owner vouched for in the
+ * person's newest statement, verified here under the account's owner key.
+ */
+export const makeSignedDecisions = ({ directory, statements }: Deps) => {
+  const vouchedKey = async (accountId: string, userId: string, field: string) => {
+    const [account, stored] = await Promise.all([directory.getAccount(accountId), statements.get(accountId, 'person', userId)]);
+    const refuse = () => new ConflictError(`The account owner has not vouched for a signing key of yours in a person statement: ${field} cannot be checked`);
+    if (!account?.ownerKey || !stored) throw refuse();
+    try {
+      const person = verifyStatement(fromB64(account.ownerKey.publicKey), stored, { kind: 'person', accountId, subject: userId });
+      if (person.status !== 'active' || !person.signingKey) throw refuse();
+      return fromB64(person.signingKey);
+    } catch {
+      throw refuse();
+    }
+  };
+
+  return {
+    /** A deployer's intent for what they asked to deploy: the same ids, their key, this release's manifest, a bounded expiry. */
+    checkIntent: async (signed: SignedIntent, expected: { accountId: string; userId: string; appId: string; releaseId: string; environmentId: string; manifest?: string | undefined; windowHours: number }, now: Date) => {
+      const { intent } = signed;
+      const wrong = (what: string) => new ValidationError(`intent: ${what}`, 'intent');
+      for (const field of ['accountId', 'appId', 'releaseId', 'environmentId'] as const) {
+        if (intent[field] !== expected[field]) throw wrong(`it names ${field} ${intent[field]}, not ${expected[field]}`);
+      }
+      if (intent.deployerId !== expected.userId) throw wrong('it names another deployer than you');
+      if (!expected.manifest) throw new ConflictError('The release has no signed manifest: a deployment of it cannot be signed for');
+      if (intent.manifestHash !== createHash('sha256').update(fromB64(expected.manifest)).digest('hex')) throw wrong('it names another release manifest');
+      const expires = Date.parse(intent.expiresAt);
+      if (expires <= now.getTime() || expires - now.getTime() > expected.windowHours * 3600_000 + INTENT_GRACE_MS) {
+        throw wrong(`it expires at ${intent.expiresAt}: not within the approval window and a day from now`);
+      }
+      if (!intentSignatureVerifies(await vouchedKey(expected.accountId, expected.userId, 'the intent'), signed)) throw wrong('it is not signed with your key the owner vouched for');
+    },
+
+    /** An approver's signed decision on this deployment's intent, matching the decision asked for. */
+    checkApproval: async (signed: SignedApproval, deployment: Deployment, expected: { userId: string; decision: Decision }) => {
+      const { approval } = signed;
+      const wrong = (what: string) => new ValidationError(`approval: ${what}`, 'approval');
+      if (!deployment.intent) throw new ConflictError('This deployment has no signed intent: there is nothing to sign an approval for');
+      if (approval.accountId !== deployment.accountId || approval.deploymentId !== deployment.deploymentId) throw wrong('it is for another deployment');
+      if (approval.approverId !== expected.userId) throw wrong('it names another approver than you');
+      if (approval.intentHash !== intentHash(deployment.intent.intent)) throw wrong('it signs another intent than this deployment’s');
+      if (approval.decision !== expected.decision) throw wrong(`it says ${approval.decision}, not ${expected.decision}`);
+      if (!approvalSignatureVerifies(await vouchedKey(deployment.accountId, expected.userId, 'the approval'), signed)) throw wrong('it is not signed with your key the owner vouched for');
+    },
+  };
+};
+
+export type SignedDecisions = ReturnType<typeof makeSignedDecisions>;
