@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { App } from 'aws-cdk-lib';
+import type { FunctionDeclaration } from '../functions/catalog.ts';
 import { addNagChecks } from './nag.ts';
 import { StatefulStack } from './stateful-stack.ts';
 import { StatelessStack } from './stateless-stack.ts';
@@ -44,6 +45,11 @@ export interface LatchkeyOptions {
   readonly nag?: boolean;
   /** Prebuilt dependencies layer directory. @default - built from node_modules if needed */
   readonly layerDirectory?: string;
+  /**
+   * The functions and their bindings (the local stack's tests synthesize a changed one).
+   * @default - functions/catalog.ts
+   */
+  readonly catalog?: Record<string, FunctionDeclaration>;
 }
 
 export interface Latchkey {
@@ -76,6 +82,7 @@ export const buildLatchkey = (app: App, options: LatchkeyOptions = {}): Latchkey
     stateful,
     projectRoot,
     layerDirectory: options.layerDirectory,
+    ...(options.catalog ? { catalog: options.catalog } : {}),
     mailFrom: options.mailFrom ?? (app.node.tryGetContext('mailFrom') as string | undefined) ?? 'latchkey@example.com',
     agentQueuePrefix: agentQueuePrefixOf(stage),
     agentOnlineSeconds,

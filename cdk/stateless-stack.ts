@@ -31,6 +31,8 @@ export interface StatelessStackProps extends StackProps {
   readonly agentOnlineSeconds?: number;
   /** AGENT_HEARTBEAT_SECONDS of every function. @default 30 */
   readonly agentHeartbeatSeconds?: number;
+  /** The functions and their bindings. @default - functions/catalog.ts */
+  readonly catalog?: Record<string, FunctionDeclaration>;
 }
 
 const pascal = (name: string): string =>
@@ -58,7 +60,7 @@ export class StatelessStack extends Stack {
     const layer = new DependenciesLayer(this, 'DependenciesLayer', { directory: props.layerDirectory });
 
     // 1. one function per catalog entry
-    const catalog: Record<FunctionName, FunctionDeclaration> = functions;
+    const catalog = (props.catalog ?? functions) as Record<FunctionName, FunctionDeclaration>;
     const created = {} as Record<FunctionName, LatchkeyFunction>;
     for (const [name, declaration] of Object.entries(catalog) as [FunctionName, FunctionDeclaration][]) {
       created[name] = new LatchkeyFunction(this, `${pascal(name)}Function`, {

@@ -10,7 +10,7 @@ DynamoDB, S3, SQS, SES and Step Functions emulators, the HTTP API, and the queue
 Then a demo shows it working: an account, two key servers and a target (as child processes),
 a secure application, a push, and a deployment to prod that waits for your approval.
 
-  --port N        HTTP API port (default $PORT or 4000; the emulators take the next four; 0 = any free)
+  --port N        HTTP API port (default $PORT or 4000; the emulators take the next five; 0 = any free)
   --data DIR      keep everything in DIR across restarts: DynamoDB, Step Functions executions, release
                   objects, agent queues and the demo's people and agents (not captured mail)
   --json          print the endpoints as one JSON line (for scripts and tests); no demo unless --demo

@@ -140,6 +140,11 @@ export const startStepFunctions = async (port: number, sqs: SQSClient, dataDir?:
   const listening: Listening = await listenOnLoopback(port, (req, res) => void handle(req, res));
   return {
     ...listening,
+    /** The state machine whose execution issued a task token. */
+    stateMachineOfToken: (token: string) => {
+      const executionArn = executions.tokens.executionOf(token);
+      return executionArn ? executions.get(executionArn)?.stateMachineArn : undefined;
+    },
     resume: () => {
       for (const record of records.load()) {
         const definition = machines.get(record.stateMachineArn)?.definition;
