@@ -72,7 +72,8 @@ export const functions = {
   'list-agents': api('list-agents', { tables: { directory: 'RO', deployments: 'RW', wrappedKeys: 'RO' } }),
   'remove-agent': api('remove-agent', { ...directoryWriter, agentQueues: 'manage' }),
   'agent-session': api('agent-session', { tables: { directory: 'RW' }, queues: { agentReplies: 'send' }, agentQueues: 'send', agentCredentials: true }),
-  'seal-release': api('seal-release', { tables: { directory: 'RO', deployments: 'RW', wrappedKeys: 'RO' }, agentQueues: 'send' }),
+  // Sealing puts the request to the chosen key server on the directory (agents.putRequest).
+  'seal-release': api('seal-release', { tables: { directory: 'RW', deployments: 'RW', wrappedKeys: 'RO' }, agentQueues: 'send' }),
   'get-release': api('get-release', directoryReader),
   'get-me': api('get-me', directoryReader),
   'list-users': api('list-users', directoryReader),
