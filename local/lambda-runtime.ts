@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { functions, type FunctionName } from '#functions/catalog.ts';
+import { WORKER_BUNDLE } from './function-bundles.ts';
 import { localMetrics } from './metrics.ts';
 import type { WorkerReply, WorkerRequest, WorkerSetup } from './lambda-worker.ts';
 
@@ -21,8 +22,12 @@ export const functionNameOf = (nameOrArn: string): FunctionName | undefined => {
   return bare in functions ? (bare as FunctionName) : undefined;
 };
 
-/** How the local stack runs a function: with this environment, and nothing else of the stack's. */
-export type FunctionRuntimeConfig = { environmentOf: (name: FunctionName) => Record<string, string> };
+/** How the local stack runs a function: its bundle, with this environment and nothing else of the stack's. */
+export type FunctionRuntimeConfig = {
+  /** Directory of the function bundles (local/function-bundles.ts). */
+  bundles: string;
+  environmentOf: (name: FunctionName) => Record<string, string>;
+};
 
 /** A failure thrown by a handler (or its initialisation), carried back with its name. */
 export class FunctionError extends Error {
@@ -50,17 +55,18 @@ class FunctionInstance {
   readonly ready: Promise<void>;
   failed = false;
 
-  constructor(name: FunctionName, env: Record<string, string>) {
-    const declaration = functions[name] as { entry: string; timeoutSeconds?: number; memoryMb?: number };
+  constructor(name: FunctionName, bundles: string, env: Record<string, string>) {
+    const declaration = functions[name] as { timeoutSeconds?: number; memoryMb?: number };
     const setup: WorkerSetup = {
-      entry: path.join(REPO_ROOT, declaration.entry),
+      entry: path.join(bundles, `${name}.js`),
       functionName: localFunctionName(name),
       invokedFunctionArn: localFunctionArn(name),
       timeoutSeconds: declaration.timeoutSeconds ?? 10,
       memoryMb: declaration.memoryMb ?? 256,
     };
-    // Nothing of this process is inherited: not its environment, not its loader flags.
-    this.worker = new Worker(new URL('./lambda-worker-bootstrap.mjs', import.meta.url), { env, execArgv: [], workerData: setup });
+    // Nothing of this process is inherited: not its environment, not its loader flags. Source
+    // maps as the CDK construct turns them on (NODE_OPTIONS=--enable-source-maps).
+    this.worker = new Worker(path.join(bundles, WORKER_BUNDLE), { env, execArgv: ['--enable-source-maps'], workerData: setup });
     this.worker.unref();
     this.ready = new Promise((resolve, reject) => {
       const onMessage = (reply: WorkerReply) => {
@@ -121,7 +127,7 @@ export const invokeFunction = async (name: FunctionName, event: unknown): Promis
   if (!config) throw new Error('The function runtime is not configured: start the local stack first');
   let instance = instances.get(name);
   if (!instance || instance.failed) {
-    instance = new FunctionInstance(name, config.environmentOf(name));
+    instance = new FunctionInstance(name, config.bundles, config.environmentOf(name));
     instances.set(name, instance);
   }
   const started = performance.now();

@@ -16,6 +16,7 @@ import { startHttpApi } from './http-api.ts';
 import { countDynamoDbRequests, countSqsAndS3Requests } from './metrics-emulators.ts';
 import { serveLocalMetrics } from './metrics-endpoint.ts';
 import { configureFunctionRuntime, invokeFunction, LOCAL_REGION, localFunctionName, stopFunctions } from './lambda-runtime.ts';
+import { functionBundles } from './function-bundles.ts';
 import { readCloudAssembly } from './iam/cloud-assembly.ts';
 import { startIamFronts } from './iam/fronts.ts';
 import { IamGate, type Principal } from './iam/gate.ts';
@@ -115,6 +116,8 @@ export const startLocalStack = async (options: StackOptions = {}) => {
         agentHeartbeatSeconds: positiveSeconds('AGENT_HEARTBEAT_SECONDS', 30),
       });
   assemblyDir.catch(() => undefined);
+  const bundlesDir = functionBundles();
+  bundlesDir.catch(() => undefined);
 
   // 1. Emulators, each on loopback, on ports of their own: the published endpoints are the IAM
   //    fronts of step 3.
@@ -198,6 +201,7 @@ export const startLocalStack = async (options: StackOptions = {}) => {
   }
   const localSettings = Object.fromEntries(LOCAL_SETTINGS.filter((name) => process.env[name]).map((name) => [name, process.env[name]!]));
   configureFunctionRuntime({
+    bundles: await bundlesDir,
     // What Lambda gives a function, and no more: the template's variables, the runtime's own,
     // credentials of its role, and (the local part) where the emulators are.
     environmentOf: (name) => ({
