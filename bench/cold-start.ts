@@ -87,7 +87,7 @@ const importTime = async (url: string, env: Record<string, string>): Promise<Tim
 
 const DYNAMODB = "import '@aws-sdk/client-dynamodb'; import '@aws-sdk/lib-dynamodb';";
 const EVERY_FUNCTION =
-  "import '@aws-lambda-powertools/logger'; import '@aws-lambda-powertools/logger/middleware'; import '@aws-lambda-powertools/tracer'; import '@aws-lambda-powertools/tracer/middleware'; import '@middy/core'; import 'zod';";
+  "import '@aws-lambda-powertools/logger'; import '@aws-lambda-powertools/logger/middleware'; import '@middy/core'; import 'zod';";
 
 /**
  * References timed in the same runs: an empty module (what node itself costs), what the
@@ -96,9 +96,8 @@ const EVERY_FUNCTION =
  */
 const REFERENCES: Record<string, { source: string; fromLayer: boolean } | { entry: string }> = {
   '(reference: empty module)': { source: 'export default 1;', fromLayer: false },
-  '(reference: what every function loads from the layer: Powertools logger and tracer, middy, zod)': { source: EVERY_FUNCTION, fromLayer: true },
+  '(reference: what every function loads from the layer: Powertools logger, middy, zod)': { source: EVERY_FUNCTION, fromLayer: true },
   '(reference: the same packages as CommonJS files from node_modules, as the layer served them before it was prebundled)': { source: EVERY_FUNCTION, fromLayer: false },
-  '(reference: Powertools tracer from the layer)': { source: "import '@aws-lambda-powertools/tracer';", fromLayer: true },
   '(reference: zod from the layer)': { source: "import 'zod';", fromLayer: true },
   '(reference: zod from the layer and one schema built)': { source: "import { z } from 'zod'; z.strictObject({ name: z.string().min(1) });", fromLayer: true },
   // Bundled like a function (the layer external): what every API route pays for the table.

@@ -3,7 +3,6 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { SESv2Client } from '@aws-sdk/client-sesv2';
-import { tracer } from '../observability.ts';
 import { buckets } from '../resources.ts';
 
 // One client per service per process, created on first use and kept for every invocation.
@@ -28,16 +27,14 @@ const unbound = (variable: string): never => {
 };
 
 export const dynamo = (): DynamoDBDocumentClient =>
-  (documentClient ??= DynamoDBDocumentClient.from(tracer.captureAWSv3Client(new DynamoDBClient({})), {
+  (documentClient ??= DynamoDBDocumentClient.from(new DynamoDBClient({}), {
     marshallOptions: { removeUndefinedValues: true },
   }));
 
-export const sfn = (): SFNClient => (sfnClient ??= tracer.captureAWSv3Client(new SFNClient({})));
+export const sfn = (): SFNClient => (sfnClient ??= new SFNClient({}));
 
 // Emulators serve buckets by path; in the cloud, virtual-hosted addressing is the default.
 export const s3 = (): S3Client =>
-  (s3Client ??= tracer.captureAWSv3Client(
-    new (S3 ?? unbound(buckets.releases.envVar))({ forcePathStyle: process.env.LATCHKEY_S3_FORCE_PATH_STYLE === 'true' }),
-  ));
+  (s3Client ??= new (S3 ?? unbound(buckets.releases.envVar))({ forcePathStyle: process.env.LATCHKEY_S3_FORCE_PATH_STYLE === 'true' }));
 
-export const ses = (): SESv2Client => (sesClient ??= tracer.captureAWSv3Client(new (SES ?? unbound(mailBinding))({})));
+export const ses = (): SESv2Client => (sesClient ??= new (SES ?? unbound(mailBinding))({}));

@@ -11,7 +11,6 @@ import { keyStore, masterKeys } from '../agents-context.ts';
 import { bucketName, tableName } from '../config.ts';
 import { audit, deploymentStore, directory } from '../deployments-context.ts';
 import { lazyPort } from '../lazy-port.ts';
-import { tracer } from '../observability.ts';
 import { dynamoDeployRuns, dynamoDeploymentKeys } from './dynamo-deploy-runs.ts';
 
 // The composition root of the deploy step: the workflow tasks and the reply consumer share it.
@@ -22,7 +21,7 @@ const seconds = (name: string, fallback: number) => {
   return value;
 };
 
-const sqs = tracer.captureAWSv3Client(new SQSClient({ useQueueUrlAsEndpoint: false }));
+const sqs = new SQSClient({ useQueueUrlAsEndpoint: false });
 
 export const deploys = makeDeploys({
   deployments: deploymentStore,
