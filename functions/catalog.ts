@@ -108,6 +108,8 @@ export const functions = {
   },
   'settle-deploy': workflow('settle-deploy', { tables: { directory: 'RO', deployments: 'RW' } }),
   'finish-deployment': workflow('finish-deployment', { tables: { directory: 'RO', deployments: 'RW' } }),
+  // Every step's final Catch: the deployment ends Failed, with the reason.
+  'fail-deployment': workflow('fail-deployment', { tables: { directory: 'RO', deployments: 'RW' } }),
   'consume-agent-replies': {
     entry: 'functions/agents/consume-agent-replies.ts',
     bind: { tables: { directory: 'RW', deployments: 'RW', wrappedKeys: 'RW' }, stateMachines: { deployment: 'respond' }, agentQueues: 'send' },

@@ -84,6 +84,12 @@ export type StateMachineDeclaration = {
   functionSubstitutions: Record<string, string>;
 };
 
+/**
+ * `${Partition}` in a definition: the ARN partition (`aws`, `aws-cn`, `aws-us-gov`), so service
+ * integration ARNs (`arn:${Partition}:states:::lambda:invoke`) are right in every partition.
+ */
+export const PARTITION_SUBSTITUTION = 'Partition';
+
 export const stateMachines = {
   deployment: {
     envVar: 'DEPLOYMENT_STATE_MACHINE_ARN',
@@ -97,6 +103,7 @@ export const stateMachines = {
       DispatchDeployFunctionArn: 'dispatch-deploy',
       SettleDeployFunctionArn: 'settle-deploy',
       FinishDeploymentFunctionArn: 'finish-deployment',
+      FailDeploymentFunctionArn: 'fail-deployment',
     },
   },
 } as const satisfies Record<string, StateMachineDeclaration>;

@@ -4,7 +4,7 @@ import { CreateTableCommand, ResourceInUseException, waitUntilTableExists, type 
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { CreateStateMachineCommand, type SFNClient } from '@aws-sdk/client-sfn';
-import { buckets, queues, stateMachines, tables, type TableDeclaration } from '#functions/resources.ts';
+import { buckets, PARTITION_SUBSTITUTION, queues, stateMachines, tables, type TableDeclaration } from '#functions/resources.ts';
 import type { FunctionName } from '#functions/catalog.ts';
 import { localFunctionArn, REPO_ROOT } from './lambda-runtime.ts';
 
@@ -84,7 +84,7 @@ export const provision = async (clients: { dynamodb: DynamoDBClient; sqs: SQSCli
   }
   const machines: Provisioned['stateMachines'] = {};
   for (const [logical, machine] of Object.entries(stateMachines)) {
-    let definition = await readFile(path.join(REPO_ROOT, machine.definitionFile), 'utf8');
+    let definition = (await readFile(path.join(REPO_ROOT, machine.definitionFile), 'utf8')).replaceAll(`\${${PARTITION_SUBSTITUTION}}`, 'aws');
     for (const [key, fn] of Object.entries(machine.functionSubstitutions)) {
       definition = definition.replaceAll(`\${${key}}`, localFunctionArn(fn as FunctionName));
     }

@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Aws, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { FunctionName } from '../../functions/catalog.ts';
-import { stateMachines, type StateMachineDeclaration, type StateMachineName } from '../../functions/resources.ts';
+import { PARTITION_SUBSTITUTION, stateMachines, type StateMachineDeclaration, type StateMachineName } from '../../functions/resources.ts';
 import type { DeclaredStateMachine } from './declared.ts';
 
 /** Properties of {@link Workflow}. */
@@ -39,7 +39,8 @@ export class Workflow extends Construct {
     for (const [name, declaration] of Object.entries(declarations) as [StateMachineName, StateMachineDeclaration][]) {
       const definitionFile = join(props.projectRoot, declaration.definitionFile);
       const definition = readFileSync(definitionFile, 'utf8');
-      const substitutions: Record<string, string> = {};
+      // The partition of the stack's region: the definition never says `arn:aws:` itself.
+      const substitutions: Record<string, string> = definition.includes(`\${${PARTITION_SUBSTITUTION}}`) ? { [PARTITION_SUBSTITUTION]: Aws.PARTITION } : {};
       const invoked: string[] = [];
       for (const [key, functionName] of Object.entries(declaration.functionSubstitutions)) {
         if (!definition.includes(`\${${key}}`)) {
