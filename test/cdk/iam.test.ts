@@ -231,7 +231,7 @@ describe('IAM: grants follow the catalog bindings', () => {
       return;
     }
     expect(granted).toHaveLength(1);
-    expect(granted[0]).toMatch(/^ses:SendEmail on .*identity\/example\.com/);
+    expect(granted[0]).toMatch(/^ses:SendEmail on .*identity\/mail\.latchkey\.dev/);
   });
 
   it.each(catalog)('%s: SQS: send only to bound queues, consume only the queue it is the consumer of', (name, declaration) => {

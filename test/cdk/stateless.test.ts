@@ -15,7 +15,7 @@ import {
   type QueueDeclaration,
   type StateMachineDeclaration,
 } from '../../functions/resources.ts';
-import { logicalId, resourceMatches, synthLatchkey, type Synthesized } from './synth.ts';
+import { logicalId, resourceMatches, synthLatchkey, TEST_MAIL_FROM, type Synthesized } from './synth.ts';
 
 let synthesized: Synthesized;
 beforeAll(() => {
@@ -287,7 +287,7 @@ describe('agent bindings (per-agent queues, agent credentials)', () => {
       builtinCloudFormationValidation: false,
     });
     // Act
-    const { stateless } = buildLatchkey(app, { stage: 'ctx', nag: false });
+    const { stateless } = buildLatchkey(app, { stage: 'ctx', nag: false, mailFrom: TEST_MAIL_FROM });
     // Assess
     const [name] = agentQueueFunctions[0]!;
     const id = logicalId(stateless, stateless.functions[name]);
@@ -301,6 +301,24 @@ describe('agent bindings (per-agent queues, agent credentials)', () => {
     [{ agentOnlineSeconds: 30, agentHeartbeatSeconds: 30 }, /must be shorter/],
   ] as const)('refuses agent timing context %j', (context, error) => {
     const app = new App({ context: { ...projectContext(), ...context } });
-    expect(() => buildLatchkey(app, { stage: 'bad', nag: false })).toThrow(error);
+    expect(() => buildLatchkey(app, { stage: 'bad', nag: false, mailFrom: TEST_MAIL_FROM })).toThrow(error);
+  });
+
+  it.each([
+    [undefined, /No sender for approval mail: set "mailFrom" in the context of cdk.json/],
+    ['latchkey@example.com', /example\.com is a placeholder that SES can never verify/],
+    ['Latchkey <ops@mail.example.org>', /example\.org is a placeholder/],
+    ['nobody', /has no domain/],
+  ] as const)('refuses to synthesize without a real mail sender: %s', (mailFrom, error) => {
+    const app = new App({ context: { ...projectContext(), 'aws:cdk:bundling-stacks': [], ...(mailFrom ? { mailFrom } : {}) } });
+    expect(() => buildLatchkey(app, { stage: 'mail', nag: false })).toThrow(error);
+  });
+
+  it('takes the mail sender from the cdk.json context', () => {
+    const app = new App({ context: { ...projectContext(), 'aws:cdk:bundling-stacks': [], mailFrom: 'Latchkey <approvals@mail.acme.io>' }, builtinCloudFormationValidation: false });
+    const { stateless } = buildLatchkey(app, { stage: 'mail', nag: false });
+    const [name] = (Object.entries(functions) as [FunctionName, FunctionDeclaration][]).find(([, d]) => d.bind.mail)!;
+    const variables = Template.fromStack(stateless).toJSON().Resources[logicalId(stateless, stateless.functions[name])].Properties.Environment.Variables;
+    expect(variables.MAIL_FROM).toBe('Latchkey <approvals@mail.acme.io>');
   });
 });

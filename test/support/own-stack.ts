@@ -26,8 +26,19 @@ export type OwnStack = {
  * it configured otherwise. `env` is laid over the runner's environment; every line the stack
  * writes is appended to `logPath` when given.
  */
-export const startOwnStack = async (options: { dataDir?: string; env?: Record<string, string>; logPath?: string } = {}): Promise<OwnStack> => {
-  const args = ['--import', 'tsx', 'local/main.ts', '--port', '0', '--json', ...(options.dataDir ? ['--data', options.dataDir] : [])];
+export const startOwnStack = async (
+  options: { dataDir?: string; env?: Record<string, string>; logPath?: string; assembly?: string } = {},
+): Promise<OwnStack> => {
+  const args = [
+    '--import',
+    'tsx',
+    'local/main.ts',
+    '--port',
+    '0',
+    '--json',
+    ...(options.dataDir ? ['--data', options.dataDir] : []),
+    ...(options.assembly ? ['--assembly', options.assembly] : []),
+  ];
   const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
   const stderr: string[] = [];
   child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
