@@ -185,15 +185,15 @@ export const startLocalStack = async (options: StackOptions = {}) => {
   const provisioned = await provision(clients);
 
   // 4. Each function's environment and role, from the synthesized templates.
-  let apiUrl: string | undefined;
+  const published: { apiUrl?: string } = {};
   const model: LocalModel = localModel(readCloudAssembly(await assemblyDir), {
     tables: Object.fromEntries(Object.keys(tables).map((t) => [t, provisioned.env[tables[t as keyof typeof tables].envVar]!])) as never,
     buckets: Object.fromEntries(Object.keys(buckets).map((b) => [b, provisioned.env[buckets[b as keyof typeof buckets].envVar]!])) as never,
     queues: provisioned.queues as never,
     stateMachines: provisioned.stateMachines as never,
     apiUrl: () => {
-      if (!apiUrl) throw new Error('PUBLIC_API_URL: the HTTP API is not listening yet');
-      return apiUrl;
+      if (!published.apiUrl) throw new Error('PUBLIC_API_URL: the HTTP API is not listening yet');
+      return published.apiUrl;
     },
   });
   for (const name of Object.keys(model.functions) as FunctionName[]) {
@@ -262,7 +262,7 @@ export const startLocalStack = async (options: StackOptions = {}) => {
   const api = await startHttpApi(apiPort);
   endpoints.api = api.url;
   // Links in approval emails point at this API.
-  apiUrl = api.url;
+  published.apiUrl = api.url;
   stoppers.push(() => api.close());
   // Last: a resumed workflow may mail approval links, which point at the API.
   stepFunctions.resume();
