@@ -33,8 +33,19 @@ export const dynamo = (): DynamoDBDocumentClient =>
 
 export const sfn = (): SFNClient => (sfnClient ??= new SFNClient({}));
 
-// Emulators serve buckets by path; in the cloud, virtual-hosted addressing is the default.
-export const s3 = (): S3Client =>
-  (s3Client ??= new (S3 ?? unbound(buckets.releases.envVar))({ forcePathStyle: process.env.LATCHKEY_S3_FORCE_PATH_STYLE === 'true' }));
+/**
+ * The S3 client's settings. Emulators serve buckets by path; in the cloud, virtual-hosted
+ * addressing is the default. Checksums only where S3 requires them: by default the SDK signs a
+ * CRC32 of the request body into presigned PUT and UploadPart URLs, and a URL signed before the
+ * body exists carries the CRC32 of an empty body, which S3 then refuses for the real upload.
+ */
+export const s3ClientConfig = () =>
+  ({
+    forcePathStyle: process.env.LATCHKEY_S3_FORCE_PATH_STYLE === 'true',
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  }) as const;
+
+export const s3 = (): S3Client => (s3Client ??= new (S3 ?? unbound(buckets.releases.envVar))(s3ClientConfig()));
 
 export const ses = (): SESv2Client => (sesClient ??= new (SES ?? unbound(mailBinding))({}));
