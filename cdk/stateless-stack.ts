@@ -75,7 +75,7 @@ export class StatelessStack extends Stack {
     this.functions = created;
 
     // 2. the state machines (their definitions name functions, so they come after them)
-    this.workflow = new Workflow(this, 'Workflow', { functions: created, projectRoot });
+    this.workflow = new Workflow(this, 'Workflow', { functions: created, projectRoot, alarmTopic: stateful.alarms });
 
     // 3. the agent role: trusts exactly the roles of the functions that hand out credentials
     this.agentQueuePrefix = validateAgentQueuePrefix(props.agentQueuePrefix ?? `${this.stackName}-agent-`);
