@@ -84,7 +84,9 @@ export const functions = {
   'list-audit': api('list-audit', directoryReader),
   'verify-audit': api('verify-audit', directoryReader),
   'create-release': api('create-release', releaseWriter),
-  'complete-release': api('complete-release', releaseWriter),
+  // Completing a large multipart upload can take S3 a while: as long as API Gateway waits (30 s).
+  'complete-release': { ...api('complete-release', releaseWriter), timeoutSeconds: 29 },
+  'renew-release-upload': api('renew-release-upload', releaseWriter),
   'list-releases': api('list-releases', releaseReader),
   'create-deployment': api('create-deployment', { ...deploymentActor, stateMachines: { deployment: 'start' } }),
   'list-deployments': api('list-deployments', directoryReader),

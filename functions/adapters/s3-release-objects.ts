@@ -1,4 +1,14 @@
-import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand, NotFound, PutObjectCommand, UploadPartCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  NoSuchUpload,
+  NotFound,
+  PutObjectCommand,
+  UploadPartCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { ReleaseObjects } from '#shared/ports/release-store.ts';
 
@@ -11,21 +21,31 @@ export const s3ReleaseObjects = (s3: S3Client, bucket: string): ReleaseObjects =
   presignPart: (key, uploadId, partNumber, expiresIn) =>
     getSignedUrl(s3, new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber }), { expiresIn }),
   completeMultipart: async (key, uploadId, parts) => {
-    await s3.send(
-      new CompleteMultipartUploadCommand({
-        Bucket: bucket,
-        Key: key,
-        UploadId: uploadId,
-        MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) },
-      }),
-    );
-  },
-  sizeOf: async (key) => {
     try {
-      return (await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).ContentLength ?? 0;
+      await s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: bucket,
+          Key: key,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) },
+        }),
+      );
     } catch (error) {
-      if (error instanceof NotFound || (error as { name?: string }).name === 'NotFound') return undefined;
-      throw error;
+      // Completed already (a retry after a timeout, or two racing completes): the upload is
+      // gone and the object is there, which the caller then checks for its size.
+      if (!(error instanceof NoSuchUpload || (error as { name?: string }).name === 'NoSuchUpload')) throw error;
+      if ((await headSize(s3, bucket, key)) === undefined) throw error;
     }
   },
+  sizeOf: (key) => headSize(s3, bucket, key),
 });
+
+/** The size of an object, or undefined if there is none (404: the functions may list the bucket, so S3 does not answer 403). */
+const headSize = async (s3: S3Client, bucket: string, key: string): Promise<number | undefined> => {
+  try {
+    return (await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).ContentLength ?? 0;
+  } catch (error) {
+    if (error instanceof NotFound || (error as { name?: string }).name === 'NotFound') return undefined;
+    throw error;
+  }
+};
