@@ -2,7 +2,6 @@ import { makeAgents } from '#shared/domain/agents/agents.ts';
 import { makeMasterKeys } from '#shared/domain/agents/master-keys.ts';
 import { systemClock } from '#shared/ports/clock.ts';
 import type { CredentialIssuer } from '#shared/ports/agent-store.ts';
-import { STSClient } from '@aws-sdk/client-sts';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { localCredentials, stsCredentials } from './adapters/agent-credentials.ts';
 import { dynamo } from './adapters/aws-clients.ts';
@@ -42,7 +41,7 @@ const credentials: CredentialIssuer =
     ? localCredentials()
     : {
         issue: (agent) =>
-          stsCredentials(new STSClient({}), setting('AGENT_ROLE_ARN'), setting('AGENT_REPLY_QUEUE_URL')).issue(agent),
+          stsCredentials(setting('AGENT_ROLE_ARN'), setting('AGENT_REPLY_QUEUE_URL')).issue(agent),
       };
 
 export const agents = makeAgents({

@@ -1,7 +1,7 @@
 import { makeDeploys } from '#shared/domain/deploys/deploys.ts';
 import { systemClock } from '#shared/ports/clock.ts';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { dynamo, s3, sfn } from '../adapters/aws-clients.ts';
+import { dynamo, s3, s3Sdk, sfn } from '../adapters/aws-clients.ts';
 import { dynamoReleaseStore } from '../adapters/dynamo-release-store.ts';
 import { s3ReleaseObjects } from '../adapters/s3-release-objects.ts';
 import { sfnWorkflow } from '../adapters/sfn-workflow.ts';
@@ -31,7 +31,7 @@ export const deploys = makeDeploys({
   keys: keyStore,
   masterKeys,
   queues: lazyPort(() => sqsAgentQueues(sqs, process.env.AGENT_QUEUE_PREFIX ?? '')),
-  objects: lazyPort(() => s3ReleaseObjects(s3(), bucketName('releases'))),
+  objects: lazyPort(() => s3ReleaseObjects(s3(), bucketName('releases'), s3Sdk())),
   runs: lazyPort(() => dynamoDeployRuns(dynamo(), tableName('deployments'))),
   deploymentKeys: lazyPort(() => dynamoDeploymentKeys(dynamo(), tableName('wrappedKeys'))),
   // Answering a task token needs no state machine ARN, only the permission.

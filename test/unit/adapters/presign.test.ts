@@ -1,11 +1,12 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
-import { s3ClientConfig } from '#functions/adapters/aws-clients.ts';
+import { loadS3Sdk, s3ClientConfig } from '#functions/adapters/aws-clients.ts';
 import { s3ReleaseObjects } from '#functions/adapters/s3-release-objects.ts';
 
 const objects = s3ReleaseObjects(
   new S3Client({ region: 'eu-west-1', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' }, ...s3ClientConfig() }),
   'releases-bucket',
+  await loadS3Sdk(),
 );
 
 /** Query parameters of a presigned URL that would pin a checksum of a body the signer never saw. */
