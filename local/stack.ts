@@ -120,7 +120,7 @@ export const startLocalStack = async (options: StackOptions = {}) => {
   bundlesDir.catch(() => undefined);
 
   // 1. Emulators, each on loopback, on ports of their own: the published endpoints are the IAM
-  //    fronts of step 3.
+  //    fronts of step 2.
   if (options.dataDir) await mkdir(options.dataDir, { recursive: true });
   const dynamo = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(options.dataDir ? { path: path.join(options.dataDir, 'dynamodb') } : {}) });
   const countRequests = options.countRequests ?? process.env.LATCHKEY_LOCAL_METRICS === 'true';
@@ -229,7 +229,10 @@ export const startLocalStack = async (options: StackOptions = {}) => {
     }),
   });
   stoppers.push(stopFunctions);
-  const agentQueuePrefix = model.functions['enrol-agent'].environment().AGENT_QUEUE_PREFIX!;
+  // The stage's agent queue prefix, as the functions bound to the agent queues have it.
+  const agentQueuePrefix = Object.values(model.functions)
+    .map((fn) => fn.environment().AGENT_QUEUE_PREFIX)
+    .find((prefix) => prefix !== undefined)!;
   if (options.dataDir) {
     await objectMirror?.restore(clients.s3);
     await restoreAgentQueues(clients.dynamodb, clients.sqs, provisioned.env[tables.directory.envVar]!, agentQueuePrefix);

@@ -55,6 +55,13 @@ describe('dependencies layer', () => {
     expect(modules['@aws-sdk/client-dynamodb']).toEqual(expect.arrayContaining(['DynamoDBClient', 'ConditionalCheckFailedException']));
     expect(modules['@aws-lambda-powertools/logger/middleware']).toEqual(['injectLambdaContext']);
     expect(modules['@middy/core']).toEqual(['default']);
+    // read one by one from dynamic imports (aws-clients.ts), and from a static import esbuild
+    // spreads over several lines: all of them, or a function fails to load at cold start
+    expect(modules['@aws-sdk/client-s3']).toEqual(
+      expect.arrayContaining(['S3Client', 'CompleteMultipartUploadCommand', 'CreateMultipartUploadCommand', 'HeadObjectCommand', 'NoSuchUpload', 'NotFound', 'UploadPartCommand']),
+    );
+    expect(modules['@aws-sdk/s3-request-presigner']).toEqual(['getSignedUrl']);
+    expect(modules['@aws-sdk/client-sts']).toEqual(['AssumeRoleCommand', 'STSClient']);
     // only what is imported: nothing whole, no Node built-in
     expect(Object.values(modules).flat()).not.toContain('*');
     expect(Object.keys(modules).filter((m) => m.startsWith('node:'))).toEqual([]);
