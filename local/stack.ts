@@ -11,7 +11,7 @@ import dynalite from 'dynalite';
 import { buildApp } from 'fauxqs';
 import sesModule from 'aws-ses-v2-local';
 import { buckets, queues, tables } from '#functions/resources.ts';
-import type { FunctionName } from '#functions/catalog.ts';
+import { functions, type Bindings, type FunctionName } from '#functions/catalog.ts';
 import { startHttpApi } from './http-api.ts';
 import { countDynamoDbRequests, countSqsAndS3Requests } from './metrics-emulators.ts';
 import { serveLocalMetrics } from './metrics-endpoint.ts';
@@ -230,9 +230,8 @@ export const startLocalStack = async (options: StackOptions = {}) => {
   });
   stoppers.push(stopFunctions);
   // The stage's agent queue prefix, as the functions bound to the agent queues have it.
-  const agentQueuePrefix = Object.values(model.functions)
-    .map((fn) => fn.environment().AGENT_QUEUE_PREFIX)
-    .find((prefix) => prefix !== undefined)!;
+  const queueManager = (Object.keys(functions) as FunctionName[]).find((name) => (functions[name].bind as Bindings).agentQueues === 'manage')!;
+  const agentQueuePrefix = model.functions[queueManager].environment().AGENT_QUEUE_PREFIX!;
   if (options.dataDir) {
     await objectMirror?.restore(clients.s3);
     await restoreAgentQueues(clients.dynamodb, clients.sqs, provisioned.env[tables.directory.envVar]!, agentQueuePrefix);
