@@ -122,7 +122,12 @@ export const stepFunctionsChecks = (stateMachineOfToken: (token: string) => stri
   const action = `states:${operation}`;
   if (typeof body.stateMachineArn === 'string') return [{ action, resource: body.stateMachineArn }];
   if (typeof body.executionArn === 'string') return [{ action, resource: body.executionArn }];
-  if (typeof body.taskToken === 'string') return [{ action, resource: stateMachineOfToken(body.taskToken) ?? '*' }];
+  if (typeof body.taskToken === 'string') {
+    // A token of no execution this stack knows (malformed, or issued before a restart) names no
+    // state machine to authorize against: the service answers it InvalidToken, as AWS does.
+    const machine = stateMachineOfToken(body.taskToken);
+    return machine ? [{ action, resource: machine }] : [];
+  }
   if (operation === 'CreateStateMachine' || operation.startsWith('List')) return [{ action, resource: '*' }];
   throw new UnmodelledRequest(`Step Functions ${operation}`);
 };
