@@ -6,7 +6,9 @@
  *   the synthesized app and the function bundles cached (as every start after the first), and
  *   with the caches cleared (the first start after a change: synth and bundling);
  * - a cold function: the first `POST /accounts` of a fresh stack (its instance starts, its first
- *   AWS calls are evaluated), and the same request once warm;
+ *   AWS calls are evaluated), and the same request once warm; then five more functions (GET
+ *   /me, /users, /tokens, /groups, /environments), cold and warm: where the reference shares the
+ *   modules its first function loaded, each instance here loads its own;
  * - reference, in the same runs: a tree without any of this (`--reference DIR`, e.g. the
  *   commit before issue 18 checked out with its own node_modules), where every function ran in
  *   the stack's own process with its modules shared.
@@ -23,7 +25,7 @@ import { median } from './support/stats.ts';
 const root = path.resolve(import.meta.dirname, '..');
 const CACHES = ['latchkey-local-assembly', 'latchkey-local-bundles'].map((dir) => path.join(root, 'node_modules', '.cache', dir));
 
-type Run = { startMs: number; coldAccountMs: number; warmAccountMs: number };
+type Run = { startMs: number; coldAccountMs: number; warmAccountMs: number; coldReadsMs: number; warmReadsMs: number };
 
 const createAccount = async (api: string) => {
   const started = performance.now();
@@ -32,8 +34,20 @@ const createAccount = async (api: string) => {
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ accountName: 'Bench', owner: { name: 'Ada', email: `ada-${Math.random().toString(16).slice(2)}@example.com` } }),
   });
-  await response.text();
+  const body = (await response.json()) as { token: { secret: string } };
   if (response.status !== 201) throw new Error(`POST /accounts answered ${response.status}`);
+  return { ms: performance.now() - started, token: body.token.secret };
+};
+
+/** Five more functions, one request each: GET /me, /users, /tokens, /groups, /environments. */
+const READS = ['/me', '/users', '/tokens', '/groups', '/environments'];
+const readAll = async (api: string, token: string) => {
+  const started = performance.now();
+  for (const route of READS) {
+    const response = await fetch(`${api}${route}`, { headers: { authorization: `Bearer ${token}` } });
+    await response.text();
+    if (response.status !== 200) throw new Error(`GET ${route} answered ${response.status}`);
+  }
   return performance.now() - started;
 };
 
@@ -53,9 +67,11 @@ const startOnce = async (tree: string): Promise<Run> => {
       createInterface({ input: child.stdout }).once('line', (line) => resolve((JSON.parse(line) as { endpoints: { api: string } }).endpoints.api));
     });
     const startMs = performance.now() - started;
-    const coldAccountMs = await createAccount(api);
-    const warmAccountMs = await createAccount(api);
-    return { startMs, coldAccountMs, warmAccountMs };
+    const cold = await createAccount(api);
+    const warm = await createAccount(api);
+    const coldReadsMs = await readAll(api, cold.token);
+    const warmReadsMs = await readAll(api, warm.token);
+    return { startMs, coldAccountMs: cold.ms, warmAccountMs: warm.ms, coldReadsMs, warmReadsMs };
   } finally {
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');
@@ -76,16 +92,20 @@ export const localStackBench = async ({ runs, reference }: { runs: number; refer
   const rows = [
     ...trees.map(([name]) => {
       const measured = results.get(name)!;
-      return [name, ms(median(measured.map((r) => r.startMs))), ms(median(measured.map((r) => r.coldAccountMs))), ms(median(measured.map((r) => r.warmAccountMs)))];
+      const m = (pick: (r: Run) => number) => ms(median(measured.map(pick)));
+      return [name, m((r) => r.startMs), m((r) => r.coldAccountMs), m((r) => r.warmAccountMs), m((r) => r.coldReadsMs), m((r) => r.warmReadsMs)];
     }),
-    ['this tree, first start after a change (synth + bundles, 1 run)', ms(first.startMs), ms(first.coldAccountMs), ms(first.warmAccountMs)],
+    ['this tree, first start after a change (synth + bundles, 1 run)', ms(first.startMs), ms(first.coldAccountMs), ms(first.warmAccountMs), ms(first.coldReadsMs), ms(first.warmReadsMs)],
   ];
   return [
     `## Local stack: start-up and cold functions (median of ${runs} runs)`,
     '',
     `Machine: ${machineLine()}.`,
     '',
-    table(['Stack', 'Start-up ms (to the endpoints line)', 'First POST /accounts ms (cold function)', 'Warm POST /accounts ms'], rows),
+    table(
+      ['Stack', 'Start-up ms (to the endpoints line)', 'First POST /accounts ms (cold function)', 'Warm POST /accounts ms', `${READS.length} more functions, first request each ms (cold)`, 'The same, warm ms'],
+      rows,
+    ),
     '',
     'A cold function here starts a worker thread, loads the function bundle, and makes its first AWS calls through the IAM fronts (each decision evaluated once, then kept). A test run starts one stack for the integration suite and one for each file that needs its own; each function pays its cold start once per stack, as on Lambda.',
   ].join('\n');
