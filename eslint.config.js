@@ -13,9 +13,29 @@ export default tseslint.config(
     },
   },
   {
+    // Plain Node scripts (CI).
+    files: ['**/*.mjs'],
+    languageOptions: { globals: { console: 'readonly', process: 'readonly' } },
+  },
+  {
+    // The IAM simulator is AGPL: the local stack and tests may use it, nothing that ships may.
+    files: ['functions/**/*.ts', 'shared/**/*.ts', 'cli/**/*.ts', 'agent/**/*.ts', 'cdk/**/*.ts', 'layers/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['@cloud-copilot/*'], message: 'AGPL: only local/iam and tests may use the IAM simulator.' }] }],
+    },
+  },
+  {
     files: ['shared/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['@aws-sdk/*', 'aws-cdk-lib', 'aws-cdk-lib/*'], message: 'shared/ must not depend on AWS: use a port.' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['@aws-sdk/*', 'aws-cdk-lib', 'aws-cdk-lib/*'], message: 'shared/ must not depend on AWS: use a port.' },
+            { group: ['@cloud-copilot/*'], message: 'AGPL: only local/iam and tests may use the IAM simulator.' },
+          ],
+        },
+      ],
     },
   },
   {

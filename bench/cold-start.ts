@@ -87,7 +87,7 @@ const importTime = async (url: string, env: Record<string, string>): Promise<Tim
 
 const DYNAMODB = "import '@aws-sdk/client-dynamodb'; import '@aws-sdk/lib-dynamodb';";
 const EVERY_FUNCTION =
-  "import '@aws-lambda-powertools/logger'; import '@aws-lambda-powertools/logger/middleware'; import '@aws-lambda-powertools/tracer'; import '@aws-lambda-powertools/tracer/middleware'; import '@middy/core'; import 'zod';";
+  "import '@aws-lambda-powertools/logger'; import '@aws-lambda-powertools/logger/middleware'; import '@middy/core'; import 'zod';";
 
 /**
  * References timed in the same runs: an empty module (what node itself costs), what the
@@ -96,9 +96,8 @@ const EVERY_FUNCTION =
  */
 const REFERENCES: Record<string, { source: string; fromLayer: boolean } | { entry: string }> = {
   '(reference: empty module)': { source: 'export default 1;', fromLayer: false },
-  '(reference: what every function loads from the layer: Powertools logger and tracer, middy, zod)': { source: EVERY_FUNCTION, fromLayer: true },
+  '(reference: what every function loads from the layer: Powertools logger, middy, zod)': { source: EVERY_FUNCTION, fromLayer: true },
   '(reference: the same packages as CommonJS files from node_modules, as the layer served them before it was prebundled)': { source: EVERY_FUNCTION, fromLayer: false },
-  '(reference: Powertools tracer from the layer)': { source: "import '@aws-lambda-powertools/tracer';", fromLayer: true },
   '(reference: zod from the layer)': { source: "import 'zod';", fromLayer: true },
   '(reference: zod from the layer and one schema built)': { source: "import { z } from 'zod'; z.strictObject({ name: z.string().min(1) });", fromLayer: true },
   // Bundled like a function (the layer external): what every API route pays for the table.
@@ -233,7 +232,7 @@ export const coldStart = async ({ runs }: { runs: number }): Promise<string> => 
     }),
     `- Source maps (NODE_OPTIONS=--enable-source-maps) cost a median ${ms(median(withoutMaps))} ms of init per function here: only the function's own map is read, the layer ships none.`,
     '',
-    "Where init goes: mostly into parsing and compiling JavaScript, so it grows with the code a function loads (\"Layer KB loaded\" plus its own bundle), and into building zod schemas. Every function loads the Powertools logger and tracer (the tracer brings the X-Ray SDK), middy and zod; one using DynamoDB adds the client; the SES client loads only in functions bound to mail and the S3 client is created only in those bound to the bucket (functions/adapters/aws-clients.ts), and only the names functions import are in the layer. What remains beyond the references: every API route builds the schemas of the whole route table when it loads (functions/api/routes.ts and shared/protocol; see its reference, and the one schema reference for what the first schema costs whatever the table holds), not only its own route's; and the S3, SQS and STS modules still load wherever their adapters are bundled (functions/adapters/s3-release-objects.ts, sqs-agent-queues.ts and agent-credentials.ts import their commands statically, through functions/api/releases-context.ts, functions/agents-context.ts and functions/workflow/deploys-context.ts), bound or not. The openapi function serves a document generated before bundling (functions/api/openapi.json).",
+    "Where init goes: mostly into parsing and compiling JavaScript, so it grows with the code a function loads (\"Layer KB loaded\" plus its own bundle), and into building zod schemas. Every function loads the Powertools logger, middy and zod (the Powertools tracer and the X-Ray SDK are gone: Lambda's active tracing needs neither, issue 18); one using DynamoDB adds the client, which with them is most of what a function costs (see the references); the S3 SDK loads only in functions bound to the bucket, and its presigner only when a function first signs a URL; the SES client only in functions bound to mail; the STS client only when the session route first issues credentials (functions/adapters/aws-clients.ts, agent-credentials.ts). What remains beyond the references: every API route builds the schemas of the whole route table when it loads (functions/api/routes.ts and shared/protocol; see its reference, and the one-schema reference for what the first schema costs whatever the table holds), not only its own route's. The openapi function serves a document generated before bundling (functions/api/openapi.json).",
     '',
     table(['Function', 'KB (layer)', 'KB (no layer)', 'Layer KB loaded', 'Init ms', 'Init CPU ms', 'Init ms without source maps', 'Largest packages loaded at init, bundle and layer (KB)', 'Targets'], rows.map((r) => r.row)),
     '',

@@ -2,7 +2,8 @@
  * `npm run bench`: runs every benchmark module in turn and writes bench/REPORT.md. Each module
  * returns a Markdown section, kept as bench/reports/<name>.md; the report is assembled from the
  * kept sections, so `--only NAME` (or `--only=NAME`) re-runs one section and keeps the others.
- * `--assemble` only rebuilds the report. The load test (`npm run load`) is a script of its own; its last section is appended if kept.
+ * `--assemble` only rebuilds the report. The local-stack section takes its reference tree from
+ * LATCHKEY_BENCH_REFERENCE (a checkout with its own node_modules), or runs without one. The load test (`npm run load`) is a script of its own; its last section is appended if kept.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -13,6 +14,7 @@ import { costBench } from './cost-model.ts';
 import { cryptoBench } from './crypto.ts';
 import { deployLatencyBench } from './deploy-latency.ts';
 import { keyServerFailoverBench } from './key-server-failover.ts';
+import { localStackBenchModule } from './local-stack.ts';
 import { machineLine, publish, REPORTS_DIR } from './support/report.ts';
 
 export interface Bench {
@@ -21,7 +23,7 @@ export interface Bench {
 }
 
 // In the order of the issue's performance section.
-const BENCHES: Bench[] = [cryptoBench, deployLatencyBench, keyServerFailoverBench, apiLatencyBench, coldStartBench, costBench];
+const BENCHES: Bench[] = [cryptoBench, deployLatencyBench, keyServerFailoverBench, apiLatencyBench, coldStartBench, localStackBenchModule, costBench];
 const SEPARATE = ['load'];
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, assemble: { type: 'boolean', default: false } } });

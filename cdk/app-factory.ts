@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { App } from 'aws-cdk-lib';
+import type { FunctionDeclaration } from '../functions/catalog.ts';
 import { addNagChecks } from './nag.ts';
 import { StatefulStack } from './stateful-stack.ts';
 import { StatelessStack } from './stateless-stack.ts';
@@ -25,7 +26,9 @@ export interface LatchkeyOptions {
   readonly stage?: string;
   /**
    * Sender of approval emails; its domain must be a verified SES identity in the account.
-   * @default - the `mailFrom` context value, else `latchkey@example.com`
+   * Required, with no default: keep it in cdk.json's context (`"mailFrom"`), so every
+   * `cdk deploy` uses it (a forgotten `-c mailFrom=` would otherwise deploy an unusable sender).
+   * @default - the `mailFrom` context value
    */
   readonly mailFrom?: string;
   /**
@@ -50,6 +53,11 @@ export interface LatchkeyOptions {
   readonly nag?: boolean;
   /** Prebuilt dependencies layer directory. @default - built from node_modules if needed */
   readonly layerDirectory?: string;
+  /**
+   * The functions and their bindings (the local stack's tests synthesize a changed one).
+   * @default - functions/catalog.ts
+   */
+  readonly catalog?: Record<string, FunctionDeclaration>;
 }
 
 export interface Latchkey {
@@ -84,7 +92,8 @@ export const buildLatchkey = (app: App, options: LatchkeyOptions = {}): Latchkey
     stateful,
     projectRoot,
     layerDirectory: options.layerDirectory,
-    mailFrom: options.mailFrom ?? (app.node.tryGetContext('mailFrom') as string | undefined) ?? 'latchkey@example.com',
+    ...(options.catalog ? { catalog: options.catalog } : {}),
+    mailFrom: mailSender(options.mailFrom ?? (app.node.tryGetContext('mailFrom') as unknown)),
     agentQueuePrefix: agentQueuePrefixOf(stage),
     agentOnlineSeconds,
     agentHeartbeatSeconds,
@@ -93,6 +102,19 @@ export const buildLatchkey = (app: App, options: LatchkeyOptions = {}): Latchkey
   stateless.addStackDependency(stateful, 'the functions bind to its tables, bucket and queue');
   if (options.nag ?? true) addNagChecks(app);
   return { stateful, stateless };
+};
+
+/** Domains that can never be a verified sender (RFC 2606): a placeholder left in place. */
+const PLACEHOLDER_DOMAIN = /(^|\.)(example\.(com|net|org)|example|invalid|test)$/i;
+
+/** The sender of approval mail, required: `Name <address>` or an address, of a domain that can be verified in SES. */
+export const mailSender = (value: unknown): string => {
+  const hint = 'set "mailFrom" in the context of cdk.json, e.g. "Latchkey <latchkey@mail.your-domain.com>"; its domain must be a verified SES identity (README, "Deploy to AWS")';
+  if (typeof value !== 'string' || value.trim() === '') throw new Error(`No sender for approval mail: ${hint}`);
+  const domain = /@([^>\s@]+)>?\s*$/.exec(value)?.[1];
+  if (!domain) throw new Error(`mailFrom "${value}" has no domain: ${hint}`);
+  if (PLACEHOLDER_DOMAIN.test(domain)) throw new Error(`mailFrom "${value}": ${domain} is a placeholder that SES can never verify; ${hint}`);
+  return value;
 };
 
 /** A whole number of seconds from the options, else the context (`-c name=value` gives a string), else the default. */

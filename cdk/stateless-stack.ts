@@ -33,6 +33,8 @@ export interface StatelessStackProps extends StackProps {
   readonly agentHeartbeatSeconds?: number;
   /** AGENT_ACK_SECONDS of every function: how soon a key server must take a request. @default 5 */
   readonly agentAckSeconds?: number;
+  /** The functions and their bindings. @default - functions/catalog.ts */
+  readonly catalog?: Record<string, FunctionDeclaration>;
 }
 
 const pascal = (name: string): string =>
@@ -60,7 +62,7 @@ export class StatelessStack extends Stack {
     const layer = new DependenciesLayer(this, 'DependenciesLayer', { directory: props.layerDirectory });
 
     // 1. one function per catalog entry
-    const catalog: Record<FunctionName, FunctionDeclaration> = functions;
+    const catalog = (props.catalog ?? functions) as Record<FunctionName, FunctionDeclaration>;
     const created = {} as Record<FunctionName, LatchkeyFunction>;
     for (const [name, declaration] of Object.entries(catalog) as [FunctionName, FunctionDeclaration][]) {
       created[name] = new LatchkeyFunction(this, `${pascal(name)}Function`, {
@@ -75,7 +77,7 @@ export class StatelessStack extends Stack {
     this.functions = created;
 
     // 2. the state machines (their definitions name functions, so they come after them)
-    this.workflow = new Workflow(this, 'Workflow', { functions: created, projectRoot });
+    this.workflow = new Workflow(this, 'Workflow', { functions: created, projectRoot, alarmTopic: stateful.alarms });
 
     // 3. the agent role: trusts exactly the roles of the functions that hand out credentials
     this.agentQueuePrefix = validateAgentQueuePrefix(props.agentQueuePrefix ?? `${this.stackName}-agent-`);

@@ -32,7 +32,10 @@ export const nextStep = (d: DeploymentView, people: People = new Map(), { justCr
         ? `Waiting for ${plural(remaining, 'more approval')} (${approvalCount(d)})`
         : `Waiting for ${plural(remaining, 'approval')}`;
       const mailed = justCreated ? '; approvers were emailed' : '';
-      return `${waiting}${mailed}, until ${formatTime(d.expiresAt)}.\nApprove: latchkey approve ${id} [--deploy]   Follow: latchkey status ${id} --watch`;
+      const unmailed = d.approvalMail?.failed.length
+        ? `\nThe approval mail could not reach ${plural(d.approvalMail.failed.length, 'approver')} (${printable(d.approvalMail.failed[0]!.reason)}): they can approve with the CLI.`
+        : '';
+      return `${waiting}${mailed}, until ${formatTime(d.expiresAt)}.${unmailed}\nApprove: latchkey approve ${id} [--deploy]   Follow: latchkey status ${id} --watch`;
     }
     case 'Approved':
       return `Approved; nothing is deployed until someone runs: latchkey deploy ${id}\n(or cancel it: latchkey cancel ${id}); the approval lapses at ${formatTime(d.expiresAt)}.`;
@@ -118,6 +121,9 @@ export const formatDeployment = (d: DeploymentView, people: People = new Map()):
     ...(d.canceled ? [['canceled by', personLabel(people, d.canceled.userId)] as const] : []),
     ...(d.outcome ? [['finished', formatSeconds(d.outcome.at)] as const] : []),
     ...(d.outcome?.reason ? [['reason', d.outcome.reason] as const] : []),
+    ...(d.approvalMail?.failed.length
+      ? [['approval mail', `not sent to ${d.approvalMail.failed.map((f) => `${personLabel(people, f.userId)} (${f.reason})`).join(', ')}`] as const]
+      : []),
   ]);
   const votes = d.votes.length
     ? d.votes.map((vote) => `  ${formatSeconds(vote.at)}  ${printable(personLabel(people, vote.userId))}${vote.deploy ? ' (and deploy)' : ''}${vote.comment ? `: ${quoted(vote.comment)}` : ''}`)

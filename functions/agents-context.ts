@@ -2,7 +2,6 @@ import { makeAgents } from '#shared/domain/agents/agents.ts';
 import { makeMasterKeys } from '#shared/domain/agents/master-keys.ts';
 import { systemClock } from '#shared/ports/clock.ts';
 import type { CredentialIssuer } from '#shared/ports/agent-store.ts';
-import { STSClient } from '@aws-sdk/client-sts';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { localCredentials, stsCredentials } from './adapters/agent-credentials.ts';
 import { dynamo } from './adapters/aws-clients.ts';
@@ -13,7 +12,6 @@ import { sqsAgentQueues } from './adapters/sqs-agent-queues.ts';
 import { tableName } from './config.ts';
 import { act, agentStore, audit } from './api/directory-context.ts';
 import { lazyPort } from './lazy-port.ts';
-import { tracer } from './observability.ts';
 
 // The composition root of agents and keys: enrolment, sessions, the master key's life and the
 // replies of agents. Settings are read at cold start.
@@ -34,7 +32,7 @@ const answerSeconds = Number(setting('AGENT_ANSWER_SECONDS', '60'));
 
 // The endpoint, not the queue URL's host, decides where requests go: the same in the cloud,
 // and on the local stack, whose queue URLs name a host that does not resolve.
-const sqs = tracer.captureAWSv3Client(new SQSClient({ useQueueUrlAsEndpoint: false }));
+const sqs = new SQSClient({ useQueueUrlAsEndpoint: false });
 export const keyStore = lazyPort(() => dynamoKeyStore(dynamo(), tableName('wrappedKeys')));
 const queues = lazyPort(() => sqsAgentQueues(sqs, setting('AGENT_QUEUE_PREFIX')));
 const releases = lazyPort(() => dynamoReleaseStore(dynamo(), tableName('deployments')));
@@ -47,7 +45,7 @@ const credentials: CredentialIssuer =
     ? localCredentials()
     : {
         issue: (agent) =>
-          stsCredentials(tracer.captureAWSv3Client(new STSClient({})), setting('AGENT_ROLE_ARN'), setting('AGENT_REPLY_QUEUE_URL')).issue(agent),
+          stsCredentials(setting('AGENT_ROLE_ARN'), setting('AGENT_REPLY_QUEUE_URL')).issue(agent),
       };
 
 export const agents = makeAgents({

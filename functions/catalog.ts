@@ -89,7 +89,9 @@ export const functions = {
   'list-audit': api('list-audit', directoryReader),
   'verify-audit': api('verify-audit', directoryReader),
   'create-release': api('create-release', releaseWriter),
-  'complete-release': api('complete-release', releaseWriter),
+  // Completing a large multipart upload can take S3 a while: as long as API Gateway waits (30 s).
+  'complete-release': { ...api('complete-release', releaseWriter), timeoutSeconds: 29 },
+  'renew-release-upload': api('renew-release-upload', releaseWriter),
   'list-releases': api('list-releases', releaseReader),
   'create-deployment': api('create-deployment', { ...deploymentActor, stateMachines: { deployment: 'start' } }),
   'list-deployments': api('list-deployments', directoryReader),
@@ -113,6 +115,8 @@ export const functions = {
   },
   'settle-deploy': workflow('settle-deploy', { tables: { directory: 'RO', deployments: 'RW' } }),
   'finish-deployment': workflow('finish-deployment', { tables: { directory: 'RO', deployments: 'RW' } }),
+  // Every step's final Catch: the deployment ends Failed, with the reason.
+  'fail-deployment': workflow('fail-deployment', { tables: { directory: 'RO', deployments: 'RW' } }),
   'consume-agent-replies': {
     entry: 'functions/agents/consume-agent-replies.ts',
     bind: { tables: { directory: 'RW', deployments: 'RW', wrappedKeys: 'RW' }, stateMachines: { deployment: 'respond' }, agentQueues: 'send' },

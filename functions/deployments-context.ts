@@ -51,6 +51,7 @@ export const links = dynamoApprovalLinks(dynamo(), tableName('deployments'));
 export const approvalNotices = () =>
   makeApprovalNotices({
     directory,
+    audit,
     deployments: deploymentStore,
     links,
     mailer: sesMailer(ses(), requireMailConfig('MAIL_FROM')),

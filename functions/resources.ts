@@ -12,7 +12,11 @@ export type TableDeclaration = {
   partitionKey: KeyAttribute;
   sortKey: KeyAttribute;
   globalIndexes: { indexName: string; partitionKey: KeyAttribute; sortKey: KeyAttribute }[];
-  /** Tidies expired items in the cloud; expiry is always checked on read (dynalite has no TTL). */
+  /**
+   * DynamoDB TTL: an epoch-seconds attribute, set only on items meant to vanish (approval links,
+   * enrolments, API tokens with an expiry), never on deployments or audit events. It only tidies
+   * up: expiry is always checked on read (and dynalite has no TTL).
+   */
   timeToLiveAttribute?: string;
 };
 
@@ -27,7 +31,7 @@ export const tables = {
     globalIndexes: [
       { indexName: 'gsi1', partitionKey: { name: 'gsi1pk', type: 'S' }, sortKey: { name: 'gsi1sk', type: 'S' } },
     ],
-    timeToLiveAttribute: 'expiresAt',
+    timeToLiveAttribute: 'ttl',
   },
   deployments: {
     envVar: 'DEPLOYMENTS_TABLE',
@@ -36,7 +40,7 @@ export const tables = {
     globalIndexes: [
       { indexName: 'gsi1', partitionKey: { name: 'gsi1pk', type: 'S' }, sortKey: { name: 'gsi1sk', type: 'S' } },
     ],
-    timeToLiveAttribute: 'expiresAt',
+    timeToLiveAttribute: 'ttl',
   },
   wrappedKeys: {
     envVar: 'WRAPPED_KEYS_TABLE',
@@ -84,6 +88,12 @@ export type StateMachineDeclaration = {
   functionSubstitutions: Record<string, string>;
 };
 
+/**
+ * `${Partition}` in a definition: the ARN partition (`aws`, `aws-cn`, `aws-us-gov`), so service
+ * integration ARNs (`arn:${Partition}:states:::lambda:invoke`) are right in every partition.
+ */
+export const PARTITION_SUBSTITUTION = 'Partition';
+
 export const stateMachines = {
   deployment: {
     envVar: 'DEPLOYMENT_STATE_MACHINE_ARN',
@@ -97,6 +107,7 @@ export const stateMachines = {
       DispatchDeployFunctionArn: 'dispatch-deploy',
       SettleDeployFunctionArn: 'settle-deploy',
       FinishDeploymentFunctionArn: 'finish-deployment',
+      FailDeploymentFunctionArn: 'fail-deployment',
     },
   },
 } as const satisfies Record<string, StateMachineDeclaration>;

@@ -3,16 +3,21 @@ import { runDemo } from './demo/run-demo.ts';
 import { backgroundProcesses, StepFailed } from './demo/processes.ts';
 import { startLocalStack } from './stack.ts';
 
-const usage = `Usage: npm start -- [--port N] [--data DIR] [--json] [--no-demo] [--auto-approve] [--exit]
+const usage = `Usage: npm start -- [--port N] [--data DIR] [--assembly DIR] [--json] [--no-demo] [--auto-approve] [--exit]
 
 Runs the whole Latchkey backend on this machine, on 127.0.0.1 only:
 DynamoDB, S3, SQS, SES and Step Functions emulators, the HTTP API, and the queue consumers.
+Each function runs as Lambda runs it: its own instance, only the environment the CDK app gives it,
+and every AWS call checked against its IAM policy from the synthesized template (a denied call
+fails with AccessDenied, and "[local IAM]" on stderr says which grant is missing).
 Then a demo shows it working: an account, two key servers and a target (as child processes),
 a secure application, a push, and a deployment to prod that waits for your approval.
 
-  --port N        HTTP API port (default $PORT or 4000; the emulators take the next four; 0 = any free)
+  --port N        HTTP API port (default $PORT or 4000; the emulators take the next five; 0 = any free)
   --data DIR      keep everything in DIR across restarts: DynamoDB, Step Functions executions, release
                   objects, agent queues and the demo's people and agents (not captured mail)
+  --assembly DIR  run each function with the environment and IAM policies of this cloud assembly
+                  (\`cdk synth\` output, e.g. cdk.out) instead of the app synthesized for the local stack
   --json          print the endpoints as one JSON line (for scripts and tests); no demo unless --demo
   --no-demo       only the stack
   --auto-approve  the demo approves through the emailed link itself instead of waiting for you
@@ -26,6 +31,7 @@ const { values } = parseArgs({
   options: {
     port: { type: 'string' },
     data: { type: 'string' },
+    assembly: { type: 'string' },
     json: { type: 'boolean', default: false },
     demo: { type: 'boolean' },
     'no-demo': { type: 'boolean', default: false },
@@ -50,6 +56,7 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
 const stack = await startLocalStack({
   port,
   ...(values.data ? { dataDir: values.data } : {}),
+  ...(values.assembly ? { assembly: values.assembly } : {}),
   onBackgroundError: (error) => process.stderr.write(`background: ${(error as Error).message}\n`),
 }).catch((error: Error) => {
   process.stderr.write(`Could not start the local stack: ${error.message}\n`);

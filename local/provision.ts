@@ -4,7 +4,7 @@ import { CreateTableCommand, ResourceInUseException, waitUntilTableExists, type 
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { CreateStateMachineCommand, type SFNClient } from '@aws-sdk/client-sfn';
-import { buckets, queues, stateMachines, tables, type TableDeclaration } from '#functions/resources.ts';
+import { buckets, PARTITION_SUBSTITUTION, queues, stateMachines, tables, type TableDeclaration } from '#functions/resources.ts';
 import type { FunctionName } from '#functions/catalog.ts';
 import { localFunctionArn, REPO_ROOT } from './lambda-runtime.ts';
 
@@ -55,7 +55,8 @@ const createQueue = async (sqs: SQSClient, name: string, attributes: Record<stri
 export type Provisioned = {
   /** Environment a function bound to everything would get: envVar -> physical name, URL or ARN. */
   env: Record<string, string>;
-  queues: Record<string, { url: string; arn: string; dlqUrl: string }>;
+  queues: Record<string, { url: string; arn: string; dlqUrl: string; dlqArn: string }>;
+  stateMachines: Record<string, string>;
 };
 
 /** Creates every declared table, queue, bucket and state machine in the emulators. */
@@ -78,11 +79,12 @@ export const provision = async (clients: { dynamodb: DynamoDBClient; sqs: SQSCli
       VisibilityTimeout: String(queue.visibilityTimeoutSeconds),
       RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: queue.maxReceiveCount }),
     });
-    made[logical] = { ...main, dlqUrl: dlq.url };
+    made[logical] = { ...main, dlqUrl: dlq.url, dlqArn: dlq.arn };
     env[queue.envVar] = main.url;
   }
+  const machines: Provisioned['stateMachines'] = {};
   for (const [logical, machine] of Object.entries(stateMachines)) {
-    let definition = await readFile(path.join(REPO_ROOT, machine.definitionFile), 'utf8');
+    let definition = (await readFile(path.join(REPO_ROOT, machine.definitionFile), 'utf8')).replaceAll(`\${${PARTITION_SUBSTITUTION}}`, 'aws');
     for (const [key, fn] of Object.entries(machine.functionSubstitutions)) {
       definition = definition.replaceAll(`\${${key}}`, localFunctionArn(fn as FunctionName));
     }
@@ -90,6 +92,7 @@ export const provision = async (clients: { dynamodb: DynamoDBClient; sqs: SQSCli
       new CreateStateMachineCommand({ name: localName(logical), definition, roleArn: 'arn:aws:iam::000000000000:role/local' }),
     );
     env[machine.envVar] = stateMachineArn!;
+    machines[logical] = stateMachineArn!;
   }
-  return { env, queues: made };
+  return { env, queues: made, stateMachines: machines };
 };

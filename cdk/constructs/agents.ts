@@ -1,4 +1,7 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { queues, type QueueDeclaration, type QueueName } from '../../functions/resources.ts';
@@ -10,6 +13,8 @@ export interface AgentsProps {
   readonly deadLetterRetention?: Duration;
   /** @default RemovalPolicy.DESTROY (messages are transient; agents and the workflow retry) */
   readonly removalPolicy?: RemovalPolicy;
+  /** Where alarms are sent. @default - alarms without actions */
+  readonly alarmTopic?: sns.ITopic;
 }
 
 const pascal = (name: string): string => name.charAt(0).toUpperCase() + name.slice(1);
@@ -46,6 +51,17 @@ export class Agents extends Construct {
       });
       created[name] = { queue, envVar: declaration.envVar, visibilityTimeout };
       dlqs[name] = deadLetterQueue;
+      // A message here was given up on: an agent's reply (a report, a grant) the backend never
+      // recorded. Someone must look (and redrive it once fixed).
+      const alarm = new cloudwatch.Alarm(this, `${pascal(name)}DeadLetterAlarm`, {
+        alarmDescription: `Latchkey: messages in the ${name} dead-letter queue (replies that could not be processed)`,
+        metric: deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      if (props.alarmTopic) alarm.addAlarmAction(new cloudwatchActions.SnsAction(props.alarmTopic));
     }
     this.queues = created;
     this.deadLetterQueues = dlqs;

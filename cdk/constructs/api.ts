@@ -18,6 +18,12 @@ export interface ApiProps {
   readonly throttleRateLimit?: number;
   /** Burst of the default stage. @default 100 */
   readonly throttleBurstLimit?: number;
+  /**
+   * Routes with a throttle of their own (route key -> limits), below the stage's. `POST /accounts`
+   * needs no token: alone, it could spend the whole stage's budget.
+   * @default { 'POST /accounts': { rateLimit: 1, burstLimit: 5 } }
+   */
+  readonly routeThrottles?: Record<string, { rateLimit: number; burstLimit: number }>;
   /** Retention of the access logs. @default logs.RetentionDays.THREE_MONTHS */
   readonly accessLogRetention?: logs.RetentionDays;
 }
@@ -69,6 +75,7 @@ export class Api extends Construct {
     });
 
     const integrations = new Map<FunctionName, HttpLambdaIntegration>();
+    const throttledRoutes = new Map<string, apigw.HttpRoute>();
     for (const route of props.routes) {
       const fn = props.functions[route.function] as lambda.IFunction | undefined;
       if (fn === undefined) {
@@ -87,12 +94,27 @@ export class Api extends Construct {
         integration,
       });
       if (httpRoute !== undefined) {
+        throttledRoutes.set(`${route.method} ${route.path}`, httpRoute);
         Validations.of(httpRoute).acknowledge({
           id: 'AwsSolutions-APIG4',
           reason: 'Authentication is the bearer token (SHA-256 hash lookup) checked in the handler; API Gateway authorizers are not used.',
         });
       }
     }
+    this.throttleRoutes(props.routeThrottles ?? { 'POST /accounts': { rateLimit: 1, burstLimit: 5 } }, throttledRoutes);
+  }
+
+  /** Route settings of the stage: each throttled route, which must exist before the stage names it. */
+  private throttleRoutes(throttles: Record<string, { rateLimit: number; burstLimit: number }>, routes: Map<string, apigw.HttpRoute>) {
+    // The CloudFormation property is untyped JSON: its keys as CloudFormation spells them.
+    const settings: Record<string, { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }> = {};
+    for (const [routeKey, limits] of Object.entries(throttles)) {
+      const route = routes.get(routeKey);
+      if (!route) throw new Error(`route throttle for "${routeKey}": no such route in the route table`);
+      settings[routeKey] = { ThrottlingRateLimit: limits.rateLimit, ThrottlingBurstLimit: limits.burstLimit };
+      this.stage.node.addDependency(route);
+    }
+    (this.stage.node.defaultChild as apigw.CfnStage).routeSettings = settings;
   }
 
   /** The base URL of the default stage. */

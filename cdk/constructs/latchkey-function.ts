@@ -143,6 +143,9 @@ export class LatchkeyFunction extends NodejsFunction {
     const actions = access === 'readwrite' ? ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'] : ['s3:GetObject'];
     const objects = bucket.bucket.arnForObjects('*');
     this.addToRolePolicy(new iam.PolicyStatement({ actions, resources: [objects] }));
+    // Without ListBucket, S3 answers a read of a missing object with 403 AccessDenied instead of
+    // 404 NotFound, and "not uploaded yet" would be indistinguishable from a broken grant.
+    this.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucket.bucketArn] }));
     // Object keys are made at run time (account/application/release ids), so the grant names
     // this bucket's objects with a wildcard, which cdk-nag reports as IAM5. Its finding id
     // embeds the resource as the template will read it — for a bucket of the stateful stack,

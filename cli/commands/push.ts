@@ -19,12 +19,15 @@ import { releaseVersion } from '#shared/protocol/releases.ts';
 import { checkInput } from '../api-client.ts';
 import { examples, integer } from '../command-kit.ts';
 import type { Context } from '../context.ts';
-import { ApiUnreachable, Interrupted, RefusedError, UsageError } from '../errors.ts';
+import { ApiProblem, ApiUnreachable, Interrupted, RefusedError, UsageError } from '../errors.ts';
 import { releaseSigner, trustedOwnerKey } from '../keys.ts';
 import { find, kinds } from '../resolve.ts';
 import { formatBytes, Progress } from '../push/progress.ts';
 import { keyServersForSealing, sealRelease, shuffle } from '../push/seal.ts';
 import { uploadRelease } from '../push/upload.ts';
+
+/** Tries of the completion, which S3 may need long for on a large upload (each API call stops at 30 s). */
+const COMPLETE_ATTEMPTS = 5;
 
 /**
  * The release payload context (docs/release-format.md §2). The target builds the same one to
@@ -149,7 +152,19 @@ export const registerPush = (program: Command, ctx: Context) => {
           const progress = new Progress({ total: size, write: ctx.io.stderr, isTTY: Boolean(ctx.io.stderrIsTTY) });
           let parts;
           try {
-            parts = await uploadRelease({ fetch: ctx.io.fetch, plan: created.upload, file: upload, size, progress, signal: abort.signal });
+            parts = await uploadRelease({
+              fetch: ctx.io.fetch,
+              plan: created.upload,
+              file: upload,
+              size,
+              progress,
+              signal: abort.signal,
+              renew: (partNumbers) =>
+                client.call('POST /apps/{id}/releases/{releaseId}/upload', {
+                  params: { id: app.appId, releaseId: created.releaseId },
+                  body: created.upload.type === 'single' ? {} : { parts: partNumbers },
+                }),
+            });
           } catch (error) {
             progress.abandon();
             checkAbort();
@@ -157,10 +172,23 @@ export const registerPush = (program: Command, ctx: Context) => {
           }
           progress.finish();
           const manifest = signManifest(unsigned, signer);
-          let release = await client.call('POST /apps/{id}/releases/{releaseId}/complete', {
-            params: { id: app.appId, releaseId: created.releaseId },
-            body: { digest: unsigned.fileDigest.toString('hex'), manifest: manifest.toString('base64url'), ...(parts ? { parts } : {}) },
-          });
+          // Completing is idempotent: a completion that ran out of time (503) is simply asked again.
+          const complete = () =>
+            client.call('POST /apps/{id}/releases/{releaseId}/complete', {
+              params: { id: app.appId, releaseId: created.releaseId },
+              body: { digest: unsigned.fileDigest.toString('hex'), manifest: manifest.toString('base64url'), ...(parts ? { parts } : {}) },
+            });
+          const sleep = ctx.io.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+          let release: Awaited<ReturnType<typeof complete>> | undefined;
+          for (let attempt = 1; !release; attempt++) {
+            try {
+              release = await complete();
+            } catch (error) {
+              const unavailable = error instanceof ApiProblem && [502, 503, 504].includes(error.problem.status);
+              if (!unavailable || attempt >= COMPLETE_ATTEMPTS) throw error;
+              await sleep(2000 * attempt);
+            }
+          }
           let sealedBy: string | undefined;
           if (app.secure && releaseKey) {
             checkAbort();

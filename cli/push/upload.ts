@@ -6,6 +6,11 @@ import type { Progress } from './progress.ts';
 
 export type UploadPlan = ResponseOf<'POST /apps/{id}/releases'>['upload'];
 export type UploadedPart = { partNumber: number; etag: string };
+/** Fresh URLs for these parts (POST …/upload): URLs expire, an upload of any size must not. */
+export type RenewUpload = (partNumbers: number[]) => Promise<UploadPlan>;
+
+/** A URL this close to its expiry is renewed before a part is sent with it. */
+const RENEW_MARGIN_MS = 2 * 60_000;
 
 /** Parts in flight at once: enough to fill a link, few enough for a small machine. */
 const PART_CONCURRENCY = 3;
@@ -15,6 +20,8 @@ class UploadError extends Error {
   constructor(
     message: string,
     readonly retryable: boolean,
+    /** S3 refused the URL itself (expired, or its signer's credentials did): a fresh URL may work. */
+    readonly urlRefused = false,
   ) {
     super(message);
   }
@@ -46,7 +53,7 @@ const putRange = async (fetch: typeof globalThis.fetch, url: string, file: strin
     const text = await response.text();
     if (!response.ok) {
       const why = s3Reason(text) ?? response.statusText;
-      throw new UploadError(`the storage service answered ${response.status}${why ? ` (${why})` : ''}`, response.status >= 500 || response.status === 429);
+      throw new UploadError(`the storage service answered ${response.status}${why ? ` (${why})` : ''}`, response.status >= 500 || response.status === 429, response.status === 403);
     }
     return response.headers.get('etag') ?? undefined;
   } catch (error) {
@@ -63,14 +70,52 @@ const putRange = async (fetch: typeof globalThis.fetch, url: string, file: strin
 const failed = (what: string, error: unknown) => {
   const message = `Uploading ${what} failed: ${(error as Error).message}`;
   return error instanceof UploadError && !error.retryable
-    ? new RefusedError(message, { hint: 'The upload URL may have expired (they last 15 minutes); push again.' })
+    ? new RefusedError(message, { hint: 'The storage service refused the upload URL even after it was renewed; push again.' })
     : new ApiUnreachable(message, { hint: 'Check the network and push again.' });
 };
 
 /**
+ * The current URL of each part, renewed (all the parts not yet uploaded, in one call) when the
+ * one about to be used is near its expiry or was refused: so an upload outlasts its URLs.
+ */
+const partUrls = (plan: UploadPlan, renew: RenewUpload | undefined, now: () => number) => {
+  const urls = new Map<number, { url: string; expiresAt: number }>();
+  const take = (fresh: UploadPlan) => {
+    const expiresAt = Date.parse(fresh.expiresAt);
+    if (fresh.type === 'single') urls.set(1, { url: fresh.url, expiresAt });
+    else for (const part of fresh.parts) urls.set(part.partNumber, { url: part.url, expiresAt });
+  };
+  take(plan);
+  const done = new Set<number>();
+  let renewing: Promise<void> | undefined;
+  const renewNow = (partNumber: number) =>
+    (renewing ??= renew!([...new Set([partNumber, ...[...urls.keys()].filter((n) => !done.has(n))])].sort((a, b) => a - b))
+      .then(take)
+      .finally(() => {
+        renewing = undefined;
+      }));
+  return {
+    /** The URL for a part, renewed first if it expires within the margin. */
+    url: async (partNumber: number) => {
+      if (renew && urls.get(partNumber)!.expiresAt - now() < RENEW_MARGIN_MS) await renewNow(partNumber);
+      return urls.get(partNumber)!.url;
+    },
+    /** After S3 refused a URL: a fresh one, if the API can give one. */
+    refused: async (partNumber: number) => {
+      if (!renew) return false;
+      await renewNow(partNumber);
+      return true;
+    },
+    uploaded: (partNumber: number) => done.add(partNumber),
+  };
+};
+
+/**
  * Uploads `file` (`size` bytes) as the API planned it: one PUT, or parts of `partSize` each PUT
- * to its own URL, a few at a time, each tried up to three times. Answers the parts with their
- * ETags for a multipart upload (the API needs them to complete it).
+ * to its own URL, a few at a time, each tried up to three times. URLs near their expiry, or
+ * refused by the storage service, are renewed through `renew` (POST …/upload), so a large push
+ * on a slow link survives its 15-minute URLs. Answers the parts with their ETags for a multipart
+ * upload (the API needs them to complete it).
  */
 export const uploadRelease = async (options: {
   fetch: typeof globalThis.fetch;
@@ -79,16 +124,22 @@ export const uploadRelease = async (options: {
   size: number;
   progress: Progress;
   signal: AbortSignal;
+  renew?: RenewUpload;
+  now?: () => number;
 }): Promise<UploadedPart[] | undefined> => {
   const { fetch, plan, file, size, progress, signal } = options;
+  const urls = partUrls(plan, options.renew, options.now ?? Date.now);
   if (plan.type === 'single') {
-    try {
-      await putRange(fetch, plan.url, file, 0, size, progress, signal);
-    } catch (error) {
-      if (signal.aborted) throw error;
-      throw failed('the release', error);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await putRange(fetch, await urls.url(1), file, 0, size, progress, signal);
+        return undefined;
+      } catch (error) {
+        if (signal.aborted) throw error;
+        const again = error instanceof UploadError && (error.retryable || (error.urlRefused && (await urls.refused(1))));
+        if (attempt >= PART_ATTEMPTS || !again) throw failed('the release', error);
+      }
     }
-    return undefined;
   }
   const count = Math.max(1, Math.ceil(size / plan.partSize));
   const parts = [...plan.parts].sort((a, b) => a.partNumber - b.partNumber);
@@ -105,13 +156,15 @@ export const uploadRelease = async (options: {
       const end = Math.min(size, start + plan.partSize);
       for (let attempt = 1; ; attempt++) {
         try {
-          const etag = await putRange(fetch, part.url, file, start, end, progress, signal);
+          const etag = await putRange(fetch, await urls.url(part.partNumber), file, start, end, progress, signal);
           if (!etag) throw new UploadError('the storage service sent no ETag for the part', false);
           uploaded.push({ partNumber: part.partNumber, etag });
+          urls.uploaded(part.partNumber);
           break;
         } catch (error) {
           if (signal.aborted) throw error;
-          if (attempt >= PART_ATTEMPTS || !(error instanceof UploadError && error.retryable)) {
+          const again = error instanceof UploadError && (error.retryable || (error.urlRefused && (await urls.refused(part.partNumber))));
+          if (attempt >= PART_ATTEMPTS || !again) {
             stopped = true; // the other workers finish their part in flight and take no more
             throw failed(`part ${part.partNumber} of ${parts.length}`, error);
           }

@@ -1,19 +1,25 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { MasterKeyState } from '#shared/domain/agents/master-key-plan.ts';
 import type { Agent, AgentRequestRecord, StoredEnrolment } from '#shared/domain/agents/model.ts';
 import { ConflictError } from '#shared/domain/errors.ts';
 import type { AgentStore } from '#shared/ports/agent-store.ts';
 import { queryAll, queryPage } from './dynamo-paging.ts';
+import { TTL_ATTRIBUTE, ttlAfter } from './dynamo-ttl.ts';
 
 // In the directory table, in the account's partition ACCOUNT#<acc>:
-//   AGENT#<agt>        an agent; gsi1 (AGENT#<agt>, AGENT) finds it by id alone (sessions)
-//   ENROLMENT#<enr>    an enrolment; gsi1 (ENROLMENT#<enr>, ENROLMENT) finds it by id alone
+//   AGENT#<agt>        an agent
+//   ENROLMENT#<enr>    an enrolment (vanishes a while after it expires: TTL)
 //   REQUEST#<req>      a request sent to an agent, until its reply
 //   MASTERKEY          what is being asked of key servers for the master key (master-key-plan.ts)
+// and, to find an agent or an enrolment by its id alone with a consistent read (an index is
+// eventually consistent, and enrolling and the first session come right after the writes):
+//   AGENTID#<agt> / ACCOUNT         -> the agent's account
+//   ENROLMENTID#<enr> / ACCOUNT     -> the enrolment's account
+// Each pointer is written before its item (and is idempotent), so an item always has one.
 const partition = (accountId: string) => `ACCOUNT#${accountId}`;
 const strip = <T>(item: Record<string, unknown>): T => {
-  const { pk: _pk, sk: _sk, gsi1pk: _g1, gsi1sk: _g2, kind: _kind, ...rest } = item;
+  const { pk: _pk, sk: _sk, gsi1pk: _g1, gsi1sk: _g2, kind: _kind, [TTL_ATTRIBUTE]: _ttl, ...rest } = item;
   return rest as T;
 };
 const failedCondition = (error: unknown) => error instanceof ConditionalCheckFailedException;
@@ -23,16 +29,21 @@ export const dynamoAgentStore = (db: DynamoDBDocumentClient, tableName: string):
     const { Item } = await db.send(new GetCommand({ TableName: tableName, Key: { pk: partition(accountId), sk }, ConsistentRead: true }));
     return Item ? strip<T>(Item) : undefined;
   };
-  const byIndex = async <T>(gsi1pk: string, gsi1sk: string) => {
-    const { Items = [] } = await db.send(
-      new QueryCommand({
+  const pointer = (kind: 'AGENTID' | 'ENROLMENTID', id: string) => ({ pk: `${kind}#${id}`, sk: 'ACCOUNT' });
+  /** Records which account an id belongs to; writing the same again is a no-op, another account's a conflict. */
+  const putPointer = async (kind: 'AGENTID' | 'ENROLMENTID', id: string, accountId: string, extra: Record<string, unknown> = {}) => {
+    await db.send(
+      new PutCommand({
         TableName: tableName,
-        IndexName: 'gsi1',
-        KeyConditionExpression: 'gsi1pk = :pk AND gsi1sk = :sk',
-        ExpressionAttributeValues: { ':pk': gsi1pk, ':sk': gsi1sk },
+        Item: { ...pointer(kind, id), kind: 'pointer', accountId, ...extra },
+        ConditionExpression: 'attribute_not_exists(pk) OR accountId = :account',
+        ExpressionAttributeValues: { ':account': accountId },
       }),
     );
-    return Items[0] ? strip<T>(Items[0]) : undefined;
+  };
+  const accountOf = async (kind: 'AGENTID' | 'ENROLMENTID', id: string) => {
+    const { Item } = await db.send(new GetCommand({ TableName: tableName, Key: pointer(kind, id), ConsistentRead: true }));
+    return Item?.accountId as string | undefined;
   };
   const update = async (key: { accountId: string; sk: string }, expression: string, condition: string, values: Record<string, unknown>, names?: Record<string, string>) => {
     const { Attributes } = await db.send(
@@ -51,6 +62,7 @@ export const dynamoAgentStore = (db: DynamoDBDocumentClient, tableName: string):
 
   return {
     putEnrolment: async (enrolment) => {
+      await putPointer('ENROLMENTID', enrolment.enrolmentId, enrolment.accountId, ttlAfter(enrolment.expiresAt));
       await db.send(
         new PutCommand({
           TableName: tableName,
@@ -58,9 +70,8 @@ export const dynamoAgentStore = (db: DynamoDBDocumentClient, tableName: string):
             pk: partition(enrolment.accountId),
             sk: `ENROLMENT#${enrolment.enrolmentId}`,
             kind: 'enrolment',
-            gsi1pk: `ENROLMENT#${enrolment.enrolmentId}`,
-            gsi1sk: 'ENROLMENT',
             ...enrolment,
+            ...ttlAfter(enrolment.expiresAt),
           },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
@@ -68,9 +79,8 @@ export const dynamoAgentStore = (db: DynamoDBDocumentClient, tableName: string):
     },
     getEnrolment: (accountId, enrolmentId) => get<StoredEnrolment>(accountId, `ENROLMENT#${enrolmentId}`),
     findEnrolment: async (enrolmentId) => {
-      const found = await byIndex<StoredEnrolment>(`ENROLMENT#${enrolmentId}`, 'ENROLMENT');
-      // The index may lag: the item itself has the current state.
-      return found ? get<StoredEnrolment>(found.accountId, `ENROLMENT#${enrolmentId}`) : undefined;
+      const accountId = await accountOf('ENROLMENTID', enrolmentId);
+      return accountId ? get<StoredEnrolment>(accountId, `ENROLMENT#${enrolmentId}`) : undefined;
     },
     signEnrolment: async (accountId, enrolmentId, signature) => {
       try {
@@ -102,10 +112,11 @@ export const dynamoAgentStore = (db: DynamoDBDocumentClient, tableName: string):
 
     putAgent: async (agent) => {
       try {
+        await putPointer('AGENTID', agent.agentId, agent.accountId);
         await db.send(
           new PutCommand({
             TableName: tableName,
-            Item: { pk: partition(agent.accountId), sk: `AGENT#${agent.agentId}`, kind: 'agent', gsi1pk: `AGENT#${agent.agentId}`, gsi1sk: 'AGENT', ...agent },
+            Item: { pk: partition(agent.accountId), sk: `AGENT#${agent.agentId}`, kind: 'agent', ...agent },
             ConditionExpression: 'attribute_not_exists(pk)',
           }),
         );
@@ -116,8 +127,8 @@ export const dynamoAgentStore = (db: DynamoDBDocumentClient, tableName: string):
     },
     getAgent: (accountId, agentId) => get<Agent>(accountId, `AGENT#${agentId}`),
     findAgent: async (agentId) => {
-      const found = await byIndex<Agent>(`AGENT#${agentId}`, 'AGENT');
-      return found ? get<Agent>(found.accountId, `AGENT#${agentId}`) : undefined;
+      const accountId = await accountOf('AGENTID', agentId);
+      return accountId ? get<Agent>(accountId, `AGENT#${agentId}`) : undefined;
     },
     listAgents: (accountId, request) =>
       queryPage(

@@ -126,6 +126,22 @@ export const dynamoDeploymentStore = (db: DynamoDBDocumentClient, tableName: str
       }
     },
     markDeployStarted: (accountId, deploymentId, at) => setOnce(accountId, deploymentId, 'deployStartedAt', at, ' AND #state = :inProgress'),
-    markNotified: (accountId, deploymentId, at) => setOnce(accountId, deploymentId, 'notifiedAt', at),
+    markNotified: async (accountId, deploymentId, mail) => {
+      try {
+        await db.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: key(accountId, deploymentId),
+            UpdateExpression: 'SET notifiedAt = :at, approvalMail = :mail',
+            ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(notifiedAt)',
+            ExpressionAttributeValues: { ':at': mail.at, ':mail': mail },
+          }),
+        );
+        return true;
+      } catch (error) {
+        if (isConditionFailure(error)) return false;
+        throw error;
+      }
+    },
   };
 };

@@ -6,6 +6,7 @@ import { ConflictError, NotFoundError } from '#shared/domain/errors.ts';
 import type { DirectoryStore } from '#shared/ports/directory-store.ts';
 import type { PageRequest } from '#shared/ports/paging.ts';
 import { queryPage } from './dynamo-paging.ts';
+import { TTL_ATTRIBUTE, ttlAfter } from './dynamo-ttl.ts';
 
 // Key layout of the directory table. One account's items share the partition ACCOUNT#<acc>:
 //   ACCOUNT                 the account
@@ -22,7 +23,7 @@ const KEY_NAMES = ['pk', 'sk'];
 const GSI_KEY_NAMES = ['pk', 'sk', 'gsi1pk', 'gsi1sk'];
 
 const strip = <T>(item: Record<string, unknown>): T => {
-  const { pk: _pk, sk: _sk, gsi1pk: _g1, gsi1sk: _g2, kind: _kind, ...rest } = item;
+  const { pk: _pk, sk: _sk, gsi1pk: _g1, gsi1sk: _g2, kind: _kind, [TTL_ATTRIBUTE]: _ttl, ...rest } = item;
   return rest as T;
 };
 const stripGroup = (item: Record<string, unknown>): Group => {
@@ -145,7 +146,8 @@ export const dynamoDirectoryStore = (db: DynamoDBDocumentClient, tableName: stri
 
     putToken: (token: ApiToken) =>
       putNew(
-        { pk: `TOKEN#${token.secretHash}`, sk: 'TOKEN', kind: 'token', gsi1pk: account(token.accountId), gsi1sk: `TOKEN#${token.tokenId}`, ...token },
+        // An expired token vanishes a while after it expires (TTL); its audit events stay.
+        { pk: `TOKEN#${token.secretHash}`, sk: 'TOKEN', kind: 'token', gsi1pk: account(token.accountId), gsi1sk: `TOKEN#${token.tokenId}`, ...token, ...ttlAfter(token.expiresAt) },
         'The token already exists',
       ),
     findTokenByHash: (secretHash) => get<ApiToken>(`TOKEN#${secretHash}`, 'TOKEN'),

@@ -1,5 +1,5 @@
 import { releasesOrigin } from '../adapters/s3-release-objects.ts';
-import { s3 } from '../adapters/aws-clients.ts';
+import { s3, s3Sdk } from '../adapters/aws-clients.ts';
 import { agents } from '../agents-context.ts';
 import { bucketName } from '../config.ts';
 import { apiHandler, type RouteHandler } from '../http/api-route.ts';
@@ -13,7 +13,7 @@ let origin: Promise<string> | undefined;
  */
 export const agentSession: RouteHandler<'POST /agents/{id}/session'> = async ({ params, body }) => {
   const session = await agents.session(params.id, body.at, body.signature);
-  origin ??= releasesOrigin(s3(), bucketName('releases')).catch((error: unknown) => {
+  origin ??= releasesOrigin(s3(), bucketName('releases'), s3Sdk()).catch((error: unknown) => {
     origin = undefined; // asked again next time
     throw error;
   });

@@ -20,7 +20,7 @@ import {
   updateEnvironmentInput,
   user,
 } from '#shared/protocol/directory.ts';
-import { completeReleaseInput, createdRelease, createReleaseInput, release, releaseId } from '#shared/protocol/releases.ts';
+import { completeReleaseInput, createdRelease, createReleaseInput, release, releaseId, renewUploadInput, uploadPlan } from '#shared/protocol/releases.ts';
 import { approvalLinkSecret, approveInput, createDeploymentInput, declineInput, deployment, deploymentId, listDeploymentsQuery } from '#shared/protocol/deployments.ts';
 import { agentId } from '#shared/protocol/agent-messages.ts';
 import { listStatementsQuery, recordedStatement, signedStatement } from '#shared/protocol/statements.ts';
@@ -113,6 +113,10 @@ export const routes = [
   {
     method: 'POST', path: '/apps/{id}/releases/{releaseId}/complete', function: 'complete-release', summary: 'Finish a release once its upload is in place',
     auth: 'token', params: z.strictObject({ id: appId, releaseId }), body: completeReleaseInput, response: { status: 200, schema: release },
+  },
+  {
+    method: 'POST', path: '/apps/{id}/releases/{releaseId}/upload', function: 'renew-release-upload', summary: 'Fresh upload URLs for the parts still to send (they expire after 15 minutes)',
+    auth: 'token', params: z.strictObject({ id: appId, releaseId }), body: renewUploadInput, response: { status: 200, schema: uploadPlan },
   },
   {
     method: 'POST', path: '/apps/{id}/releases/{releaseId}/seal', function: 'seal-release', summary: 'Hand the release key, wrapped to one online key server, for re-wrapping under the master key',

@@ -1,8 +1,7 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { logger, tracer } from '../observability.ts';
+import { logger } from '../observability.ts';
 import { HandlerTimeoutError, problemFor, problemResponse } from './problem.ts';
 
 export type ApiHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -10,7 +9,7 @@ export type ApiHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayPr
 /** Time kept back from the function's timeout to answer 503 before Lambda cuts it off. */
 export const TIMEOUT_MARGIN_MS = 500;
 
-/** The one middy stack for HTTP routes: context in logs, tracing, and errors as problem+json. */
+/** The one middy stack for HTTP routes: context (and the trace id) in logs, and errors as problem+json. */
 export const httpHandler = (fn: ApiHandler) =>
   middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Context>(fn, {
     timeoutEarlyInMillis: TIMEOUT_MARGIN_MS,
@@ -19,7 +18,6 @@ export const httpHandler = (fn: ApiHandler) =>
     },
   })
     .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(captureLambdaHandler(tracer, { captureResponse: false }))
     .use({
       onError: async (request) => {
         const problem = problemFor(request.error);

@@ -1,9 +1,8 @@
 import middy from '@middy/core';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { logger, tracer } from '../observability.ts';
+import { logger } from '../observability.ts';
 
 export type RecordHandler = (record: SQSRecord) => Promise<void>;
 
@@ -17,6 +16,5 @@ export const sqsHandler = (recordHandler: RecordHandler) => {
   const consume = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> =>
     processPartialResponse(event, recordHandler, processor, { context, throwOnFullBatchFailure: false });
   return middy<SQSEvent, SQSBatchResponse, Error, Context>(consume)
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(captureLambdaHandler(tracer, { captureResponse: false }));
+    .use(injectLambdaContext(logger, { resetKeys: true }));
 };

@@ -1,7 +1,7 @@
 import { makeDeploys } from '#shared/domain/deploys/deploys.ts';
 import { systemClock } from '#shared/ports/clock.ts';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { dynamo, s3, sfn } from '../adapters/aws-clients.ts';
+import { dynamo, s3, s3Sdk, sfn } from '../adapters/aws-clients.ts';
 import { dynamoReleaseStore } from '../adapters/dynamo-release-store.ts';
 import { s3ReleaseObjects } from '../adapters/s3-release-objects.ts';
 import { sfnWorkflow } from '../adapters/sfn-workflow.ts';
@@ -11,7 +11,6 @@ import { keyStore, masterKeys } from '../agents-context.ts';
 import { bucketName, tableName } from '../config.ts';
 import { audit, deploymentStore, directory } from '../deployments-context.ts';
 import { lazyPort } from '../lazy-port.ts';
-import { tracer } from '../observability.ts';
 import { dynamoDeployRuns, dynamoDeploymentKeys } from './dynamo-deploy-runs.ts';
 
 // The composition root of the deploy step: the workflow tasks and the reply consumer share it.
@@ -22,7 +21,7 @@ const seconds = (name: string, fallback: number) => {
   return value;
 };
 
-const sqs = tracer.captureAWSv3Client(new SQSClient({ useQueueUrlAsEndpoint: false }));
+const sqs = new SQSClient({ useQueueUrlAsEndpoint: false });
 
 export const deploys = makeDeploys({
   deployments: deploymentStore,
@@ -32,7 +31,7 @@ export const deploys = makeDeploys({
   keys: keyStore,
   masterKeys,
   queues: lazyPort(() => sqsAgentQueues(sqs, process.env.AGENT_QUEUE_PREFIX ?? '')),
-  objects: lazyPort(() => s3ReleaseObjects(s3(), bucketName('releases'))),
+  objects: lazyPort(() => s3ReleaseObjects(s3(), bucketName('releases'), s3Sdk())),
   runs: lazyPort(() => dynamoDeployRuns(dynamo(), tableName('deployments'))),
   deploymentKeys: lazyPort(() => dynamoDeploymentKeys(dynamo(), tableName('wrappedKeys'))),
   // Answering a task token needs no state machine ARN, only the permission.

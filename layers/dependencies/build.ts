@@ -146,7 +146,8 @@ export const layerModules = (root: string = repoRoot): LayerModules => {
     }
   }
   for (const file of result.outputFiles) {
-    for (const [, clause, module] of file.text.matchAll(/^import (.+) from "([^"]+)";$/gm)) {
+    // esbuild spreads an import of many names over several lines.
+    for (const [, clause, module] of file.text.matchAll(/^import ([^;]+?) from "([^"]+)";$/gm)) {
       if (!isExternal(module!)) continue;
       const named = /\{([^}]*)\}/.exec(clause!)?.[1];
       for (const part of named?.split(',') ?? []) if (part.trim()) use(module!, part.trim().split(/\s+as\s+/)[0]!);

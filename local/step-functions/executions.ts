@@ -98,6 +98,26 @@ export class Executions {
   /** The wait deadlines a resumed execution was recorded with, each used by the first wait of its state. */
   private readonly resumedDeadlines = new Map<string, Record<string, number>>();
   readonly tokens = new TaskTokens();
+  /** Lambda errors to answer instead of invoking (executionArn + state -> error, times left): fault tests. */
+  private readonly lambdaFaults = new Map<string, { error: string; times: number }>();
+
+  /** The next `times` Lambda invocations of `stateName` in this execution fail with `error`, as a throttled Lambda would. */
+  injectLambdaError(executionArn: string, stateName: string, error: string, times: number): void {
+    this.lambdaFaults.set(`${executionArn}\n${stateName}`, { error, times });
+  }
+
+  /** How many injected errors are still to come, per state of this execution. */
+  lambdaErrorsLeft(executionArn: string): Record<string, number> {
+    const prefix = `${executionArn}\n`;
+    return Object.fromEntries([...this.lambdaFaults].filter(([key]) => key.startsWith(prefix)).map(([key, fault]) => [key.slice(prefix.length), fault.times]));
+  }
+
+  private takeLambdaFault(executionArn: string, stateName: string): string | undefined {
+    const fault = this.lambdaFaults.get(`${executionArn}\n${stateName}`);
+    if (!fault || fault.times < 1) return undefined;
+    fault.times -= 1;
+    return fault.error;
+  }
 
   /** `records` keeps executions across restarts (see resume); in memory only by default. */
   constructor(
@@ -132,6 +152,8 @@ export class Executions {
       if (resource.startsWith('arn:aws:lambda:')) {
         return invokeLambda(resource, params);
       } else if (integration === 'lambda:invoke') {
+        const fault = this.takeLambdaFault(executionArn, stateName);
+        if (fault) throw new TaskFailure(fault, `${fault}: injected by the local stack`);
         result = { ExecutedVersion: '$LATEST', StatusCode: 200, Payload: await invokeLambda(params.FunctionName, params.Payload) };
       } else if (integration === 'sqs:sendMessage') {
         const body = params.MessageBody;

@@ -108,6 +108,16 @@ export const startStepFunctions = async (port: number, sqs: SQSClient, dataDir?:
       executions.tokens.fail(str(request.taskToken, 'taskToken'), error, typeof request.cause === 'string' ? request.cause : '');
       return {};
     },
+    // The local stack's own: a fault test makes Lambda invocations of one state fail.
+    LatchkeyInjectLambdaError: (request) => {
+      const target = execution(request.executionArn);
+      const error = str(request.error, 'error');
+      if (!error.startsWith('Lambda.')) throw new ApiError('ValidationException', 'error must be a Lambda error (Lambda.*)');
+      const times = typeof request.times === 'number' && Number.isInteger(request.times) && request.times > 0 ? request.times : 1;
+      executions.injectLambdaError(target.executionArn, str(request.stateName, 'stateName'), error, times);
+      return {};
+    },
+    LatchkeyLambdaErrorsLeft: (request) => ({ left: executions.lambdaErrorsLeft(execution(request.executionArn).executionArn) }),
     SendTaskHeartbeat: (request) => {
       executions.tokens.heartbeat(str(request.taskToken, 'taskToken'));
       return {};
@@ -140,6 +150,11 @@ export const startStepFunctions = async (port: number, sqs: SQSClient, dataDir?:
   const listening: Listening = await listenOnLoopback(port, (req, res) => void handle(req, res));
   return {
     ...listening,
+    /** The state machine whose execution issued a task token. */
+    stateMachineOfToken: (token: string) => {
+      const executionArn = executions.tokens.executionOf(token);
+      return executionArn ? executions.get(executionArn)?.stateMachineArn : undefined;
+    },
     resume: () => {
       for (const record of records.load()) {
         const definition = machines.get(record.stateMachineArn)?.definition;

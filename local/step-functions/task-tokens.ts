@@ -31,10 +31,17 @@ export class TokenError extends Error {
 export class TaskTokens {
   private readonly open = new Map<string, Waiter>();
   private readonly closed = new Set<string>();
+  /** The execution of every token issued, answered or not (IAM evaluates an answer against its state machine). */
+  private readonly executionOfToken = new Map<string, string>();
+
+  executionOf(token: string): string | undefined {
+    return this.executionOfToken.get(token);
+  }
 
   /** `timed`: the wait ends itself at its deadline (expire), not when its state is seen to end. */
   issue(executionArn: string, stateName: string, timed = false): { token: string; settled: Promise<unknown> } {
     const token = randomBytes(64).toString('base64url');
+    this.executionOfToken.set(token, executionArn);
     const settled = new Promise<unknown>((resolve, reject) => {
       this.open.set(token, { executionArn, stateName, timed, resolve, reject });
     });

@@ -1,4 +1,4 @@
-import type { Deployment, DeploymentState } from '#shared/domain/deployments/model.ts';
+import type { ApprovalMail, Deployment, DeploymentState } from '#shared/domain/deployments/model.ts';
 import type { Page, PageRequest } from './paging.ts';
 
 /** Where the workflow waits, and the token that ends the wait. Kept apart from the state fields. */
@@ -21,7 +21,8 @@ export interface DeploymentStore {
   /** Marks the deploy step as started, once; false if it already was (a retry or a replay). */
   markDeployStarted(accountId: string, deploymentId: string, at: string): Promise<boolean>;
   /** Marks approvers as notified, once; false if they already were. */
-  markNotified(accountId: string, deploymentId: string, at: string): Promise<boolean>;
+  /** Once per deployment: the approvers were notified (or tried), and how the mail went. */
+  markNotified(accountId: string, deploymentId: string, mail: ApprovalMail): Promise<boolean>;
 }
 
 /** The workflow engine as the use cases see it. */

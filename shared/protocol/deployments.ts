@@ -50,6 +50,8 @@ export const deployment = z.object({
   declined: z.object({ userId: z.string(), at: isoTime, message: z.string(), approval: signedApproval.optional() }).optional(),
   canceled: z.object({ userId: z.string(), at: isoTime }).optional(),
   outcome: z.object({ at: isoTime, reason: z.string().optional() }).optional(),
+  /** How the approval mail went: whom it could not reach, and why (they can still act through the CLI). */
+  approvalMail: z.object({ at: isoTime, sent: z.number().int(), failed: z.array(z.object({ userId: z.string(), reason: z.string() })) }).optional(),
   createdAt: isoTime,
   updatedAt: isoTime,
   expiresAt: isoTime,

@@ -50,7 +50,7 @@ export const approvalPolicy = z.strictObject({
   /** Hours, fractions allowed (0.25 = 15 minutes); from one second to 30 days. */
   windowHours: z.number().min(1 / 3600).max(24 * 30),
   /** Approvals must be signed by the approvers (`latchkey approve`); otherwise the email link's click is the backend's word. */
-  signed: z.boolean().default(false),
+  signed: z.boolean().optional(),
 });
 export type ApprovalPolicy = z.infer<typeof approvalPolicy>;
 

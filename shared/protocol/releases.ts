@@ -52,14 +52,23 @@ export type ReleaseView = z.infer<typeof release>;
 /** Uploads above this use multipart, in parts of this size (S3 allows 5 MiB to 5 GiB a part; the local emulator takes requests up to 11 MiB). */
 export const MULTIPART_PART_BYTES = 8 * 1024 * 1024;
 
-export const createdRelease = release.extend({
-  upload: z.union([
-    z.object({ type: z.literal('single'), url: z.string().url(), method: z.literal('PUT'), expiresAt: isoTime }),
-    z.object({
-      type: z.literal('multipart'),
-      partSize: z.number().int(),
-      parts: z.array(z.object({ partNumber: z.number().int(), url: z.string().url() })),
-      expiresAt: isoTime,
-    }),
-  ]),
+/**
+ * Where the bytes go: presigned URLs that expire (UPLOAD_URL_SECONDS), which the pusher renews
+ * for the parts still to send (POST …/upload), so an upload of any size survives a slow link.
+ */
+export const uploadPlan = z.union([
+  z.object({ type: z.literal('single'), url: z.string().url(), method: z.literal('PUT'), expiresAt: isoTime }),
+  z.object({
+    type: z.literal('multipart'),
+    partSize: z.number().int(),
+    parts: z.array(z.object({ partNumber: z.number().int(), url: z.string().url() })),
+    expiresAt: isoTime,
+  }),
+]);
+
+export const createdRelease = release.extend({ upload: uploadPlan });
+
+/** Fresh URLs for the parts still to upload (all of them when none are named). */
+export const renewUploadInput = z.strictObject({
+  parts: z.array(z.number().int().min(1).max(10_000)).min(1).max(10_000).optional(),
 });

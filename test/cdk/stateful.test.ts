@@ -65,6 +65,20 @@ describe('tables (DESIGN §3, from functions/resources.ts)', () => {
   });
 });
 
+describe('TTL (issue 18): an epoch-seconds attribute, only on the tables of items meant to vanish', () => {
+  it('directory (enrolments, tokens) and deployments (approval links) expire on `ttl`; wrapped keys never', () => {
+    expect(tables.directory.timeToLiveAttribute).toBe('ttl');
+    expect(tables.deployments.timeToLiveAttribute).toBe('ttl');
+    expect('timeToLiveAttribute' in tables.wrappedKeys).toBe(false);
+    const { stateful, statefulTemplate } = synthesized;
+    const ttlOf = (name: keyof typeof tables) =>
+      statefulTemplate.toJSON().Resources[logicalId(stateful, stateful.data.tables[name].table)].Properties.TimeToLiveSpecification;
+    expect(ttlOf('directory')).toEqual({ AttributeName: 'ttl', Enabled: true });
+    expect(ttlOf('deployments')).toEqual({ AttributeName: 'ttl', Enabled: true });
+    expect(ttlOf('wrappedKeys')).toBeUndefined();
+  });
+});
+
 describe('releases bucket', () => {
   const bucketNames = Object.keys(buckets) as (keyof typeof buckets)[];
 
@@ -157,6 +171,35 @@ describe('agent reply queue', () => {
         },
       });
     }
+  });
+});
+
+describe('alarms', () => {
+  it.each(queueEntries)('%s: an alarm as soon as a message lands in its dead-letter queue, sent to the alarm topic', (name) => {
+    const { stateful, statefulTemplate } = synthesized;
+    const dlqId = logicalId(stateful, stateful.agents.deadLetterQueues[name]);
+    const topicId = logicalId(stateful, stateful.alarms);
+    statefulTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlqId, 'QueueName'] } }],
+      Statistic: 'Maximum',
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      EvaluationPeriods: 1,
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [{ Ref: topicId }],
+    });
+  });
+
+  it('the alarm topic is encrypted, TLS-only, and an output says where to subscribe', () => {
+    const { stateful, statefulTemplate } = synthesized;
+    const topicId = logicalId(stateful, stateful.alarms);
+    expect(JSON.stringify(statefulTemplate.toJSON().Resources[topicId].Properties.KmsMasterKeyId)).toContain('alias/aws/sns');
+    statefulTemplate.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+    statefulTemplate.hasOutput('AlarmTopicArn', { Value: { Ref: topicId } });
   });
 });
 

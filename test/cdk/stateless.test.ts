@@ -15,7 +15,7 @@ import {
   type QueueDeclaration,
   type StateMachineDeclaration,
 } from '../../functions/resources.ts';
-import { logicalId, resourceMatches, synthLatchkey, type Synthesized } from './synth.ts';
+import { logicalId, resourceMatches, synthLatchkey, TEST_MAIL_FROM, type Synthesized } from './synth.ts';
 
 let synthesized: Synthesized;
 beforeAll(() => {
@@ -161,6 +161,19 @@ describe('HTTP API (from functions/api/routes.ts)', () => {
     });
     resourceMatches(statelessTemplate, accessLogs, { Type: 'AWS::Logs::LogGroup', Properties: { RetentionInDays: 90 } });
   });
+
+  it('POST /accounts (no token needed) has a throttle of its own, below the stage’s, and the stage waits for that route', () => {
+    const { stateless, statelessTemplate } = synthesized;
+    statelessTemplate.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      RouteSettings: { 'POST /accounts': { ThrottlingRateLimit: 1, ThrottlingBurstLimit: 5 } },
+    });
+    const stageId = logicalId(stateless, stateless.api.stage);
+    const dependsOn = statelessTemplate.toJSON().Resources[stageId].DependsOn as string[];
+    const routes = statelessTemplate.findResources('AWS::ApiGatewayV2::Route', { Properties: { RouteKey: 'POST /accounts' } });
+    expect(dependsOn).toEqual(expect.arrayContaining(Object.keys(routes)));
+    expect(Object.keys(routes)).toHaveLength(1);
+  });
 });
 
 describe('workflow (state machines from their ASL files)', () => {
@@ -170,12 +183,16 @@ describe('workflow (state machines from their ASL files)', () => {
     const { stateless, statelessTemplate } = synthesized;
     const machine = stateless.workflow.stateMachines[name].stateMachine;
     const definition = readFileSync(join(projectRoot, declaration.definitionFile), 'utf8');
-    const substitutions = Object.fromEntries(
-      Object.entries(declaration.functionSubstitutions).map(([key, fn]) => [
-        key,
-        { 'Fn::GetAtt': [fnId(fn as FunctionName), 'Arn'] },
-      ]),
-    );
+    const substitutions = {
+      ...Object.fromEntries(
+        Object.entries(declaration.functionSubstitutions).map(([key, fn]) => [
+          key,
+          { 'Fn::GetAtt': [fnId(fn as FunctionName), 'Arn'] },
+        ]),
+      ),
+      // the definition names no partition: the stack's own is substituted
+      Partition: { Ref: 'AWS::Partition' },
+    };
     resourceMatches(statelessTemplate, logicalId(stateless, machine as never), {
       Type: 'AWS::StepFunctions::StateMachine',
       Properties: {
@@ -185,6 +202,29 @@ describe('workflow (state machines from their ASL files)', () => {
         TracingConfiguration: { Enabled: true },
         LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: false, Destinations: [Match.anyValue()] },
       },
+    });
+  });
+
+  it.each(machines)('%s: logs to a log group under /aws/vendedlogs/states/ (named after the stack)', (name) => {
+    const { stateless, statelessTemplate } = synthesized;
+    statelessTemplate.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: `/aws/vendedlogs/states/${stateless.stackName}-${name}`, RetentionInDays: 90 });
+    const machine = logicalId(stateless, stateless.workflow.stateMachines[name].stateMachine as never);
+    const destination = statelessTemplate.toJSON().Resources[machine].Properties.LoggingConfiguration.Destinations[0];
+    const logGroupId = destination.CloudWatchLogsLogGroup.LogGroupArn['Fn::GetAtt'][0];
+    expect(statelessTemplate.toJSON().Resources[logGroupId].Properties.LogGroupName).toBe(`/aws/vendedlogs/states/${stateless.stackName}-${name}`);
+  });
+
+  it.each(machines)('%s: an alarm on failed executions, sent to the alarm topic', (name) => {
+    const { stateless, statelessTemplate } = synthesized;
+    const machine = logicalId(stateless, stateless.workflow.stateMachines[name].stateMachine as never);
+    statelessTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/States',
+      MetricName: 'ExecutionsFailed',
+      Dimensions: [{ Name: 'StateMachineArn', Value: { Ref: machine } }],
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [Match.anyValue()],
     });
   });
 
@@ -288,7 +328,7 @@ describe('agent bindings (per-agent queues, agent credentials)', () => {
       builtinCloudFormationValidation: false,
     });
     // Act
-    const { stateless } = buildLatchkey(app, { stage: 'ctx', nag: false });
+    const { stateless } = buildLatchkey(app, { stage: 'ctx', nag: false, mailFrom: TEST_MAIL_FROM });
     // Assess
     const [name] = agentQueueFunctions[0]!;
     const id = logicalId(stateless, stateless.functions[name]);
@@ -303,6 +343,24 @@ describe('agent bindings (per-agent queues, agent credentials)', () => {
     [{ agentOnlineSeconds: 30, agentHeartbeatSeconds: 30 }, /must be shorter/],
   ] as const)('refuses agent timing context %j', (context, error) => {
     const app = new App({ context: { ...projectContext(), ...context } });
-    expect(() => buildLatchkey(app, { stage: 'bad', nag: false })).toThrow(error);
+    expect(() => buildLatchkey(app, { stage: 'bad', nag: false, mailFrom: TEST_MAIL_FROM })).toThrow(error);
+  });
+
+  it.each([
+    [undefined, /No sender for approval mail: set "mailFrom" in the context of cdk.json/],
+    ['latchkey@example.com', /example\.com is a placeholder that SES can never verify/],
+    ['Latchkey <ops@mail.example.org>', /example\.org is a placeholder/],
+    ['nobody', /has no domain/],
+  ] as const)('refuses to synthesize without a real mail sender: %s', (mailFrom, error) => {
+    const app = new App({ context: { ...projectContext(), 'aws:cdk:bundling-stacks': [], ...(mailFrom ? { mailFrom } : {}) } });
+    expect(() => buildLatchkey(app, { stage: 'mail', nag: false })).toThrow(error);
+  });
+
+  it('takes the mail sender from the cdk.json context', () => {
+    const app = new App({ context: { ...projectContext(), 'aws:cdk:bundling-stacks': [], mailFrom: 'Latchkey <approvals@mail.acme.io>' }, builtinCloudFormationValidation: false });
+    const { stateless } = buildLatchkey(app, { stage: 'mail', nag: false });
+    const [name] = (Object.entries(functions) as [FunctionName, FunctionDeclaration][]).find(([, d]) => d.bind.mail)!;
+    const variables = Template.fromStack(stateless).toJSON().Resources[logicalId(stateless, stateless.functions[name])].Properties.Environment.Variables;
+    expect(variables.MAIL_FROM).toBe('Latchkey <approvals@mail.acme.io>');
   });
 });

@@ -12,6 +12,9 @@ import { App, type Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { buildLatchkey, projectContext, type Latchkey } from '../../cdk/app-factory.ts';
 
+/** The sender the CDK tests synthesize with (a deployment keeps its own in cdk.json). */
+export const TEST_MAIL_FROM = 'Latchkey <latchkey@mail.latchkey.dev>';
+
 export type Synthesized = Latchkey & {
   app: App;
   outdir: string;
@@ -26,7 +29,7 @@ export const synthLatchkey = ({ bundling = false }: { bundling?: boolean } = {})
   const context: Record<string, unknown> = { ...projectContext() };
   if (!bundling) context['aws:cdk:bundling-stacks'] = [];
   const app = new App({ context, outdir, builtinCloudFormationValidation: bundling });
-  const latchkey = buildLatchkey(app, { stage: 'test' });
+  const latchkey = buildLatchkey(app, { stage: 'test', mailFrom: TEST_MAIL_FROM });
   // Synthesizes the whole app once; the plugin validation (cdk-nag) throws on any finding.
   app.synth();
   return {

@@ -50,6 +50,10 @@ const injectUnsignedKeyServer = async (accountId: string) => {
   };
   const { binding, tokenSignature, agentSignature } = bindingFor(statement, token);
   const proof: AgentProof = { statement, ownerSignature: signEnrolment(mallory.privateKey, statement), binding, tokenSignature, agentSignature };
+  // What the backend writes for an agent: the pointer from its id to its account, then the agent.
+  await dynamo.send(
+    new PutCommand({ TableName: env.DIRECTORY_TABLE!, Item: { pk: `AGENTID#${binding.agentId}`, sk: 'ACCOUNT', kind: 'pointer', accountId } }),
+  );
   await dynamo.send(
     new PutCommand({
       TableName: env.DIRECTORY_TABLE!,
@@ -57,8 +61,6 @@ const injectUnsignedKeyServer = async (accountId: string) => {
         pk: `ACCOUNT#${accountId}`,
         sk: `AGENT#${binding.agentId}`,
         kind: 'agent',
-        gsi1pk: `AGENT#${binding.agentId}`,
-        gsi1sk: 'AGENT',
         accountId,
         agentId: binding.agentId,
         name: 'mallory',

@@ -5,9 +5,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { newAccount } from '../support/accounts.ts';
 import { enrolAgent, registerOwnerKey } from '../support/agents.ts';
 import { localClients, waitFor } from '../support/clients.ts';
+import { consumerAnswersAnyStateMachine, useOwnStack } from '../support/own-stack.ts';
 
-const { sfn, sqs, env } = localClients();
-const replyQueueUrl = env.AGENT_REPLY_QUEUE_URL!;
 const newId = (prefix: string) => `${prefix}_${randomBytes(16).toString('hex')}`;
 
 /**
@@ -16,12 +15,20 @@ const newId = (prefix: string) => `${prefix}_${randomBytes(16).toString('hex')}`
  * (run by the local event source mapping) resumes the workflow.
  */
 describe('agent replies resume waiting workflows', () => {
+  // The consumer answers this file's own state machines: a stack whose consumer may (see own-stack.ts).
+  useOwnStack({}, { assembly: consumerAnswersAnyStateMachine });
+  let sfn: ReturnType<typeof localClients>['sfn'];
+  let sqs: ReturnType<typeof localClients>['sqs'];
+  let env: ReturnType<typeof localClients>['env'];
+  let replyQueueUrl: string;
   let agentQueueUrl: string;
   let machineArn: string;
   let agent: Awaited<ReturnType<typeof enrolAgent>>;
   let impostor: Awaited<ReturnType<typeof enrolAgent>>;
 
   beforeAll(async () => {
+    ({ sfn, sqs, env } = localClients());
+    replyQueueUrl = env.AGENT_REPLY_QUEUE_URL!;
     const a = await newAccount();
     const ownerKey = await registerOwnerKey(a.owner);
     agent = await enrolAgent(a.owner, ownerKey);

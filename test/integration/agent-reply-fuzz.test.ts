@@ -1,10 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { CreateStateMachineCommand, DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
-import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateRawKeyPair } from '#shared/crypto/index.ts';
 import type { Refusal } from '#shared/domain/agents/refused-messages.ts';
 import { targetRequestId } from '#shared/domain/deploys/deploys.ts';
@@ -13,9 +15,16 @@ import { agentIdFor, signAgentMessage, toB64 } from '#shared/protocol/trust.ts';
 import { newAccount } from '../support/accounts.ts';
 import { enrolAgent, registerOwnerKey } from '../support/agents.ts';
 import { localClients, waitFor } from '../support/clients.ts';
+import { consumerAnswersAnyStateMachine, useOwnStack } from '../support/own-stack.ts';
 
-const { sfn, sqs, dynamo, env } = localClients();
-const replyQueueUrl = env.AGENT_REPLY_QUEUE_URL!;
+// The consumer answers this file's own state machine: a stack whose consumer may (see
+// own-stack.ts), logging at DEBUG to a file of its own, which the refusals are read from.
+const stackLog = path.join(tmpdir(), `latchkey-reply-fuzz-${process.pid}-${Date.now()}.log`);
+let sfn: ReturnType<typeof localClients>['sfn'];
+let sqs: ReturnType<typeof localClients>['sqs'];
+let dynamo: ReturnType<typeof localClients>['dynamo'];
+let env: ReturnType<typeof localClients>['env'];
+let replyQueueUrl: string;
 const hexId = (prefix: string) => `${prefix}_${randomBytes(16).toString('hex')}`;
 const idArbitrary = (prefix: string) => fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => `${prefix}_${Buffer.from(b).toString('hex')}`);
 
@@ -26,7 +35,7 @@ type Refused = { messageId: string; refusal: Refusal; audited: boolean };
 
 /** Reads the stack's log as it grows, keeping the consumer's refusals by SQS message id. */
 const refusalLog = async () => {
-  const file = await open(inject('stackLogPath'), 'r');
+  const file = await open(stackLog, 'r');
   let position = (await file.stat()).size;
   let partial = '';
   const refused = new Map<string, Refused[]>();
@@ -54,6 +63,8 @@ const refusalLog = async () => {
  * no state: no request closed, no deployment report recorded, no agent marked seen.
  */
 describe('agent reply fuzz: malformed and forged messages on the real reply queue', () => {
+  useOwnStack({ POWERTOOLS_LOG_LEVEL: 'DEBUG' }, { logPath: stackLog, assembly: consumerAnswersAnyStateMachine });
+  afterAll(() => rm(stackLog, { force: true }));
   let accountA: Awaited<ReturnType<typeof newAccount>>;
   let accountB: Awaited<ReturnType<typeof newAccount>>;
   let target: Agent; // the agent the genuine messages come from
@@ -105,6 +116,8 @@ describe('agent reply fuzz: malformed and forged messages on the real reply queu
   const putItem = (table: string, item: Record<string, unknown>) => dynamo.send(new PutCommand({ TableName: table, Item: item }));
 
   beforeAll(async () => {
+    ({ sfn, sqs, dynamo, env } = localClients());
+    replyQueueUrl = env.AGENT_REPLY_QUEUE_URL!;
     [accountA, accountB] = await Promise.all([newAccount(), newAccount()]);
     const environmentOf = async (account: typeof accountA) => {
       const created = await account.owner('POST', '/environments', { name: `fuzz-${randomUUID().slice(0, 8)}` });

@@ -61,6 +61,10 @@ const matrix: Record<string, { allowed: Role[]; request: (f: Fixture, role: Role
     allowed: ['owner', 'deployer'],
     request: async (f, _r, call) => call('POST', `/apps/${f.app.appId}/releases/${f.release.releaseId}/complete`, { digest: 'a'.repeat(64) }),
   },
+  'POST /apps/{id}/releases/{releaseId}/upload': {
+    allowed: ['owner', 'deployer'],
+    request: (f, _r, call) => call('POST', `/apps/${f.app.appId}/releases/${f.release.releaseId}/upload`, {}),
+  },
   'GET /apps/{id}/releases': { allowed: ['owner', 'deployer', 'approver'], request: (f, _r, call) => call('GET', `/apps/${f.app.appId}/releases`) },
   'POST /deployments': { allowed: ['owner', 'deployer'], request: (f, _r, call) => call('POST', '/deployments', f.deployRequest) },
   'GET /deployments': { allowed: ['owner', 'deployer', 'approver'], request: (_f, _r, call) => call('GET', '/deployments') },

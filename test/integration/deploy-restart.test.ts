@@ -67,7 +67,7 @@ describe('the local stack restarted with --data while a deployment waits for its
       return item?.deployTaskToken && item.deployTaskToken !== before.deployTaskToken ? item : undefined;
     }, 60_000);
     expect(rerun.state).toBe('InProgress');
-    const { QueueUrl } = await localClients().sqs.send(new GetQueueUrlCommand({ QueueName: `latchkey-agent-${target.agentId}` }));
+    const { QueueUrl } = await localClients().sqs.send(new GetQueueUrlCommand({ QueueName: `${localClients().env.AGENT_QUEUE_PREFIX}${target.agentId}` }));
     const answered = answerDeployRequests(target, QueueUrl!);
 
     // Assess: Succeeded through the execution that ran again; the target was asked with one request record.

@@ -88,7 +88,7 @@ const execution = async (deploymentId: string) =>
 
 /** The agent's queue as the stack that runs now has it, and as the agent item names it. */
 const agentQueue = async (accountId: string, agentId: string) => {
-  const { QueueUrl } = await clients().sqs.send(new GetQueueUrlCommand({ QueueName: `latchkey-agent-${agentId}` }));
+  const { QueueUrl } = await clients().sqs.send(new GetQueueUrlCommand({ QueueName: `${stack.env.AGENT_QUEUE_PREFIX}${agentId}` }));
   const { Item } = await clients().dynamo.send(
     new GetCommand({ TableName: stack.env.DIRECTORY_TABLE!, Key: { pk: `ACCOUNT#${accountId}`, sk: `AGENT#${agentId}` }, ConsistentRead: true }),
   );

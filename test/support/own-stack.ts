@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, inject } from 'vitest';
@@ -26,8 +28,19 @@ export type OwnStack = {
  * it configured otherwise. `env` is laid over the runner's environment; every line the stack
  * writes is appended to `logPath` when given.
  */
-export const startOwnStack = async (options: { dataDir?: string; env?: Record<string, string>; logPath?: string } = {}): Promise<OwnStack> => {
-  const args = ['--import', 'tsx', 'local/main.ts', '--port', '0', '--json', ...(options.dataDir ? ['--data', options.dataDir] : [])];
+export const startOwnStack = async (
+  options: { dataDir?: string; env?: Record<string, string>; logPath?: string; assembly?: string } = {},
+): Promise<OwnStack> => {
+  const args = [
+    '--import',
+    'tsx',
+    'local/main.ts',
+    '--port',
+    '0',
+    '--json',
+    ...(options.dataDir ? ['--data', options.dataDir] : []),
+    ...(options.assembly ? ['--assembly', options.assembly] : []),
+  ];
   const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
   const stderr: string[] = [];
   child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
@@ -71,21 +84,63 @@ export const serveFileFrom = (stack: Pick<OwnStack, 'endpoints' | 'env'>) => {
 };
 
 /**
- * A stack of this test file's own for its whole run, with the support helpers pointed at it:
- * for files that need it configured otherwise, or empty of every other file's data.
+ * The app synthesized for the local stack (agent timings as the suite's shared stack has them),
+ * with `edit` applied to its stateless template: for files whose stack must run functions with
+ * other IAM policies than the app gives them (the test says why).
  */
-export const useOwnStack = (env: Record<string, string> = {}) => {
+export const editedAssembly = async (edit: (stateless: { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> }) => void) => {
+  const { localAssembly } = await import('../../local/iam/local-synth.ts');
+  const { LOCAL_MAIL_FROM } = await import('../../local/stack.ts');
+  const source = await localAssembly({ stage: 'local', mailFrom: LOCAL_MAIL_FROM, agentOnlineSeconds: 5, agentHeartbeatSeconds: 1 });
+  const dir = await mkdtemp(path.join(tmpdir(), 'latchkey-edited-assembly-'));
+  await cp(source, dir, { recursive: true });
+  const file = path.join(dir, 'Latchkey-local-Stateless.template.json');
+  const template = JSON.parse(await readFile(file, 'utf8'));
+  edit(template);
+  await writeFile(file, JSON.stringify(template));
+  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+};
+
+/**
+ * A stack of this test file's own for its whole run, with the support helpers pointed at it:
+ * for files that need it configured otherwise, or empty of every other file's data. `logPath`
+ * receives what it writes; `assembly` (see editedAssembly) gives its functions their policies.
+ */
+export const useOwnStack = (
+  env: Record<string, string> = {},
+  options: { logPath?: string; assembly?: () => Promise<{ dir: string; remove: () => Promise<void> }> } = {},
+) => {
   let stack: OwnStack | undefined;
   let undo: (() => void) | undefined;
+  let assembly: { dir: string; remove: () => Promise<void> } | undefined;
   beforeAll(async () => {
+    const logPath = options.logPath ?? process.env.LATCHKEY_STACK_LOG;
+    assembly = await options.assembly?.();
     stack = await startOwnStack({
       env: { POWERTOOLS_LOG_LEVEL: 'ERROR', ...env },
-      ...(process.env.LATCHKEY_STACK_LOG ? { logPath: process.env.LATCHKEY_STACK_LOG } : {}),
+      ...(logPath ? { logPath } : {}),
+      ...(assembly ? { assembly: assembly.dir } : {}),
     });
     undo = serveFileFrom(stack);
   }, 90_000);
   afterAll(async () => {
     undo?.();
     await stack?.stop();
+    await assembly?.remove();
   });
 };
+
+/**
+ * The reply consumer's grant to answer task tokens widened from the deployment state machine to
+ * every state machine of the account: for the files that drive the consumer with state machines
+ * of their own (in AWS, as here, its role answers only the deployment workflow's tokens).
+ */
+export const consumerAnswersAnyStateMachine = () =>
+  editedAssembly((stateless) => {
+    const respond = Object.entries(stateless.Resources).filter(([id, r]) => r.Type === 'AWS::IAM::Policy' && id.startsWith('ConsumeAgentRepliesFunctionRespond'));
+    if (respond.length !== 1) throw new Error(`expected one respond policy of the reply consumer, found ${respond.length}`);
+    const document = respond[0]![1].Properties.PolicyDocument as { Statement: { Resource: unknown }[] };
+    for (const statement of document.Statement) {
+      statement.Resource = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':states:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':stateMachine:*']] };
+    }
+  });

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { routes } from '#functions/api/routes.ts';
 import { functions } from '#functions/catalog.ts';
-import { queues, stateMachines } from '#functions/resources.ts';
+import { PARTITION_SUBSTITUTION, queues, stateMachines } from '#functions/resources.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
@@ -29,7 +29,7 @@ describe('the shared declarations that drive both CDK and the local stack', () =
     for (const machine of Object.values(stateMachines)) {
       const asl = readFileSync(path.join(root, machine.definitionFile), 'utf8');
       const used = new Set([...asl.matchAll(/\$\{(\w+)\}/g)].map((m) => m[1]));
-      expect(used).toEqual(new Set(Object.keys(machine.functionSubstitutions)));
+      expect(used).toEqual(new Set([...Object.keys(machine.functionSubstitutions), PARTITION_SUBSTITUTION]));
       for (const fn of Object.values(machine.functionSubstitutions)) expect(functions).toHaveProperty(fn);
     }
   });

@@ -173,6 +173,7 @@ export const makeDeployments = ({ directory, releases, deployments, workflow, si
       expire: (accountId: string, deploymentId: string) => transition(accountId, deploymentId, { kind: 'expire' }, null),
       finish: (accountId: string, deploymentId: string, succeeded: boolean, reason?: string) =>
         transition(accountId, deploymentId, { kind: 'finish', succeeded, ...(reason ? { reason } : {}) }, null),
+      fail: (accountId: string, deploymentId: string, reason: string) => transition(accountId, deploymentId, { kind: 'fail', reason }, null),
     },
   };
 };

@@ -19,6 +19,8 @@ export type PolicySnapshot = {
   signedApprovals?: boolean;
 };
 
+export type ApprovalMail = { at: string; sent: number; failed: { userId: string; reason: string }[] };
+
 export type Transition = { at: string; from: DeploymentState | null; to: DeploymentState; by: string };
 
 export type Deployment = {
@@ -44,6 +46,8 @@ export type Deployment = {
   intent?: SignedIntent;
   canceled?: { userId: string; at: string };
   outcome?: { at: string; reason?: string };
+  /** How the approval mail went (written once by the notify task): whom it failed to reach, and why. */
+  approvalMail?: ApprovalMail;
   createdAt: string;
   updatedAt: string;
   /** When a deployment still waiting for a decision expires (the approval window). */

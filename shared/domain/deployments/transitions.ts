@@ -11,7 +11,9 @@ export type DeploymentAction =
   | { kind: 'deploy' }
   | { kind: 'cancel' }
   | { kind: 'expire' }
-  | { kind: 'finish'; succeeded: boolean; reason?: string };
+  | { kind: 'finish'; succeeded: boolean; reason?: string }
+  /** The workflow itself failed (a step that kept failing): any state still open ends Failed, with why. */
+  | { kind: 'fail'; reason: string };
 
 /** What the waiting workflow is told, if anything: the decision that ends its current wait. */
 export type Decision = 'approved' | 'deploy' | 'declined' | 'canceled';
@@ -111,6 +113,10 @@ export const applyAction = (deployment: Deployment, action: DeploymentAction, ac
       if (deployment.state !== 'InProgress') throw new ConflictError(`Cannot finish this deployment: it is ${deployment.state}`);
       const to = action.succeeded ? 'Succeeded' : 'Failed';
       return { next: move(deployment, to, by, at, { outcome: { at, ...(action.reason ? { reason: action.reason } : {}) } }) };
+    }
+    case 'fail': {
+      if (isTerminal(deployment.state)) throw new ConflictError(`Cannot fail this deployment: it is ${deployment.state}`);
+      return { next: move(deployment, 'Failed', by, at, { outcome: { at, reason: action.reason } }) };
     }
   }
 };

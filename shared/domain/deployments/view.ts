@@ -21,6 +21,7 @@ export const deploymentView = (deployment: Deployment, now: Date) => ({
   ...(deployment.declined ? { declined: deployment.declined } : {}),
   ...(deployment.canceled ? { canceled: deployment.canceled } : {}),
   ...(deployment.outcome ? { outcome: deployment.outcome } : {}),
+  ...(deployment.approvalMail ? { approvalMail: deployment.approvalMail } : {}),
   createdAt: deployment.createdAt,
   updatedAt: deployment.updatedAt,
   expiresAt: deployment.expiresAt,

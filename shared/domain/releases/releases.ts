@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { completeReleaseInput, createReleaseInput } from '#shared/protocol/releases.ts';
+import type { completeReleaseInput, createReleaseInput, renewUploadInput } from '#shared/protocol/releases.ts';
 import type { Clock } from '#shared/ports/clock.ts';
 import type { DirectoryStore } from '#shared/ports/directory-store.ts';
 import type { Ids } from '#shared/ports/ids.ts';
@@ -11,6 +11,13 @@ import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { MULTIPART_PART_BYTES } from '#shared/protocol/releases.ts';
 import type { Release } from './model.ts';
 
+/**
+ * How long an upload URL lasts. Short, since whoever holds it can write the release; the pusher
+ * renews the URLs of the parts it has yet to send (renewUpload), so no upload, of any size,
+ * needs to finish within it: only one part (MULTIPART_PART_BYTES, 8 MiB) must, which needs
+ * 10 KB/s. (A URL also stops working when the signing function's session credentials expire,
+ * which renewal covers too.)
+ */
 export const UPLOAD_URL_SECONDS = 15 * 60;
 
 export const releaseView = ({ releaseId, appId, version, state, encrypted, size, digest, createdAt, completedAt, masterVersion, sealRequest, manifest, createdBy }: Release) => ({
@@ -110,6 +117,30 @@ export const makeReleases = ({ directory, releases, objects, act, clock, ids }: 
           ? await releases.markSealing(release, input.digest, input.manifest, at)
           : await releases.markReady({ ...release, ...(input.manifest ? { manifest: input.manifest } : {}) }, input.digest, at);
         return releaseView(done);
+      }),
+
+    renewUpload: (actor: Actor, appId: string, releaseId: string, input: z.infer<typeof renewUploadInput>) =>
+      act(actor, 'releases:create', { audited: false }, async () => {
+        // 1. Only for a release of this application still uploading (a completed one takes no bytes).
+        // 2. Fresh URLs, valid from now, for the parts asked (all when none are named).
+        const release = await releases.getRelease(actor.accountId, releaseId);
+        if (!release || release.appId !== appId) throw new NotFoundError('No such release');
+        if (release.state !== 'uploading') throw new ConflictError('The release is complete: there is nothing more to upload');
+        const now = clock.now();
+        const expiresAt = new Date(now.getTime() + UPLOAD_URL_SECONDS * 1000).toISOString();
+        if (!release.uploadId) {
+          if (input.parts && input.parts.some((n) => n !== 1)) throw new ValidationError('parts: a single upload has only part 1', 'parts');
+          const url = await objects.presignPut(release.objectKey, release.size, UPLOAD_URL_SECONDS);
+          return { type: 'single' as const, url, method: 'PUT' as const, expiresAt };
+        }
+        const count = Math.ceil(release.size / MULTIPART_PART_BYTES);
+        const numbers = [...new Set(input.parts ?? Array.from({ length: count }, (_v, i) => i + 1))].sort((a, b) => a - b);
+        if (numbers.some((n) => n > count)) throw new ValidationError(`parts: this release has parts 1 to ${count}`, 'parts');
+        const uploadId = release.uploadId;
+        const parts = await Promise.all(
+          numbers.map(async (partNumber) => ({ partNumber, url: await objects.presignPart(release.objectKey, uploadId, partNumber, UPLOAD_URL_SECONDS) })),
+        );
+        return { type: 'multipart' as const, partSize: MULTIPART_PART_BYTES, parts, expiresAt };
       }),
 
     get: (actor: Actor, appId: string, releaseId: string) =>

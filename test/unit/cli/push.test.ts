@@ -42,6 +42,10 @@ type SetUp = {
   answers?: (n: number) => boolean;
   /** GET /master-key, called n times so far; by default the highest version any agent holds. */
   masterKey?: (calls: number) => { version: number | null; retiredThrough: number };
+  /** When the URLs of POST …/releases expire. Default: in 15 minutes, as the API says. */
+  urlsExpireAt?: string;
+  /** Part numbers whose first PUT the storage service refuses with 403 (an expired URL). */
+  refuseOnce?: number[];
 };
 
 const setUp = async (options: SetUp) => {
@@ -56,6 +60,7 @@ const setUp = async (options: SetUp) => {
   await writeFile(path.join(source, 'blob.bin'), randomBytes(300_000));
   const agents = options.agents?.(owner) ?? [];
   const uploads = new Map<string, Buffer>();
+  const refused = new Set(options.refuseOnce ?? []);
   const sealedBy: string[] = [];
   const app = { appId: ids.app, name: 'web-api', secure: options.secure, createdAt: iso, updatedAt: iso };
   const release = { releaseId: ids.release, appId: ids.app, version: 'v1', encrypted: options.secure, createdAt: iso };
@@ -83,10 +88,18 @@ const setUp = async (options: SetUp) => {
             type: 'multipart',
             partSize: options.partSize,
             parts: Array.from({ length: Math.ceil(size / options.partSize) }, (_, i) => ({ partNumber: i + 1, url: `${S3}/bucket/obj?partNumber=${i + 1}` })),
-            expiresAt: iso,
+            expiresAt: options.urlsExpireAt ?? inFifteenMinutes(),
           }
-        : { type: 'single', url: `${S3}/bucket/obj?X-Amz-Signature=x`, method: 'PUT', expiresAt: iso };
+        : { type: 'single', url: `${S3}/bucket/obj?X-Amz-Signature=x`, method: 'PUT', expiresAt: options.urlsExpireAt ?? inFifteenMinutes() };
       return { status: 201, body: { ...view(), upload } };
+    },
+    [`POST /apps/${ids.app}/releases/${ids.release}/upload`]: ({ body }) => {
+      const asked = (body as { parts?: number[] }).parts ?? [1];
+      return {
+        body: options.partSize
+          ? { type: 'multipart', partSize: options.partSize, parts: asked.map((n) => ({ partNumber: n, url: `${S3}/bucket/obj?partNumber=${n}&renewed=1` })), expiresAt: inFifteenMinutes() }
+          : { type: 'single', url: `${S3}/bucket/obj?X-Amz-Signature=y&renewed=1`, method: 'PUT', expiresAt: inFifteenMinutes() },
+      };
     },
     [`POST /apps/${ids.app}/releases/${ids.release}/complete`]: () => {
       state = options.secure ? 'sealing' : 'ready';
@@ -108,6 +121,11 @@ const setUp = async (options: SetUp) => {
     if (url.origin !== S3) return api.fetch(input, init);
     api.requests.push({ method: init.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), headers: init.headers as Record<string, string>, body: undefined });
     const bytes = Buffer.from(await new Response(init.body).arrayBuffer());
+    const partNumber = Number(url.searchParams.get('partNumber') ?? 1);
+    if (refused.has(partNumber) && !url.searchParams.has('renewed')) {
+      refused.delete(partNumber);
+      return new Response('<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>', { status: 403 });
+    }
     expect(Number((init.headers as Record<string, string>)['content-length'])).toBe(bytes.length);
     uploads.set(url.searchParams.get('partNumber') ?? '1', bytes);
     return new Response(null, { status: 200, headers: { etag: `"etag-${url.searchParams.get('partNumber') ?? 1}"` } });
@@ -118,7 +136,49 @@ const setUp = async (options: SetUp) => {
   return { api, owner, agents, uploaded, sealedBy, push, root };
 };
 
+const inFifteenMinutes = () => new Date(Date.now() + 15 * 60_000).toISOString();
+
 const completeBody = (api: ReturnType<typeof fakeApi>) => api.requests.find((r) => r.path.endsWith('/complete'))!.body as { digest: string; manifest: string; parts?: unknown[] };
+
+describe('latchkey push: upload URLs expire, uploads do not', () => {
+  it('URLs about to expire are renewed (the parts still to send) before they are used', async () => {
+    const t = await setUp({ secure: false, partSize: 100_000, urlsExpireAt: new Date(Date.now() + 30_000).toISOString() });
+
+    const result = await t.push(['--json']);
+
+    expect(result.code, result.stderr).toBe(0);
+    const renewals = t.api.requests.filter((r) => r.path.endsWith('/upload'));
+    expect(renewals).toHaveLength(1);
+    const parts = t.api.requests.filter((r) => r.method === 'PUT');
+    expect((renewals[0]!.body as { parts: number[] }).parts).toEqual(parts.map((_, i) => i + 1));
+    expect(parts.every((r) => r.query.renewed === '1')).toBe(true);
+    expect(t.uploaded().length).toBe((t.api.requests[2]!.body as { size: number }).size);
+  });
+
+  it('a URL the storage service refuses (403, expired) is renewed and the part sent again', async () => {
+    const t = await setUp({ secure: false, partSize: 100_000, refuseOnce: [2] });
+
+    const result = await t.push(['--json']);
+
+    expect(result.code, result.stderr).toBe(0);
+    const renewals = t.api.requests.filter((r) => r.path.endsWith('/upload'));
+    expect(renewals).toHaveLength(1);
+    expect((renewals[0]!.body as { parts: number[] }).parts).toContain(2);
+    expect(t.api.requests.filter((r) => r.method === 'PUT' && r.query.partNumber === '2').map((r) => r.query.renewed ?? 'first')).toEqual(['first', '1']);
+    const { parts } = completeBody(t.api);
+    expect(parts).toHaveLength(t.api.requests.filter((r) => r.method === 'PUT').length - 1);
+  });
+
+  it('a single PUT refused once (403) is renewed and sent again', async () => {
+    const t = await setUp({ secure: false, refuseOnce: [1] });
+
+    const result = await t.push(['--json']);
+
+    expect(result.code, result.stderr).toBe(0);
+    expect(t.api.calls().filter((c) => c.endsWith('/upload'))).toHaveLength(1);
+    expect(t.api.requests.filter((r) => r.method === 'PUT')).toHaveLength(2);
+  });
+});
 
 describe('latchkey push', () => {
   it('a plain application: packs, uploads in one PUT, completes with the digest and a signed manifest', async () => {
