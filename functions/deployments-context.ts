@@ -39,6 +39,7 @@ export const deployments = makeDeployments({
   deployments: deploymentStore,
   workflow,
   act,
+  audit,
   clock,
   ids: randomIds,
 });

@@ -108,7 +108,7 @@ describe('issue-deployment-grant on a key server', () => {
       deploymentId: ids.deploymentId,
       releaseId: ids.releaseId,
       environmentId: ids.environmentId,
-      digest: entry.fileDigest.toString('hex'),
+      digest: Buffer.from(entry.fileDigest).toString('hex'),
       targets: [target.record.agentId],
       expiresAt: request.expiresAt,
     });
