@@ -1,5 +1,6 @@
 import type { ResponseOf } from './api-client.ts';
 import { formatRecord, formatTime, printable, type Column } from './output.ts';
+import { grantSummary, installSummary, type ReceiptCheck } from './receipt-check.ts';
 import { personLabel, type Person } from './resolve.ts';
 
 export type DeploymentView = ResponseOf<'GET /deployments/{id}'>;
@@ -104,8 +105,11 @@ export const formatSeconds = (iso: string) => {
   return match ? `${match[1]} ${match[2]}Z` : iso;
 };
 
-/** One deployment in full: its facts, the approvals, the decision, the outcome and the history. */
-export const formatDeployment = (d: DeploymentView, people: People = new Map()): string => {
+/**
+ * One deployment in full: its facts, the approvals, the decision, the outcome and the history;
+ * with `receipts`, what the agents' signed receipts prove of the grant and each install.
+ */
+export const formatDeployment = (d: DeploymentView, people: People = new Map(), receipts?: ReceiptCheck): string => {
   const facts = formatRecord([
     ['deployment', d.deploymentId],
     ['application', `${d.appName} (${d.appId})`],
@@ -132,11 +136,15 @@ export const formatDeployment = (d: DeploymentView, people: People = new Map()):
     ? [
         '',
         'Targets:',
-        ...d.targets.flatMap((t) => [`  ${t.agentId}  ${targetSummary(t)}${t.at ? `  ${formatSeconds(t.at)}` : ''}`, ...(t.outcome === 'failed' ? outputTail(t.output) : [])]),
+        ...d.targets.flatMap((t) => {
+          const proven = t.outcome === 'succeeded' ? installSummary(receipts?.targets.find((r) => r.agentId === t.agentId), t.current) : undefined;
+          return [`  ${t.agentId}  ${proven ?? targetSummary(t)}${t.at ? `  ${formatSeconds(t.at)}` : ''}`, ...(t.outcome === 'failed' ? outputTail(t.output) : [])];
+        }),
       ]
     : [];
+  const grant = receipts?.grant ? ['', `Grant: ${grantSummary(receipts.grant)}`] : [];
   const history = timeline(d, people).map((event) => `  ${formatSeconds(event.at)}  ${event.text}`);
-  return [facts, '', 'Votes:', ...votes, ...targets, '', 'History:', ...history, '', nextStep(d, people)].join('\n');
+  return [facts, '', 'Votes:', ...votes, ...grant, ...targets, '', 'History:', ...history, '', nextStep(d, people)].join('\n');
 };
 
 export const deploymentColumns = (people: People = new Map()): Column<DeploymentView>[] => [

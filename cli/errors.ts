@@ -17,7 +17,7 @@ export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
 export const exitCodeHelp = `Exit codes:
   0  success
-  1  the API refused the request (4xx), a name did not match, or audit verify found a broken chain
+  1  the API refused the request (4xx), a name did not match, or audit verify found a broken chain or a rewritten history
   2  usage error: bad arguments or options, invalid input, not logged in (nothing was sent)
   3  the API could not be reached, or it failed (5xx)
   status --watch: 0 once the deployment Succeeded; 1 if it Failed, was Declined, Canceled or

@@ -42,6 +42,7 @@ export const deployments = makeDeployments({
   workflow,
   signed: makeSignedDecisions({ directory, statements: lazyPort(() => dynamoStatementStore(dynamo(), tableName('directory'))) }),
   act,
+  audit,
   clock,
   ids: randomIds,
 });

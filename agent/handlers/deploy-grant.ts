@@ -22,6 +22,7 @@ import type { AgentRecord } from '#shared/protocol/agent-messages.ts';
 import { releaseKeyUnderMasterContext } from '#shared/protocol/key-contexts.ts';
 import { fromB64, toB64 } from '#shared/protocol/trust.ts';
 import { openMasterCopy } from './master-copy.ts';
+import { grantIssued } from './receipts.ts';
 import { trustedPeer, type TrustedPeer } from './peers.ts';
 import { RequestRefused, type AgentIdentity, type Handler, type HandlerSet } from './types.ts';
 
@@ -95,7 +96,8 @@ const issueDeploymentGrant: Handler<'issue-deployment-grant'> = async (request, 
       grants.push({ agentId: target.agentId, wrappedDeploymentKey: toB64(wrapped), grant: toB64(grant) });
     }
     context.log.info('deployment granted', { deploymentId: request.deploymentId, targets: grants.length });
-    return { version: master.version, deploymentKeyUnderMaster: toB64(deploymentKeyUnderMaster), keyList: toB64(keyList), grants };
+    const receipt = grantIssued(self, request, manifest, { targets: grants.map((g) => g.agentId), issuedAt: now, expiresAt });
+    return { version: master.version, deploymentKeyUnderMaster: toB64(deploymentKeyUnderMaster), keyList: toB64(keyList), grants, receipt };
   } finally {
     master.key.fill(0);
     releaseKey?.fill(0);

@@ -10,6 +10,7 @@ import { requestExpired } from '../target/request-expiry.ts';
 import { refuseReservedVariables } from '../target/script-env.ts';
 import { openScriptLog } from '../target/script-log.ts';
 import { openUsedGrants, type UsedGrants } from '../target/used-grants.ts';
+import { releaseInstalled } from './receipts.ts';
 import { RequestRefused, type Handler, type HandlerSet } from './types.ts';
 
 export type TargetOptions = {
@@ -96,7 +97,8 @@ export const targetHandlers = (options: TargetOptions): HandlerSet => {
           reportOutput: request.reportOutput === true,
         });
         log.info('release installed', { ...ids, current: installed.current, pruned: installed.pruned.length });
-        return { deploymentId: request.deploymentId, releaseId: request.releaseId, current: installed.current, output: installed.output };
+        const receipt = releaseInstalled(context.self, request, manifest, { current: installed.current, at: now() });
+        return { deploymentId: request.deploymentId, releaseId: request.releaseId, current: installed.current, output: installed.output, receipt };
       } finally {
         await scriptLog.close();
       }

@@ -10,6 +10,7 @@ import { realSleep, watchDeployment } from '../watch.ts';
 import { releaseIdOf } from './releases.ts';
 import { registerRollback } from './rollback.ts';
 import { masterKeyNotes } from '../master-key-notes.ts';
+import { receiptWarnings, verifyDeploymentReceipts } from '../receipt-check.ts';
 
 /** `status` without an id shows the most recent deployments. */
 export const DEPLOYMENTS_DEFAULT_LIMIT = 20;
@@ -186,7 +187,10 @@ export const registerDeployments = (program: Command, ctx: Context) => {
         await follow(ctx, client, out, d, people);
         return;
       }
-      out.result(d, () => formatDeployment(d, people));
+      // The agents' signed receipts, checked here: the backend's word for an install is not enough.
+      const receipts = await verifyDeploymentReceipts(ctx, client, d, out);
+      out.result(receipts ? { ...d, receipts } : d, () => formatDeployment(d, people, receipts));
+      for (const warning of receipts ? receiptWarnings(receipts) : []) out.note(warning);
     }),
     [
       'latchkey status',

@@ -94,7 +94,8 @@ export const dynamoDeployRuns = (db: DynamoDBDocumentClient, tableName: string):
       // Why not: a report already in (or no such target) is a duplicate; else the wait is over.
       const { Item } = await db.send(new GetCommand({ TableName: tableName, Key: deploymentKey(accountId, deploymentId), ConsistentRead: true }));
       const item = (Item ?? {}) as RunFields;
-      if (!item.deployTargets?.includes(agentId) || item.targetReports?.[agentId]) return { status: 'duplicate' };
+      const kept = item.targetReports?.[agentId];
+      if (!item.deployTargets?.includes(agentId) || kept) return { status: 'duplicate', ...(kept ? { report: kept } : {}) };
       return { status: 'late' };
     },
     settle: async (accountId, deploymentId, at) => {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { appId, environmentId, isoTime } from './common.ts';
 import { deploymentId } from './deployments.ts';
+import { signedGrantReceipt, signedInstallReceipt } from './receipts.ts';
 import { releaseId, releaseVersion, sha256Hex } from './releases.ts';
 import { vouchedSigningKey } from './signing-keys.ts';
 import { base64url, publicKey32 } from './trust.ts';
@@ -64,6 +65,8 @@ export const deployMessages = <RB extends z.ZodRawShape, MC extends z.ZodRawShap
     keyList: blob,
     /** Per target: the deployment key HPKE-wrapped to it, and the grant signed for it. */
     grants: z.array(z.strictObject({ agentId: p.agentId, wrappedDeploymentKey: p.wrapped, grant: blob })).min(1).max(MAX_DEPLOY_TARGETS),
+    /** The key server's signed "grant issued" (receipts.ts): kept with the deployment, checked by `latchkey status`. */
+    receipt: signedGrantReceipt.optional(),
   });
 
   const deployReleaseRequest = z.strictObject({
@@ -109,6 +112,8 @@ export const deployMessages = <RB extends z.ZodRawShape, MC extends z.ZodRawShap
     current: z.string().max(200),
     /** The last lines the scripts printed, when the environment opts in to reporting them; empty otherwise. */
     output: z.string().max(MAX_REPORT_OUTPUT),
+    /** The target's signed "release installed" (receipts.ts): kept with the deployment, checked by `latchkey status`. */
+    receipt: signedInstallReceipt.optional(),
   });
 
   return { issueDeploymentGrantRequest, deploymentGrant, deployReleaseRequest, deployReport };

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { appId, environmentId, idOf, isoTime, pageQuery } from './common.ts';
 import { signedApproval, signedIntent } from './deployment-evidence.ts';
+import { signedGrantReceipt, signedInstallReceipt } from './receipts.ts';
 import { releaseId, sha256Hex } from './releases.ts';
 
 export const deploymentId = idOf('dep');
@@ -56,6 +57,11 @@ export const deployment = z.object({
   updatedAt: isoTime,
   expiresAt: isoTime,
   history: z.array(z.object({ at: isoTime, from: state.nullable(), to: state, by: z.string() })),
+  /**
+   * A secure deployment's grant: the key server that issued it and its signed receipt, as it sent
+   * it (the backend does not vouch for it; `latchkey status` verifies it under the key server's key).
+   */
+  grant: z.object({ agentId: z.string(), receipt: signedGrantReceipt.optional() }).optional(),
   /** Once the deploy step has run: each target and its report (the tail of its scripts' output, or why it refused). */
   targets: z
     .array(
@@ -67,6 +73,8 @@ export const deployment = z.object({
         output: z.string().optional(),
         code: z.string().optional(),
         message: z.string().optional(),
+        /** The target's signed receipt for what it installed, as it sent it (verified by `latchkey status`). */
+        receipt: signedInstallReceipt.optional(),
       }),
     )
     .optional(),

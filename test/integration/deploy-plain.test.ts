@@ -36,7 +36,15 @@ describe('plain deploy, through the same path without keys', () => {
     expect((await requestsSent(account.accountId)).map((r) => r.agentId)).toEqual([target.agentId]);
     const live = await currentOf(appDir);
     expect((await cli.json<{ targets: unknown[] }>(['status', first.deploymentId])).targets).toEqual([
-      { agentId: target.agentId, outcome: 'succeeded', at: expect.any(String), current: live, output: '--- unpacking\n--- install\n--- install exited with status 0\n' },
+      {
+        agentId: target.agentId,
+        outcome: 'succeeded',
+        at: expect.any(String),
+        current: live,
+        output: '--- unpacking\n--- install\n--- install exited with status 0\n',
+        // What the target signed: this release, by the digest it verified, now current.
+        receipt: { receipt: expect.objectContaining({ kind: 'release-installed', agentId: target.agentId, deploymentId: first.deploymentId, releaseId: good.releaseId, digest: good.digest, current: live }), signature: expect.any(String) },
+      },
     ]);
 
     // 2: the install script fails: Failed, naming the target, the script, its exit status and (web opted in) its output; nothing switched.

@@ -33,6 +33,15 @@ describe('secure deploy, the seeds’ example', () => {
 
     // Assess
     deployments.forEach(expectSucceeded);
+    // `latchkey status` verified each deployment's receipts: the key server's grant and the target's install, naming the release's digest.
+    for (const [i, d] of deployments.entries()) {
+      const digest = (d as unknown as { releaseDigest: string }).releaseDigest;
+      expect((d as unknown as { receipts: unknown }).receipts).toEqual({
+        grant: { agentId: expect.toSatisfy((id: string) => keyServers.some((k) => k.agentId === id)), verified: true, digest },
+        targets: [{ agentId: targets[ENVIRONMENTS[i]!]!.agentId, verified: true, digest }],
+        problems: [],
+      });
+    }
     const sent = await requestsSent(account.accountId);
     expect(sent.filter((r) => keyServerIds.has(r.agentId)).length - grantRequestsBefore).toBe(ENVIRONMENTS.length);
     const allSecrets = Object.values(secrets);

@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '../support/clients.ts';
+import type { Caller } from '../support/accounts.ts';
 import { approvalSetup, executionEnded, waitForState } from '../support/deployments.ts';
+
+/** The system's audit event for a deployment (finish, expire): written by the workflow task right after its transition. */
+const systemEvent = (owner: Caller, deploymentId: string, action: string) =>
+  waitFor(`the ${action} of ${deploymentId} in the audit trail`, async () => {
+    const events = (await owner('GET', '/audit?limit=100')).body.items as { action: string; actor: unknown; target?: { id: string }; outcome: string; reason?: string }[];
+    const mine = events.filter((e) => e.target?.id === deploymentId && e.action === action);
+    return mine.length ? mine : undefined;
+  });
 
 /** DESIGN §4, transition by transition, through the HTTP API, the workflow and DynamoDB. */
 describe('deployment approval, transition by transition', () => {
@@ -85,6 +94,10 @@ describe('deployment approval, transition by transition', () => {
     expect(written.history.at(-1)).toMatchObject({ from: 'PendingApproval', to: 'Expired', by: 'system' });
     expect((await s.a.approver.call('POST', `/deployments/${created.deploymentId}/approve`, {})).status).toBe(409);
     expect((await executionEnded(created.deploymentId)).status).toBe('SUCCEEDED');
+    // The system's transition is audited, once, with the system as its actor.
+    expect(await systemEvent(s.a.owner, created.deploymentId, 'deployments:expire')).toEqual([
+      expect.objectContaining({ actor: null, outcome: 'succeeded', reason: `Expired while PendingApproval: its window ended at ${written.expiresAt}` }),
+    ]);
   });
 
   it('Approved --window passes--> Expired', async () => {
@@ -102,6 +115,7 @@ describe('deployment approval, transition by transition', () => {
       `Environment ${s.environment.name} has no enrolled target: nothing to deploy to (enrol one with \`latchkey enrolments create --role target --env ${s.environment.name}\`)`,
     );
     expect((await executionEnded(created.deploymentId)).status).toBe('SUCCEEDED');
+    expect(await systemEvent(s.a.owner, created.deploymentId, 'deployments:finish')).toEqual([expect.objectContaining({ actor: null, reason: `Failed: ${failed.outcome.reason}` })]);
   });
 
   it('InProgress --every target reported--> Succeeded, and the target got exactly one request', async () => {
@@ -110,6 +124,7 @@ describe('deployment approval, transition by transition', () => {
     const done = await waitForState(s.a.owner, created.deploymentId, 'Succeeded');
     expect(done.outcome.reason).toBe('Installed on 1 target');
     expect(s.target!.answered).toEqual([created.deploymentId]);
+    expect(await systemEvent(s.a.owner, created.deploymentId, 'deployments:finish')).toEqual([expect.objectContaining({ actor: null, outcome: 'succeeded', reason: 'Succeeded: Installed on 1 target' })]);
   });
 
   it('preventSelfApproval: the deployer cannot approve their own deployment, even in the group', async () => {

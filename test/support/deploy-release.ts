@@ -12,7 +12,7 @@ import { releaseUserDir } from './agents.ts';
 import { localClients } from './clients.ts';
 import type { Cli } from './deploy-agents.ts';
 
-type Release = { releaseId: string; appId: string; version: string; state: string; encrypted: boolean; masterVersion?: number };
+type Release = { releaseId: string; appId: string; version: string; state: string; encrypted: boolean; masterVersion?: number; digest?: string };
 
 /**
  * The seeds' secure package: one secret per environment, and a latchkey.yml whose postInstall

@@ -1,12 +1,13 @@
 import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { onTestFinished } from 'vitest';
+import { signReceipt } from '#shared/protocol/receipts.ts';
 import type { Caller } from './accounts.ts';
 import { enrolAgent, registerOwnerKey } from './agents.ts';
 import { localClients } from './clients.ts';
 
 /**
  * A target of `environmentId` that speaks the protocol and installs nothing: it answers every
- * deploy-release request on its queue with a signed success report, for tests about approvals
+ * deploy-release request on its queue with a signed success report and receipt, for tests about approvals
  * (not about installing) that need a deployment to reach Succeeded. Stops when the test ends.
  * Tests of the target itself run the real `latchkey-agent` (test/support/deploy-agents.ts).
  */
@@ -30,15 +31,29 @@ export const answerDeployRequests = (target: Awaited<ReturnType<typeof enrolAgen
         .send(new ReceiveMessageCommand({ QueueUrl: queueUrl, WaitTimeSeconds: 1, MaxNumberOfMessages: 10 }), { abortSignal: stop.signal })
         .catch(() => ({ Messages: [] }));
       for (const message of received.Messages ?? []) {
-        const request = JSON.parse(message.Body!) as { type: string; requestId: string; deploymentId: string; releaseId: string };
+        const request = JSON.parse(message.Body!) as { type: string; requestId: string; deploymentId: string; releaseId: string; environmentId: string; digest: string };
         if (request.type === 'deploy-release') {
+          const current = `test-${request.deploymentId}`;
+          // Signed as a real target signs what it installed (agent/handlers/receipts.ts).
+          const receipt = signReceipt(target.keys.signing.privateKey, {
+            v: 1,
+            kind: 'release-installed',
+            accountId: target.accountId,
+            agentId: target.agentId,
+            deploymentId: request.deploymentId,
+            releaseId: request.releaseId,
+            environmentId: request.environmentId,
+            digest: request.digest,
+            current,
+            installedAt: new Date().toISOString(),
+          });
           const reply = target.sign({
             type: 'reply',
             requestId: request.requestId,
             accountId: target.accountId,
             agentId: target.agentId,
             outcome: 'succeeded',
-            result: { deploymentId: request.deploymentId, releaseId: request.releaseId, current: `test-${request.deploymentId}`, output: '' },
+            result: { deploymentId: request.deploymentId, releaseId: request.releaseId, current, output: '', receipt },
           });
           await sqs.send(new SendMessageCommand({ QueueUrl: env.AGENT_REPLY_QUEUE_URL!, MessageBody: JSON.stringify(reply) }));
           answered.push(request.deploymentId);

@@ -9,7 +9,9 @@ import type { ReleaseStore } from '#shared/ports/release-store.ts';
 import type { Act } from '../access/act.ts';
 import type { Actor } from '../access/actor.ts';
 import type { Action } from '../access/policy.ts';
-import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
+import type { AuditTrail } from '../audit/audit-trail.ts';
+import type { AuditEntry } from '../audit/chain.ts';
+import { ConflictError, DomainError, NotFoundError, ValidationError } from '../errors.ts';
 import type { Deployment } from './model.ts';
 import type { SignedDecisions } from './signed-decisions.ts';
 import { applyAction, type DeploymentAction, type DeploymentActor, type Decision } from './transitions.ts';
@@ -24,11 +26,13 @@ type Deps = {
   workflow: Workflow;
   signed: SignedDecisions;
   act: Act;
+  /** System transitions have no actor to `act` for: they are audited here. */
+  audit: Pick<AuditTrail, 'appendOnce'>;
   clock: Clock;
   ids: Ids;
 };
 
-export const makeDeployments = ({ directory, releases, deployments, workflow, signed, act, clock, ids }: Deps) => {
+export const makeDeployments = ({ directory, releases, deployments, workflow, signed, act, audit, clock, ids }: Deps) => {
   const load = async (accountId: string, deploymentId: string) => {
     const deployment = await deployments.get(accountId, deploymentId);
     if (!deployment) throw new NotFoundError('No such deployment');
@@ -56,6 +60,41 @@ export const makeDeployments = ({ directory, releases, deployments, workflow, si
       }
     }
     throw new ConflictError('The deployment is changing too fast: try again');
+  };
+
+  /**
+   * A transition the workflow makes (finish, expire), audited once per deployment: the event says
+   * what the stored deployment says, under a claim named after the action and the deployment, so
+   * a retried task — which finds the deployment already moved and is refused — still writes the
+   * event if the run before it stopped short of it, and never writes it twice.
+   */
+  const systemTransition = async (
+    accountId: string,
+    deploymentId: string,
+    action: DeploymentAction,
+    audited: { action: string; entry: (moved: Deployment) => Pick<AuditEntry, 'reason'> | undefined },
+  ) => {
+    let moved: StoredDeployment | undefined;
+    let refusal: unknown;
+    try {
+      moved = await transition(accountId, deploymentId, action, null);
+    } catch (error) {
+      if (!(error instanceof DomainError)) throw error;
+      refusal = error;
+    }
+    const current = moved ?? (await load(accountId, deploymentId));
+    const entry = audited.entry(current);
+    if (entry) {
+      await audit.appendOnce(accountId, `${audited.action}#${deploymentId}`, {
+        action: audited.action,
+        actor: null,
+        target: { type: 'deployment', id: deploymentId },
+        outcome: 'succeeded',
+        ...entry,
+      });
+    }
+    if (!moved) throw refusal;
+    return moved;
   };
 
   const decide = (verb: Action, action: (input: never) => DeploymentAction) => (actor: Actor, deploymentId: string, input?: unknown) =>
@@ -168,12 +207,26 @@ export const makeDeployments = ({ directory, releases, deployments, workflow, si
     deploy: decide('deployments:approve', () => ({ kind: 'deploy' })),
     cancel: decide('deployments:cancel', () => ({ kind: 'cancel' })),
 
-    /** System transitions, driven by the workflow: no actor, no policy, still one conditional write. */
+    /**
+     * System transitions, driven by the workflow: no actor, no policy, still one conditional write,
+     * and an audit event with the system as its actor (only the system reaches these states).
+     */
     system: {
-      expire: (accountId: string, deploymentId: string) => transition(accountId, deploymentId, { kind: 'expire' }, null),
+      expire: (accountId: string, deploymentId: string) =>
+        systemTransition(accountId, deploymentId, { kind: 'expire' }, {
+          action: 'deployments:expire',
+          entry: (d) => (d.state === 'Expired' ? { reason: `Expired while ${d.history.at(-1)?.from ?? 'waiting'}: its window ended at ${d.expiresAt}` } : undefined),
+        }),
       finish: (accountId: string, deploymentId: string, succeeded: boolean, reason?: string) =>
-        transition(accountId, deploymentId, { kind: 'finish', succeeded, ...(reason ? { reason } : {}) }, null),
-      fail: (accountId: string, deploymentId: string, reason: string) => transition(accountId, deploymentId, { kind: 'fail', reason }, null),
+        systemTransition(accountId, deploymentId, { kind: 'finish', succeeded, ...(reason ? { reason } : {}) }, {
+          action: 'deployments:finish',
+          entry: (d) => (d.state === 'Succeeded' || d.state === 'Failed' ? { reason: `${d.state}${d.outcome?.reason ? `: ${d.outcome.reason}` : ''}`.slice(0, 1000) } : undefined),
+        }),
+      fail: (accountId: string, deploymentId: string, reason: string) =>
+        systemTransition(accountId, deploymentId, { kind: 'fail', reason }, {
+          action: 'deployments:finish',
+          entry: (d) => (d.state === 'Failed' ? { reason: `Failed: ${reason}`.slice(0, 1000) } : undefined),
+        }),
     },
   };
 };

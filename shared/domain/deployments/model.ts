@@ -1,5 +1,5 @@
 import type { SignedApproval, SignedIntent } from '#shared/protocol/deployment-evidence.ts';
-import type { TargetReport } from '../deploys/ports.ts';
+import type { GrantOutcome, TargetReport } from '../deploys/ports.ts';
 
 export const deploymentStates = ['PendingApproval', 'Approved', 'InProgress', 'Succeeded', 'Failed', 'Declined', 'Canceled', 'Expired'] as const;
 export type DeploymentState = (typeof deploymentStates)[number];
@@ -60,4 +60,6 @@ export type Deployment = {
   /** Written by the deploy step (shared/domain/deploys), never by a state-machine save: who it went to, and what each reported. */
   deployTargets?: string[];
   targetReports?: Record<string, TargetReport>;
+  /** Also the deploy step's: the key server's grant as it replied (its receipt included), or why there is none. */
+  grantOutcome?: GrantOutcome;
 };

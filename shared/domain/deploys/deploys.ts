@@ -9,6 +9,7 @@ import type { DeploymentStore, Workflow } from '#shared/ports/deployment-store.t
 import type { DirectoryStore } from '#shared/ports/directory-store.ts';
 import type { ReleaseObjects, ReleaseStore } from '#shared/ports/release-store.ts';
 import { deploy, type AgentReply, type AgentRequest } from '#shared/protocol/agent-messages.ts';
+import { canonicalJson } from '#shared/protocol/canonical-json.ts';
 import { MAX_DEPLOY_TARGETS } from '#shared/protocol/deploy-messages.ts';
 import type { DeployPlan, DeployRuns, DeploymentKeys, GrantOutcome, TargetReport } from './ports.ts';
 
@@ -26,7 +27,7 @@ type Deps = {
   runs: DeployRuns;
   deploymentKeys: DeploymentKeys;
   workflow: Pick<Workflow, 'resume' | 'heartbeat'>;
-  audit: Pick<AuditTrail, 'append'>;
+  audit: Pick<AuditTrail, 'appendOnce'>;
   clock: Clock;
   settings: { grantTimeoutSeconds: number; ackTimeoutSeconds: number; targetTimeoutSeconds: number };
 };
@@ -301,14 +302,17 @@ export const makeDeploys = (deps: Deps) => {
     /**
      * A signed reply to a request of the deploy step (the consumer checked the signature and
      * that this agent was asked). The key server's grant, or its refusal, is kept once and ends
-     * the grant wait parked now. A target's report is recorded once on the deployment; a refusal
-     * goes to the audit trail; the last report ends the wait parked now. A duplicate delivery
-     * writes nothing new; a report after the deployment settled is refused, and audited.
+     * the grant wait parked now. A target's report is recorded once on the deployment; the last
+     * report ends the wait parked now. A duplicate delivery writes nothing new; a report after
+     * the deployment settled is refused. Every refusal — the key server's, a target's, a late
+     * report — is audited once, whichever delivery of the reply gets there (appendOnce).
      */
     onDeployReply: async (request: AgentRequestRecord, reply: AgentReply) => {
       const ref = await runs.getTargetRequest(request.accountId, request.requestId);
       if (!ref || ref.agentId !== reply.agentId) return { recorded: false };
       const at = clock.now().toISOString();
+      const refused = (once: string, action: string, reason: string) =>
+        deps.audit.appendOnce(request.accountId, once, { action, actor: null, target: { type: 'deployment', id: ref.deploymentId }, outcome: 'refused', reason: reason.slice(0, 1000) });
       if (ref.purpose === 'grant') {
         const keyServer = label(await agents.getAgent(request.accountId, reply.agentId), reply.agentId);
         await settleGrant(
@@ -317,6 +321,7 @@ export const makeDeploys = (deps: Deps) => {
             ? { requestId: reply.requestId, agentId: reply.agentId, result: reply.result }
             : { failed: `Key server ${keyServer} refused the deployment grant: ${reply.error.code}: ${reply.error.message}`.slice(0, 2000) },
         );
+        if (reply.outcome === 'failed') await refused(`grant-refused#${request.requestId}`, 'deployments:grant-refused', `${reply.agentId}: ${reply.error.code}: ${reply.error.message}`);
         await agents.closeRequest(request.accountId, request.requestId, reply.outcome === 'succeeded' ? 'done' : 'failed', at, reply.outcome === 'failed' ? reply.error.code : undefined);
         return { recorded: true };
       }
@@ -324,22 +329,25 @@ export const makeDeploys = (deps: Deps) => {
       if (reply.outcome === 'succeeded') {
         const parsed = deploy.deployReport.safeParse(reply.result);
         report = parsed.success && parsed.data.deploymentId === ref.deploymentId
-          ? { outcome: 'succeeded', at, current: parsed.data.current, output: parsed.data.output }
+          ? { outcome: 'succeeded', at, current: parsed.data.current, output: parsed.data.output, ...(parsed.data.receipt ? { receipt: parsed.data.receipt } : {}) }
           : { outcome: 'failed', at, code: 'MalformedReport', message: 'the target’s report does not describe this deployment' };
       } else {
         report = { outcome: 'failed', at, code: reply.error.code, message: reply.error.message };
       }
       const after = await runs.recordReport(request.accountId, ref.deploymentId, reply.agentId, report);
       await agents.closeRequest(request.accountId, request.requestId, report.outcome === 'succeeded' ? 'done' : 'failed', at, report.outcome === 'failed' ? report.code : undefined);
-      const refused = (action: string, reason: string) =>
-        deps.audit.append(request.accountId, { action, actor: null, target: { type: 'deployment', id: ref.deploymentId }, outcome: 'refused', reason: reason.slice(0, 1000) });
       if (after.status === 'late') {
-        // The deployment's outcome is decided: a report now would contradict it. Ids only.
-        await refused('deployments:late-report-refused', `${reply.agentId}: request ${request.requestId} reported ${report.outcome === 'failed' ? report.code : 'succeeded'} after the wait for reports ended`);
+        // The deployment's outcome is decided: a report now would contradict it. Ids only; each
+        // distinct late reply once (a redelivery is the same bytes).
+        const once = `late-report#${createHash('sha256').update(canonicalJson(reply)).digest('hex').slice(0, 32)}`;
+        await refused(once, 'deployments:late-report-refused', `${reply.agentId}: request ${request.requestId} reported ${report.outcome === 'failed' ? report.code : 'succeeded'} after the wait for reports ended`);
         return { recorded: false };
       }
+      // The refusal kept for this target, audited once per request: by the delivery that recorded
+      // it, or by a redelivery when the first one stopped before its audit event was written.
+      const kept = after.status === 'recorded' ? report : after.report;
+      if (kept?.outcome === 'failed') await refused(`target-refused#${request.requestId}`, 'deployments:target-refused', `${reply.agentId}: ${kept.code}: ${kept.message}`);
       if (after.status === 'duplicate') return { recorded: false };
-      if (report.outcome === 'failed') await refused('deployments:target-refused', `${reply.agentId}: ${report.code}: ${report.message}`);
       if (after.taskToken && after.targets.every((t) => after.reports[t])) await workflow.resume(after.taskToken, { reported: after.targets.length });
       return { recorded: true };
     },

@@ -1,6 +1,11 @@
-/** What a target reported for one deployment (kept on the deployment, one entry per target). */
+import type { ReleaseInstalledReceipt, SignedReceipt } from '#shared/protocol/receipts.ts';
+
+/**
+ * What a target reported for one deployment (kept on the deployment, one entry per target). Its
+ * receipt is kept as the target signed it: the backend need not trust it, `latchkey status` checks it.
+ */
 export type TargetReport =
-  | { outcome: 'succeeded'; at: string; current: string; output: string }
+  | { outcome: 'succeeded'; at: string; current: string; output: string; receipt?: SignedReceipt<ReleaseInstalledReceipt> }
   | { outcome: 'failed'; at: string; code: string; message: string };
 
 /** What the workflow does next (functions/workflow/deployment.asl.json, PlanDeploy). */
@@ -18,7 +23,8 @@ export type DeployRequestRef = { deploymentId: string; agentId: string; purpose?
 /** What recording a target's report did. */
 export type ReportWrite =
   | { status: 'recorded'; targets: string[]; reports: Record<string, TargetReport>; taskToken?: string }
-  | { status: 'duplicate' }
+  /** Already reported (with the report kept, if any) or not a target. */
+  | { status: 'duplicate'; report?: TargetReport }
   | { status: 'late' };
 
 /**
@@ -47,7 +53,7 @@ export interface DeployRuns {
   /**
    * Records one target's report, only if it is a target of the deployment, has not reported yet
    * and the deployment still waits for reports (InProgress, not settled). `duplicate`: already
-   * reported (or not a target); `late`: the wait is over, the report is refused.
+   * reported (or not a target), with the report kept; `late`: the wait is over, the report is refused.
    */
   recordReport(accountId: string, deploymentId: string, agentId: string, report: TargetReport): Promise<ReportWrite>;
   /**

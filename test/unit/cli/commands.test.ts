@@ -225,20 +225,6 @@ describe('audit', () => {
     expect(JSON.parse(result.stdout)).toHaveLength(100);
     expect(result.stderr).toContain('--all');
   });
-
-  it('verify exits 1 and names the first broken link', async () => {
-    const api = fakeApi({ 'GET /audit/verify': () => ({ body: { valid: false, checked: 12, firstBrokenSeq: 7, problem: 'hash mismatch' } }) });
-    const result = await runCli(['audit', 'verify'], api);
-    expect(result.code).toBe(1);
-    expect(result.stderr).toContain('broken at event 7: hash mismatch');
-  });
-
-  it('verify exits 0 on an intact chain', async () => {
-    const api = fakeApi({ 'GET /audit/verify': () => ({ body: { valid: true, checked: 12 } }) });
-    const result = await runCli(['audit', 'verify'], api);
-    expect(result.code).toBe(0);
-    expect(result.stdout).toContain('12 event(s) checked');
-  });
 });
 
 describe('exit codes and errors', () => {

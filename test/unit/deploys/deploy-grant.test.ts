@@ -16,6 +16,7 @@ import {
 import { deploymentKeyToTargetContext, deploymentKeyUnderMasterContext, grantContext, keyListContext, releasePayloadContext } from '#shared/domain/deploys/contexts.ts';
 import { deploy, type AgentRecord, type AgentRequest } from '#shared/protocol/agent-messages.ts';
 import { releaseKeyUnderMasterContext } from '#shared/protocol/key-contexts.ts';
+import { receiptProblem } from '#shared/protocol/receipts.ts';
 import { fromB64, toB64 } from '#shared/protocol/trust.ts';
 import { handlersFor } from '#agent/handlers/index.ts';
 import { wrapMasterTo } from '#agent/handlers/master-copy.ts';
@@ -98,6 +99,19 @@ describe('issue-deployment-grant on a key server', () => {
     expect(Buffer.from(entry.releaseKey).equals(releaseKey)).toBe(true);
     // The deployment key is kept under the master key, for this deployment only.
     expect(unwrapUnderMaster(master, deploymentKeyUnderMasterContext(ids, 1), fromB64(result.deploymentKeyUnderMaster)).equals(deploymentKey)).toBe(true);
+    // Its receipt, signed with its own key, says what it granted: this release (by the digest
+    // in the manifest it verified), to these targets, until the request's expiry.
+    expect(receiptProblem(account.me.keys.signing.publicKey, result.receipt, 'grant-issued')).toBeUndefined();
+    expect(result.receipt!.receipt).toMatchObject({
+      kind: 'grant-issued',
+      agentId: account.me.record.agentId,
+      deploymentId: ids.deploymentId,
+      releaseId: ids.releaseId,
+      environmentId: ids.environmentId,
+      digest: Buffer.from(entry.fileDigest).toString('hex'),
+      targets: [target.record.agentId],
+      expiresAt: request.expiresAt,
+    });
   });
 
   it('answers a redelivered request from its journal: the same grant, not a second one', async () => {

@@ -31,7 +31,8 @@ export const memoryRuns = () => {
     },
     recordReport: async (_a, deploymentId, agentId, report) => {
       const i = items.get(deploymentId);
-      if (!i?.targets?.includes(agentId) || i.reports[agentId]) return { status: 'duplicate' };
+      const kept = i?.reports[agentId];
+      if (!i?.targets?.includes(agentId) || kept) return { status: 'duplicate', ...(kept ? { report: structuredClone(kept) } : {}) };
       if (i.settledAt || (i.state ?? 'InProgress') !== 'InProgress') return { status: 'late' };
       i.reports[agentId] = report;
       return { status: 'recorded', ...run(i) };

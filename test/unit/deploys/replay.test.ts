@@ -41,7 +41,7 @@ const setup = (options: { encrypted: boolean; online?: string[] }) => {
     objects: { presignGet: async () => 'https://bucket/object?signed' },
     runs,
     workflow: { resume: async (token: string, output: Record<string, unknown>) => void resumed.push({ token, output }) },
-    audit: { append: async () => undefined as never },
+    audit: { appendOnce: async () => undefined },
     clock: { now: () => now },
     settings: { grantTimeoutSeconds: 30, ackTimeoutSeconds: 5, targetTimeoutSeconds: 60 },
   } as never);

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { AgentRequestRecord } from '#shared/domain/agents/model.ts';
 import { makeDeploys, targetRequestId } from '#shared/domain/deploys/deploys.ts';
+import { makeAuditTrail } from '#shared/domain/audit/audit-trail.ts';
 import type { AgentReply } from '#shared/protocol/agent-messages.ts';
+import { memoryAuditLog } from '../../support/memory-audit-log.ts';
 import { newId } from '../agent/fixtures.ts';
 import { memoryRuns } from './memory-runs.ts';
 
@@ -9,27 +11,30 @@ describe('target reports', () => {
   const setup = async (targets: string[]) => {
     const runs = memoryRuns();
     const resumed: unknown[] = [];
-    const audited: unknown[] = [];
+    const log = memoryAuditLog();
+    const clock = { now: () => new Date('2026-11-30T12:00:00Z') };
     const deploys = makeDeploys({
       runs,
       workflow: { resume: async (token: string, output: unknown) => void resumed.push({ token, output }) },
-      audit: { append: async (_a: string, entry: unknown) => (audited.push(entry), undefined as never) },
+      audit: makeAuditTrail({ log, clock }),
       agents: { closeRequest: async () => true, getAgent: async () => undefined } as never,
-      clock: { now: () => new Date('2026-11-30T12:00:00Z') },
+      clock,
       settings: { grantTimeoutSeconds: 30, ackTimeoutSeconds: 5, targetTimeoutSeconds: 60 },
     } as never);
-    const [accountId, deploymentId] = [newId('acc'), newId('dep')];
+    const [accountId, deploymentId, releaseId] = [newId('acc'), newId('dep'), newId('rel')];
     await runs.start(accountId, deploymentId, { targets, expiresAt: '2026-11-30T12:01:00.000Z' }, 'token-1');
     for (const agentId of targets) await runs.putTargetRequest(accountId, targetRequestId(deploymentId, agentId), { deploymentId, agentId });
-    const reply = (agentId: string, outcome: 'succeeded' | 'failed') => {
+    const reply = (agentId: string, outcome: 'succeeded' | 'failed', extra: Record<string, unknown> = {}) => {
       const requestId = targetRequestId(deploymentId, agentId);
       const record = { accountId, requestId, type: 'deploy', agentId, version: 0, state: 'pending', createdAt: 'x' } as AgentRequestRecord;
       const message = (outcome === 'succeeded'
-        ? { type: 'reply', requestId, accountId, agentId, signature: 's', outcome, result: { deploymentId, releaseId: newId('rel'), current: 'r1', output: 'ok' } }
+        ? { type: 'reply', requestId, accountId, agentId, signature: 's', outcome, result: { deploymentId, releaseId, current: 'r1', output: 'ok', ...extra } }
         : { type: 'reply', requestId, accountId, agentId, signature: 's', outcome, error: { code: 'ScriptFailed', message: 'install exited with 1' } }) as AgentReply;
       return deploys.onDeployReply(record, message);
     };
-    return { deploys, runs, resumed, audited, reply, accountId, deploymentId };
+    // Every event the deploy step wrote, as the audit trail holds them (without the chain fields).
+    const audited = () => log.events(accountId).map(({ action, actor, target, outcome, reason }) => ({ action, actor, target, outcome, reason }));
+    return { deploys, runs, resumed, audited, log, reply, accountId, deploymentId, releaseId };
   };
 
   it('records each report once; a duplicate changes nothing; the last one ends the wait, once', async () => {
@@ -42,7 +47,7 @@ describe('target reports', () => {
     expect(await s.reply(b, 'failed')).toEqual({ recorded: false });
     expect(s.resumed).toEqual([{ token: 'token-1', output: { reported: 2 } }]);
     expect((await s.runs.get(s.accountId, s.deploymentId))!.reports[a]).toMatchObject({ outcome: 'succeeded' });
-    expect(s.audited).toEqual([expect.objectContaining({ action: 'deployments:target-refused', outcome: 'refused', reason: `${b}: ScriptFailed: install exited with 1` })]);
+    expect(s.audited()).toEqual([expect.objectContaining({ action: 'deployments:target-refused', outcome: 'refused', reason: `${b}: ScriptFailed: install exited with 1` })]);
     expect(await s.deploys.settle({ accountId: s.accountId, deploymentId: s.deploymentId, execution: {} })).toMatchObject({ succeeded: false, reason: expect.stringContaining('Failed on 1 of 2 targets') });
   });
 
@@ -59,13 +64,13 @@ describe('target reports', () => {
     expect(await s.runs.get(s.accountId, s.deploymentId)).toEqual(before);
     expect(s.resumed).toEqual([]);
     const requestId = targetRequestId(s.deploymentId, b);
-    expect(s.audited).toEqual([
+    expect(s.audited()).toEqual([
       expect.objectContaining({ action: 'deployments:late-report-refused', outcome: 'refused', target: { type: 'deployment', id: s.deploymentId }, reason: `${b}: request ${requestId} reported succeeded after the wait for reports ended` }),
       expect.objectContaining({ action: 'deployments:late-report-refused', reason: `${b}: request ${requestId} reported ScriptFailed after the wait for reports ended` }),
     ]);
     // A duplicate of a report recorded in time is not late: nothing is audited for it.
     expect(await s.reply(a, 'succeeded')).toEqual({ recorded: false });
-    expect(s.audited).toHaveLength(2);
+    expect(s.audited()).toHaveLength(2);
     expect(await s.deploys.settle({ accountId: s.accountId, deploymentId: s.deploymentId, execution: {} })).toEqual(settled);
   });
 
@@ -75,7 +80,46 @@ describe('target reports', () => {
     s.runs.setState(s.deploymentId, 'Failed');
     expect(await s.reply(a, 'succeeded')).toEqual({ recorded: false });
     expect((await s.runs.get(s.accountId, s.deploymentId))!.reports).toEqual({});
-    expect(s.audited).toEqual([expect.objectContaining({ action: 'deployments:late-report-refused' })]);
+    expect(s.audited()).toEqual([expect.objectContaining({ action: 'deployments:late-report-refused' })]);
+  });
+
+  it('a target’s refusal is audited once: a redelivered reply, or one redelivered after the audit write failed, writes one event', async () => {
+    const [a, b] = [newId('agt'), newId('agt')];
+    const s = await setup([a, b]);
+    s.log.failNextPut();
+    await expect(s.reply(a, 'failed')).rejects.toThrow('the audit write failed');
+    expect(s.audited()).toEqual([]);
+    // SQS delivers the message again: the report is already kept, its refusal is audited now.
+    expect(await s.reply(a, 'failed')).toEqual({ recorded: false });
+    expect(await s.reply(a, 'failed')).toEqual({ recorded: false });
+    expect(s.audited()).toEqual([{ action: 'deployments:target-refused', actor: null, target: { type: 'deployment', id: s.deploymentId }, outcome: 'refused', reason: `${a}: ScriptFailed: install exited with 1` }]);
+    // A succeeded report kept is no refusal, whatever arrives after it.
+    await s.reply(b, 'succeeded');
+    await s.reply(b, 'failed');
+    expect(s.audited()).toHaveLength(1);
+  });
+
+  it('keeps a target’s receipt with its report, as the target sent it', async () => {
+    const a = newId('agt');
+    const s = await setup([a]);
+    const receipt = { receipt: { v: 1, kind: 'release-installed', accountId: s.accountId, agentId: a, deploymentId: s.deploymentId, releaseId: s.releaseId, environmentId: newId('env'), digest: 'd'.repeat(64), current: 'r1', installedAt: '2026-11-30T12:00:00.000Z' }, signature: 'x'.repeat(86) };
+    await s.reply(a, 'succeeded', { receipt });
+    expect((await s.runs.get(s.accountId, s.deploymentId))!.reports[a]).toEqual({ outcome: 'succeeded', at: '2026-11-30T12:00:00.000Z', current: 'r1', output: 'ok', receipt });
+  });
+
+  it('a key server’s refusal of the grant fails the grant and is audited once, however often its reply is delivered', async () => {
+    const k = newId('agt');
+    const s = await setup([]);
+    const requestId = newId('req');
+    await s.runs.putTargetRequest(s.accountId, requestId, { deploymentId: s.deploymentId, agentId: k, purpose: 'grant' });
+    const record = { accountId: s.accountId, requestId, type: 'deploy', agentId: k, version: 1, state: 'pending', createdAt: 'x' } as AgentRequestRecord;
+    const refusal = { type: 'reply', requestId, accountId: s.accountId, agentId: k, signature: 's', outcome: 'failed', error: { code: 'MissingEvidence', message: 'no approvals' } } as AgentReply;
+    s.log.failNextPut();
+    await expect(s.deploys.onDeployReply(record, refusal)).rejects.toThrow('the audit write failed');
+    for (let i = 0; i < 2; i += 1) expect(await s.deploys.onDeployReply(record, refusal)).toEqual({ recorded: true });
+    expect(s.audited()).toEqual([{ action: 'deployments:grant-refused', actor: null, target: { type: 'deployment', id: s.deploymentId }, outcome: 'refused', reason: `${k}: MissingEvidence: no approvals` }]);
+    const kept = await s.runs.parkGrantWait(s.accountId, s.deploymentId, 'token-2');
+    expect(kept.outcome).toEqual({ failed: `Key server ${k} refused the deployment grant: MissingEvidence: no approvals` });
   });
 
   it('ignores a reply from an agent the request was not for', async () => {
