@@ -101,7 +101,7 @@ describe('directory routes, as the owner', () => {
       variables: { SECRET_FILE: 'secret.cred.prod', DESTINATION_FILE: '/etc/app/secret' },
     });
     expect(created.status).toBe(201);
-    expect(created.body.approval).toEqual({ enabled: true, approverGroups: [group.groupId], requiredApprovals: 2, preventSelfApproval: true, windowHours: 72 });
+    expect(created.body.approval).toEqual({ enabled: true, approverGroups: [group.groupId], requiredApprovals: 2, preventSelfApproval: true, windowHours: 72, signed: false });
     const id = created.body.environmentId;
 
     const updated = await a.owner('PATCH', `/environments/${id}`, { approval: { windowHours: 4 }, variables: { SECRET_FILE: 'x' } });
