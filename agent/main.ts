@@ -1,3 +1,5 @@
+import { readSecret } from '#shared/terminal/read-secret.ts';
+import { UsageError } from './errors.ts';
 import { runAgent } from './program.ts';
 
 // SIGTERM (systemd, docker stop) and SIGINT (Ctrl-C) end the loop after the message in hand:
@@ -11,4 +13,5 @@ process.exitCode = await runAgent(process.argv.slice(2), {
   env: process.env,
   fetch: globalThis.fetch,
   signal: stop.signal,
+  readSecret: (prompt) => readSecret(prompt, () => new UsageError('cancelled')),
 });

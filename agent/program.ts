@@ -3,6 +3,7 @@ import { createApi, type AgentApi } from './api.ts';
 import { enrol } from './commands/enrol.ts';
 import { init } from './commands/init.ts';
 import { run } from './commands/run.ts';
+import { show } from './commands/show.ts';
 import { AgentError } from './errors.ts';
 import { createLogger, errorFields, LOG_LEVELS, type LogLevel } from './log.ts';
 
@@ -13,6 +14,8 @@ export interface ProgramDeps {
   fetch: typeof fetch;
   /** Aborted on SIGTERM/SIGINT. */
   signal: AbortSignal;
+  /** Reads the enrolment token from piped stdin or a prompt that does not echo (never from argv). */
+  readSecret?: (prompt: string) => Promise<string>;
 }
 
 const positiveInt = (value: string) => {
@@ -50,15 +53,20 @@ export const runAgent = async (argv: string[], deps: ProgramDeps): Promise<numbe
   program
     .command('enrol')
     .alias('enroll')
-    .description('register this agent with an enrolment token from the account owner')
+    .description('register this agent with an enrolment token from the account owner: from LATCHKEY_ENROLMENT_TOKEN, else typed or pasted at the prompt (never on the command line, where ps and shell history see it)')
     .requiredOption('--state <dir>', 'state directory')
-    .option('--token <token>', 'enrolment token (or LATCHKEY_ENROLMENT_TOKEN, which keeps it out of the process list)')
     .option('--name <name>', 'a name for this agent')
-    .action((o: { state: string; token?: string; name?: string }) => {
-      const token = o.token ?? deps.env.LATCHKEY_ENROLMENT_TOKEN;
-      if (!token) throw new AgentError('an enrolment token is needed: --token or LATCHKEY_ENROLMENT_TOKEN', 2);
+    .action(async (o: { state: string; name?: string }) => {
+      const token = deps.env.LATCHKEY_ENROLMENT_TOKEN?.trim() || (await deps.readSecret?.('Enrolment token (from `latchkey enrolments create`): '))?.trim();
+      if (!token) throw new AgentError('an enrolment token is needed: paste it at the prompt, or set LATCHKEY_ENROLMENT_TOKEN', 2);
       return enrol({ state: o.state, token, name: o.name }, { api, log: logger(), out: deps.stdout });
     });
+
+  program
+    .command('show')
+    .description('print the agent id, public keys and fingerprint (for the owner to confirm it), and the pinned owner key fingerprint')
+    .requiredOption('--state <dir>', 'state directory')
+    .action((o: { state: string }) => show(o, deps.stdout));
 
   program
     .command('run')

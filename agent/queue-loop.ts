@@ -55,7 +55,9 @@ export const handleMessage = async (message: ReceivedMessage, deps: { queue: Age
   }
   const parsed = agentRequest.safeParse(json);
   if (!parsed.success) {
-    log.warn('malformed request dropped', { messageId: message.messageId, requestId: requestIdOf(json) });
+    // Where it failed (field paths and the kind of problem, never a value), for whoever reads the log.
+    const issues = parsed.error.issues.slice(0, 5).map((issue) => `${issue.path.join('.')}: ${issue.code}`).join('; ');
+    log.warn('malformed request dropped', { messageId: message.messageId, requestId: requestIdOf(json), issues });
     await queue.delete(message.receiptHandle);
     return;
   }

@@ -41,7 +41,8 @@ export type RequestProcessor = (request: AgentRequest, receiveCount: number) => 
  * Turns a valid request into its outcome, exactly once per request id:
  *   1. refuse a request for another account;
  *   2. answer a request id already in the journal from the journal (same content only);
- *   3. run the role's handler; a refusal or crypto failure is a failed outcome;
+ *   3. run the role's handler; a refusal or crypto failure is a failed outcome; the owner
+ *      statements it saw are pinned (statements.json) either way;
  *   4. journal the outcome (fsynced) before anyone sees it.
  * Anything else thrown is transient: the message stays on the queue and comes back.
  */
@@ -74,8 +75,11 @@ export const createRequestProcessor =
         });
         // A result the backend would reject is a bug here, not something to send.
         outcome = { outcome: 'succeeded', result: resultSchemas[request.type].parse(result) };
+        await self.statements.flush();
       } catch (error) {
         if (error instanceof RequestRefused) {
+          // A refusal may rest on a statement seen in this very request (a removal): pin it first.
+          await self.statements.flush();
           outcome = failed(error.code, error.message);
         } else if (error instanceof CryptoError) {
           outcome = failed(CRYPTO_CODES[error.reason] ?? 'CryptoError', `${request.type} ${request.requestId}: ${error.message}`);

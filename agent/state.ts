@@ -18,6 +18,10 @@ export const statePaths = (dir: string) => ({
   state: join(dir, 'state.json'),
   journal: join(dir, 'journal.jsonl'),
   masters: join(dir, 'masters.json'),
+  /** The highest version of each owner statement seen (statement-pins.ts). */
+  statements: join(dir, 'statements.json'),
+  /** Deployments this key server granted: one grant per deployment id. */
+  granted: join(dir, 'granted.json'),
   /** Deploy scripts' output: stays on this machine, readable only by the agent (agent/target/script-log.ts). */
   scriptsLog: join(dir, 'scripts.log'),
   /** Releases being downloaded and decrypted; emptied after each deployment. */
@@ -146,6 +150,6 @@ export const readState = async (dir: string): Promise<AgentState> => {
 
 /** The state of an enrolled agent; `run` needs it. */
 export const requireEnrolled = (state: AgentState): AgentState & { enrolment: EnrolmentState } => {
-  if (!state.enrolment) throw new StateError('this agent is not enrolled yet: run `latchkey-agent enrol --token …` first');
+  if (!state.enrolment) throw new StateError('this agent is not enrolled yet: run `latchkey-agent enrol` first');
   return state as AgentState & { enrolment: EnrolmentState };
 };

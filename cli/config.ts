@@ -43,12 +43,15 @@ export const readConfig = async (file: string): Promise<LoadedConfig> => {
  * file with wider permissions, and a crash never leaves half a file. Only directories this call
  * creates get 0700; an existing one (say $HOME/.config) is not ours to change.
  */
-export const writeConfig = async (file: string, config: StoredConfig): Promise<void> => {
+export const writeConfig = (file: string, config: StoredConfig): Promise<void> => writePrivateFile(file, `${JSON.stringify(storedConfig.parse(config), null, 2)}\n`);
+
+/** Any file of the CLI's that only its user may read (config, pins), written as writeConfig says. */
+export const writePrivateFile = async (file: string, content: string): Promise<void> => {
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   const temporary = `${file}.${process.pid}.${Date.now()}.tmp`;
   const handle = await open(temporary, 'wx', 0o600);
   try {
-    await handle.writeFile(`${JSON.stringify(storedConfig.parse(config), null, 2)}\n`);
+    await handle.writeFile(content);
     await handle.sync();
   } finally {
     await handle.close();

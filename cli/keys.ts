@@ -134,6 +134,8 @@ export const ensureOwnerKey = async (ctx: Context, client: ApiClient, me: Me, ou
       out.note(`Note: this account's owner key is not on this machine (${file}); enrolling agents needs it. Copy that file from the machine that holds it.`);
     } else if (!sameKey(me.ownerKey, local)) {
       out.note(`Warning: the API names owner key ${me.ownerKey.fingerprint}, not the one in ${file} (${fingerprintOf(local.publicKey)}).`);
+    } else {
+      out.note(`Owner key ${fingerprintOf(local.publicKey)}, in ${file}: people pin it with \`latchkey login --owner-key ${toB64(local.publicKey)}\`.`);
     }
     return { publicKey: me.ownerKey.publicKey, fingerprint: me.ownerKey.fingerprint };
   }
@@ -174,30 +176,94 @@ export const loadOwnerSigningKey = async (ctx: Context, me: Me): Promise<Require
 };
 
 /**
- * The owner's public key that agents are checked against: LATCHKEY_OWNER_KEY (for CI), else the
- * owner key or pin on this machine, else the API's word, pinned now (trust on first use, with the
- * fingerprint printed so it can be compared with the owner's). A registered key that differs
- * from the pinned one is refused: that is exactly what a backend forging agents would do.
+ * The owner public key this machine trusts for the account, never the API's word: the owner key
+ * itself (on the owner's machine), the pin `latchkey login` made after the person confirmed the
+ * fingerprint, or LATCHKEY_OWNER_KEY (CI, where nothing is kept between runs). Undefined when
+ * there is none. One the API names otherwise is refused: a backend forging agents or statements
+ * would name its own.
  */
-export const trustedOwnerKey = async (ctx: Context, me: Me, out: Output): Promise<Buffer> => {
+export const pinnedOwnerKey = async (ctx: Context, me: Me): Promise<Buffer | undefined> => {
   const fromEnv = ctx.io.env.LATCHKEY_OWNER_KEY?.trim();
+  let key: Buffer | undefined;
+  let source: string;
   if (fromEnv) {
     if (!publicKey32.safeParse(fromEnv).success) throw new UsageError('LATCHKEY_OWNER_KEY must be the owner public key (43 characters of base64url)');
-    return fromB64(fromEnv);
+    key = fromB64(fromEnv);
+    source = 'LATCHKEY_OWNER_KEY';
+  } else {
+    source = ownerKeyPath(ctx.configPath, me.accountId);
+    key = (await readKeyFile(source))?.publicKey;
   }
+  if (key && me.ownerKey && me.ownerKey.publicKey !== toB64(key)) {
+    throw new RefusedError(`The API names owner key ${me.ownerKey.fingerprint}, but ${source} pins ${fingerprintOf(key)}; refusing to trust what it signs`, {
+      hint: 'Check the owner key fingerprint with the account owner (`latchkey keys show` on their machine).',
+    });
+  }
+  return key;
+};
+
+/** The pinned owner key, for anything that checks a signature; refuses, saying how to pin one, when there is none. */
+// `_out` is kept for callers written when this pinned on first use and said so.
+export const trustedOwnerKey = async (ctx: Context, me: Me, _out?: Output): Promise<Buffer> => {
+  const key = await pinnedOwnerKey(ctx, me);
+  if (key) return key;
+  throw new RefusedError(`No owner key is pinned on this machine for account ${me.accountId}, so no signature can be checked`, {
+    hint:
+      'Run `latchkey login --owner-key KEY` with the owner public key the account owner gives you (`latchkey keys show` on their machine), ' +
+      'or `latchkey login` and confirm the fingerprint it shows; in CI set LATCHKEY_OWNER_KEY to that key.',
+  });
+};
+
+/**
+ * At login, for a person who is not the owner: pin the owner key, so this machine checks
+ * signatures against the owner's key and never the API's word. With `given` (the key the owner
+ * read out) it is pinned if the API names the same one; without, the fingerprint is shown and
+ * pinned once the person confirms it matches the owner's. A pin already here is kept.
+ */
+export const ensureOwnerKeyPin = async (ctx: Context, me: Me, out: Output, given?: string): Promise<{ publicKey: string; fingerprint: string } | undefined> => {
+  if (me.user.role === 'owner') return undefined;
   const file = ownerKeyPath(ctx.configPath, me.accountId);
-  const local = await readKeyFile(file);
-  if (local) {
-    if (me.ownerKey && !sameKey(me.ownerKey, local)) {
-      throw new RefusedError(`The API names owner key ${me.ownerKey.fingerprint}, but ${file} pins ${fingerprintOf(local.publicKey)}; refusing to trust its agents`);
+  const pinned = (await readKeyFile(file))?.publicKey;
+  const view = (key: Uint8Array) => ({ publicKey: toB64(key), fingerprint: fingerprintOf(key) });
+  const pin = async (publicKey: string) => {
+    await writeKeyFile(file, { v: 1, kind: 'owner', accountId: me.accountId, publicKey, createdAt: new Date().toISOString() });
+    out.note(`Pinned the owner key ${fingerprintOf(fromB64(publicKey))} in ${file}: this machine checks signatures against it.`);
+    return view(fromB64(publicKey));
+  };
+  if (given !== undefined) {
+    if (!publicKey32.safeParse(given).success) throw new UsageError('--owner-key must be the owner public key (43 characters of base64url), not its fingerprint', { field: 'owner-key' });
+    if (me.ownerKey && me.ownerKey.publicKey !== given) {
+      throw new RefusedError(`The API names owner key ${me.ownerKey.fingerprint}, not the key you gave (${fingerprintOf(fromB64(given))}): nothing was pinned`, {
+        hint: 'Check the key with the account owner; if theirs is the one you gave, the API is not to be trusted.',
+      });
     }
-    return local.publicKey;
+    if (pinned) {
+      if (toB64(pinned) !== given) throw new RefusedError(`${file} already pins owner key ${fingerprintOf(pinned)}, not the one you gave; it is not replaced`);
+      return view(pinned);
+    }
+    return pin(given);
   }
-  if (!me.ownerKey) throw new RefusedError('The account has no owner key yet, so no agent can be trusted', { hint: 'The owner runs `latchkey login` once to create it.' });
-  const publicKey = fromB64(me.ownerKey.publicKey);
-  await writeKeyFile(file, { v: 1, kind: 'owner', accountId: me.accountId, publicKey: me.ownerKey.publicKey, createdAt: new Date().toISOString() });
-  out.note(`Pinned the account's owner key ${fingerprintOf(publicKey)} in ${file}; check that fingerprint with the account owner (\`latchkey keys show\`).`);
-  return publicKey;
+  if (pinned) {
+    await pinnedOwnerKey(ctx, me);
+    out.note(`Owner key pinned on this machine: ${fingerprintOf(pinned)}.`);
+    return view(pinned);
+  }
+  if (!me.ownerKey) {
+    out.note('The account has no owner key yet. Once the owner has logged in, pin it: `latchkey login --owner-key KEY` (the key the owner reads out).');
+    return undefined;
+  }
+  out.note(
+    [
+      'The account owner key, as the API names it:',
+      `  fingerprint  ${me.ownerKey.fingerprint}`,
+      `  public key   ${me.ownerKey.publicKey}`,
+      'Compare the fingerprint with the one the account owner reads out (`latchkey keys show` on their machine).',
+    ].join('\n'),
+  );
+  const answer = (await ctx.io.readSecret('Type yes if it matches, to pin it: ')).trim().toLowerCase();
+  if (answer === 'yes') return pin(me.ownerKey.publicKey);
+  out.note('Not pinned: commands that check signatures will refuse until it is. Pin it with `latchkey login --owner-key KEY`, or set LATCHKEY_OWNER_KEY.');
+  return undefined;
 };
 
 /**
@@ -246,8 +312,8 @@ const unvouched = (me: Me) =>
     hint: `Give the account owner your public key (\`latchkey keys show\`); they run: latchkey keys vouch ${me.user.email} --key ${me.signingKey!.publicKey}`,
   });
 
-/** At login: a deployer gets a signing key once, as the owner gets the owner key (approvers push nothing). */
+/** At login: a deployer or an approver gets a signing key once (releases, intents, approvals), as the owner gets the owner key. */
 export const ensureSigningKey = async (ctx: Context, client: ApiClient, me: Me, out: Output): Promise<void> => {
-  if (me.user.role !== 'deployer' || me.signingKey) return;
+  if (me.user.role === 'owner' || me.signingKey) return;
   await registerSigningKey(ctx, client, me, await readKeyFile(signingKeyPath(ctx.configPath, me.user.userId)), out);
 };

@@ -1,42 +1,5 @@
+import { readSecret as readFromTerminal } from '#shared/terminal/read-secret.ts';
 import { UsageError } from './errors.ts';
 
-/**
- * Reads a secret without it touching argv (visible in `ps` and shell history): piped stdin when
- * there is one, else a prompt on the terminal that does not echo.
- */
-export const readSecret = async (prompt: string, stdin: NodeJS.ReadStream = process.stdin, stderr: NodeJS.WriteStream = process.stderr): Promise<string> => {
-  if (!stdin.isTTY) {
-    const chunks: Buffer[] = [];
-    for await (const chunk of stdin) chunks.push(Buffer.from(chunk as Buffer));
-    return Buffer.concat(chunks).toString('utf8').trim();
-  }
-  stderr.write(prompt);
-  stdin.setRawMode(true);
-  stdin.resume();
-  try {
-    return await new Promise<string>((resolve, reject) => {
-      let typed = '';
-      const onData = (chunk: Buffer) => {
-        for (const char of chunk.toString('utf8')) {
-          if (char === '\r' || char === '\n' || char === '\u0004') {
-            stdin.off('data', onData);
-            resolve(typed.trim());
-            return;
-          }
-          if (char === '\u0003') {
-            stdin.off('data', onData);
-            reject(new UsageError('Cancelled'));
-            return;
-          }
-          if (char === '\u007f' || char === '\b') typed = typed.slice(0, -1);
-          else typed += char;
-        }
-      };
-      stdin.on('data', onData);
-    });
-  } finally {
-    stdin.setRawMode(false);
-    stdin.pause();
-    stderr.write('\n');
-  }
-};
+/** A secret from piped stdin or a prompt that does not echo (shared/terminal/read-secret.ts). */
+export const readSecret = (prompt: string) => readFromTerminal(prompt, () => new UsageError('Cancelled'));

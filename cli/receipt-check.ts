@@ -10,7 +10,7 @@ import { printable, type Output } from './output.ts';
 type AgentView = Pick<ItemOf<'GET /agents'>, 'agentId' | 'role' | 'proof'>;
 
 /** What `latchkey status` says of one receipt: verified, with what it proves, or why not. */
-export type ReceiptVerdict = { agentId: string; verified: true; digest: string } | { agentId: string; verified: false; problem: string };
+export type ReceiptVerdict = { agentId: string; verified: true; digest: string; approvals?: 'signed' | 'backend' | 'none' } | { agentId: string; verified: false; problem: string };
 
 export type ReceiptCheck = {
   /** The key server's "grant issued", for a secure deployment that got that far. */
@@ -70,7 +70,7 @@ export const checkReceipts = (d: DeploymentView, agents: readonly AgentView[], o
     if (bad) return fail(`the receipt does not verify: ${bad}`);
     const wrong = aboutThis(signed.receipt, agentId);
     if (wrong) return fail(`the receipt does not match: ${wrong}`);
-    return { verdict: { agentId, verified: true, digest: signed.receipt.digest }, receipt: signed.receipt };
+    return { verdict: { agentId, verified: true, digest: signed.receipt.digest, ...(signed.receipt.approvals ? { approvals: signed.receipt.approvals } : {}) }, receipt: signed.receipt };
   };
 
   const installed = (d.targets ?? []).filter((t) => t.outcome === 'succeeded');
@@ -95,16 +95,19 @@ export const receiptWarnings = (check: ReceiptCheck): string[] => [
   ...check.targets.flatMap((t) => (t.verified ? [] : [`WARNING: the install on ${t.agentId} is not verified: ${t.problem}.`])),
 ];
 
+/** Where the agent took the approvals on the backend's word, its receipt says so, and so does `status`. */
+const approvalsNote = (verdict: { approvals?: 'signed' | 'backend' | 'none' }) => (verdict.approvals === 'backend' ? '; approvals on the backend’s word' : '');
+
 /** A target's line in `status`: what its receipt proves, or that nothing does. */
 export const installSummary = (verdict: ReceiptVerdict | undefined, current: string | undefined): string | undefined => {
   if (!verdict) return undefined;
   const where = current ? ` (current: ${printable(current)})` : '';
-  return verdict.verified ? `installed ${verdict.digest} (receipt verified)${where}` : `succeeded${where}  NOT VERIFIED: ${printable(verdict.problem)}`;
+  return verdict.verified ? `installed ${verdict.digest} (receipt verified${approvalsNote(verdict)})${where}` : `succeeded${where}  NOT VERIFIED: ${printable(verdict.problem)}`;
 };
 
 /** The key server's line in `status`. */
 export const grantSummary = (verdict: ReceiptVerdict) =>
-  verdict.verified ? `key server ${verdict.agentId} granted ${verdict.digest} (receipt verified)` : `key server ${verdict.agentId}  NOT VERIFIED: ${printable(verdict.problem)}`;
+  verdict.verified ? `key server ${verdict.agentId} granted ${verdict.digest} (receipt verified${approvalsNote(verdict)})` : `key server ${verdict.agentId}  NOT VERIFIED: ${printable(verdict.problem)}`;
 
 /**
  * The receipts of `d`, checked under the owner key this machine trusts (keys.ts), once there is

@@ -10,7 +10,7 @@ import { dynamoKeyStore } from './adapters/dynamo-key-store.ts';
 import { dynamoReleaseStore } from './adapters/dynamo-release-store.ts';
 import { sqsAgentQueues } from './adapters/sqs-agent-queues.ts';
 import { tableName } from './config.ts';
-import { act, agentStore, audit } from './api/directory-context.ts';
+import { act, agentStore, audit, statementStore } from './api/directory-context.ts';
 import { lazyPort } from './lazy-port.ts';
 
 // The composition root of agents and keys: enrolment, sessions, the master key's life and the
@@ -55,6 +55,7 @@ export const agents = makeAgents({
   queues,
   credentials,
   masterKeys,
+  statements: statementStore,
   act,
   clock,
   onlineSeconds,

@@ -117,6 +117,8 @@ export const functions = {
   'finish-deployment': workflow('finish-deployment', { tables: { directory: 'RO', deployments: 'RW' } }),
   // Every step's final Catch: the deployment ends Failed, with the reason.
   'fail-deployment': workflow('fail-deployment', { tables: { directory: 'RO', deployments: 'RW' } }),
+  'set-user-status': api('set-user-status', directoryWriter),
+  'revoke-user-tokens': api('revoke-user-tokens', directoryWriter),
   'consume-agent-replies': {
     entry: 'functions/agents/consume-agent-replies.ts',
     bind: { tables: { directory: 'RW', deployments: 'RW', wrappedKeys: 'RW' }, stateMachines: { deployment: 'respond' }, agentQueues: 'send' },

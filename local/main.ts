@@ -20,7 +20,7 @@ a secure application, a push, and a deployment to prod that waits for your appro
                   (\`cdk synth\` output, e.g. cdk.out) instead of the app synthesized for the local stack
   --json          print the endpoints as one JSON line (for scripts and tests); no demo unless --demo
   --no-demo       only the stack
-  --auto-approve  the demo approves through the emailed link itself instead of waiting for you
+  --auto-approve  the demo approves with the approver's CLI (a signed approval) instead of waiting for you
   --exit          stop everything once the demo ends (exit 0 if the deployment succeeded)
 `;
 

@@ -1,5 +1,5 @@
 import { loadAgentKeys, publicFromPrivate } from '#shared/crypto/index.ts';
-import { agentIdFor, fromB64, keyFingerprint, parseEnrolmentToken, signBinding, toB64, UntrustedAgentError, verifyAgentProof, type AgentBinding, type AgentProof } from '#shared/protocol/trust.ts';
+import { agentFingerprint, agentIdFor, fromB64, keyFingerprint, parseEnrolmentToken, signBinding, toB64, UntrustedAgentError, verifyAgentProof, type AgentBinding, type AgentProof } from '#shared/protocol/trust.ts';
 import type { AgentApi } from '../api.ts';
 import { StateError, TrustError, UsageError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -25,7 +25,7 @@ export const enrol = async (options: EnrolOptions, deps: { api: (endpoint: strin
   const state = await readState(options.state);
   if (state.enrolment) throw new StateError(`this agent is already enrolled as ${state.enrolment.agentId}`);
   const token = parseEnrolmentToken(options.token);
-  if (!token) throw new UsageError('--token is not an enrolment token (lke_enr_…)');
+  if (!token) throw new UsageError('that is not an enrolment token (lke_enr_…)');
 
   const keys = await loadAgentKeys(statePaths(options.state).keys);
   try {
@@ -91,7 +91,19 @@ export const enrol = async (options: EnrolOptions, deps: { api: (endpoint: strin
       },
     });
     deps.log.info('agent enrolled', { agentId: binding.agentId, accountId: statement.accountId, enrolmentId: statement.enrolmentId, role: statement.role });
-    deps.out(`Enrolled ${binding.agentId} as ${statement.role} in account ${statement.accountId}.\nNext: latchkey-agent run --state ${options.state}\n`);
+    const fingerprint = agentFingerprint({ signingKey: keys.signing.publicKey, encryptionKey: keys.encryption.publicKey });
+    deps.out(
+      [
+        `Enrolled ${binding.agentId} as ${statement.role} in account ${statement.accountId}.`,
+        `  agent fingerprint:  ${fingerprint}`,
+        `  signing key:        ${binding.signingKey}`,
+        `  encryption key:     ${binding.encryptionKey}`,
+        'It gets no keys until the account owner confirms it. Read the fingerprint to the owner, who runs:',
+        `  latchkey agents confirm ${binding.agentId} --fingerprint ${fingerprint}`,
+        `Next: latchkey-agent run --state ${options.state}`,
+        '',
+      ].join('\n'),
+    );
   } finally {
     token.tokenSeed.fill(0);
     keys.encryption.privateKey.fill(0);

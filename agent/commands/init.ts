@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { agentPublicKeys, generateAgentKeys, saveAgentKeys } from '#shared/crypto/index.ts';
-import { agentIdFor, fromB64, keyFingerprint, publicKey32 } from '#shared/protocol/trust.ts';
+import { agentFingerprint, agentIdFor, fromB64, keyFingerprint, publicKey32, toB64 } from '#shared/protocol/trust.ts';
 import { TrustError, UsageError } from '../errors.ts';
 import { checkIsolation } from '../isolation/check.ts';
 import { createStateDir, writeState } from '../state.ts';
@@ -54,8 +54,9 @@ const installSettingsOf = (options: InitOptions) => {
  * `init`: 1. check the inputs, and with --release-user that release code can run as that user
  * apart from this agent (agent/isolation/check.ts), before anything is written; 2. create the
  * private state directory; 3. make the agent's two key pairs there (0600, never overwritten);
- * 4. pin the owner key (and keep the release settings); 5. print the fingerprint for the
- * operator to compare with the owner's, and the agent id.
+ * 4. pin the owner key (and keep the release settings); 5. print the owner key's fingerprint for
+ * the operator to compare with the owner's, and the agent's id, public keys and fingerprint, which
+ * the owner confirms after enrolment (`latchkey agents confirm`).
  */
 export const init = async (options: InitOptions, out: (text: string) => void) => {
   const endpoint = checkEndpoint(options.endpoint);
@@ -72,17 +73,21 @@ export const init = async (options: InitOptions, out: (text: string) => void) =>
   try {
     await saveAgentKeys(paths.keys, keys);
     await writeState(options.state, { v: 1, endpoint, ownerKey, ...(install ? { install } : {}) });
-    const agentId = agentIdFor(agentPublicKeys(keys).signing);
+    const publicKeys = agentPublicKeys(keys);
+    const agentId = agentIdFor(publicKeys.signing);
     out(
       [
         `Agent initialised in ${options.state}`,
         `  agent id:               ${agentId}`,
+        `  agent fingerprint:      ${agentFingerprint({ signingKey: publicKeys.signing, encryptionKey: publicKeys.encryption })}`,
+        `  signing key:            ${toB64(publicKeys.signing)}`,
+        `  encryption key:         ${toB64(publicKeys.encryption)}`,
         `  owner key fingerprint:  ${fingerprint}`,
         isolation
           ? `  release code runs as:   ${isolation.user.name} (uid ${isolation.user.uid}), in ${isolation.releasesDir}`
           : '  release code:           none (no --release-user): this agent can only be a key server that installs nothing',
-        'Compare the fingerprint with the one the account owner sees. If they differ, stop: this agent would trust someone else.',
-        'Next: latchkey-agent enrol --state <dir> --token <enrolment token>',
+        'Compare the owner key fingerprint with the one the account owner sees. If they differ, stop: this agent would trust someone else.',
+        `Next: latchkey-agent enrol --state ${options.state}   (it asks for the enrolment token, or reads LATCHKEY_ENROLMENT_TOKEN)`,
         '',
       ].join('\n'),
     );

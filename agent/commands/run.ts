@@ -9,6 +9,7 @@ import { isolationFor } from '../isolation/check.ts';
 import { openJournal } from '../journal.ts';
 import { errorFields, type Logger } from '../log.ts';
 import { openMasterPins } from '../master-pins.ts';
+import { openStatementPins } from '../statement-pins.ts';
 import { runLoop } from '../queue-loop.ts';
 import { createRequestProcessor } from '../requests.ts';
 import { createSessionSource, type SessionSource } from '../session.ts';
@@ -56,6 +57,7 @@ export const run = async (options: RunOptions, deps: { api: (endpoint: string) =
   let sessionOrigin: () => Promise<string | undefined> = async () => undefined;
   const handlers = handlersFor(
     enrolment.role,
+    options.state,
     isolation && {
       stateDir: options.state,
       environments: enrolment.environments,
@@ -101,7 +103,7 @@ export const run = async (options: RunOptions, deps: { api: (endpoint: string) =
     sessionOrigin = async () => (await sessions.current()).releasesOrigin;
     const queue = await createSqsQueue(sessions);
     const signer = { accountId: enrolment.accountId, agentId: enrolment.agentId, signingSeed: keys.signing.privateKey };
-    const self = { accountId: enrolment.accountId, agentId: enrolment.agentId, role: enrolment.role, keys, ownerKey };
+    const self = { accountId: enrolment.accountId, agentId: enrolment.agentId, role: enrolment.role, keys, ownerKey, statements: await openStatementPins(paths.statements) };
     log.info('agent running', { agentId: enrolment.agentId, role: enrolment.role, once: options.once });
     try {
       await runLoop({

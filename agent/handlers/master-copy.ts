@@ -30,13 +30,15 @@ export const wrapMasterTo = async (master: MasterKey, peers: TrustedPeer[], { se
 };
 
 /**
- * Refuses a copy unless an owner-enrolled key server signed it for this agent, this account and
- * this version. Checks only public data: call it before anything is unwrapped.
+ * Refuses a copy unless a key server the owner enrolled and confirmed signed it for this agent,
+ * this account and this version. One the owner removed since still vouches for the copies it made
+ * while it was trusted: removing a key server must not cost its peers the versions it made (they
+ * may not have opened their copies yet). Checks only public data: call it before anything is unwrapped.
  */
 export const verifyMasterCopy = (copy: MasterCopy, version: number, { self }: Pick<HandlerContext, 'self'>) => {
   let wrapper: TrustedPeer;
   try {
-    wrapper = trustedPeer(copy.masterWrapper, self, { role: 'keyserver' });
+    wrapper = trustedPeer(copy.masterWrapper, self, { role: 'keyserver', evenIfRemoved: true });
   } catch (error) {
     throw new RequestRefused('UntrustedMasterCopy', `the copy of master key version ${version} was not made by a trusted key server: ${(error as Error).message}`);
   }

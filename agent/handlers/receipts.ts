@@ -19,9 +19,11 @@ const idsOf = (self: AgentIdentity, request: DeployRequestIds) => ({
 });
 
 /** A key server granted `targets` this deployment of the release its verified manifest names, until `expiresAt`. */
-export const grantIssued = (self: AgentIdentity, request: DeployRequestIds, manifest: ReleaseManifest, grant: { targets: string[]; issuedAt: number; expiresAt: number }) =>
+export const grantIssued = (self: AgentIdentity, request: DeployRequestIds, manifest: ReleaseManifest, grant: { targets: string[]; issuedAt: number; expiresAt: number; evidenceHash?: string; approvals?: 'signed' | 'backend' | 'none' }) =>
   signReceipt(self.keys.signing.privateKey, {
     ...idsOf(self, request),
+    ...(grant.evidenceHash ? { evidenceHash: grant.evidenceHash } : {}),
+    ...(grant.approvals ? { approvals: grant.approvals } : {}),
     kind: 'grant-issued',
     digest: manifest.fileDigest.toString('hex'),
     targets: grant.targets,
@@ -30,9 +32,11 @@ export const grantIssued = (self: AgentIdentity, request: DeployRequestIds, mani
   });
 
 /** A target installed the release whose digest it verified; `current` points to it now. */
-export const releaseInstalled = (self: AgentIdentity, request: DeployRequestIds, manifest: ReleaseManifest, installed: { current: string; at: number }) =>
+export const releaseInstalled = (self: AgentIdentity, request: DeployRequestIds, manifest: ReleaseManifest, installed: { current: string; at: number; evidenceHash?: string; approvals?: 'signed' | 'backend' | 'none' }) =>
   signReceipt(self.keys.signing.privateKey, {
     ...idsOf(self, request),
+    ...(installed.evidenceHash ? { evidenceHash: installed.evidenceHash } : {}),
+    ...(installed.approvals ? { approvals: installed.approvals } : {}),
     kind: 'release-installed',
     digest: manifest.fileDigest.toString('hex'),
     current: installed.current,

@@ -10,6 +10,7 @@ import { requestExpired } from '../target/request-expiry.ts';
 import { refuseReservedVariables } from '../target/script-env.ts';
 import { openScriptLog } from '../target/script-log.ts';
 import { openUsedGrants, type UsedGrants } from '../target/used-grants.ts';
+import { checkDeploymentEvidence } from './evidence.ts';
 import { releaseInstalled } from './receipts.ts';
 import { RequestRefused, type Handler, type HandlerSet } from './types.ts';
 
@@ -39,7 +40,9 @@ const emptyDir = async (dir: string) => {
  *   1. serve only environments the owner-signed enrolment names (a refusal is logged for audit),
  *      and only requests the backend still waits for (target/request-expiry.ts); refuse any
  *      variable name that changes how programs load code (target/script-env.ts);
- *   2. verify the pusher's key (the owner vouched for it) and manifest; secure: key server and grant (it names this target) first;
+ *   2. check the evidence (docs/trust.md: the owner's statements — with the environment's variables
+ *      and whether output is reported —, the deployer's intent, the approvals), then the manifest
+ *      under the pusher's key the owner vouched for; secure: key server and grant (it names this target) first;
  *   3. refuse a grant already used by another request (a replayed old deployment), else record it;
  *   4. download (only from the releases origin, never past the manifest's size) and verify
  *      (secure: decrypt) into the agent's private staging;
@@ -62,8 +65,11 @@ export const targetHandlers = (options: TargetOptions): HandlerSet => {
       log.warn('audit: expired deployment request refused', { ...ids, expiresAt: request.expiresAt });
       throw new RequestRefused('RequestExpired', `the request expired at ${request.expiresAt}: the backend no longer waits for it; nothing was installed`);
     }
-    refuseReservedVariables(request.variables);
-    const manifest = request.secure ? verifySecureRequest(request, context, now()) : verifyPlainRequest(request, context);
+    const verdict = await checkDeploymentEvidence(request, context, { encrypted: !!request.secure, now: now() });
+    // The owner signed the variables; names that change how programs load code are refused all the same.
+    const { variables, reportScriptOutput } = verdict.environment;
+    refuseReservedVariables(variables);
+    const manifest = request.secure ? verifySecureRequest(request, verdict, context, now()) : verifyPlainRequest(request, verdict, context);
     usedGrants ??= await openUsedGrants(join(options.stateDir, 'used-grants.json'), now);
     const earlier = usedGrants.usedByOther(request.deploymentId, request.requestId);
     if (earlier) {
@@ -79,10 +85,10 @@ export const targetHandlers = (options: TargetOptions): HandlerSet => {
     const origin = await options.releasesOrigin();
     const info = { appName: request.appName, releaseVersion: request.releaseVersion, environmentName: request.environmentName, deploymentId: request.deploymentId };
     try {
-      if (request.secure) await fetchSecureRelease(request, manifest, archive, context, origin);
+      if (request.secure) await fetchSecureRelease(request, verdict, manifest, archive, context, origin);
       else await fetchPlainRelease(request, manifest, archive, context, origin);
       log.debug(request.secure ? 'release decrypted' : 'release downloaded', ids);
-      const release = await readRelease(archive, request.variables);
+      const release = await readRelease(archive, variables);
       const scriptLog = await openScriptLog(scriptsLog, MAX_REPORT_OUTPUT, `deployment ${request.deploymentId}: ${info.appName} ${info.releaseVersion} to ${info.environmentName}`);
       try {
         const installed = await installRelease({
@@ -94,10 +100,10 @@ export const targetHandlers = (options: TargetOptions): HandlerSet => {
           keep: options.keep ?? 5,
           scriptTimeoutMs: options.scriptTimeoutMs ?? 600_000,
           log: scriptLog,
-          reportOutput: request.reportOutput === true,
+          reportOutput: reportScriptOutput,
         });
         log.info('release installed', { ...ids, current: installed.current, pruned: installed.pruned.length });
-        const receipt = releaseInstalled(context.self, request, manifest, { current: installed.current, at: now() });
+        const receipt = releaseInstalled(context.self, request, manifest, { current: installed.current, at: now(), evidenceHash: verdict.evidenceHash, approvals: verdict.approvals });
         return { deploymentId: request.deploymentId, releaseId: request.releaseId, current: installed.current, output: installed.output, receipt };
       } finally {
         await scriptLog.close();

@@ -2,14 +2,19 @@ import type { AgentKeys } from '#shared/crypto/index.ts';
 import type { AgentRequest, AgentRequestType } from '#shared/protocol/agent-messages.ts';
 import type { Logger } from '../log.ts';
 import type { MasterPins } from '../master-pins.ts';
+import type { StatementPins } from '../statement-pins.ts';
 
-/** Who this agent is: its enrolment and its keys. The owner key is the one pinned at init. */
+/**
+ * Who this agent is: its enrolment and its keys. The owner key is the one pinned at init; the
+ * statement pins, the newest version of each owner statement it has seen.
+ */
 export interface AgentIdentity {
   accountId: string;
   agentId: string;
   role: 'keyserver' | 'target';
   keys: AgentKeys;
   ownerKey: Uint8Array;
+  statements: StatementPins;
 }
 
 export interface HandlerContext {

@@ -16,9 +16,9 @@ import {
   releasePayloadContext,
   type DeployIds,
 } from '#shared/domain/deploys/contexts.ts';
+import type { EvidenceVerdict } from '#shared/domain/evidence/check-evidence.ts';
 import type { AgentRequest } from '#shared/protocol/agent-messages.ts';
-import { signingKeyVouchProblem } from '#shared/protocol/signing-keys.ts';
-import { fromB64, keyFingerprint } from '#shared/protocol/trust.ts';
+import { fromB64 } from '#shared/protocol/trust.ts';
 import { trustedPeer } from '../handlers/peers.ts';
 import { RequestRefused, type HandlerContext } from '../handlers/types.ts';
 import { downloadToFile, openDownload } from './download.ts';
@@ -49,40 +49,22 @@ const integrity = <T>(what: string, check: () => T): T => {
 
 const same = (a: Uint8Array, b: Uint8Array) => a.byteLength === b.byteLength && timingSafeEqual(a, b);
 
-/** The signed manifest and the pusher's key, as sent; a secure release never goes without them. */
-const signedManifestOf = (request: DeployReleaseRequest) => {
-  if (!request.manifest || !request.manifestSigner) throw new RequestRefused('IntegrityCheckFailed', 'the release came without its signed manifest');
-  return { bytes: fromB64(request.manifest), signer: fromB64(request.manifestSigner) };
-};
-
 /**
- * The manifest verified under the pusher's key, for this release, once the owner's statement for
- * that key verifies under the owner key pinned at init: the backend names the key, and a backend
- * that named one of its own would otherwise have its own release installed (docs/signing-keys.md).
+ * The manifest verified, for this release, under the pusher's key as the owner vouched for it in
+ * the evidence (checked before this: handlers/evidence.ts) — never a key the backend names.
  */
-const verifiedManifest = (request: DeployReleaseRequest, context: HandlerContext, ids: DeployIds) => {
-  const { bytes, signer } = signedManifestOf(request);
-  const { self, log } = context;
-  const problem = request.signerVouch
-    ? signingKeyVouchProblem(self.ownerKey, request.signerVouch, { accountId: self.accountId, publicKey: request.manifestSigner! })
-    : 'the account owner has not vouched for it';
-  if (problem) {
-    const fingerprint = keyFingerprint(signer);
-    log.warn('audit: deployment refused, release signer not vouched for by the owner', { requestId: request.requestId, deploymentId: request.deploymentId, signer: fingerprint });
-    throw new RequestRefused('UntrustedSigner', `the release signer ${fingerprint} is refused: ${problem}; nothing was installed`);
-  }
-  return integrity('the release manifest is refused', () => verifyManifest(bytes, signer, releasePayloadContext(ids)));
-};
+const verifiedManifest = (request: DeployReleaseRequest, verdict: EvidenceVerdict, ids: DeployIds) =>
+  integrity('the release manifest is refused', () => verifyManifest(fromB64(request.manifest), fromB64(verdict.pusher.signingKey!), releasePayloadContext(ids)));
 
 /**
- * Everything a target checks before it decrypts a byte (DESIGN §5), in order:
+ * Everything a target checks before it decrypts a byte (DESIGN §5), after the evidence, in order:
  *   1. the key server is one the owner enrolled (its proof verifies under the pinned owner key);
  *   2. its grant verifies under that key server's key and names this deployment, environment and
  *      release, this target and its key, and the exact manifest, key list and wrapped key received;
  *   3. the manifest verifies under the pusher's key, for this release.
  * Returns the verified manifest.
  */
-export const verifySecureRequest = (request: DeployReleaseRequest, context: HandlerContext, now: number): ReleaseManifest => {
+export const verifySecureRequest = (request: DeployReleaseRequest, verdict: EvidenceVerdict, context: HandlerContext, now: number): ReleaseManifest => {
   const { self } = context;
   const ids = deployIdsOf(request, self.accountId);
   const secure = request.secure!;
@@ -92,13 +74,13 @@ export const verifySecureRequest = (request: DeployReleaseRequest, context: Hand
       context: grantContext(ids),
       targetAgentId: self.agentId,
       targetPublicKey: self.keys.encryption.publicKey,
-      manifest: signedManifestOf(request).bytes,
+      manifest: fromB64(request.manifest),
       keyList: fromB64(secure.keyList),
       wrappedKey: fromB64(secure.wrappedDeploymentKey),
       now,
     }),
   );
-  return verifiedManifest(request, context, ids);
+  return verifiedManifest(request, verdict, ids);
 };
 
 /**
@@ -106,7 +88,7 @@ export const verifySecureRequest = (request: DeployReleaseRequest, context: Hand
  * `outputPath` (decryptRelease writes a temporary file and renames it only once every segment
  * and the digest the manifest names have verified). Keys are zeroed whatever happens.
  */
-export const fetchSecureRelease = async (request: DeployReleaseRequest, manifest: ReleaseManifest, outputPath: string, context: HandlerContext, origin: string | undefined) => {
+export const fetchSecureRelease = async (request: DeployReleaseRequest, verdict: EvidenceVerdict, manifest: ReleaseManifest, outputPath: string, context: HandlerContext, origin: string | undefined) => {
   const { self, log } = context;
   const ids = deployIdsOf(request, self.accountId);
   const secure = request.secure!;
@@ -129,8 +111,8 @@ export const fetchSecureRelease = async (request: DeployReleaseRequest, manifest
         outputPath,
         releaseKey,
         context: releasePayloadContext(ids),
-        manifest: signedManifestOf(request).bytes,
-        signerPublicKey: signedManifestOf(request).signer,
+        manifest: fromB64(request.manifest),
+        signerPublicKey: fromB64(verdict.pusher.signingKey!),
       });
     } catch (error) {
       download.destroy();
@@ -143,11 +125,11 @@ export const fetchSecureRelease = async (request: DeployReleaseRequest, manifest
 };
 
 /**
- * A plain release: the downloaded bytes must be the ones the pusher's signed manifest names. One
- * without a manifest is refused: the digest recorded at upload is only the backend's word.
+ * A plain release: the downloaded bytes must be the ones the pusher's signed manifest names (the
+ * digest recorded at upload is only the backend's word).
  */
-export const verifyPlainRequest = (request: DeployReleaseRequest, context: HandlerContext): ReleaseManifest =>
-  verifiedManifest(request, context, deployIdsOf(request, context.self.accountId));
+export const verifyPlainRequest = (request: DeployReleaseRequest, verdict: EvidenceVerdict, context: HandlerContext): ReleaseManifest =>
+  verifiedManifest(request, verdict, deployIdsOf(request, context.self.accountId));
 
 export const fetchPlainRelease = async (request: DeployReleaseRequest, manifest: ReleaseManifest, outputPath: string, context: HandlerContext, origin: string | undefined) => {
   const download = await openDownload(request.url, { origin, size: manifest.ciphertextSize, log: context.log, fields: { deploymentId: request.deploymentId } });

@@ -68,6 +68,8 @@ export const secureDeploymentSetup = async (endpoints: Endpoints, options: { rel
       const enrolment = await latchkey<{ token: string; ownerKey: string }>(['enrolments', 'create', '--role', role, ...envs.flatMap((e) => ['--env', e])]);
       const setup = envs.length ? { setup: { install: { releaseUser: isolation.releaseUser, releasesDir: isolation.releasesDir } } } : {};
       const enrolled = await initAndEnrol(path.join(home, name), { endpoint: endpoints.api, ownerKey: enrolment.ownerKey, token: enrolment.token, name, ...setup });
+      // The owner confirms it with the fingerprint it printed: until then it gets no keys.
+      await latchkey(['agents', 'confirm', enrolled.agentId, '--fingerprint', enrolled.fingerprint]);
       const agent = { ...spawnAgent(enrolled.state, { logLevel: 'debug' }), name, agentId: enrolled.agentId };
       agents.push(agent);
       return agent;

@@ -10,6 +10,7 @@ import { realSleep, watchDeployment } from '../watch.ts';
 import { releaseIdOf } from './releases.ts';
 import { registerRollback } from './rollback.ts';
 import { masterKeyNotes } from '../master-key-notes.ts';
+import { signDecision, signDeploymentIntent } from '../signed-decisions.ts';
 import { receiptWarnings, verifyDeploymentReceipts } from '../receipt-check.ts';
 
 /** `status` without an id shows the most recent deployments. */
@@ -87,7 +88,9 @@ export const registerDeployments = (program: Command, ctx: Context) => {
       const appId = await idOf(client, kinds.app, first);
       const releaseId = await releaseIdOf(client, appId, first, releaseRef);
       const environmentId = await idOf(client, kinds.environment, envRef);
-      const d = await client.call('POST /deployments', { body: { appId, releaseId, environmentId } });
+      // Signed here: key servers and targets act only on the deployer's own intent (docs/trust.md).
+      const intent = await signDeploymentIntent(ctx, client, await client.call('GET /me'), out, { appId, releaseId, environmentId });
+      const d = await client.call('POST /deployments', { body: { appId, releaseId, environmentId, intent } });
       const people = await peopleFor(client, out);
       report(out, d, `Deployment ${d.deploymentId}: ${d.appName} ${d.releaseVersion} to ${d.environmentName}, ${d.state}.`, people, true);
       if (options.watch) await follow(ctx, client, out, d, people);
@@ -116,7 +119,10 @@ export const registerDeployments = (program: Command, ctx: Context) => {
     ).action(async (id: string, options: { deploy?: boolean; comment?: string; watch?: boolean }, command: Command) => {
       const out = ctx.output(command);
       const client = await ctx.client();
-      const body = { deploy: Boolean(options.deploy), ...(options.comment === undefined ? {} : { comment: options.comment }) };
+      // The facts are checked here, not taken from the API, before anything is signed (docs/trust.md).
+      const current = await client.call('GET /deployments/{id}', { params: { id } });
+      const approval = await signDecision(ctx, client, await client.call('GET /me'), out, current, options.deploy ? 'approve-and-deploy' : 'approve');
+      const body = { deploy: Boolean(options.deploy), ...(options.comment === undefined ? {} : { comment: options.comment }), ...(approval ? { approval } : {}) };
       const d = await client.call('POST /deployments/{id}/approve', { params: { id }, body });
       const people = await peopleFor(client, out);
       report(out, d, `Approved ${d.deploymentId} (${d.appName} ${d.releaseVersion} to ${d.environmentName}): ${d.state}, ${d.votes.length} of ${d.requiredApprovals} approvals.`, people);
@@ -130,8 +136,11 @@ export const registerDeployments = (program: Command, ctx: Context) => {
       .requiredOption('--message <text>', 'why (required): what the deployer should fix or wait for')
       .action(async (id: string, options: { message: string }, command: Command) => {
         const out = ctx.output(command);
+        if (!options.message.trim()) throw new UsageError('message: a decline needs a message for everyone to read', { field: 'message' });
         const client = await ctx.client();
-        const d = await client.call('POST /deployments/{id}/decline', { params: { id }, body: { message: options.message } });
+        const current = await client.call('GET /deployments/{id}', { params: { id } });
+        const approval = await signDecision(ctx, client, await client.call('GET /me'), out, current, 'decline', options.message);
+        const d = await client.call('POST /deployments/{id}/decline', { params: { id }, body: { message: options.message, ...(approval ? { approval } : {}) } });
         out.result(d, () => `Declined ${d.deploymentId} (${d.appName} ${d.releaseVersion} to ${d.environmentName}). The deployer will see your message.`);
       }),
     [`latchkey decline ${ID} --message "Change freeze until Monday"`],

@@ -6,11 +6,42 @@ import { checkInput, type BodyOf } from '../api-client.ts';
 import { collect, examples, integer } from '../command-kit.ts';
 import type { Context } from '../context.ts';
 import { RefusedError } from '../errors.ts';
-import { agentInitHint, loadOwnerSigningKey } from '../keys.ts';
+import { fingerprintOf, loadOwnerSigningKey } from '../keys.ts';
 import { formatTime } from '../output.ts';
 import { idsOf, kinds } from '../resolve.ts';
 
 const DEFAULT_HOURS = 24;
+/** Where the README's server setup keeps the agent and its releases, so the commands work as pasted there. */
+const DEFAULT_STATE = '/var/lib/latchkey';
+const DEFAULT_RELEASE_USER = 'latchkey-release';
+const DEFAULT_RELEASES = '/var/lib/latchkey-releases';
+
+/**
+ * The commands to paste on the agent machine: init with everything it needs, then enrol, which
+ * asks for the token (or reads LATCHKEY_ENROLMENT_TOKEN): the token is never a command-line
+ * argument, where `ps` and shell history would see it.
+ */
+export const agentCommands = (options: {
+  endpoint: string;
+  ownerKey: Uint8Array;
+  state: string;
+  name?: string | undefined;
+  /** Who runs release code, and where: for an agent that installs releases. */
+  install?: { releaseUser: string; releases: string } | undefined;
+}) => {
+  const quote = (value: string) => (/^[A-Za-z0-9_./:@=-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`);
+  return [
+    [
+      'latchkey-agent init',
+      `--state ${quote(options.state)}`,
+      `--endpoint ${quote(options.endpoint)}`,
+      `--owner-key ${toB64(options.ownerKey)}`,
+      `--expect-fingerprint ${fingerprintOf(options.ownerKey)}`,
+      ...(options.install ? [`--release-user ${quote(options.install.releaseUser)}`, `--releases ${quote(options.install.releases)}`] : []),
+    ].join(' '),
+    ['latchkey-agent enrol', `--state ${quote(options.state)}`, ...(options.name ? [`--name ${quote(options.name)}`] : [])].join(' '),
+  ];
+};
 /** Clock skew between this machine and the API that an expiry may show, either way. */
 const EXPIRY_SLACK_MS = 5 * 60 * 1000;
 
@@ -66,12 +97,17 @@ export const registerEnrolments = (program: Command, ctx: Context) => {
       .requiredOption('--role <role>', 'keyserver or target')
       .option('--env <env>', 'environment the agent installs releases in, name or id (repeatable; a target needs one, a key server may name some)', collect)
       .option('--hours <h>', `hours until the token expires (1-168, default ${DEFAULT_HOURS})`, integer(1, 24 * 7))
-      .action(async (options: { role: string; env?: string[]; hours?: number }, command: Command) => {
+      .option('--name <name>', 'the agent’s name, for the printed enrol command')
+      .option('--state <dir>', `the agent's state directory, for the printed commands (default ${DEFAULT_STATE})`)
+      .option('--release-user <user>', `who runs release code on an agent that installs, for the printed commands (default ${DEFAULT_RELEASE_USER})`)
+      .option('--releases <dir>', `where that agent installs releases, for the printed commands (default ${DEFAULT_RELEASES})`)
+      .action(async (options: { role: string; env?: string[]; hours?: number; name?: string; state?: string; releaseUser?: string; releases?: string }, command: Command) => {
         // 1. Check the input before anything else, so a bad role or a target without environments sends nothing.
         // 2. The owner key must be here and be the account's registered one, before the API is asked for anything.
         // 3. A one-time token key is made here; only its public half goes to the API.
         // 4. The statement the API answers must be exactly the one asked for; only then is it signed.
-        // 5. The token (enrolment id + token key secret) is printed once and the secret dropped.
+        // 5. The token (enrolment id + token key secret) is printed once, alone on its line, and
+        //    the secret dropped; the commands for the agent machine never hold it.
         const out = ctx.output(command);
         const client = await ctx.client();
         const hours = options.hours ?? DEFAULT_HOURS;
@@ -107,18 +143,30 @@ export const registerEnrolments = (program: Command, ctx: Context) => {
             body: { signature: signEnrolment(owner.privateKey, created.statement) },
           });
           const token = formatEnrolmentToken(created.enrolmentId, tokenKey.privateKey);
-          const commands = [agentInitHint(owner.publicKey), `latchkey-agent enrol --token ${token}`];
+          const installs = environments.length > 0;
+          const commands = agentCommands({
+            endpoint: client.endpoint,
+            ownerKey: owner.publicKey,
+            state: options.state ?? DEFAULT_STATE,
+            name: options.name,
+            install: installs ? { releaseUser: options.releaseUser ?? DEFAULT_RELEASE_USER, releases: options.releases ?? DEFAULT_RELEASES } : undefined,
+          });
           const view = { ...signed, token, ownerKey: toB64(owner.publicKey), commands };
           out.result(view, () =>
             [
               `Created and signed a ${created.role} enrolment ${created.enrolmentId}, valid once until ${formatTime(created.statement.expiresAt)}.`,
-              'Give this token to the agent now; it is shown only this once:',
+              'Its token, shown only this once; paste it where `latchkey-agent enrol` asks for it (never on a command line):',
               '',
               `  ${token}`,
               '',
-              'On the agent machine, run:',
+              `On the agent machine, as the agent's user${installs ? ' (with its release user set up: README, "Agents: release isolation")' : ''}:`,
               '',
-              `  ${commands.join(' && \\\n    ')}`,
+              ...commands.map((line) => `  ${line}`),
+              '',
+              '`enrol` asks for the token (or reads LATCHKEY_ENROLMENT_TOKEN from its environment, e.g. from your secret store).',
+              'It then prints the agent’s fingerprint: once its operator reads it to you, confirm the agent, which gets no keys until then:',
+              '',
+              '  latchkey agents confirm AGENT --fingerprint FINGERPRINT',
               '',
             ].join('\n'),
           );

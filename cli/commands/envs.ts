@@ -5,6 +5,7 @@ import { collect, commaList, examples, integer, limitFrom, listOptions, moreNote
 import type { Context } from '../context.ts';
 import { UsageError } from '../errors.ts';
 import { formatRecord, formatTime, type Column } from '../output.ts';
+import { signEnvironment, signedWhereTheKeyIs } from '../owner-statements.ts';
 import { find, idsOf, kinds } from '../resolve.ts';
 
 type EnvironmentView = ItemOf<'GET /environments'>;
@@ -16,6 +17,7 @@ export type PolicyOptions = {
   allowSelfApproval?: boolean;
   preventSelfApproval?: boolean;
   windowHours?: number;
+  signedApprovals?: boolean;
 };
 
 /** Only the settings given on the command line: the API keeps the rest (and its defaults). */
@@ -28,6 +30,7 @@ export const approvalFrom = (options: PolicyOptions, approverGroups: string[] | 
     ...(options.allowSelfApproval ? { preventSelfApproval: false } : {}),
     ...(options.preventSelfApproval ? { preventSelfApproval: true } : {}),
     ...(options.windowHours === undefined ? {} : { windowHours: options.windowHours }),
+    ...(options.signedApprovals === undefined ? {} : { signed: options.signedApprovals }),
   };
   return Object.keys(policy).length ? policy : undefined;
 };
@@ -76,6 +79,7 @@ export const environmentColumns = (groupNames: ReadonlyMap<string, string>): Col
   { header: 'required', value: (e) => e.approval.requiredApprovals },
   { header: 'self-approval', value: (e) => (e.approval.preventSelfApproval ? 'prevented' : 'allowed') },
   { header: 'window', value: (e) => `${e.approval.windowHours}h` },
+  { header: 'approvals', value: (e) => (e.approval.signed ? 'signed' : 'link (unsigned)') },
   { header: 'script output', value: (e) => (e.reportScriptOutput ? 'reported' : 'kept on targets') },
   // Names only: values may be secrets, and `envs show` is there to see them on purpose.
   { header: 'variables', value: (e) => Object.keys(e.variables).sort().join(', ') },
@@ -109,6 +113,8 @@ const environmentOptions = (command: Command, mode: 'create' | 'set') => {
     .option('--required <n>', 'approvals needed before a deployment may go (1-20)', integer(1, 20))
     .option('--allow-self-approval', 'let whoever started a deployment approve it too (prevented by default)');
   if (mode === 'set') command.option('--prevent-self-approval', 'whoever started a deployment may not approve it');
+  if (mode === 'create') command.option('--signed-approvals', 'approvals must be signed by the approvers (`latchkey approve`), checked by key servers and targets');
+  else command.option('--signed-approvals <on|off>', 'approvals must be signed by the approvers, or may be the email link\'s click (the backend\'s word)', onOff);
   return command.option('--window-hours <h>', 'how long a deployment waits for approval (1-720, default 72)', integer(1, 24 * 30));
 };
 
@@ -127,6 +133,8 @@ export const registerEnvironments = (program: Command, ctx: Context) => {
       const variables = options.var ? variablesAfter({}, options.var) : undefined;
       const body = { name, ...(approval ? { approval } : {}), ...(variables ? { variables } : {}), ...(options.scriptOutput === undefined ? {} : { reportScriptOutput: options.scriptOutput }) };
       const environment = await client.call('POST /environments', { body });
+      const me = await client.call('GET /me');
+      await signedWhereTheKeyIs(ctx, me, out, `environment ${environment.name}`, `latchkey envs sign ${environment.name}`, () => signEnvironment(ctx, client, me, out, environment));
       out.result(environment, () => `Created environment ${environment.name} (${environment.environmentId}); approval ${environment.approval.enabled ? 'on' : 'off'}.`);
       if (!options.approval && (options.approvers?.length || options.required)) {
         out.note('Note: approval is off for this environment; turn it on with `latchkey envs set ' + name + ' --approval on`.');
@@ -189,11 +197,28 @@ export const registerEnvironments = (program: Command, ctx: Context) => {
       const groups = options.approvers === undefined ? undefined : await idsOf(client, kinds.group, options.approvers);
       const body = environmentPatch(current, options, groups);
       const updated = await client.call('PATCH /environments/{id}', { params: { id: current.environmentId }, body });
+      const me = await client.call('GET /me');
+      await signedWhereTheKeyIs(ctx, me, out, `environment ${updated.name}`, `latchkey envs sign ${updated.name}`, () => signEnvironment(ctx, client, me, out, updated));
       out.result(updated, () => `Updated ${updated.name}.`);
     }),
     [
       'latchkey envs set production --var API_URL=https://api.example.com --unset OLD_FLAG',
       'latchkey envs set production --approval on --approvers release-managers,security --required 2',
     ],
+  );
+
+  examples(
+    envs
+      .command('sign')
+      .description('Sign, with the owner key, the statement key servers and targets check for an environment (its approvers as the groups hold them now, its variables); done by create and set, and needed again after a group changes')
+      .argument('<env>', 'environment name or id')
+      .action(async (ref: string, _options: unknown, command: Command) => {
+        const out = ctx.output(command);
+        const client = await ctx.client();
+        const environment = await find(client, kinds.environment, ref);
+        const statement = await signEnvironment(ctx, client, await client.call('GET /me'), out, environment);
+        out.result(statement, () => `The owner's statement for ${environment.name} is version ${statement.version}.`);
+      }),
+    ['latchkey envs sign production'],
   );
 };

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { ItemOf } from '../api-client.ts';
 import { examples, limitFrom, listOptions, moreNote, type ListOptions } from '../command-kit.ts';
 import type { Context } from '../context.ts';
+import { signedWhereTheKeyIs, signEnvironmentsOfGroup } from '../owner-statements.ts';
 import { formatTime, type Column } from '../output.ts';
 import { emailsById, idOf, kinds } from '../resolve.ts';
 
@@ -57,6 +58,9 @@ export const registerGroups = (program: Command, ctx: Context) => {
           const group = verb === 'add'
             ? await client.call('PUT /groups/{id}/members/{userId}', { params })
             : await client.call('DELETE /groups/{id}/members/{userId}', { params });
+          // Environments name their approvers in the owner's statement: those of this group sign again.
+          const me = await client.call('GET /me');
+          await signedWhereTheKeyIs(ctx, me, out, `the environments ${group.name} approves for`, 'latchkey envs sign ENV', () => signEnvironmentsOfGroup(ctx, client, me, out, group.groupId));
           out.result(group, () => `${verb === 'add' ? 'Added' : 'Removed'} ${userRef} ${verb === 'add' ? 'to' : 'from'} ${group.name}; it has ${group.members.length} member(s).`);
         }),
       [`latchkey groups ${verb}-member release-managers grace@example.com`],

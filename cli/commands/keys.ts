@@ -3,6 +3,7 @@ import { signingKeyStatementOf, vouchForSigningKey } from '#shared/protocol/sign
 import { fromB64, publicKey32, toB64 } from '#shared/protocol/trust.ts';
 import { examples } from '../command-kit.ts';
 import type { Context } from '../context.ts';
+import { signPerson } from '../owner-statements.ts';
 import { UsageError } from '../errors.ts';
 import { agentInitHint, fingerprintOf, loadOwnerSigningKey, ownerKeyPath, readKeyFile, signingKeyPath } from '../keys.ts';
 import { formatRecord } from '../output.ts';
@@ -74,6 +75,8 @@ export const registerKeys = (program: Command, ctx: Context) => {
         const user = await find(client, kinds.user, person);
         const statement = signingKeyStatementOf({ accountId: me.accountId, userId: user.userId }, options.key, new Date().toISOString());
         const vouched = await client.call('PUT /users/{id}/signing-key/vouch', { params: { id: user.userId }, body: vouchForSigningKey(owner.privateKey, statement) });
+        // The person statement is what key servers and targets check (docs/trust.md).
+        await signPerson(ctx, client, me, out, user, options.key);
         out.result({ userId: user.userId, email: user.email, ...vouched }, () => `Vouched for ${user.email}'s release-signing key ${fingerprintOf(fromB64(options.key))}.`);
       }),
     ['latchkey keys vouch grace@example.com --key 3q2-7w…'],

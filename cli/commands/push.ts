@@ -21,9 +21,11 @@ import { examples, integer } from '../command-kit.ts';
 import type { Context } from '../context.ts';
 import { ApiProblem, ApiUnreachable, Interrupted, RefusedError, UsageError } from '../errors.ts';
 import { releaseSigner, trustedOwnerKey } from '../keys.ts';
+import { readStatementPins } from '../statement-pins.ts';
 import { find, kinds } from '../resolve.ts';
 import { formatBytes, Progress } from '../push/progress.ts';
 import { keyServersForSealing, sealRelease, shuffle } from '../push/seal.ts';
+import { trustedStatements } from '../signed-decisions.ts';
 import { uploadRelease } from '../push/upload.ts';
 
 /** Tries of the completion, which S3 may need long for on a large upload (each API call stops at 30 s). */
@@ -103,10 +105,19 @@ export const registerPush = (program: Command, ctx: Context) => {
         const client = await ctx.client();
         const app = await find(client, kinds.app, appRef);
         const me = await client.call('GET /me');
+        // The owner's statement, not the API, says whether the application is secure: once it is, never plain again.
+        const statement = (await trustedStatements(ctx, client, me, out, 'application')).get(app.appId);
+        if (statement?.secure && !app.secure) {
+          throw new RefusedError(`${app.name} is secure by the owner's statement (version ${statement.version}), but the API says plain; nothing was pushed`, {
+            hint: 'The backend is not telling the truth about this application: tell the account owner.',
+          });
+        }
         const signer = await releaseSigner(ctx, client, me, out);
         const ownerKey = app.secure ? await trustedOwnerKey(ctx, me, out) : undefined;
         const sleep = ctx.io.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-        const forSealing = (waitMs: number) => keyServersForSealing({ client, ownerPublicKey: ownerKey!, accountId: me.accountId, waitMs, sleep });
+        // Key servers the owner confirmed, by statements no older than this machine has seen.
+        const pins = await readStatementPins(ctx.configPath, me.accountId);
+        const forSealing = (waitMs: number) => keyServersForSealing({ client, ownerPublicKey: ownerKey!, accountId: me.accountId, waitMs, sleep, pins });
         if (ownerKey && !(await forSealing(options.sealTimeout * 1000)).eligible.length) {
           throw new RefusedError(`${app.name} is secure, and no trusted key server is online to take its release key; nothing was uploaded`, {
             hint: 'Check `latchkey agents list`.',

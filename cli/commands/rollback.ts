@@ -4,6 +4,7 @@ import type { Context } from '../context.ts';
 import type { DeploymentView } from '../deployment-view.ts';
 import { RefusedError } from '../errors.ts';
 import { idOf, kinds } from '../resolve.ts';
+import { signDeploymentIntent } from '../signed-decisions.ts';
 
 type Past = Pick<DeploymentView, 'deploymentId' | 'appId' | 'appName' | 'releaseId' | 'releaseVersion' | 'state'>;
 
@@ -42,7 +43,9 @@ export const registerRollback = (program: Command, ctx: Context) => {
         const appId = options.app === undefined ? undefined : await idOf(client, kinds.app, options.app);
         const { items } = await client.list('GET /deployments', { query: { environmentId } });
         const { live, previous } = rollbackTarget(items, envRef, appId);
-        const d = await client.call('POST /deployments', { body: { appId: previous.appId, releaseId: previous.releaseId, environmentId } });
+        const ids = { appId: previous.appId, releaseId: previous.releaseId, environmentId };
+        const intent = await signDeploymentIntent(ctx, client, await client.call('GET /me'), out, ids);
+        const d = await client.call('POST /deployments', { body: { ...ids, intent } });
         out.result(d, () => `Rolling back ${d.appName} in ${d.environmentName} from ${live.releaseVersion} to ${d.releaseVersion}: deployment ${d.deploymentId}, ${d.state}.`);
       }),
     ['latchkey rollback production', 'latchkey rollback staging --app web-api --json | jq -r .deploymentId'],

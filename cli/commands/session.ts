@@ -4,7 +4,9 @@ import type { Context } from '../context.ts';
 import { UsageError } from '../errors.ts';
 import { formatRecord, formatTime, type Output } from '../output.ts';
 import { examples } from '../command-kit.ts';
-import { ensureOwnerKey, ensureSigningKey } from '../keys.ts';
+import type { ApiClient } from '../api-client.ts';
+import { ensureOwnerKey, ensureOwnerKeyPin, ensureSigningKey, ownerKeyPath, readKeyFile, type Me } from '../keys.ts';
+import { signPerson } from '../owner-statements.ts';
 
 const warnCleartext = (out: Output, endpoint: string) => {
   if (isCleartextRemote(endpoint)) out.note(`Warning: ${endpoint} is plain HTTP; your token crosses the network unencrypted. Use https.`);
@@ -21,6 +23,17 @@ const endpointFrom = async (ctx: Context, given: string | undefined) => {
 };
 
 /** `login`, `signup`, `whoami`, `logout`: how the CLI comes to hold a token. */
+/**
+ * The owner's own person statement, with the owner key as their signing key (the owner signs
+ * releases, intents and approvals with it), once the owner key is on this machine.
+ */
+const signOwnSelf = async (ctx: Context, client: ApiClient, ownerKey: { publicKey: string } | undefined, me: Me, out: Output) => {
+  if (me.user.role !== 'owner' || !ownerKey || !(await readKeyFile(ownerKeyPath(ctx.configPath, me.accountId)))?.privateKey) return;
+  const registered = await client.call('GET /me');
+  if (registered.ownerKey?.publicKey !== ownerKey.publicKey) return;
+  await signPerson(ctx, client, registered, out, me.user, ownerKey.publicKey);
+};
+
 export const registerSession = (program: Command, ctx: Context) => {
   examples(
     program
@@ -28,7 +41,8 @@ export const registerSession = (program: Command, ctx: Context) => {
       .description('Check an API token with the API and save it, with the endpoint, in the config file (mode 0600)')
       .option('--endpoint <url>', 'API endpoint (default: LATCHKEY_ENDPOINT, then the saved one)')
       .option('--token <token>', 'API token; better piped on stdin or typed at the prompt, where shell history and ps cannot see it')
-      .action(async (options: { endpoint?: string; token?: string }, command: Command) => {
+      .option('--owner-key <key>', 'the account owner public key, as the owner reads it to you: pinned, so this machine checks signatures against it (else the fingerprint is shown for you to confirm)')
+      .action(async (options: { endpoint?: string; token?: string; ownerKey?: string }, command: Command) => {
         const out = ctx.output(command);
         const endpoint = await endpointFrom(ctx, options.endpoint);
         warnCleartext(out, endpoint);
@@ -37,16 +51,22 @@ export const registerSession = (program: Command, ctx: Context) => {
         // Verify before saving, so a typo never replaces a working login.
         const client = ctx.clientFor(endpoint, token);
         const me = await client.call('GET /me');
+        // Anyone but the owner pins the owner key (given, or shown for them to confirm) before
+        // anything is saved: a key the API names otherwise refuses the login.
+        await ensureOwnerKeyPin(ctx, me, out, options.ownerKey);
         await writeConfig(ctx.configPath, { endpoint, token });
         out.result({ endpoint, config: ctx.configPath, ...me }, () =>
           `Logged in to ${endpoint} as ${me.user.name} <${me.user.email}> (${me.user.role}) in ${me.accountName}.\nSaved to ${ctx.configPath}.`,
         );
         noteEnvironmentToken(ctx, out);
         // The owner's first login on an account without an owner key makes it; a deployer's, a signing key.
-        await ensureOwnerKey(ctx, client, me, out);
+        await signOwnSelf(ctx, client, await ensureOwnerKey(ctx, client, me, out), me, out);
         await ensureSigningKey(ctx, client, me, out);
       }),
-    ['latchkey login --endpoint https://api.example.com   # prompts for the token', 'echo "$LATCHKEY_CI_TOKEN" | latchkey login --endpoint https://api.example.com'],
+    [
+      'latchkey login --endpoint https://api.example.com   # prompts for the token, then shows the owner key fingerprint to confirm',
+      'echo "$LATCHKEY_CI_TOKEN" | latchkey login --endpoint https://api.example.com --owner-key "$OWNER_PUBLIC_KEY"',
+    ],
   );
 
   examples(
@@ -68,7 +88,9 @@ export const registerSession = (program: Command, ctx: Context) => {
         await writeConfig(ctx.configPath, { endpoint, token: created.token.secret });
         // The owner key is made here, once; its private half never leaves this machine.
         const client = ctx.clientFor(endpoint, created.token.secret);
-        const ownerKey = await ensureOwnerKey(ctx, client, await client.call('GET /me'), out);
+        const me = await client.call('GET /me');
+        const ownerKey = await ensureOwnerKey(ctx, client, me, out);
+        await signOwnSelf(ctx, client, ownerKey, me, out);
         // The owner token is kept in the 0600 file only; `tokens create` makes more for CI.
         const view = { accountId: created.accountId, ownerId: created.ownerId, tokenId: created.token.id, expiresAt: created.token.expiresAt, endpoint, config: ctx.configPath, ownerKey };
         out.result(view, () =>

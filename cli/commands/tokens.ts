@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { ItemOf } from '../api-client.ts';
 import { examples, integer, limitFrom, listOptions, moreNote, type ListOptions } from '../command-kit.ts';
 import type { Context } from '../context.ts';
+import { UsageError } from '../errors.ts';
 import { formatTime, type Column } from '../output.ts';
 import { emailsById, find, kinds, looksLikeId } from '../resolve.ts';
 
@@ -31,7 +32,13 @@ export const registerTokens = (program: Command, ctx: Context) => {
       .action(async (options: { label: string; days?: number }, command: Command) => {
         const out = ctx.output(command);
         const client = await ctx.client();
-        const created = await client.call('POST /tokens', { body: { label: options.label, ...(options.days ? { expiresInDays: options.days } : {}) } });
+        const days = options.days ?? 90;
+        const asked = Date.now() + days * 86_400_000;
+        const created = await client.call('POST /tokens', { body: { label: options.label, expiresInDays: days } });
+        // A token never outlives the one it was made with (a minute's slack for clocks).
+        if (Date.parse(created.expiresAt) < asked - 60_000) {
+          out.note(`Note: it expires with the token it was made with (${created.parentTokenId ?? 'this CLI’s'}), sooner than the ${days} days asked: a token never outlives the token that made it.`);
+        }
         // The one time the secret is shown: alone on its line, so it is easy to copy and hard to miss.
         out.result(created, () =>
           [
@@ -62,17 +69,28 @@ export const registerTokens = (program: Command, ctx: Context) => {
   examples(
     tokens
       .command('revoke')
-      .description('Revoke a token at once')
-      .argument('<token>', 'token id (tok_…) or its label')
-      .action(async (ref: string, _options: unknown, command: Command) => {
+      .description('Revoke a token at once, with every token made with it; or, for the owner, every token of a person (--all PERSON)')
+      .argument('[token]', 'token id (tok_…) or its label')
+      .option('--all <person>', 'revoke every token of this person (email or user id); the owner only')
+      .action(async (ref: string | undefined, options: { all?: string }, command: Command) => {
         const out = ctx.output(command);
+        if ((ref === undefined) === (options.all === undefined)) throw new UsageError('Give a token, or --all PERSON, not both');
         const client = await ctx.client();
-        const id = looksLikeId('tok', ref) ? ref : (await find(client, kinds.token, ref)).tokenId;
         const me = await client.call('GET /me');
+        if (options.all !== undefined) {
+          const user = await find(client, kinds.user, options.all);
+          const result = await client.call('DELETE /users/{id}/tokens', { params: { id: user.userId } });
+          out.result(result, () => `Revoked every token of ${user.email}: ${result.revoked.length} token${result.revoked.length === 1 ? '' : 's'}${result.revoked.length ? ` (${result.revoked.join(', ')})` : ''}.`);
+          if (result.revoked.includes(me.tokenId)) out.note('That included the token this CLI was using: run `latchkey login` with another one.');
+          return;
+        }
+        const id = looksLikeId('tok', ref!) ? ref! : (await find(client, kinds.token, ref!)).tokenId;
         const revoked = await client.call('DELETE /tokens/{id}', { params: { id } });
-        out.result(revoked, () => `Revoked ${revoked.tokenId} "${revoked.label}".`);
-        if (revoked.tokenId === me.tokenId) out.note('That was the token this CLI was using: run `latchkey login` with another one.');
+        const made = revoked.alsoRevoked;
+        const also = made.length ? `, and the ${made.length} token${made.length === 1 ? '' : 's'} made with it (${made.join(', ')})` : '';
+        out.result(revoked, () => `Revoked ${revoked.tokenId} "${revoked.label}"${also}.`);
+        if (revoked.tokenId === me.tokenId || made.includes(me.tokenId)) out.note('That was the token this CLI was using: run `latchkey login` with another one.');
       }),
-    ['latchkey tokens revoke tok_0123456789abcdef0123456789abcdef', 'latchkey tokens revoke github-actions'],
+    ['latchkey tokens revoke tok_0123456789abcdef0123456789abcdef', 'latchkey tokens revoke github-actions', 'latchkey tokens revoke --all grace@example.com'],
   );
 };

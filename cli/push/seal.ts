@@ -1,7 +1,8 @@
 import { randomInt } from 'node:crypto';
 import { hpkeWrap } from '#shared/crypto/index.ts';
 import { releaseKeyToKeyServerContext } from '#shared/protocol/key-contexts.ts';
-import { toB64, verifyAgentProof } from '#shared/protocol/trust.ts';
+import { verifyStatement, type StatementPins } from '#shared/protocol/statements.ts';
+import { fromB64, toB64, verifyAgentProof } from '#shared/protocol/trust.ts';
 import type { ApiClient, ItemOf, ResponseOf } from '../api-client.ts';
 import { CliError, RefusedError } from '../errors.ts';
 import type { Output } from '../output.ts';
@@ -13,11 +14,12 @@ export type KeyServer = { agentId: string; label: string; encryptionKey: Buffer 
 
 /**
  * The key servers a release key may be wrapped to: online, holding the master key version new
- * releases are sealed under (GET /master-key; none while it is being replaced), and proven
- * enrolled by the owner. The encryption key used is the one the proof binds, never the API's
- * top-level copy, so the API cannot slip in a key of its own.
+ * releases are sealed under (GET /master-key; none while it is being replaced), proven enrolled
+ * by the owner, and confirmed by the owner: an active agent statement, no older than `pins` (when
+ * this machine keeps them), naming the very keys of the proof. The encryption key used is the
+ * one the proof binds, never the API's top-level copy, so the API cannot slip in a key of its own.
  */
-export const eligibleKeyServers = (agents: readonly AgentView[], ownerPublicKey: Uint8Array, accountId: string, version: number | null) => {
+export const eligibleKeyServers = (agents: readonly AgentView[], ownerPublicKey: Uint8Array, accountId: string, version: number | null, pins: StatementPins = {}) => {
   const keyServers = agents.filter((agent) => agent.role === 'keyserver');
   if (version === null) return { version, eligible: [] as KeyServer[], skipped: keyServers.map((agent) => `${agent.name ?? agent.agentId}: no master key takes new releases yet`) };
   const eligible: KeyServer[] = [];
@@ -35,6 +37,12 @@ export const eligibleKeyServers = (agents: readonly AgentView[], ownerPublicKey:
     try {
       const proven = verifyAgentProof(ownerPublicKey, agent.proof, { accountId });
       if (proven.agentId !== agent.agentId || proven.role !== 'keyserver') throw new Error('its id or role differs from its proof');
+      if (!agent.statement) throw new Error('the account owner has not confirmed it');
+      const confirmed = verifyStatement(ownerPublicKey, agent.statement, { kind: 'agent', accountId, subject: agent.agentId, pinned: pins[`agent:${agent.agentId}`] });
+      if (confirmed.status !== 'active') throw new Error('the account owner removed it');
+      if (!fromB64(confirmed.encryptionKey).equals(proven.encryptionKey) || !fromB64(confirmed.signingKey).equals(proven.signingKey)) {
+        throw new Error('the account owner confirmed other keys for it');
+      }
       eligible.push({ agentId: agent.agentId, label, encryptionKey: proven.encryptionKey });
     } catch (error) {
       skipped.push(`${label}: not trusted (${(error as Error).message.replace(/^Agent \S+ is not trusted: /, '')})`);
@@ -70,12 +78,14 @@ export const keyServersForSealing = async (options: {
   waitMs: number;
   sleep: (ms: number) => Promise<void>;
   now?: () => number;
+  /** The statement versions this machine pinned (cli/statement-pins.ts), when the caller keeps them. */
+  pins?: StatementPins;
 }) => {
   const now = options.now ?? Date.now;
   const started = now();
   for (let waited = 0; ; waited += POLL_MS) {
     const [status, agents] = await Promise.all([options.client.call('GET /master-key'), options.client.list('GET /agents')]);
-    const found = eligibleKeyServers(agents.items, options.ownerPublicKey, options.accountId, status.version);
+    const found = eligibleKeyServers(agents.items, options.ownerPublicKey, options.accountId, status.version, options.pins);
     const replacing = status.version === null && status.retiredThrough > 0;
     if (!replacing || Math.max(waited, now() - started) >= options.waitMs) return found;
     await options.sleep(POLL_MS);

@@ -149,12 +149,27 @@ export const dynamoAgentStore = (db: DynamoDBDocumentClient, tableName: string):
         await queryAll(db, {
           TableName: tableName,
           KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          FilterExpression: '#role = :role AND attribute_not_exists(removedAt)',
-          ExpressionAttributeNames: { '#role': 'role' },
-          ExpressionAttributeValues: { ':pk': partition(accountId), ':prefix': 'AGENT#', ':role': role },
+          FilterExpression: '#role = :role AND attribute_not_exists(removedAt) AND #st.#st.#status = :active',
+          ExpressionAttributeNames: { '#role': 'role', '#st': 'statement', '#status': 'status' },
+          ExpressionAttributeValues: { ':pk': partition(accountId), ':prefix': 'AGENT#', ':role': role, ':active': 'active' },
           ConsistentRead: true,
         })
       ).map((item) => strip<Agent>(item)),
+    setAgentStatement: async (accountId, agentId, signed) => {
+      try {
+        await update(
+          { accountId, sk: `AGENT#${agentId}` },
+          'SET #st = :signed',
+          'attribute_exists(pk) AND (attribute_not_exists(#st) OR #st.#st.version < :version)',
+          { ':signed': signed, ':version': signed.statement.version },
+          { '#st': 'statement' },
+        );
+        return true;
+      } catch (error) {
+        if (failedCondition(error)) return false;
+        throw error;
+      }
+    },
     markSeen: async (accountId, agentId, { claimedAt, receivedAt }) => {
       try {
         // Each heartbeat counts once: its own time must be newer than the last one accepted.

@@ -1,11 +1,11 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Account, ApiToken, User } from '#shared/domain/accounts/model.ts';
+import type { Account, ApiToken, TokenRef, User } from '#shared/domain/accounts/model.ts';
 import type { App, Environment, Group } from '#shared/domain/directory/model.ts';
 import { ConflictError, NotFoundError } from '#shared/domain/errors.ts';
 import type { DirectoryStore } from '#shared/ports/directory-store.ts';
 import type { PageRequest } from '#shared/ports/paging.ts';
-import { queryPage } from './dynamo-paging.ts';
+import { queryAll, queryPage } from './dynamo-paging.ts';
 import { TTL_ATTRIBUTE, ttlAfter } from './dynamo-ttl.ts';
 
 // Key layout of the directory table. One account's items share the partition ACCOUNT#<acc>:
@@ -15,6 +15,8 @@ import { TTL_ATTRIBUTE, ttlAfter } from './dynamo-ttl.ts';
 //   ENV#<env>               an environment    APP#<app>              an application
 //   NAME#<kind>#<name>      claims a group, environment or application name
 //   AGENT#<agt>             an enrolled agent (role, keys, last seen)
+//   TOKENOF#<usr>#<tok>     finds a person's tokens     TOKENBY#<tok>#<tok>   finds the tokens made with a token
+//                           (each holds the token id and the hash its item is keyed by; written before the token)
 // Secrets are looked up by hash in partitions of their own, one consistent GetItem each:
 //   TOKEN#<sha256> / TOKEN              an API token; gsi1 (ACCOUNT#<acc>, TOKEN#<tok>) finds it by id
 //   ENROLMENT#<sha256> / ENROLMENT      an agent enrolment; gsi1 (ACCOUNT#<acc>, ENROLMENT#<enr>)
@@ -77,6 +79,16 @@ export const dynamoDirectoryStore = (db: DynamoDBDocumentClient, tableName: stri
     );
     return Items[0] ? strip<ApiToken>(Items[0]) : undefined;
   };
+
+  const tokenLinks = async (accountId: string, prefix: string): Promise<TokenRef[]> =>
+    (
+      await queryAll(db, {
+        TableName: tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': account(accountId), ':prefix': prefix },
+        ConsistentRead: true,
+      })
+    ).map((item) => ({ tokenId: item.tokenId as string, secretHash: item.secretHash as string }));
 
   const updateGroupMembers = async (accountId: string, groupId: string, operation: 'ADD' | 'DELETE', userId: string) => {
     try {
@@ -143,13 +155,52 @@ export const dynamoDirectoryStore = (db: DynamoDBDocumentClient, tableName: stri
     },
     getUser: (accountId, userId) => get<User>(account(accountId), `USER#${userId}`),
     listUsers: (accountId, request) => list<User>(accountId, 'USER#', request),
+    setUserStatus: async (accountId, userId, status, at) => {
+      try {
+        const { Attributes } = await db.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { pk: account(accountId), sk: `USER#${userId}` },
+            UpdateExpression: 'SET #status = :status, statusChangedAt = :at',
+            ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(#status) OR #status <> :removed)',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: { ':status': status, ':at': at, ':removed': 'removed' },
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+        return strip<User>(Attributes!);
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+        if (!(await get(account(accountId), `USER#${userId}`))) throw new NotFoundError('No such user');
+        throw new ConflictError('This person was removed: a removed person cannot be changed');
+      }
+    },
 
-    putToken: (token: ApiToken) =>
-      putNew(
-        // An expired token vanishes a while after it expires (TTL); its audit events stay.
+    putToken: async (token: ApiToken) => {
+      const links = [`TOKENOF#${token.userId}#${token.tokenId}`, ...(token.parentTokenId ? [`TOKENBY#${token.parentTokenId}#${token.tokenId}`] : [])];
+      for (const sk of links) {
+        // The same link again (a retried request) is fine; one naming another token is not.
+        try {
+          await db.send(
+            new PutCommand({
+              TableName: tableName,
+              // A link goes when its token does (TTL): nothing is left to revoke after it expires.
+              Item: { pk: account(token.accountId), sk, kind: 'token-link', tokenId: token.tokenId, secretHash: token.secretHash, ...ttlAfter(token.expiresAt) },
+              ConditionExpression: 'attribute_not_exists(pk) OR secretHash = :hash',
+              ExpressionAttributeValues: { ':hash': token.secretHash },
+            }),
+          );
+        } catch (error) {
+          if (isConditionFailure(error)) throw new ConflictError('The token already exists');
+          throw error;
+        }
+      }
+      // An expired token vanishes a while after it expires (TTL); its audit events stay.
+      await putNew(
         { pk: `TOKEN#${token.secretHash}`, sk: 'TOKEN', kind: 'token', gsi1pk: account(token.accountId), gsi1sk: `TOKEN#${token.tokenId}`, ...token, ...ttlAfter(token.expiresAt) },
         'The token already exists',
-      ),
+      );
+    },
     findTokenByHash: (secretHash) => get<ApiToken>(`TOKEN#${secretHash}`, 'TOKEN'),
     getToken: async (accountId, tokenId) => {
       const found = await tokenById(accountId, tokenId);
@@ -171,6 +222,22 @@ export const dynamoDirectoryStore = (db: DynamoDBDocumentClient, tableName: stri
         request,
         strip<ApiToken>,
       ),
+    tokensMadeWith: (accountId, tokenId) => tokenLinks(accountId, `TOKENBY#${tokenId}#`),
+    tokensOf: async (accountId, userId) => {
+      const linked = await tokenLinks(accountId, `TOKENOF#${userId}#`);
+      // Tokens made before links existed are found through the index only.
+      const indexed = (
+        await queryAll(db, {
+          TableName: tableName,
+          IndexName: 'gsi1',
+          KeyConditionExpression: 'gsi1pk = :pk AND begins_with(gsi1sk, :prefix)',
+          FilterExpression: 'userId = :user',
+          ExpressionAttributeValues: { ':pk': account(accountId), ':prefix': 'TOKEN#', ':user': userId },
+        })
+      ).map((item) => ({ tokenId: item.tokenId as string, secretHash: item.secretHash as string }));
+      const byId = new Map([...indexed, ...linked].map((ref) => [ref.tokenId, ref]));
+      return [...byId.values()];
+    },
     revokeToken: async (token, at) => {
       try {
         const { Attributes } = await db.send(
@@ -186,7 +253,7 @@ export const dynamoDirectoryStore = (db: DynamoDBDocumentClient, tableName: stri
         return strip<ApiToken>(Attributes!);
       } catch (error) {
         // Revoking twice is not an error: the token is revoked, as asked.
-        if (isConditionFailure(error)) return (await get<ApiToken>(`TOKEN#${token.secretHash}`, 'TOKEN')) ?? token;
+        if (isConditionFailure(error)) return get<ApiToken>(`TOKEN#${token.secretHash}`, 'TOKEN');
         throw error;
       }
     },
@@ -258,9 +325,10 @@ export const dynamoDirectoryStore = (db: DynamoDBDocumentClient, tableName: stri
           new QueryCommand({
             TableName: tableName,
             KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-            FilterExpression: '#role = :keyserver AND lastSeenAt >= :since AND attribute_not_exists(removedAt)',
-            ExpressionAttributeNames: { '#role': 'role' },
-            ExpressionAttributeValues: { ':pk': account(accountId), ':prefix': 'AGENT#', ':keyserver': 'keyserver', ':since': seenSince },
+            // Only key servers the owner confirmed hold keys (agent statements).
+            FilterExpression: '#role = :keyserver AND lastSeenAt >= :since AND attribute_not_exists(removedAt) AND #st.#st.#status = :active',
+            ExpressionAttributeNames: { '#role': 'role', '#st': 'statement', '#status': 'status' },
+            ExpressionAttributeValues: { ':pk': account(accountId), ':prefix': 'AGENT#', ':keyserver': 'keyserver', ':since': seenSince, ':active': 'active' },
             Select: 'COUNT',
             ...(cursor ? { ExclusiveStartKey: cursor } : {}),
           }),

@@ -15,10 +15,14 @@ import {
   environment,
   group,
   me,
+  revokedToken,
+  revokedTokens,
   token,
   updateAppInput,
   updateEnvironmentInput,
   user,
+  userStatusInput,
+  userWithStatus,
 } from '#shared/protocol/directory.ts';
 import { completeReleaseInput, createdRelease, createReleaseInput, release, releaseId, renewUploadInput, uploadPlan } from '#shared/protocol/releases.ts';
 import { approvalLinkSecret, approveInput, createDeploymentInput, declineInput, deployment, deploymentId, listDeploymentsQuery } from '#shared/protocol/deployments.ts';
@@ -80,7 +84,10 @@ export const routes = [
     auth: 'token', body: createTokenInput, response: { status: 201, schema: createdToken },
   },
   { method: 'GET', path: '/tokens', function: 'list-tokens', summary: 'Your tokens (all tokens, for the owner)', auth: 'token', query: pageQuery, response: { status: 200, schema: page(token) } },
-  { method: 'DELETE', path: '/tokens/{id}', function: 'revoke-token', summary: 'Revoke a token', auth: 'token', params: idParam(tokenId), response: { status: 200, schema: token } },
+  {
+    method: 'DELETE', path: '/tokens/{id}', function: 'revoke-token', summary: 'Revoke a token, and every token made with it',
+    auth: 'token', params: idParam(tokenId), response: { status: 200, schema: revokedToken },
+  },
   { method: 'POST', path: '/groups', function: 'create-group', summary: 'Create an approver group', auth: 'token', body: createGroupInput, response: { status: 201, schema: group } },
   { method: 'GET', path: '/groups', function: 'list-groups', summary: 'Approver groups', auth: 'token', query: pageQuery, response: { status: 200, schema: page(group) } },
   {
@@ -211,6 +218,14 @@ export const routes = [
   },
   { method: 'GET', path: '/audit', function: 'list-audit', summary: 'Audit events, oldest first', auth: 'token', query: pageQuery, response: { status: 200, schema: page(auditEvent) } },
   { method: 'GET', path: '/audit/verify', function: 'verify-audit', summary: 'Recompute the audit hash chain', auth: 'token', response: { status: 200, schema: auditVerification } },
+  {
+    method: 'PUT', path: '/users/{id}/status', function: 'set-user-status', summary: 'Disable, enable or remove a person: leaving active revokes every token of theirs; their approval links and pending votes stop counting',
+    auth: 'token', params: idParam(userId), body: userStatusInput, response: { status: 200, schema: userWithStatus },
+  },
+  {
+    method: 'DELETE', path: '/users/{id}/tokens', function: 'revoke-user-tokens', summary: 'Revoke every token of a person (and every token made with them)',
+    auth: 'token', params: idParam(userId), response: { status: 200, schema: revokedTokens },
+  },
 ] as const satisfies readonly Route[];
 
 export const routeKey = (route: Pick<Route, 'method' | 'path'>) => `${route.method} ${route.path}`;

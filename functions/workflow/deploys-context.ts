@@ -1,8 +1,10 @@
 import { makeDeploys } from '#shared/domain/deploys/deploys.ts';
+import { makeEvidenceOf } from '#shared/domain/deploys/evidence-of.ts';
 import { systemClock } from '#shared/ports/clock.ts';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { dynamo, s3, s3Sdk, sfn } from '../adapters/aws-clients.ts';
 import { dynamoReleaseStore } from '../adapters/dynamo-release-store.ts';
+import { dynamoStatementStore } from '../adapters/dynamo-statement-store.ts';
 import { s3ReleaseObjects } from '../adapters/s3-release-objects.ts';
 import { sfnWorkflow } from '../adapters/sfn-workflow.ts';
 import { sqsAgentQueues } from '../adapters/sqs-agent-queues.ts';
@@ -36,6 +38,7 @@ export const deploys = makeDeploys({
   deploymentKeys: lazyPort(() => dynamoDeploymentKeys(dynamo(), tableName('wrappedKeys'))),
   // Answering a task token needs no state machine ARN, only the permission.
   workflow: lazyPort(() => sfnWorkflow(sfn(), 'not-needed-to-respond')),
+  evidence: makeEvidenceOf({ statements: lazyPort(() => dynamoStatementStore(dynamo(), tableName('directory'))), directory }),
   audit,
   clock: systemClock,
   settings: {

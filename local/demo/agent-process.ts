@@ -46,14 +46,25 @@ export const agentCli = async (args: string[], env: Record<string, string> = {},
   }
 };
 
-/** The agent's side of enrolment, as an operator runs it: init with the owner key, enrol with the token. */
+/** The fingerprint `latchkey-agent init` and `enrol` print, which the owner confirms the agent with. */
+export const fingerprintIn = (printed: string) => {
+  const match = /agent fingerprint:\s+([0-9a-f]{64})/.exec(printed);
+  if (!match) throw new Error(`no agent fingerprint in:\n${printed}`);
+  return match[1]!;
+};
+
+/**
+ * The agent's side of enrolment, as an operator runs it: init with the owner key, enrol with the
+ * token in its environment. Answers what the operator reads to the owner: the agent id and
+ * fingerprint `enrol` printed (the owner then runs `latchkey agents confirm`).
+ */
 export const initAndEnrol = async (state: string, options: { endpoint: string; ownerKey: string; token: string; name: string; setup?: AgentSetup }) => {
   const { user, install } = options.setup ?? {};
   const releaseArgs = install ? ['--release-user', install.releaseUser, '--releases', install.releasesDir] : [];
   await agentCli(['init', '--state', state, '--endpoint', options.endpoint, '--owner-key', options.ownerKey, ...releaseArgs], {}, user);
-  await agentCli(['enrol', '--state', state, '--name', options.name], { LATCHKEY_ENROLMENT_TOKEN: options.token }, user);
+  const enrolled = await agentCli(['enrol', '--state', state, '--name', options.name], { LATCHKEY_ENROLMENT_TOKEN: options.token }, user);
   const { enrolment } = JSON.parse(await readFile(path.join(state, 'state.json'), 'utf8')) as { enrolment: { agentId: string; queueUrl: string } };
-  return { name: options.name, state, agentId: enrolment.agentId, queueUrl: enrolment.queueUrl };
+  return { name: options.name, state, agentId: enrolment.agentId, queueUrl: enrolment.queueUrl, fingerprint: fingerprintIn(enrolled.stdout) };
 };
 
 export type AgentLogLine = Record<string, unknown> & { msg: string; time?: string };

@@ -2,8 +2,8 @@ import { chmod, chown, mkdir, mkdtemp, readFile, realpath, writeFile } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Endpoints } from '../stack.ts';
-import { localReleaseSetup } from './agent-process.ts';
-import { capturedEmails, linkIn } from './mail.ts';
+import { fingerprintIn, localReleaseSetup } from './agent-process.ts';
+import { capturedEmails } from './mail.ts';
 import { pollUntil } from './poll.ts';
 import { agentBin, cliBin, run, StepFailed, type BackgroundProcesses } from './processes.ts';
 import { writeDemoRelease } from './release-fixture.ts';
@@ -12,7 +12,7 @@ export type DemoOptions = {
   endpoints: Endpoints;
   /** Where the demo keeps its people's configs, agents' state and the target's install; a temp dir when omitted. */
   dataDir?: string;
-  /** Approve through the emailed link at once, as the approver would, instead of waiting for a person. */
+  /** Approve with the approver's CLI (a signed approval) at once, instead of waiting for a person. */
   autoApprove: boolean;
   processes: BackgroundProcesses;
   say: (line: string) => void;
@@ -68,7 +68,14 @@ export const runDemo = async ({ endpoints, dataDir, autoApprove, processes, say 
 
   // 3. An approver with a token of their own, and a production environment that needs one approval.
   const added = await latchkey<{ userId: string; firstToken: { secret: string } }>(ada, ['users', 'add', '--name', APPROVER.name, '--email', APPROVER.email, '--role', 'approver']);
-  await run(cliBin, ['login', '--endpoint', endpoints.api], { env: bob, input: `${added.firstToken.secret}\n` });
+  // Bob pins the owner key Ada reads out to him: his CLI checks signatures against it, never the API's word.
+  const { ownerKey } = await latchkey<{ ownerKey: { publicKey: string } }>(ada, ['keys', 'show']);
+  await run(cliBin, ['login', '--endpoint', endpoints.api, '--owner-key', ownerKey.publicKey], { env: bob, input: `${added.firstToken.secret}\n` });
+  // Bob's login made his signing key on his machine; he reads its public half to Ada, who vouches
+  // for it in his person statement: key servers and targets count only approvals signed with it.
+  const bobKeys = await latchkey<{ signingKey: { publicKey: string; fingerprint: string } }>(bob, ['keys', 'show']);
+  await latchkey(ada, ['keys', 'vouch', APPROVER.email, '--key', bobKeys.signingKey.publicKey]);
+  say(`${APPROVER.name} logged in; Ada vouched for his signing key ${bobKeys.signingKey.fingerprint}`);
   await latchkey(ada, ['groups', 'create', 'prod-approvers']);
   await latchkey(ada, ['groups', 'add-member', 'prod-approvers', APPROVER.email]);
   // Where the production secret goes on the target: a directory its release user may write.
@@ -77,27 +84,30 @@ export const runDemo = async ({ endpoints, dataDir, autoApprove, processes, say 
   await chown(installDir, isolation.user.uid, isolation.user.gid);
   const destination = path.join(installDir, 'secret.cred');
   await latchkey(ada, [
-    'envs', 'create', 'prod', '--approval', '--approvers', 'prod-approvers', '--required', '1',
+    'envs', 'create', 'prod', '--approval', '--approvers', 'prod-approvers', '--required', '1', '--signed-approvals',
     '--var', 'SECRET_FILE=secret.cred.prod', '--var', `DESTINATION_FILE=${destination}`,
   ]);
-  say(`Environment prod needs 1 approval from prod-approvers (${APPROVER.name} <${APPROVER.email}>)`);
+  say(`Environment prod needs 1 signed approval from prod-approvers (${APPROVER.name} <${APPROVER.email}>); Ada signed its statement with the owner key`);
 
-  // 4. Agents: two key servers and a production target, each enrolled with an owner-signed token.
+  // 4. Agents: two key servers and a production target, each enrolled with an owner-signed token
+  //    (passed in the environment, never on a command line) and confirmed by the owner with the
+  //    fingerprint the agent printed: until then an agent gets no keys.
   const startAgent = async (name: string, role: 'keyserver' | 'target', envs: string[] = []) => {
     const enrolment = await latchkey<{ token: string; ownerKey: string }>(ada, ['enrolments', 'create', '--role', role, ...envs.flatMap((e) => ['--env', e])]);
     const state = path.join(home, name);
     const installs = envs.length ? ['--release-user', isolation.releaseUser, '--releases', isolation.releasesDir] : [];
     await run(agentBin, ['init', '--state', state, '--endpoint', endpoints.api, '--owner-key', enrolment.ownerKey, ...installs]);
-    await run(agentBin, ['enrol', '--state', state, '--name', name], { env: { LATCHKEY_ENROLMENT_TOKEN: enrolment.token } });
+    const enrolled = await run(agentBin, ['enrol', '--state', state, '--name', name], { env: { LATCHKEY_ENROLMENT_TOKEN: enrolment.token } });
+    await latchkey(ada, ['agents', 'confirm', name, '--fingerprint', fingerprintIn(enrolled)]);
     runAgent(name);
     return state;
   };
   const [ks1, ks2, target] = agentNames as [string, string, string];
   await startAgent(ks1, 'keyserver');
   await startAgent(ks2, 'keyserver');
-  say(`Key servers ${ks1} and ${ks2} enrolled and running (their keys never leave their state directories)`);
+  say(`Key servers ${ks1} and ${ks2} enrolled, confirmed by the owner and running (their keys never leave their state directories)`);
   const targetState = await startAgent(target, 'target', ['prod']);
-  say(`Target prod-server enrolled for prod and running (state in ${targetState}; release code runs as ${isolation.releaseUser}, in ${isolation.releasesDir})`);
+  say(`Target prod-server enrolled for prod, confirmed and running (state in ${targetState}; release code runs as ${isolation.releaseUser}, in ${isolation.releasesDir})`);
 
   // 5. A secure application: needs two online key servers, which create the master key between them.
   await latchkey(ada, ['apps', 'create', 'web']);
@@ -119,34 +129,29 @@ export const runDemo = async ({ endpoints, dataDir, autoApprove, processes, say 
   const release = await latchkey<{ releaseId: string; version: string }>(ada, ['push', 'web', releaseDir, '--version', '1.0.0']);
   say(`Pushed web 1.0.0 (${release.releaseId}): secret.cred.dev, .stage and .prod, encrypted before upload`);
 
-  // 7. Deploy to prod: it waits for the approver, who gets an email with a single-use link.
+  // 7. Deploy to prod: Ada's CLI signs the intent; it waits for the approver, who is emailed.
   const requestedAt = Date.now() - 1000;
   const deployment = await latchkey<{ deploymentId: string; state: string }>(ada, ['deploy', 'web', '1.0.0', 'prod']);
   const { deploymentId } = deployment;
-  say(`Deployment ${deploymentId} of web 1.0.0 to prod is ${deployment.state}`);
-  const link = await pollUntil(
+  say(`Deployment ${deploymentId} of web 1.0.0 to prod is ${deployment.state} (intent signed by ${OWNER.name})`);
+  await pollUntil(
     `the approval email to ${APPROVER.email}`,
-    async () => {
-      // The approver is new in this account and this is the first deployment: the newest mail to them is its.
-      const [mail] = (await capturedEmails(endpoints.sesStore)).filter((m) => m.destination.to.includes(APPROVER.email) && m.at * 1000 >= requestedAt).sort((a, b) => b.at - a.at);
-      return mail ? linkIn(mail.body.text) : undefined;
-    },
+    async () => (await capturedEmails(endpoints.sesStore)).some((m) => m.destination.to.includes(APPROVER.email) && m.at * 1000 >= requestedAt) || undefined,
     30_000,
     `Open ${endpoints.sesStore} to see what was mailed`,
   );
 
+  // prod takes signed approvals only: Bob's CLI checks the release and the intent against what
+  // the owner signed, shows them, and signs his decision; a click on a link would not count.
+  const approveCommand = ['approve', deploymentId, '--deploy'];
   if (autoApprove) {
-    // As the approver would: the form on the page behind the link, "Approve and Deploy".
-    const response = await fetch(link.url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'action=approve-and-deploy' });
-    if (!response.ok) throw new StepFailed(`The approval link answered ${response.status}`, `Open ${link.url} in a browser to see why`);
-    say(`${APPROVER.name} approved it through the emailed link (--auto-approve)`);
+    await latchkey(bob, approveCommand);
+    say(`${APPROVER.name} approved it with his signing key (--auto-approve)`);
   } else {
     say(
       [
-        `Waiting for ${APPROVER.name} to approve. Either open the emailed link in a browser:`,
-        `    ${link.url}`,
-        '  or, from a second terminal, approve as Bob with the CLI:',
-        `    LATCHKEY_CONFIG=${bob.LATCHKEY_CONFIG} node ${path.relative(process.cwd(), cliBin)} approve ${deploymentId} --deploy`,
+        `Waiting for ${APPROVER.name} to approve. prod takes signed approvals only: from a second terminal, approve as Bob with the CLI:`,
+        `    LATCHKEY_CONFIG=${bob.LATCHKEY_CONFIG} node ${path.relative(process.cwd(), cliBin)} ${approveCommand.join(' ')}`,
       ].join('\n'),
     );
   }

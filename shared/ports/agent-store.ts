@@ -1,5 +1,6 @@
 import type { MasterKeyState } from '#shared/domain/agents/master-key-plan.ts';
 import type { Agent, AgentRequestRecord, StoredEnrolment, WrappedMaster, WrappedReleaseKey } from '#shared/domain/agents/model.ts';
+import type { SignedStatement } from '#shared/protocol/statements.ts';
 import type { Page, PageRequest } from './paging.ts';
 
 export interface AgentStore {
@@ -16,8 +17,13 @@ export interface AgentStore {
   getAgent(accountId: string, agentId: string): Promise<Agent | undefined>;
   findAgent(agentId: string): Promise<Agent | undefined>;
   listAgents(accountId: string, page: PageRequest): Promise<Page<Agent>>;
-  /** All agents of the account with a role, removed ones left out (for orchestration). */
+  /**
+   * All agents of the account with a role that the owner confirmed (their agent statement is
+   * active) and that are not removed: the ones orchestration may ask and name to peers.
+   */
   agentsWithRole(accountId: string, role: Agent['role']): Promise<Agent[]>;
+  /** Keeps the owner's agent statement on the agent, if newer than the one it holds; false otherwise. */
+  setAgentStatement(accountId: string, agentId: string, signed: SignedStatement<'agent'>): Promise<boolean>;
   /**
    * Records a heartbeat: `receivedAt` (the backend's clock) becomes lastSeenAt, only if `claimedAt`
    * (the agent's) is newer than the last heartbeat accepted; false for a replay or a removed agent.

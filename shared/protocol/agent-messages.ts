@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { accountId, appId, isoTime } from './common.ts';
 import { deployMessages } from './deploy-messages.ts';
 import { releaseId } from './releases.ts';
+import { signedStatement, signedStatementOf } from './statements.ts';
 import { agentProof, agentRole, base64url, masterCommitmentHex, publicKey32, signature64 } from './trust.ts';
 
 /** Every message between backend and agents carries a request id: both sides dedupe on it. */
@@ -13,13 +14,17 @@ export const taskToken = z.string().min(1).max(1024);
 export const wrapped = base64url.min(16).max(4096);
 export const masterVersion = z.number().int().min(1).max(1_000_000);
 
-/** A peer as the backend presents it: its keys and the proof an agent checks before trusting it. */
+/**
+ * A peer as the backend presents it: its keys, the proof of its enrolment, and the owner's agent
+ * statement confirming those keys (absent until the owner confirms it: peers then refuse it).
+ */
 export const agentRecord = z.strictObject({
   agentId,
   role: agentRole,
   encryptionKey: publicKey32,
   signingKey: publicKey32,
   proof: agentProof,
+  statement: signedStatementOf('agent').optional(),
 });
 export type AgentRecord = z.infer<typeof agentRecord>;
 
@@ -68,6 +73,17 @@ export const rewrapReleaseKeyRequest = z.strictObject({
   wrappedReleaseKey: wrapped,
 });
 
+/**
+ * Owner statements an agent should know about, sent to every agent when one matters to all of
+ * them (an agent's removal): each agent checks each under its pinned owner key and pins its
+ * version, so the backend cannot later show it an older one (a removed agent as active).
+ */
+export const learnStatementsRequest = z.strictObject({
+  ...requestBase,
+  type: z.literal('learn-statements'),
+  statements: z.array(signedStatement).min(1).max(100),
+});
+
 /** The deploy requests (deploy-messages.ts), built from the parts above. */
 export const deploy = deployMessages({ requestBase, masterCopyFields, agentRecord, wrapped, masterVersion, agentId });
 
@@ -77,6 +93,7 @@ export const agentRequest = z.discriminatedUnion('type', [
   rewrapReleaseKeyRequest,
   deploy.issueDeploymentGrantRequest,
   deploy.deployReleaseRequest,
+  learnStatementsRequest,
 ]);
 export type AgentRequest = z.infer<typeof agentRequest>;
 export type AgentRequestType = AgentRequest['type'];
@@ -96,6 +113,7 @@ export const resultSchemas = {
   'rewrap-release-key': rewrappedReleaseKey,
   'issue-deployment-grant': deploy.deploymentGrant,
   'deploy-release': deploy.deployReport,
+  'learn-statements': z.strictObject({ learned: z.number().int().min(0) }),
 } as const satisfies Record<AgentRequestType, z.ZodType>;
 
 // ---- agent -> backend, on the shared reply queue; every message signed by its agent ----

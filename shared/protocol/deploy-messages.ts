@@ -3,8 +3,8 @@ import { appId, environmentId, isoTime } from './common.ts';
 import { deploymentId } from './deployments.ts';
 import { signedGrantReceipt, signedInstallReceipt } from './receipts.ts';
 import { releaseId, releaseVersion, sha256Hex } from './releases.ts';
-import { vouchedSigningKey } from './signing-keys.ts';
-import { base64url, publicKey32 } from './trust.ts';
+import { deploymentEvidence } from './deployment-evidence.ts';
+import { base64url } from './trust.ts';
 
 /**
  * The deploy requests (DESIGN §5): one `issue-deployment-grant` to one key server per deployment,
@@ -48,9 +48,10 @@ export const deployMessages = <RB extends z.ZodRawShape, MC extends z.ZodRawShap
     ...p.masterCopyFields,
     /** The release key, wrapped under master key `version` when the release was sealed. */
     wrappedReleaseKey: p.wrapped,
-    /** The pusher's signed manifest and the public key it verifies under. */
+    /** The pusher's signed manifest: the evidence says whose key it verifies under. */
     manifest: blob,
-    manifestSigner: publicKey32,
+    /** What the deployment rests on: the owner's statements, the deployer's intent, the approvals (docs/trust.md). */
+    evidence: deploymentEvidence,
     /** Every target of the environment; the key server checks each one's owner-signed proof. */
     targets: z.array(p.agentRecord).min(1).max(MAX_DEPLOY_TARGETS),
     /** When the grants stop being good. */
@@ -80,19 +81,13 @@ export const deployMessages = <RB extends z.ZodRawShape, MC extends z.ZodRawShap
     url: z.string().url().max(4096),
     /** SHA-256 of the object as uploaded; what a plain release without a manifest is checked against. */
     digest: sha256Hex,
-    /** The pusher's signed manifest and its key: always there for a secure release (`latchkey push` signs every release). */
-    manifest: blob.optional(),
-    manifestSigner: publicKey32.optional(),
-    /** The owner's statement for the pusher's key: a target trusts the key only with it (docs/signing-keys.md). */
-    signerVouch: vouchedSigningKey.optional(),
+    /** The pusher's signed manifest (`latchkey push` signs every release). */
+    manifest: blob,
     /**
-     * The environment's variables. Deliberately only shaped like shell names here: a target refuses
-     * a name a release may not have (script-variables.ts) with a reply naming it, which it could
-     * not do for a message this schema dropped.
+     * What the deployment rests on: the owner's statements (the environment's, with its variables
+     * and whether script output is reported), the deployer's intent, the approvals (docs/trust.md).
      */
-    variables: deployVariables,
-    /** The environment opted in to reports carrying its scripts' output; otherwise it stays in the target's local log. */
-    reportOutput: z.boolean().optional(),
+    evidence: deploymentEvidence,
     /** Secure releases only: the key server that granted the deployment and what it made. */
     secure: z
       .strictObject({ keyServer: p.agentRecord, keyList: blob, wrappedDeploymentKey: p.wrapped, grant: blob })

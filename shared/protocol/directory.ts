@@ -4,8 +4,18 @@ import { scriptVariables } from './script-variables.ts';
 
 export const role = z.enum(['owner', 'deployer', 'approver']);
 
-export const user = z.object({ userId, name: displayName, email, role, createdAt: isoTime });
+/** Disabled people may be enabled again; removed ones never. Neither signs in, approves or counts. */
+export const userStatus = z.enum(['active', 'disabled', 'removed']);
+/** `status` is always sent; absent (an older server) it means active. */
+export const user = z.object({ userId, name: displayName, email, role, status: userStatus.optional(), createdAt: isoTime });
 export type UserView = z.infer<typeof user>;
+export const userStatusInput = z.strictObject({ status: userStatus });
+/** A person after a status change: with the tokens it revoked (theirs, and those made with them). */
+export const userWithStatus = user.extend({
+  revokedTokens: z.array(tokenId),
+  /** Enabled again: a first token, shown once, as when they were added. */
+  firstToken: z.object({ tokenId, secret: z.string(), expiresAt: isoTime }).optional(),
+});
 export const createUserInput = z.strictObject({ name: displayName, email, role: z.enum(['deployer', 'approver']) });
 
 /** A new person's first token, shown once to the owner to hand over; valid for a week. */
@@ -31,13 +41,18 @@ export const token = z.object({
   createdAt: isoTime,
   expiresAt: isoTime,
   revokedAt: isoTime.optional(),
+  /** The token it was made with: it expires no later than that one, and is revoked with it. */
+  parentTokenId: tokenId.optional(),
 });
 export const createTokenInput = z.strictObject({
   label: displayName,
-  /** Default 90 days; at most a year, so a forgotten token does not live for ever. */
+  /** Default 90 days; at most a year, so a forgotten token does not live for ever; never past the token making it. */
   expiresInDays: z.number().int().min(1).max(365).default(90),
 });
 export const createdToken = token.extend({ secret: z.string() });
+/** A revoked token, and the tokens made with it (transitively), revoked with it. */
+export const revokedToken = token.extend({ alsoRevoked: z.array(tokenId) });
+export const revokedTokens = z.object({ userId, revoked: z.array(tokenId) });
 
 export const group = z.object({ groupId, name: slugName, members: z.array(userId), createdAt: isoTime });
 export const createGroupInput = z.strictObject({ name: slugName });

@@ -43,6 +43,11 @@ const base = {
    * evidence"); absent until agents check evidence.
    */
   evidenceHash: hex32.optional(),
+  /**
+   * How the approvals in that evidence stood: signed by the approvers, the backend's word (an
+   * environment whose owner statement does not require signed approvals), or none needed.
+   */
+  approvals: z.enum(['signed', 'backend', 'none']).optional(),
 };
 
 export const grantIssuedReceipt = z.strictObject({

@@ -72,6 +72,8 @@ export const environmentStatement = z.strictObject({
     signed: z.boolean(),
   }),
   variables: z.record(variableName, z.string().max(4096)),
+  /** Whether targets send their scripts' output back in reports; otherwise it stays in their local log. */
+  reportScriptOutput: z.boolean(),
 });
 export type EnvironmentStatement = z.infer<typeof environmentStatement>;
 

@@ -74,6 +74,17 @@ export const agentIdFor = (signingKey: Uint8Array) => `agt_${createHash('sha256'
 
 export const keyFingerprint = (publicKey: Uint8Array) => createHash('sha256').update(publicKey).digest('hex');
 
+/**
+ * What an agent prints after init and enrol, for its operator to read to the owner, and what the
+ * owner compares before confirming the agent (`latchkey agents confirm`): SHA-256 over both of the
+ * agent's public keys, so a backend can swap neither.
+ */
+export const agentFingerprint = (keys: { signingKey: Uint8Array; encryptionKey: Uint8Array }) =>
+  createHash('sha256').update('latchkey/agent-fingerprint/v1\0').update(keys.signingKey).update(keys.encryptionKey).digest('hex');
+
+/** A fingerprint as people type it: colons, spaces and case do not matter. */
+export const normaliseFingerprint = (text: string) => text.replace(/[\s:]/g, '').toLowerCase();
+
 export const signEnrolment = (ownerSeed: Uint8Array, statement: EnrolmentStatement) =>
   toB64(signWithLabel(ownerSeed, LABELS.enrolment, bytesOf(statement)));
 

@@ -6,13 +6,13 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { loadAgentKeys } from '#shared/crypto/index.ts';
 import { signedAck, signedHeartbeat } from '#agent/replies.ts';
-import { agentCli, enrolAgentProcess, untilAgents } from '../support/agents.ts';
+import { agentCli, enrolThroughCli, untilAgents } from '../support/agents.ts';
 import { localClients, waitFor } from '../support/clients.ts';
 import { cliSession } from './cli/run-cli.ts';
 
 const { sqs, dynamo, env } = localClients();
 
-type Agent = Awaited<ReturnType<typeof enrolAgentProcess>>;
+type Agent = Awaited<ReturnType<typeof enrolThroughCli>>;
 type Deployment = { deploymentId: string; state: string; outcome?: { reason?: string }; history: { to: string }[] };
 type AuditEvent = { action: string; outcome: string; target?: { type: string; id: string } };
 type JournalEntry = { requestId: string; type: string; outcome: string; result?: Record<string, unknown> };
@@ -81,8 +81,7 @@ const accountWithManualAgents = async () => {
   const cli = await cliSession();
   const account = await cli.signup();
   const enrol = async (name: string, role: 'keyserver' | 'target' = 'keyserver', environments: string[] = []) => {
-    const enrolment = await cli.json<{ token: string; ownerKey: string }>(['enrolments', 'create', '--role', role, ...environments.flatMap((e) => ['--env', e])]);
-    const agent = await enrolAgentProcess({ endpoint: cli.endpoint, ownerKey: enrolment.ownerKey, token: enrolment.token, name });
+    const agent = await enrolThroughCli(cli, name, role, environments);
     online.set(agent.agentId, (await loadAgentKeys(path.join(agent.state, 'agent.key'))).signing.privateKey);
     return agent;
   };

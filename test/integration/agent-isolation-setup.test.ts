@@ -8,7 +8,7 @@ import { generateRawKeyPair } from '#shared/crypto/index.ts';
 import { toB64 } from '#shared/protocol/trust.ts';
 import { agentCli as agentCliAs, type UnixUser } from '#local/demo/agent-process.ts';
 import { agentBin } from '#local/demo/processes.ts';
-import { enrolAgentProcess, runAgentProcess, unixUsers } from '../support/agents.ts';
+import { enrolThroughCli, runAgentProcess, unixUsers } from '../support/agents.ts';
 import { cliSession } from './cli/run-cli.ts';
 
 /**
@@ -128,8 +128,7 @@ describe('an agent that would install releases without isolation is refused', ()
     expect(await cli.json<unknown[]>(['agents', 'list'])).toEqual([]);
 
     // Act 2: a key server set up properly, enrolled; then its releases directory changes hands.
-    const other = await cli.json<{ token: string; ownerKey: string }>(['enrolments', 'create', '--role', 'keyserver', '--env', 'dev']);
-    const enrolled = await enrolAgentProcess({ endpoint: cli.endpoint, ownerKey: other.ownerKey, token: other.token, name: 'k-isolated' });
+    const enrolled = await enrolThroughCli(cli, 'k-isolated', 'keyserver', ['dev']);
     await chown(enrolled.releasesDir, 0, 0);
     const started = runAgentProcess(enrolled.state);
 

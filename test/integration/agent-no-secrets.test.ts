@@ -53,7 +53,8 @@ describe('no key bytes in logs or tables', () => {
 
     // Assess: the logs are really there, at debug level, and about this story...
     expect(agentLog).toContain('"level":"debug"');
-    expect(stackLog).toContain(b.agentId); // B created v1: its reply is logged
+    // A or B created v1 (whichever the backend asked first) and shared it: its replies are logged.
+    expect([a, b].filter((agent) => stackLog.includes(agent.agentId))).not.toEqual([]);
     expect(stackLog).toContain(d.agentId); // D created v2
     expect(items).toContain(d.agentId);
     // ...and no secret appears in any encoding.

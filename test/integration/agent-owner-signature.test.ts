@@ -3,6 +3,7 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { generateAgentKeys, generateRawKeyPair } from '#shared/crypto/index.ts';
+import { signStatement } from '#shared/protocol/statements.ts';
 import { agentIdFor, signBinding, signEnrolment, toB64, type AgentBinding, type AgentProof, type EnrolmentStatement } from '#shared/protocol/trust.ts';
 import { newAccount } from '../support/accounts.ts';
 import { newRequestId, registerOwnerKey, signedEnrolment, startKeyServer, untilAgents } from '../support/agents.ts';
@@ -33,8 +34,8 @@ const bindingFor = (statement: EnrolmentStatement, token: { privateKey: Uint8Arr
 
 /**
  * A "key server" a compromised backend writes straight into the directory table: a complete,
- * self-consistent proof, except that its enrolment is signed by a key that is not the owner's.
- * It heartbeats into the future, so the backend counts it online.
+ * self-consistent proof and agent statement, except that both are signed by a key that is not the
+ * owner's. It heartbeats into the future, so the backend counts it online.
  */
 const injectUnsignedKeyServer = async (accountId: string) => {
   const mallory = generateRawKeyPair('ed25519');
@@ -50,6 +51,19 @@ const injectUnsignedKeyServer = async (accountId: string) => {
   };
   const { binding, tokenSignature, agentSignature } = bindingFor(statement, token);
   const proof: AgentProof = { statement, ownerSignature: signEnrolment(mallory.privateKey, statement), binding, tokenSignature, agentSignature };
+  const confirmation = signStatement(mallory.privateKey, {
+    v: 1,
+    kind: 'agent',
+    accountId,
+    agentId: binding.agentId,
+    role: 'keyserver',
+    environments: [],
+    encryptionKey: binding.encryptionKey,
+    signingKey: binding.signingKey,
+    status: 'active',
+    version: 1,
+    issuedAt: new Date().toISOString(),
+  });
   // What the backend writes for an agent: the pointer from its id to its account, then the agent.
   await dynamo.send(
     new PutCommand({ TableName: env.DIRECTORY_TABLE!, Item: { pk: `AGENTID#${binding.agentId}`, sk: 'ACCOUNT', kind: 'pointer', accountId } }),
@@ -69,13 +83,14 @@ const injectUnsignedKeyServer = async (accountId: string) => {
         encryptionKey: binding.encryptionKey,
         signingKey: binding.signingKey,
         proof,
+        statement: confirmation,
         queueUrl: `${env.AGENT_REPLY_QUEUE_URL}-nowhere`,
         enrolledAt: binding.enrolledAt,
         lastSeenAt: new Date(Date.now() + 3600_000).toISOString(),
       },
     }),
   );
-  return { agentId: binding.agentId, record: { agentId: binding.agentId, role: 'keyserver' as const, encryptionKey: binding.encryptionKey, signingKey: binding.signingKey, proof } };
+  return { agentId: binding.agentId, record: { agentId: binding.agentId, role: 'keyserver' as const, encryptionKey: binding.encryptionKey, signingKey: binding.signingKey, proof, statement: confirmation } };
 };
 
 const masterWraps = async (accountId: string) =>
@@ -178,7 +193,7 @@ describe('an enrolment not signed by the owner', () => {
       wrappedMaster: copy.wrappedMaster,
       masterCommitment: copy.commitment,
       masterWrapSignature: copy.signature,
-      masterWrapper: { agentId: wrapper!.agentId, role: wrapper!.role, encryptionKey: wrapper!.encryptionKey, signingKey: wrapper!.signingKey, proof: wrapper!.proof },
+      masterWrapper: { agentId: wrapper!.agentId, role: wrapper!.role, encryptionKey: wrapper!.encryptionKey, signingKey: wrapper!.signingKey, proof: wrapper!.proof, statement: wrapper!.statement },
       recipients: [impostor.record],
     };
     await dynamo.send(

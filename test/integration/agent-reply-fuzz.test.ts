@@ -131,6 +131,8 @@ describe('agent reply fuzz: malformed and forged messages on the real reply queu
       enrolAgent(accountA.owner, keyA, 'target', [envA]),
       enrolAgent(accountB.owner, keyB, 'target', [envB]),
     ]);
+    // The owner's signed removal first, as `latchkey agents remove` records it.
+    await removed.confirm({ status: 'removed', version: 2 });
     expect((await accountA.owner('DELETE', `/agents/${removed.agentId}`)).status).toBe(200);
 
     // A workflow waiting on the target's report, as the deploy step leaves one: the test stands

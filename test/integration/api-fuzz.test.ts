@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { routeKey, routes, type HttpMethod } from '../../functions/api/routes.ts';
-import { enrolAgent, registerOwnerKey, signedEnrolment } from '../support/agents.ts';
+import { enrolAgent, signedEnrolment } from '../support/agents.ts';
 import { localClients } from '../support/clients.ts';
 import { approvalSetup, executionEnded } from '../support/deployments.ts';
 import { useOwnStack } from '../support/own-stack.ts';
@@ -61,7 +61,7 @@ describe('API fuzz: random malformed requests to every route of the OpenAPI docu
   let realIds: Record<string, string>;
 
   beforeAll(async () => {
-    const { a, group, environment, app, release, deploy } = await approvalSetup({ target: false });
+    const { a, group, environment, app, release, deploy, ownerKey } = await approvalSetup({ target: false });
     ownerToken = a.ownerToken;
     // A deployment that has ended: its actions reach their state checks, and no workflow of it
     // writes in the background while the fuzz compares tables.
@@ -69,7 +69,6 @@ describe('API fuzz: random malformed requests to every route of the OpenAPI docu
     expect((await a.owner('POST', `/deployments/${deployment.deploymentId}/cancel`)).status).toBe(200);
     await executionEnded(deployment.deploymentId);
     const spareToken = await a.owner('POST', '/tokens', { label: 'spare' });
-    const ownerKey = await registerOwnerKey(a.owner);
     expect(spareToken.status, JSON.stringify(spareToken.body)).toBe(201);
     const enrolment = await signedEnrolment(a.owner, ownerKey, 'target', [environment.environmentId]);
     const agent = await enrolAgent(a.owner, ownerKey, 'target', [environment.environmentId]);

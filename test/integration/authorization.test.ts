@@ -26,7 +26,8 @@ const setUp = async () => {
   const enrolment = async () =>
     (await a.owner('POST', '/enrolments', { role: 'keyserver', tokenPublicKey: toB64(generateRawKeyPair('ed25519').publicKey) })).body.enrolmentId as string;
   const deployRequest = { appId: readyApp.appId, releaseId: readyRelease.releaseId, environmentId: environment.environmentId };
-  return { a, group, environment, app, release, pending, deployRequest, enrolment };
+  const person = async () => (await a.owner('POST', '/users', { name: 'Someone', email: `${randomUUID()}@example.com`, role: 'approver' })).body as { userId: string };
+  return { a, group, environment, app, release, pending, deployRequest, enrolment, person };
 };
 
 /**
@@ -107,6 +108,9 @@ const matrix: Record<string, { allowed: Role[]; request: (f: Fixture, role: Role
     request: (f, _r, call) => call('POST', `/apps/${f.app.appId}/releases/${f.release.releaseId}/seal`, { agentId: `agt_${'0'.repeat(32)}`, wrappedReleaseKey: 'A'.repeat(40) }),
   },
   'GET /apps/{id}/releases/{releaseId}': { allowed: ['owner', 'deployer', 'approver'], request: (f, _r, call) => call('GET', `/apps/${f.app.appId}/releases/${f.release.releaseId}`) },
+  // A person of their own for each call: disabling changes what the fixture's people may do.
+  'PUT /users/{id}/status': { allowed: ['owner'], request: async (f, _r, call) => call('PUT', `/users/${(await f.person()).userId}/status`, { status: 'disabled' }) },
+  'DELETE /users/{id}/tokens': { allowed: ['owner'], request: async (f, _r, call) => call('DELETE', `/users/${(await f.person()).userId}/tokens`) },
   'GET /audit': { allowed: ['owner'], request: (_f, _r, call) => call('GET', '/audit') },
   'GET /audit/verify': { allowed: ['owner'], request: (_f, _r, call) => call('GET', '/audit/verify') },
 };

@@ -11,8 +11,8 @@ const filesUnder = async (dir: string): Promise<string[]> =>
   (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
 
 describe('npm start: the demo', () => {
-  it('runs non-interactively to a Succeeded deployment with only the prod secret on the target', async () => {
-    // Act: the demo on a stack of its own, approving through the emailed link itself.
+  it('runs non-interactively, through signed statements, intent and approval, to a Succeeded deployment with only the prod secret on the target', async () => {
+    // Act: the demo on a stack of its own, the approver approving with his CLI (a signed approval).
     const child = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts', '--port', '0', '--auto-approve', '--exit'], {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -29,7 +29,7 @@ describe('npm start: the demo', () => {
     expect(code, `${lines.join('\n')}\n${stderr}`).toBe(0);
     const demoLines = lines.filter((line) => line.startsWith('[demo'));
     expect(demoLines.some((line) => /is PendingApproval/.test(line))).toBe(true);
-    expect(demoLines.some((line) => /approved it through the emailed link/.test(line))).toBe(true);
+    expect(demoLines.some((line) => /approved it with his signing key/.test(line))).toBe(true);
     expect(demoLines.some((line) => /Demo done: deployment dep_[0-9a-f]{32} Succeeded/.test(line))).toBe(true);
     const dir = /people and agents are in (\S+);/.exec(demoLines.at(-1)!)![1]!;
     const outcome = JSON.parse(await readFile(path.join(dir, 'demo.json'), 'utf8')) as { installedSecret: string };

@@ -4,11 +4,11 @@ import path from 'node:path';
 import { GetQueueUrlCommand } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, describe, expect, it } from 'vitest';
-import { enrolAgent, registerOwnerKey } from '../support/agents.ts';
+import { enrolAgent } from '../support/agents.ts';
 import { localClients, waitFor } from '../support/clients.ts';
 import { requestsSent } from '../support/deploy-agents.ts';
 import { answerDeployRequests } from '../support/deploy-targets.ts';
-import { approvalSetup, executionEnded, readyRelease, vouchedSigner, waitForState } from '../support/deployments.ts';
+import { approvalSetup, executionEnded, waitForState } from '../support/deployments.ts';
 import { serveFileFrom, startOwnStack, type OwnStack } from '../support/own-stack.ts';
 
 /**
@@ -45,14 +45,9 @@ describe('the local stack restarted with --data while a deployment waits for its
     // Prepare: an environment without approval whose one target is enrolled but not running, and a deployment to it.
     dataDir = await mkdtemp(path.join(tmpdir(), 'latchkey-deploy-restart-'));
     await start(dataDir);
-    const { a, environment } = await approvalSetup({ enabled: false, target: false });
-    const ownerKey = await registerOwnerKey(a.owner);
+    const { a, environment, deploy, ownerKey } = await approvalSetup({ enabled: false, target: false });
     const target = await enrolAgent(a.owner, ownerKey, 'target', [environment.environmentId]);
-    const signer = await vouchedSigner(a.owner, { accountId: a.accountId, userId: a.ownerId }, ownerKey);
-    const { app, release } = await readyRelease(a.owner, undefined, signer);
-    const created = await a.owner('POST', '/deployments', { appId: app.appId, releaseId: release.releaseId, environmentId: environment.environmentId });
-    expect(created.status, JSON.stringify(created.body)).toBe(201);
-    const { deploymentId } = created.body as { deploymentId: string };
+    const { deploymentId } = (await deploy(a.owner)) as { deploymentId: string };
     const before = await waitFor('the deploy step to wait for the target', async () => {
       const item = await deployFields(a.accountId, deploymentId);
       return item?.deployTaskToken ? item : undefined;

@@ -147,6 +147,22 @@ describe('deployment approval, transition by transition', () => {
     expect(mine).toEqual(['deployments:create:succeeded', 'deployments:approve:refused', 'deployments:approve:succeeded']);
   });
 
+  it('eligibility is decided at each decision: an approver removed from the group can no longer approve and their vote stops counting; one added since can approve', async () => {
+    // Prepare: two approvals required; the approver votes, then leaves the group; a newcomer joins it.
+    const s = await approvalSetup({ requiredApprovals: 2 });
+    const { deploymentId } = await s.deploy();
+    expect((await s.a.approver.call('POST', `/deployments/${deploymentId}/approve`, {})).body.state).toBe('PendingApproval');
+    expect((await s.a.owner('DELETE', `/groups/${s.group.groupId}/members/${s.a.approver.user.userId}`)).status).toBeLessThan(300);
+    const newcomer = (await s.a.owner('POST', '/users', { name: 'Newcomer', email: `new-${deploymentId}@example.com`, role: 'approver' })).body;
+    expect((await s.a.owner('PUT', `/groups/${s.group.groupId}/members/${newcomer.userId}`)).status).toBeLessThan(300);
+    const { as } = await import('../support/accounts.ts');
+
+    // Act and assess: the one who left cannot decide any more; the newcomer's vote counts, the old one does not.
+    expect((await s.a.approver.call('POST', `/deployments/${deploymentId}/decline`, { message: 'no' })).status).toBe(403);
+    expect((await as(newcomer.firstToken.secret)('POST', `/deployments/${deploymentId}/approve`, {})).body.state).toBe('PendingApproval');
+    expect((await s.extra[0]!.call('POST', `/deployments/${deploymentId}/approve`, {})).body.state).toBe('Approved');
+  });
+
   it('a deployer cannot deploy a release that is not complete, nor another account’s', async () => {
     const s = await approvalSetup();
     const pending = (await s.a.owner('POST', `/apps/${s.app.appId}/releases`, { version: '2', size: 5 })).body;

@@ -124,13 +124,25 @@ describe('directory routes, as the owner', () => {
     expect(refused.body.title).toMatch(/at least 2 key servers.*0 are online/);
 
     // Two key servers seen just now, as the agents' heartbeats record them (the agent issue
-    // writes these; their layout is the directory adapter's).
-    for (const n of [1, 2]) {
-      await dynamo.send(new PutCommand({
-        TableName: env.DIRECTORY_TABLE!,
-        Item: { pk: `ACCOUNT#${a.accountId}`, sk: `AGENT#agt_${String(n).repeat(32)}`, role: 'keyserver', lastSeenAt: new Date().toISOString() },
-      }));
-    }
+    // writes these; their layout is the directory adapter's): they count once the owner confirmed
+    // them (an active agent statement on the agent).
+    const keyServers = async (confirmed: boolean) => {
+      for (const n of [1, 2]) {
+        await dynamo.send(new PutCommand({
+          TableName: env.DIRECTORY_TABLE!,
+          Item: {
+            pk: `ACCOUNT#${a.accountId}`,
+            sk: `AGENT#agt_${String(n).repeat(32)}`,
+            role: 'keyserver',
+            lastSeenAt: new Date().toISOString(),
+            ...(confirmed ? { statement: { statement: { status: 'active' } } } : {}),
+          },
+        }));
+      }
+    };
+    await keyServers(false);
+    expect((await a.owner('PATCH', `/apps/${app.body.appId}`, { secure: true })).body.title).toMatch(/0 are online/);
+    await keyServers(true);
     const secured = await a.owner('PATCH', `/apps/${app.body.appId}`, { secure: true });
     expect(secured.status).toBe(200);
     expect(secured.body.secure).toBe(true);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect, inject, onTestFinished } from 'vitest';
@@ -15,6 +15,7 @@ import {
   type AgentBinding,
   type EnrolmentStatement,
 } from '#shared/protocol/trust.ts';
+import { signStatement, type AgentStatement } from '#shared/protocol/statements.ts';
 import { as, type Caller } from './accounts.ts';
 import { waitFor } from './clients.ts';
 import { agentCli as agentCliAs, initAndEnrol, spawnAgent } from '#local/demo/agent-process.ts';
@@ -38,7 +39,37 @@ export const signedEnrolment = async (owner: Caller, signer: { privateKey: Uint8
   return { enrolmentId: created.body.enrolmentId as string, statement, signature, token };
 };
 
-/** An agent enrolled over the API, holding its keys in memory: for tests that speak for an agent. */
+/**
+ * The owner's agent statement for an enrolled agent, signed with `ownerKey` and recorded (PUT
+ * /statements), as `latchkey agents confirm` does once the fingerprint matches: until then the
+ * agent gets no keys. `changes` makes another version (a removal: `{ status: 'removed', version: 2 }`).
+ */
+export const confirmOverApi = async (
+  owner: Caller,
+  ownerKey: { privateKey: Uint8Array },
+  agent: { accountId: string; agentId: string; role: 'keyserver' | 'target'; environments: string[]; encryptionKey: string; signingKey: string },
+  changes: Partial<AgentStatement> = {},
+) => {
+  const signed = signStatement(ownerKey.privateKey, {
+    v: 1,
+    kind: 'agent',
+    accountId: agent.accountId,
+    agentId: agent.agentId,
+    role: agent.role,
+    environments: [...agent.environments].sort(),
+    encryptionKey: agent.encryptionKey,
+    signingKey: agent.signingKey,
+    status: 'active',
+    version: 1,
+    issuedAt: new Date().toISOString(),
+    ...changes,
+  });
+  const response = await owner('PUT', '/statements', signed);
+  expect(response.status, JSON.stringify(response.body)).toBe(200);
+  return signed;
+};
+
+/** An agent enrolled over the API (and confirmed, unless told not to), holding its keys in memory: for tests that speak for an agent. */
 export const enrolAgent = async (
   owner: Caller,
   ownerKey: { privateKey: Uint8Array },
@@ -46,6 +77,7 @@ export const enrolAgent = async (
   environments: string[] = [],
   /** Who sends the agent's own, token-less POST /agents: the shared stack unless a test runs its own. */
   anonymous: Caller = as(undefined),
+  options: { confirm?: boolean } = {},
 ) => {
   const enrolment = await signedEnrolment(owner, ownerKey, role, environments);
   expect((await owner('PUT', `/enrolments/${enrolment.enrolmentId}/signature`, { signature: enrolment.signature })).status).toBe(200);
@@ -67,7 +99,14 @@ export const enrolAgent = async (
   });
   expect(enrolled.status, JSON.stringify(enrolled.body)).toBe(201);
   const accountId = enrolment.statement.accountId;
+  const confirm = (changes: Partial<AgentStatement> = {}) =>
+    confirmOverApi(owner, ownerKey, { accountId, agentId: binding.agentId, role, environments: enrolment.statement.environments, encryptionKey: binding.encryptionKey, signingKey: binding.signingKey }, changes);
+  const statement = options.confirm === false ? undefined : await confirm();
   return {
+    /** The owner's agent statement recorded for it (undefined when not confirmed). */
+    statement,
+    /** Records another agent statement for it (another version: a removal, say). */
+    confirm,
     agentId: binding.agentId,
     accountId,
     queueUrl: enrolled.body.queueUrl as string,
@@ -138,6 +177,13 @@ export const enrolAgentProcess = async (options: { endpoint: string; ownerKey: s
   return { ...enrolled, releasesDir, appDir: (appId: string) => path.join(releasesDir, appId) };
 };
 
+/** What an enrolled agent process bound, read from its state (tests run as root): for confirmOverApi. */
+export const enrolledAs = async (state: string) => {
+  const { enrolment } = JSON.parse(await readFile(path.join(state, 'state.json'), 'utf8')) as { enrolment: { proof: { statement: { environments: string[] }; binding: AgentBinding } } };
+  const { binding, statement } = enrolment.proof;
+  return { accountId: binding.accountId, agentId: binding.agentId, role: binding.role, environments: statement.environments, encryptionKey: binding.encryptionKey, signingKey: binding.signingKey };
+};
+
 /** `latchkey-agent run` as a long-lived child process (local/demo/agent-process.ts), as the agents' user, killed when the test ends. */
 export const runAgentProcess = (state: string, options: { logLevel?: 'debug' | 'info'; args?: string[] } = {}) => {
   const agent = spawnAgent(state, { ...options, user: unixUsers().agent });
@@ -160,16 +206,30 @@ export const agentPrivateKeys = async (state: string) => {
 };
 
 type CliJson = { json: <T = any>(args: string[]) => Promise<T>; endpoint: string };
-export type ListedAgent = { agentId: string; name?: string; role: string; online: boolean; masterVersions: number[] };
+export type ListedAgent = { agentId: string; name?: string; role: string; online: boolean; masterVersions: number[]; confirmed?: string | null };
+
+/** The owner confirms an enrolled agent with the fingerprint its operator read out, as a person would. */
+export const confirmAgent = (cli: CliJson, agent: { agentId: string; fingerprint: string }) => cli.json(['agents', 'confirm', agent.agentId, '--fingerprint', agent.fingerprint]);
 
 /**
- * A key server as the seeds run one: the owner enrols it with `latchkey enrolments create`, an
- * operator initialises and enrols it with the token and starts `latchkey-agent run`.
+ * An agent enrolled the way people do it: the owner runs `latchkey enrolments create`, an
+ * operator initialises and enrols it with the token and reads the fingerprint `enrol` printed to
+ * the owner, who confirms it (`confirm: false` leaves that last step out).
+ */
+export const enrolThroughCli = async (cli: CliJson, name: string, role: 'keyserver' | 'target', environments: string[] = [], options: { confirm?: boolean } = {}) => {
+  const enrolment = await cli.json<{ token: string; ownerKey: string }>(['enrolments', 'create', '--role', role, ...environments.flatMap((env) => ['--env', env])]);
+  const agent = await enrolAgentProcess({ endpoint: cli.endpoint, ownerKey: enrolment.ownerKey, token: enrolment.token, name });
+  if (options.confirm !== false) await confirmAgent(cli, agent);
+  return { ...agent, token: enrolment.token };
+};
+
+/**
+ * A key server as the seeds run one: enrolled and confirmed through the CLI (enrolThroughCli),
+ * then `latchkey-agent run`.
  */
 export const startKeyServer = async (cli: CliJson, name: string, options: { logLevel?: 'debug' | 'info'; args?: string[] } = {}) => {
-  const enrolment = await cli.json<{ token: string; ownerKey: string }>(['enrolments', 'create', '--role', 'keyserver']);
-  const agent = await enrolAgentProcess({ endpoint: cli.endpoint, ownerKey: enrolment.ownerKey, token: enrolment.token, name });
-  return { ...agent, token: enrolment.token, process: runAgentProcess(agent.state, options) };
+  const agent = await enrolThroughCli(cli, name, 'keyserver');
+  return { ...agent, process: runAgentProcess(agent.state, options) };
 };
 
 /** Polls `latchkey agents list` until `check` holds, and returns the list. */

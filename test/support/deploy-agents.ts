@@ -2,7 +2,7 @@ import { readdir, readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { expect } from 'vitest';
-import { enrolAgentProcess, runAgentProcess, startKeyServer, untilAgents } from './agents.ts';
+import { enrolThroughCli, runAgentProcess, startKeyServer, untilAgents } from './agents.ts';
 import { localClients, waitFor } from './clients.ts';
 import { cliSession } from '../integration/cli/run-cli.ts';
 
@@ -28,23 +28,20 @@ export const startKeyServers = async (cli: Cli, serves: { k1?: string[]; k2?: st
       keyServers.push(await startKeyServer(cli, name, options));
       continue;
     }
-    const enrolment = await cli.json<{ token: string; ownerKey: string }>(['enrolments', 'create', '--role', 'keyserver', ...environments.flatMap((env) => ['--env', env])]);
-    const agent = await enrolAgentProcess({ endpoint: cli.endpoint, ownerKey: enrolment.ownerKey, token: enrolment.token, name });
-    keyServers.push({ ...agent, token: enrolment.token, process: runAgentProcess(agent.state, options) });
+    const agent = await enrolThroughCli(cli, name, 'keyserver', environments);
+    keyServers.push({ ...agent, process: runAgentProcess(agent.state, options) });
   }
   await untilAgents(cli, 'both key servers to hold v1', (l) => ['k1', 'k2'].every((name) => !!l[name]?.online && l[name]!.masterVersions.includes(1)));
   return keyServers;
 };
 
 /**
- * A target the owner enrols for `environments` (names), started as `latchkey-agent run` (with
- * `args`, e.g. --script-timeout); `appDir(appId)` is where it installs an application, in its
- * releases directory.
+ * A target the owner enrols for `environments` (names) and confirms, started as `latchkey-agent
+ * run` (with `args`, e.g. --script-timeout); `appDir(appId)` is where it installs an application,
+ * in its releases directory.
  */
 export const startTarget = async (cli: Cli, name: string, environments: string[], options: { run?: boolean; args?: string[]; logLevel?: 'debug' | 'info' } = {}) => {
-  const envArgs = environments.flatMap((env) => ['--env', env]);
-  const enrolment = await cli.json<{ token: string; ownerKey: string }>(['enrolments', 'create', '--role', 'target', ...envArgs]);
-  const agent = await enrolAgentProcess({ endpoint: cli.endpoint, ownerKey: enrolment.ownerKey, token: enrolment.token, name });
+  const agent = await enrolThroughCli(cli, name, 'target', environments);
   const start = () => runAgentProcess(agent.state, { ...(options.args ? { args: options.args } : {}), ...(options.logLevel ? { logLevel: options.logLevel } : {}) });
   return { ...agent, process: options.run === false ? undefined : start(), start };
 };

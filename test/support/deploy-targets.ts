@@ -11,8 +11,8 @@ import { localClients } from './clients.ts';
  * (not about installing) that need a deployment to reach Succeeded. Stops when the test ends.
  * Tests of the target itself run the real `latchkey-agent` (test/support/deploy-agents.ts).
  */
-export const answeringTarget = async (owner: Caller, environmentId: string) => {
-  const ownerKey = await registerOwnerKey(owner);
+export const answeringTarget = async (owner: Caller, environmentId: string, registered?: { publicKey: Uint8Array; privateKey: Uint8Array }) => {
+  const ownerKey = registered ?? (await registerOwnerKey(owner));
   const target = await enrolAgent(owner, ownerKey, 'target', [environmentId]);
   return { ...target, ownerKey, answered: answerDeployRequests(target, target.queueUrl) };
 };

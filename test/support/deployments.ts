@@ -6,10 +6,12 @@ import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import { localClients, waitFor } from './clients.ts';
 import { newAccount, type Caller } from './accounts.ts';
 import { answeringTarget } from './deploy-targets.ts';
+import { registerOwnerKey } from './agents.ts';
 import { generateRawKeyPair, signManifest } from '#shared/crypto/index.ts';
 import { signingKeyStatementOf, vouchForSigningKey } from '#shared/protocol/signing-keys.ts';
 import { toB64 } from '#shared/protocol/trust.ts';
 import { plainManifest, releaseContext } from '#cli/commands/push.ts';
+import { applicationStatement, environmentStatement, intentFor, recordStatement, vouchedPerson } from './statements.ts';
 
 export type Account = Awaited<ReturnType<typeof newAccount>>;
 
@@ -20,8 +22,12 @@ export interface Signer {
 }
 
 /** Registers a signing key for the person behind `call`, vouched for by the owner key. */
-export const vouchedSigner = async (call: Caller, ids: { accountId: string; userId: string }, ownerKey: { privateKey: Uint8Array }): Promise<Signer> => {
-  const keys = generateRawKeyPair('ed25519');
+export const vouchedSigner = async (
+  call: Caller,
+  ids: { accountId: string; userId: string },
+  ownerKey: { privateKey: Uint8Array },
+  keys: { publicKey: Uint8Array; privateKey: Uint8Array } = generateRawKeyPair('ed25519'),
+): Promise<Signer> => {
   const publicKey = toB64(keys.publicKey);
   const vouch = vouchForSigningKey(ownerKey.privateKey, signingKeyStatementOf(ids, publicKey, new Date().toISOString()));
   const registered = await call('PUT', '/me/signing-key', { publicKey, vouch });
@@ -50,7 +56,9 @@ export const readyRelease = async (call: Caller, appName = `web-${randomUUID().s
  * An account with an environment whose approvers are the account's approver plus `extra`
  * more people, and a ready release to deploy there.
  */
-export const approvalSetup = async (policy: { target?: boolean; enabled?: boolean; requiredApprovals?: number; preventSelfApproval?: boolean; windowHours?: number; variables?: Record<string, string>; extraApprovers?: number } = {}) => {
+export const approvalSetup = async (
+  policy: { target?: boolean; enabled?: boolean; requiredApprovals?: number; preventSelfApproval?: boolean; windowHours?: number; variables?: Record<string, string>; extraApprovers?: number; signedApprovals?: boolean } = {},
+) => {
   const a = await newAccount();
   const group = (await a.owner('POST', '/groups', { name: 'approvers' })).body;
   const extra = [];
@@ -70,21 +78,47 @@ export const approvalSetup = async (policy: { target?: boolean; enabled?: boolea
         requiredApprovals: policy.requiredApprovals ?? 1,
         preventSelfApproval: policy.preventSelfApproval ?? true,
         windowHours: policy.windowHours ?? 72,
+        ...(policy.signedApprovals ? { signed: true } : {}),
       },
       variables: policy.variables ?? {},
     })
   ).body;
-  // Deployments go somewhere: a target of the environment that reports success (no target: they fail).
-  const target = policy.target === false ? undefined : await answeringTarget(a.owner, environment.environmentId);
-  // Pushed by the owner, signed with a key the owner key vouched for: what a target installs.
-  const signer = target ? await vouchedSigner(a.owner, { accountId: a.accountId, userId: a.ownerId }, target.ownerKey) : undefined;
+  // The owner key, as signup leaves it; deployments go somewhere: a target of the environment
+  // that reports success (no target: they fail).
+  const ownerKey = await registerOwnerKey(a.owner);
+  const target = policy.target === false ? undefined : await answeringTarget(a.owner, environment.environmentId, ownerKey);
+  // Pushed by the owner, signed with the owner key, as the CLI signs the owner's releases.
+  const signer = await vouchedSigner(a.owner, { accountId: a.accountId, userId: a.ownerId }, ownerKey, ownerKey);
   const { app, release } = await readyRelease(a.owner, undefined, signer);
+  // The owner's statements and each person's vouched key (test/support/statements.ts): what the
+  // deploy step and agents check a deployment against.
+  const people = new Map<Caller, { userId: string; keys: { publicKey: Uint8Array; privateKey: Uint8Array } }>();
+  const ownerUser = (await a.owner('GET', '/me')).body.user;
+  await vouchedPerson(a.owner, ownerKey, a.accountId, ownerUser, signer.keys);
+  people.set(a.owner, { userId: a.ownerId, keys: signer.keys });
+  for (const [call, user] of [[a.deployer.call, a.deployer.user], [a.approver.call, a.approver.user], ...extra.map((e) => [e.call, e.user] as const)] as const) {
+    people.set(call, { userId: user.userId, keys: await vouchedPerson(a.owner, ownerKey, a.accountId, user) });
+  }
+  const approvers = [a.approver.user, a.deployer.user, ...extra.map((e) => e.user)].map((u) => u.userId as string).sort();
+  await recordStatement(a.owner, ownerKey, environmentStatement(a.accountId, environment, {
+    required: environment.approval.enabled,
+    approvers,
+    count: environment.approval.requiredApprovals,
+    preventSelfApproval: environment.approval.preventSelfApproval,
+    windowHours: environment.approval.windowHours,
+    signed: environment.approval.signed ?? false,
+  }));
+  await recordStatement(a.owner, ownerKey, applicationStatement(a.accountId, app));
+  /** A deployment by `call`, with its signed intent where the owner vouched for its key. */
   const deploy = async (call: Caller = a.deployer.call) => {
-    const response = await call('POST', '/deployments', { appId: app.appId, releaseId: release.releaseId, environmentId: environment.environmentId });
+    const person = people.get(call);
+    const ids = { accountId: a.accountId, appId: app.appId, releaseId: release.releaseId, environmentId: environment.environmentId };
+    const intent = person && release.manifest ? { intent: intentFor(person, ids, release.manifest, { windowHours: environment.approval.windowHours }) } : {};
+    const response = await call('POST', '/deployments', { appId: app.appId, releaseId: release.releaseId, environmentId: environment.environmentId, ...intent });
     expect(response.status, JSON.stringify(response.body)).toBe(201);
     return response.body;
   };
-  return { a, group, extra, environment, app, release, deploy, target };
+  return { a, group, extra, environment, app, release, deploy, target, people, ownerKey };
 };
 
 export const stateOf = async (call: Caller, deploymentId: string) => (await call('GET', `/deployments/${deploymentId}`)).body.state as string;

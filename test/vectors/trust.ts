@@ -33,6 +33,7 @@ export const statements: Statement[] = [
     deployers: { roles: ['owner', 'deployer'], people: [] },
     approval: { required: true, approvers: [`usr_${'3'.repeat(32)}`], count: 1, preventSelfApproval: true, ownerMayApprove: true, windowHours: 72, signed: true },
     variables: { DESTINATION_FILE: '/opt/app/secret.cred', SECRET_FILE: 'secret.cred.prod' },
+    reportScriptOutput: false,
   },
   { v: 1, kind: 'application', accountId: acc, appId: `app_${'4'.repeat(32)}`, name: 'securekeys', secure: true, version: 2, issuedAt: at },
   { v: 1, kind: 'agent', accountId: acc, agentId: `agt_${'5'.repeat(32)}`, role: 'target', environments: [`env_${'2'.repeat(32)}`], encryptionKey: toB64(Buffer.alloc(32, 6)), signingKey: toB64(Buffer.alloc(32, 7)), status: 'active', version: 1, issuedAt: at },

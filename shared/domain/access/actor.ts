@@ -6,4 +6,6 @@ export type Actor = {
   userId: string;
   role: Role;
   tokenId: string;
+  /** The store key of the API token that authenticated the request (absent for an approval link). */
+  tokenSecretHash?: string;
 };

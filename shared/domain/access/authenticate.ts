@@ -1,5 +1,6 @@
 import type { Clock } from '#shared/ports/clock.ts';
 import type { DirectoryStore } from '#shared/ports/directory-store.ts';
+import { isActive } from '../accounts/model.ts';
 import { hashTokenSecret, looksLikeTokenSecret } from '../accounts/token-secret.ts';
 import { UnauthenticatedError } from '../errors.ts';
 import type { Actor } from './actor.ts';
@@ -16,6 +17,7 @@ export const makeAuthenticate =
     const token = await directory.findTokenByHash(hashTokenSecret(secret));
     if (!token || token.revokedAt || token.expiresAt <= clock.now().toISOString()) throw refused();
     const user = await directory.getUser(token.accountId, token.userId);
-    if (!user) throw refused();
-    return { accountId: token.accountId, userId: user.userId, role: user.role, tokenId: token.tokenId };
+    // A disabled or removed person's tokens are revoked too; this also covers a revocation cut short.
+    if (!user || !isActive(user)) throw refused();
+    return { accountId: token.accountId, userId: user.userId, role: user.role, tokenId: token.tokenId, tokenSecretHash: token.secretHash };
   };

@@ -38,6 +38,8 @@ export const actions = [
   'agents:remove',
   'statements:write',
   'statements:list',
+  'users:set-status',
+  'tokens:revoke-all',
 ] as const;
 export type Action = (typeof actions)[number];
 

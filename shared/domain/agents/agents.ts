@@ -3,7 +3,9 @@ import type { z } from 'zod';
 import type { enrolAgentInput } from '#shared/protocol/agents.ts';
 import type { AgentRecord } from '#shared/protocol/agent-messages.ts';
 import { UntrustedAgentError, fromB64, verifyAgentProof, verifySessionChallenge } from '#shared/protocol/trust.ts';
+import type { SignedStatement } from '#shared/protocol/statements.ts';
 import type { AgentQueues, AgentStore, CredentialIssuer, KeyStore } from '#shared/ports/agent-store.ts';
+import type { StatementStore } from '#shared/ports/statement-store.ts';
 import type { Clock } from '#shared/ports/clock.ts';
 import type { DirectoryStore } from '#shared/ports/directory-store.ts';
 import type { PageRequest } from '#shared/ports/paging.ts';
@@ -24,6 +26,7 @@ export const agentRecordOf = (agent: Agent): AgentRecord => ({
   encryptionKey: agent.encryptionKey,
   signingKey: agent.signingKey,
   proof: agent.proof,
+  ...(agent.statement ? { statement: agent.statement } : {}),
 });
 
 type Deps = {
@@ -32,7 +35,8 @@ type Deps = {
   keys: Pick<KeyStore, 'wrappedMasters'>;
   queues: AgentQueues;
   credentials: CredentialIssuer;
-  masterKeys: Pick<MasterKeys, 'onKeyServerEnrolled' | 'onKeyServerRemoved' | 'status'>;
+  masterKeys: Pick<MasterKeys, 'onKeyServerRemoved' | 'status'>;
+  statements: Pick<StatementStore, 'get'>;
   act: Act;
   clock: Clock;
   onlineSeconds: number;
@@ -42,8 +46,25 @@ type Deps = {
   sqsEndpoint?: string;
 };
 
-export const makeAgents = ({ directory, agents, keys, queues, credentials, masterKeys, act, clock, onlineSeconds, heartbeatSeconds, replyQueueUrl, region, sqsEndpoint }: Deps) => {
+export const makeAgents = ({ directory, agents, keys, queues, credentials, masterKeys, statements, act, clock, onlineSeconds, heartbeatSeconds, replyQueueUrl, region, sqsEndpoint }: Deps) => {
   const isOnline = (agent: Agent, now = clock.now()) => isSeenOnline(agent, now, onlineSeconds);
+
+  /**
+   * Sends owner statements to every agent the owner confirmed, to pin (learn-statements). One that
+   * cannot be sent is closed as failed, saying why; the others still go.
+   */
+  const tellAgents = async (accountId: string, signed: SignedStatement[], except: string) => {
+    const recipients = [...(await agents.agentsWithRole(accountId, 'keyserver')), ...(await agents.agentsWithRole(accountId, 'target'))].filter((a) => a.agentId !== except);
+    for (const agent of recipients) {
+      const request = { type: 'learn-statements' as const, requestId: newRequestId(), accountId, sentAt: clock.now().toISOString(), statements: signed };
+      await agents.putRequest({ accountId, requestId: request.requestId, type: request.type, agentId: agent.agentId, version: 0, state: 'pending', createdAt: request.sentAt });
+      try {
+        await queues.send(agent.queueUrl, request);
+      } catch (error) {
+        await agents.closeRequest(accountId, request.requestId, 'failed', clock.now().toISOString(), `not sent (${(error as Error).name})`);
+      }
+    }
+  };
 
   return {
     isOnline,
@@ -53,7 +74,8 @@ export const makeAgents = ({ directory, agents, keys, queues, credentials, maste
      * 2. The proof must verify exactly as a peer would check it (owner, token and agent
      *    signatures), so the backend never records an agent that peers would refuse.
      * 3. Claim the enrolment (single use), make the agent's queue, record the agent.
-     * 4. A key server may now start or receive the master key.
+     * 4. It gets keys once the owner confirms it: `latchkey agents confirm` signs an agent
+     *    statement for the keys the agent printed on its own machine (statements.ts).
      */
     enrol: async (input: z.infer<typeof enrolAgentInput>) => {
       const { binding } = input;
@@ -92,8 +114,9 @@ export const makeAgents = ({ directory, agents, keys, queues, credentials, maste
         queueUrl,
         enrolledAt: now.toISOString(),
       };
+      // 4. Nothing more until the owner confirms it (an agent statement): until then no key
+      //    server plans for it and no peer trusts it.
       await agents.putAgent(agent);
-      if (agent.role === 'keyserver') await masterKeys.onKeyServerEnrolled(agent);
       return { agentId: agent.agentId, queueUrl };
     },
 
@@ -117,12 +140,25 @@ export const makeAgents = ({ directory, agents, keys, queues, credentials, maste
 
     masterKey: (actor: Actor) => act(actor, 'agents:list', { audited: false }, () => masterKeys.status(actor.accountId)),
 
+    /**
+     * 1. The owner's signed removal (an agent statement with status removed) must be on record:
+     *    a token alone removes no agent, and the removal is what peers go by.
+     * 2. Mark it removed and delete its queue.
+     * 3. Every other confirmed agent is sent the removal to pin: a backend that later shows the
+     *    agent as it was is refused by them.
+     * 4. A key server's master key versions take no new releases: the next is made without it.
+     */
     remove: (actor: Actor, agentId: string) =>
       act(actor, 'agents:remove', { target: { type: 'agent', id: agentId } }, async () => {
+        if (!(await agents.getAgent(actor.accountId, agentId))) throw new NotFoundError('No such agent');
+        const removal = await statements.get(actor.accountId, 'agent', agentId);
+        if (removal?.statement.kind !== 'agent' || removal.statement.status !== 'removed') {
+          throw new ConflictError('The owner signs an agent’s removal first: `latchkey agents remove` signs it, then removes the agent');
+        }
         const removed = await agents.removeAgent(actor.accountId, agentId, clock.now().toISOString());
         if (!removed) throw new NotFoundError('No such agent');
         await queues.remove(removed.queueUrl);
-        // The versions it could hold take no new releases: the next is made without it.
+        await tellAgents(actor.accountId, [{ statement: removal.statement, signature: removal.signature }], agentId);
         if (removed.role === 'keyserver') await masterKeys.onKeyServerRemoved(actor.accountId);
         return { ...agentRecordOf(removed), environments: removed.environments, enrolledAt: removed.enrolledAt, online: false, masterVersions: [] };
       }),

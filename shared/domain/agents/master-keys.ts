@@ -115,7 +115,8 @@ export const makeMasterKeys = ({ agents, keys, queues, releases, audit, clock, s
   };
 
   /**
-   * Runs the plan once: 1. read the state, then how its requests went, then who holds what (in
+   * Runs the plan once (on every key server's heartbeat: a key server the owner just confirmed is
+   * planned for at the next one; agentsWithRole lists only confirmed key servers): 1. read the state, then how its requests went, then who holds what (in
    * that order, so a request seen answered has its copies in the read); 2. plan; 3. write the new
    * state over the revision read (a concurrent run that wrote first wins, and this one stops);
    * 4. close what was given up on; 5. send what was planned. A send that fails is not retried
@@ -167,9 +168,6 @@ export const makeMasterKeys = ({ agents, keys, queues, releases, audit, clock, s
     onlineHolders,
     currentVersion,
     reconcile,
-
-    /** A key server was enrolled: it may complete a pair (version 1) or have versions to learn. */
-    onKeyServerEnrolled: (newcomer: Agent) => reconcile(newcomer.accountId),
 
     /**
      * A key server was removed: every version it could hold — those made, and those being made —
@@ -254,7 +252,9 @@ export const makeMasterKeys = ({ agents, keys, queues, releases, audit, clock, s
     onReply: async (request: AgentRequestRecord, reply: AgentReply, replier: Agent) => {
       const now = clock.now().toISOString();
       if (reply.outcome === 'failed') return audited(request, 'failed', now, `${reply.error.code}: ${reply.error.message}`);
-      if (request.type === 'rewrap-release-key') {
+      if (request.type === 'learn-statements') {
+        // Nothing to keep: the agent pinned what it was sent.
+      } else if (request.type === 'rewrap-release-key') {
         const result = rewrappedReleaseKey.parse(reply.result);
         if (result.version !== request.version || !request.releaseId) throw new Error('reply does not match its request');
         const release = await releases.getRelease(request.accountId, request.releaseId);

@@ -1,3 +1,4 @@
+import type { SignedStatement } from '#shared/protocol/statements.ts';
 import type { AgentProof } from '#shared/protocol/trust.ts';
 
 export type Agent = {
@@ -10,6 +11,12 @@ export type Agent = {
   encryptionKey: string;
   signingKey: string;
   proof: AgentProof;
+  /**
+   * The owner's newest agent statement for it (kept with the statements too): forwarded with its
+   * record to peers, which refuse it without one that is active and names these keys. Absent
+   * until the owner confirms it (`latchkey agents confirm`): until then it gets no keys.
+   */
+  statement?: SignedStatement<'agent'>;
   queueUrl: string;
   enrolledAt: string;
   /** When the backend received the agent's last heartbeat (the backend's clock: liveness.ts). */
@@ -59,7 +66,7 @@ export type WrappedReleaseKey = { accountId: string; releaseId: string; appId: s
 export type AgentRequestRecord = {
   accountId: string;
   requestId: string;
-  type: 'create-master-key' | 'share-master-key' | 'rewrap-release-key' | 'deploy';
+  type: 'create-master-key' | 'share-master-key' | 'rewrap-release-key' | 'deploy' | 'learn-statements';
   /** The workflow waiting on the reply, if one is: only this agent's reply may resume it. */
   taskToken?: string;
   agentId: string;

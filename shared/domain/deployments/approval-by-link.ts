@@ -4,6 +4,7 @@ import type { ApprovalLinkStore } from '#shared/ports/approval-links.ts';
 import type { Clock } from '#shared/ports/clock.ts';
 import type { DeploymentStore } from '#shared/ports/deployment-store.ts';
 import type { DirectoryStore } from '#shared/ports/directory-store.ts';
+import { isActive } from '../accounts/model.ts';
 import type { Actor } from '../access/actor.ts';
 import type { AuditTrail } from '../audit/audit-trail.ts';
 import { DomainError } from '../errors.ts';
@@ -61,7 +62,9 @@ export const makeApprovalByLink = ({ links, deployments, directory, decisions, a
   };
 
   const refuse = async (loaded: Loaded, status: Exclude<LinkStatus, 'open'>) => {
-    const { reason, httpStatus } = refusedBecause[status];
+    const { httpStatus } = refusedBecause[status];
+    // The page says only "not valid"; the audit trail says why, when it is the approver's status.
+    const reason = status === 'unknown' && loaded.approver && !isActive(loaded.approver) ? `The approver was ${loaded.approver.status}: their links no longer work` : refusedBecause[status].reason;
     // A link that resolves to nothing has no account to audit in; any other refusal is audited.
     if (loaded.link && loaded.secretHash) {
       await audit.append(loaded.link.accountId, {

@@ -3,7 +3,7 @@ import type { ApprovalLinkStore, Mailer } from '#shared/ports/approval-links.ts'
 import type { Clock } from '#shared/ports/clock.ts';
 import type { DeploymentStore } from '#shared/ports/deployment-store.ts';
 import type { DirectoryStore } from '#shared/ports/directory-store.ts';
-import type { User } from '../accounts/model.ts';
+import { isActive, type User } from '../accounts/model.ts';
 import { approvalEmail, type DeploymentFacts } from './approval-email.ts';
 import type { AuditTrail } from '../audit/audit-trail.ts';
 import type { ApprovalMail, Deployment } from './model.ts';
@@ -54,8 +54,9 @@ export const makeApprovalNotices = ({ directory, audit, deployments, links, mail
       const deployment = await deployments.get(accountId, deploymentId);
       if (!deployment || deployment.notifiedAt || deployment.state !== 'PendingApproval') return { notified: 0 };
       const facts = await factsOf(deployment);
+      // A disabled or removed person is no approver any more: no link, no mail.
       const approvers = (await Promise.all(approversToNotify(deployment).map((id) => directory.getUser(accountId, id)))).filter(
-        (user): user is User => !!user,
+        (user): user is User => !!user && isActive(user),
       );
       const now = clock.now().toISOString();
       const failed: ApprovalMail['failed'] = [];

@@ -1,5 +1,5 @@
 import type { ApprovalLink } from '#shared/ports/approval-links.ts';
-import type { User } from '../accounts/model.ts';
+import { isActive, type User } from '../accounts/model.ts';
 import { escapeHtml, factRows, type DeploymentFacts } from './approval-email.ts';
 import type { Deployment, DeploymentState } from './model.ts';
 import { effectiveState } from './transitions.ts';
@@ -40,13 +40,14 @@ export type LinkContext = {
 
 /**
  * What the link is worth now. A link that does not resolve to its own deployment and its own
- * approver is `unknown`, exactly like a forged one: the page never hints at what exists.
+ * approver, still active (a disabled or removed person's links die with their tokens), is
+ * `unknown`, exactly like a forged one: the page never hints at what exists.
  * Used beats expired beats moved-on, so a second click always says "already used".
  */
 export const linkStatus = ({ link, deployment, approver }: LinkContext, now: Date): LinkStatus => {
   if (!link || !deployment || !approver) return 'unknown';
   if (deployment.accountId !== link.accountId || deployment.deploymentId !== link.deploymentId) return 'unknown';
-  if (approver.accountId !== link.accountId || approver.userId !== link.approverId) return 'unknown';
+  if (approver.accountId !== link.accountId || approver.userId !== link.approverId || !isActive(approver)) return 'unknown';
   if (link.usedAt) return 'used';
   const state = effectiveState(deployment, now);
   if (now.toISOString() >= link.expiresAt || state === 'Expired') return 'expired';

@@ -6,6 +6,7 @@ import type { DirectoryStore } from '#shared/ports/directory-store.ts';
 import type { Ids } from '#shared/ports/ids.ts';
 import type { PageRequest } from '#shared/ports/paging.ts';
 import type { ReleaseStore } from '#shared/ports/release-store.ts';
+import { isActive } from '../accounts/model.ts';
 import type { Act } from '../access/act.ts';
 import type { Actor } from '../access/actor.ts';
 import type { Action } from '../access/policy.ts';
@@ -20,7 +21,7 @@ import { deploymentView } from './view.ts';
 const MAX_WRITE_ATTEMPTS = 10;
 
 type Deps = {
-  directory: Pick<DirectoryStore, 'getApp' | 'getEnvironment' | 'getGroup' | 'getAccount'>;
+  directory: Pick<DirectoryStore, 'getApp' | 'getEnvironment' | 'getGroup' | 'getAccount' | 'getUser'>;
   releases: Pick<ReleaseStore, 'getRelease'>;
   deployments: DeploymentStore;
   workflow: Workflow;
@@ -49,10 +50,33 @@ export const makeDeployments = ({ directory, releases, deployments, workflow, si
    * nobody wrote meanwhile, and on a lost race read again and decide again. Both of two racing
    * approvals count; two racing decisions can never both move the deployment.
    */
+  /** Who voted on a deployment still waiting but is no longer active: their votes stop counting. */
+  /**
+   * Who may approve at this moment: the members of the environment's approver groups now, not
+   * when the deployment started (a person removed from a group no longer can, one added can).
+   */
+  const approversNow = async (accountId: string, environment: { approval: { approverGroups: readonly string[] } } | undefined) => {
+    const groups = await Promise.all((environment?.approval.approverGroups ?? []).map((groupId) => directory.getGroup(accountId, groupId)));
+    return [...new Set(groups.flatMap((group) => group?.members ?? []))].sort();
+  };
+
+  /** Votes that no longer count: their voter was disabled or removed, or is no longer an approver (nor the owner). */
+  const votesNotCounting = async (deployment: Deployment) => {
+    const voters = await Promise.all(deployment.votes.map((vote) => directory.getUser(deployment.accountId, vote.userId)));
+    const counts = (i: number) => {
+      const voter = voters[i];
+      return !!voter && isActive(voter) && (voter.role === 'owner' || deployment.eligibleApprovers.includes(voter.userId));
+    };
+    return new Set(deployment.votes.filter((_vote, i) => !counts(i)).map((vote) => vote.userId));
+  };
+
   const transition = async (accountId: string, deploymentId: string, action: DeploymentAction, actor: DeploymentActor | null) => {
     for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt += 1) {
-      const current = await load(accountId, deploymentId);
-      const { next, decision } = applyAction(current, action, actor, clock.now());
+      const loaded = await load(accountId, deploymentId);
+      // A person's decision is judged against the approvers as they are now.
+      const current = actor ? { ...loaded, eligibleApprovers: await approversNow(accountId, await directory.getEnvironment(accountId, loaded.environmentId)) } : loaded;
+      const notCounting = action.kind === 'approve' ? await votesNotCounting(current) : undefined;
+      const { next, decision } = applyAction(current, action, actor, clock.now(), notCounting);
       const stored = await deployments.save(next, current.version);
       if (stored) {
         await notifyWorkflow(stored, decision);
@@ -124,7 +148,8 @@ export const makeDeployments = ({ directory, releases, deployments, workflow, si
     create: (actor: Actor, input: z.infer<typeof createDeploymentInput>) =>
       act(actor, 'deployments:create', { target: (d) => ({ type: 'deployment', id: d.deploymentId }) }, async () => {
         // 1. The application, its ready release and the environment, all of this account.
-        // 2. Snapshot the approval policy and who may approve, so later edits cannot move it.
+        // 2. Snapshot the approval policy, so later edits cannot move it, and who may approve now
+        //    (whom the approval emails go to; each decision checks the approvers as they are then).
         // 3. Without approvals the deployment starts InProgress; with them, PendingApproval.
         // 4. Write it, then start its workflow, named after it (starting twice is one run).
         const [app, release, environment, account] = await Promise.all([
@@ -147,8 +172,7 @@ export const makeDeployments = ({ directory, releases, deployments, workflow, si
           );
         }
 
-        const groups = await Promise.all(environment.approval.approverGroups.map((groupId) => directory.getGroup(actor.accountId, groupId)));
-        const eligibleApprovers = [...new Set(groups.flatMap((group) => group?.members ?? []))].sort();
+        const eligibleApprovers = await approversNow(actor.accountId, environment);
         const approvalRequired = environment.approval.enabled;
         const now = clock.now();
         const at = now.toISOString();
@@ -202,8 +226,13 @@ export const makeDeployments = ({ directory, releases, deployments, workflow, si
       kind: 'approve',
       deploy: input.deploy,
       ...(input.comment ? { comment: input.comment } : {}),
+      ...(input.approval ? { approval: input.approval } : {}),
     })),
-    decline: decide('deployments:approve', (input: z.infer<typeof declineInput>) => ({ kind: 'decline', message: input.message })),
+    decline: decide('deployments:approve', (input: z.infer<typeof declineInput>) => ({
+      kind: 'decline',
+      message: input.message,
+      ...(input.approval ? { approval: input.approval } : {}),
+    })),
     deploy: decide('deployments:approve', () => ({ kind: 'deploy' })),
     cancel: decide('deployments:cancel', () => ({ kind: 'cancel' })),
 

@@ -55,7 +55,14 @@ const expectState = (deployment: Deployment, now: Date, allowed: DeploymentState
  * or a named error. The store writes `next` only if the deployment is still at the version
  * this was computed from, so two racing actions can never both move it.
  */
-export const applyAction = (deployment: Deployment, action: DeploymentAction, actor: DeploymentActor | null, now: Date): Outcome => {
+export const applyAction = (
+  deployment: Deployment,
+  action: DeploymentAction,
+  actor: DeploymentActor | null,
+  now: Date,
+  /** Voters whose votes no longer count towards the quorum: disabled, removed, or no longer approvers. */
+  votesNotCounting: ReadonlySet<string> = new Set(),
+): Outcome => {
   const at = now.toISOString();
   const by = actor?.userId ?? SYSTEM;
 
@@ -71,9 +78,10 @@ export const applyAction = (deployment: Deployment, action: DeploymentAction, ac
         ...deployment.votes,
         { userId: actor.userId, at, deploy: action.deploy, ...(action.comment ? { comment: action.comment } : {}), ...(action.approval ? { approval: action.approval } : {}) },
       ];
-      if (votes.length < deployment.policy.requiredApprovals) return { next: move(deployment, 'PendingApproval', by, at, { votes }) };
-      // The quorum is reached: deploy now if any approver asked for it, else wait for Deploy.
-      const deployNow = votes.some((vote) => vote.deploy);
+      const counted = votes.filter((vote) => !votesNotCounting.has(vote.userId));
+      if (counted.length < deployment.policy.requiredApprovals) return { next: move(deployment, 'PendingApproval', by, at, { votes }) };
+      // The quorum is reached: deploy now if any approver counted asked for it, else wait for Deploy.
+      const deployNow = counted.some((vote) => vote.deploy);
       return deployNow
         ? { next: move(deployment, 'InProgress', by, at, { votes }), decision: 'deploy' }
         : { next: move(deployment, 'Approved', by, at, { votes }), decision: 'approved' };

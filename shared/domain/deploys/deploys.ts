@@ -11,6 +11,7 @@ import type { ReleaseObjects, ReleaseStore } from '#shared/ports/release-store.t
 import { deploy, type AgentReply, type AgentRequest } from '#shared/protocol/agent-messages.ts';
 import { canonicalJson } from '#shared/protocol/canonical-json.ts';
 import { MAX_DEPLOY_TARGETS } from '#shared/protocol/deploy-messages.ts';
+import type { EvidenceOf } from './evidence-of.ts';
 import type { DeployPlan, DeployRuns, DeploymentKeys, GrantOutcome, TargetReport } from './ports.ts';
 
 export type { DeployPlan, GrantOutcome } from './ports.ts';
@@ -27,7 +28,8 @@ type Deps = {
   runs: DeployRuns;
   deploymentKeys: DeploymentKeys;
   workflow: Pick<Workflow, 'resume' | 'heartbeat'>;
-  audit: Pick<AuditTrail, 'appendOnce'>;
+  evidence: EvidenceOf;
+  audit: Pick<AuditTrail, 'append' | 'appendOnce'>;
   clock: Clock;
   settings: { grantTimeoutSeconds: number; ackTimeoutSeconds: number; targetTimeoutSeconds: number };
 };
@@ -78,9 +80,11 @@ export const makeDeploys = (deps: Deps) => {
     if (!deployment) throw new Error(`Deployment ${deploymentId} does not exist`);
     const [release, environment] = await Promise.all([releases.getRelease(accountId, deployment.releaseId), directory.getEnvironment(accountId, deployment.environmentId)]);
     if (!release || !environment) throw new Error(`Deployment ${deploymentId} names a release or environment that no longer exists`);
-    const pusher = await directory.getUser(accountId, release.createdBy);
-    return { deployment, release, environment, manifestSigner: pusher?.signingKey?.publicKey, signerVouch: pusher?.signingKey?.vouch };
+    return { deployment, release, environment };
   };
+
+  /** The evidence agents act on, or the reason they would refuse it (evidence-of.ts). */
+  const evidenceFor = (deployment: Awaited<ReturnType<typeof load>>['deployment'], release: Awaited<ReturnType<typeof load>>['release']) => deps.evidence.check(deployment, release, clock.now());
 
   const deployIds = (deployment: { appId: string; releaseId: string; environmentId: string; deploymentId: string }) => ({
     deploymentId: deployment.deploymentId,
@@ -94,26 +98,26 @@ export const makeDeploys = (deps: Deps) => {
    *    key version — else the release cannot be opened, by design; say so. Its manifest and the
    *    pusher's key must be there for targets to verify.
    * 2. The environment needs enrolled targets.
-   * 3. Targets install only a release signed with a key the owner vouched for (docs/signing-keys.md):
-   *    said once here rather than by every target.
+   * 3. Key servers and targets act only on complete evidence (docs/trust.md): checked here too, as
+   *    they will check it, so a deployment they would refuse fails now and says why.
    */
   const plan = async (ref: DeployRef): Promise<DeployPlan> => {
     const fail = (reason: string): DeployPlan => ({ action: 'fail', reason });
-    const { deployment, release, environment, manifestSigner, signerVouch } = await load(ref);
+    const { deployment, release, environment } = await load(ref);
     let keyServers: string[] = [];
     if (deployment.encrypted) {
       const wrapped = await keys.getWrappedReleaseKey(ref.accountId, deployment.releaseId);
       if (!wrapped) return fail(`Release ${deployment.releaseVersion} has no sealed key: it was never sealed by a key server`);
       const holders = await masterKeys.onlineHolders(ref.accountId, wrapped.version);
       if (holders.length === 0) return fail(`No online key server holds master key version ${wrapped.version}`);
-      if (!release.manifest || !manifestSigner) return fail(`Release ${release.version} has no signed manifest, or its pusher no signing key: targets could not verify it`);
       keyServers = holders.map((h) => h.agent.agentId);
     }
     const targets = await environmentTargets(ref.accountId, deployment.environmentId);
     if (targets.length === 0) return fail(`Environment ${environment.name} has no enrolled target: nothing to deploy to (enrol one with \`latchkey enrolments create --role target --env ${environment.name}\`)`);
     if (targets.length > MAX_DEPLOY_TARGETS) return fail(`Environment ${environment.name} has ${targets.length} targets; one deployment reaches at most ${MAX_DEPLOY_TARGETS}`);
-    if (!release.manifest || !manifestSigner) return fail(`Release ${release.version} has no signed manifest, or its pusher no signing key: targets could not verify it`);
-    if (!signerVouch) return fail(`Release ${release.version} is signed with a key the account owner has not vouched for (\`latchkey keys vouch PERSON --key KEY\`): targets would refuse it`);
+    if (!release.manifest) return fail(`Release ${release.version} has no signed manifest: targets could not verify it`);
+    const checked = await evidenceFor(deployment, release);
+    if ('refused' in checked) return fail(checked.refused);
     if (!deployment.encrypted) return { action: 'dispatch', targetTimeoutSeconds: settings.targetTimeoutSeconds };
     return { action: 'grant', keyServers, ...settings };
   };
@@ -150,7 +154,12 @@ export const makeDeploys = (deps: Deps) => {
         return { asked: undefined, reused: true };
       }
       if (!input.askNext && parked.attempts > 0) return { asked: undefined, waiting: true };
-      const { deployment, release, manifestSigner } = await load(input);
+      const { deployment, release } = await load(input);
+      const checked = await evidenceFor(deployment, release);
+      if ('refused' in checked) {
+        await settleGrant(input, { failed: checked.refused });
+        return { asked: undefined };
+      }
       const wrapped = await keys.getWrappedReleaseKey(input.accountId, deployment.releaseId);
       if (!wrapped) throw new Error(`Release ${deployment.releaseId} has no sealed key`);
       // The key server asked last did not take the request, or did not answer in time: passed
@@ -182,7 +191,7 @@ export const makeDeploys = (deps: Deps) => {
           ...(await holder.copy()),
           wrappedReleaseKey: wrapped.wrappedReleaseKey,
           manifest: release.manifest!,
-          manifestSigner: manifestSigner!,
+          evidence: checked.evidence,
           targets: targets.map(agentRecordOf),
           // Good while the targets may still install it, and a little longer for clocks.
           expiresAt: new Date(now.getTime() + (settings.targetTimeoutSeconds + 300) * 1000).toISOString(),
@@ -223,7 +232,9 @@ export const makeDeploys = (deps: Deps) => {
      * for that target. A retried dispatch skips targets already asked.
      */
     dispatch: async (input: DeployRef & { grant?: GrantOutcome | null; targetTimeoutSeconds: number; taskToken: string }) => {
-      const { deployment, release, environment, manifestSigner, signerVouch } = await load(input);
+      const { deployment, release, environment } = await load(input);
+      const checked = await evidenceFor(deployment, release);
+      if ('refused' in checked) throw new Error(checked.refused);
       const targets = await environmentTargets(input.accountId, deployment.environmentId);
       let recipients = targets;
       let secure: ((agentId: string) => NonNullable<Extract<AgentRequest, { type: 'deploy-release' }>['secure']>) | undefined;
@@ -274,9 +285,8 @@ export const makeDeploys = (deps: Deps) => {
           environmentName: environment.name,
           url,
           digest: release.digest!,
-          ...(release.manifest && manifestSigner ? { manifest: release.manifest, manifestSigner, ...(signerVouch ? { signerVouch } : {}) } : {}),
-          variables: environment.variables,
-          ...(environment.reportScriptOutput ? { reportOutput: true } : {}),
+          manifest: release.manifest!,
+          evidence: checked.evidence,
           ...(secure ? { secure: secure(target.agentId) } : {}),
           expiresAt: started.expiresAt,
         };

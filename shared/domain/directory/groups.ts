@@ -2,7 +2,8 @@ import type { z } from 'zod';
 import type { createGroupInput } from '#shared/protocol/directory.ts';
 import type { PageRequest } from '#shared/ports/paging.ts';
 import type { Actor } from '../access/actor.ts';
-import { NotFoundError } from '../errors.ts';
+import { isActive } from '../accounts/model.ts';
+import { ConflictError, NotFoundError } from '../errors.ts';
 import type { DirectoryDeps } from './deps.ts';
 import { groupView } from './views.ts';
 
@@ -23,7 +24,9 @@ export const makeGroups = ({ directory, act, clock, ids }: DirectoryDeps) => ({
   addMember: (actor: Actor, groupId: string, userId: string) =>
     act(actor, 'groups:manage-members', { target: { type: 'group', id: groupId } }, async () => {
       // Both must exist in the actor's account: ids of another account are simply not found.
-      if (!(await directory.getUser(actor.accountId, userId))) throw new NotFoundError('No such user');
+      const user = await directory.getUser(actor.accountId, userId);
+      if (!user) throw new NotFoundError('No such user');
+      if (!isActive(user)) throw new ConflictError(`${user.email} is ${user.status}: a person who is not active cannot be made an approver`);
       return groupView(await directory.addGroupMember(actor.accountId, groupId, userId));
     }),
 

@@ -11,7 +11,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 
 type Deps = {
   directory: Pick<DirectoryStore, 'getAccount' | 'getUser' | 'getEnvironment' | 'getApp'>;
-  agents: Pick<AgentStore, 'getAgent'>;
+  agents: Pick<AgentStore, 'getAgent' | 'setAgentStatement'>;
   statements: StatementStore;
   act: Act;
   clock: Clock;
@@ -53,6 +53,7 @@ export const makeStatements = ({ directory, agents, statements, act, clock }: De
      * 1. Only the owner records statements, and only under the account's owner key.
      * 2. The statement must verify and be about something in this account.
      * 3. Newer than the one on record: kept. The very same one again: answered as kept. Else 409.
+     * 4. An agent statement is kept on the agent as well (below).
      */
     record: (actor: Actor, signed: SignedStatement) =>
       act(actor, 'statements:write', { target: { type: `${signed.statement.kind}-statement`, id: subjectOf(signed.statement) } }, async () => {
@@ -68,9 +69,12 @@ export const makeStatements = ({ directory, agents, statements, act, clock }: De
         await checkSubject(actor.accountId, s);
         const recordedAt = clock.now().toISOString();
         const kept = await statements.put(actor.accountId, { statement: s, signature: signed.signature }, recordedAt);
-        if (kept.stored) return { statement: s, signature: signed.signature, recordedAt };
-        if (canonicalJson(kept.current.statement) === canonicalJson(s) && kept.current.signature === signed.signature) return kept.current;
-        throw new ConflictError(`Version ${s.version} of the ${s.kind} statement for ${subjectOf(s)} is not newer than version ${kept.current.statement.version} on record`);
+        const same = kept.stored || (canonicalJson(kept.current.statement) === canonicalJson(s) && kept.current.signature === signed.signature);
+        if (!same) throw new ConflictError(`Version ${s.version} of the ${s.kind} statement for ${subjectOf(s)} is not newer than version ${kept.current.statement.version} on record`);
+        // 4. An agent's statement also travels with its record to peers (agents.ts, agentRecordOf):
+        //    kept on the agent too, also when the same statement comes again after a cut-short write.
+        if (s.kind === 'agent') await agents.setAgentStatement(actor.accountId, s.agentId, { statement: s, signature: signed.signature });
+        return kept.stored ? { statement: s, signature: signed.signature, recordedAt } : kept.current;
       }),
 
     list: (actor: Actor, kind?: StatementKind) => act(actor, 'statements:list', { audited: false }, async () => ({ items: await statements.list(actor.accountId, kind) })),

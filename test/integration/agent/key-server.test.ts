@@ -6,14 +6,14 @@ import { generateRawKeyPair, hpkeUnwrap, loadAgentKeys } from '#shared/crypto/in
 import { masterKeyContext } from '#shared/protocol/key-contexts.ts';
 import { formatEnrolmentToken, fromB64, signEnrolment, toB64 } from '#shared/protocol/trust.ts';
 import { newAccount } from '../../support/accounts.ts';
-import { agentCli, enrolAgentProcess } from '../../support/agents.ts';
+import { agentCli, confirmOverApi, enrolAgentProcess, enrolledAs } from '../../support/agents.ts';
 import { localClients, waitFor } from '../../support/clients.ts';
 
 const { sqs, endpoints } = localClients();
 
 /**
- * The owner's side through the API (owner key, enrolment, signature), the agent's side through
- * the binary (init, enrol, run --once): the path an operator takes.
+ * The owner's side through the API (owner key, enrolment, signature, agent statement), the
+ * agent's side through the binary (init, enrol, run --once): the path an operator takes.
  */
 const enrolKeyServer = async (account: Awaited<ReturnType<typeof newAccount>>, owner: ReturnType<typeof generateRawKeyPair>) => {
   const token = generateRawKeyPair('ed25519');
@@ -24,7 +24,9 @@ const enrolKeyServer = async (account: Awaited<ReturnType<typeof newAccount>>, o
   });
   expect(signed.status, JSON.stringify(signed.body)).toBe(200);
 
-  return enrolAgentProcess({ endpoint: endpoints.api, ownerKey: toB64(owner.publicKey), token: formatEnrolmentToken(created.body.enrolmentId, token.privateKey), name: 'ks' });
+  const agent = await enrolAgentProcess({ endpoint: endpoints.api, ownerKey: toB64(owner.publicKey), token: formatEnrolmentToken(created.body.enrolmentId, token.privateKey), name: 'ks' });
+  await confirmOverApi(account.owner, owner, await enrolledAs(agent.state));
+  return agent;
 };
 
 describe('latchkey-agent as a key server, against the local stack', () => {

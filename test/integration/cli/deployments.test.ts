@@ -15,6 +15,9 @@ const bin = path.resolve(import.meta.dirname, '../../../cli/bin/latchkey.js');
 const setup = async (policy: Parameters<typeof approvalSetup>[0] = {}) => {
   const s = await approvalSetup(policy);
   const cli = await cliSession();
+  // Each person's key on the machine the CLI runs on, as their own login would have left it.
+  await cli.installKey({ kind: 'owner', accountId: s.a.accountId }, s.ownerKey);
+  for (const [call, { userId, keys }] of s.people) if (call !== s.a.owner) await cli.installKey({ kind: 'signing', accountId: s.a.accountId, userId }, keys);
   const as = (token: string) => ({
     run: (args: string[]) => cli.run(args, { env: { LATCHKEY_ENDPOINT: cli.endpoint, LATCHKEY_TOKEN: token } }),
     json: <T = any>(args: string[]) => cli.json<T>(args, { env: { LATCHKEY_ENDPOINT: cli.endpoint, LATCHKEY_TOKEN: token } }),
@@ -101,6 +104,23 @@ describe('latchkey deploy, approve and status --watch', () => {
 
     const started = await s.approver.json(['deploy', d.deploymentId]);
     expect(started.state).toBe('InProgress');
+    await untilState(s.deployer, d.deploymentId, 'Succeeded');
+  });
+
+  it('where the owner requires signed approvals: the approver’s CLI shows what it signs and its vote carries the signature; an unsigned vote is refused', async () => {
+    const s = await setup({ signedApprovals: true });
+    const d = await s.deployByName();
+    const unsigned = await s.a.approver.call('POST', `/deployments/${d.deploymentId}/approve`, { deploy: true });
+    expect(unsigned.status).toBe(400);
+    expect(unsigned.body.field).toBe('approval');
+
+    const approved = await s.approver.run(['approve', d.deploymentId, '--deploy']);
+    expect(approved.code, approved.stderr).toBe(0);
+    for (const fact of ['Signing "approve-and-deploy" on:', `application   ${s.app.name}`, `release       1.0.0 (${s.release.releaseId})`, 'signed by     ', `digest        ${s.release.digest}`, `deployment    ${d.deploymentId}`]) {
+      expect(approved.stderr).toContain(fact);
+    }
+    const shown = (await s.a.owner('GET', `/deployments/${d.deploymentId}`)).body;
+    expect(shown.votes).toEqual([expect.objectContaining({ userId: s.a.approver.user.userId, approval: expect.objectContaining({ signature: expect.any(String) }) })]);
     await untilState(s.deployer, d.deploymentId, 'Succeeded');
   });
 

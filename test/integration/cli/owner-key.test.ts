@@ -44,8 +44,10 @@ describe('the owner key and enrolments', () => {
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const token = /lke_enr_[0-9a-f]{32}_[A-Za-z0-9_-]{43}/.exec(result.stdout)![0];
-    expect(result.stdout).toContain(`latchkey-agent init --owner-key ${key.publicKey} && `);
-    expect(result.stdout).toContain(`latchkey-agent enrol --token ${token}`);
+    // The commands work as pasted on the agent machine, and the token is on none of them.
+    expect(result.stdout).toContain(`latchkey-agent init --state /var/lib/latchkey --endpoint ${cli.endpoint} --owner-key ${key.publicKey} --expect-fingerprint ${keyFingerprint(fromB64(key.publicKey))}`);
+    expect(result.stdout.split(token)).toHaveLength(2);
+    expect(result.stdout).toContain(`\n  ${token}\n`);
     const { enrolmentId, tokenSeed } = parseEnrolmentToken(token)!;
     // What an enrolling agent reads: the statement, signed by the owner over exactly these terms.
     const signed = (await (await fetch(`${cli.endpoint}/enrolments/${enrolmentId}`)).json()) as { statement: Parameters<typeof signEnrolment>[1]; ownerSignature: string };

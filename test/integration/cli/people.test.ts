@@ -79,3 +79,64 @@ describe('latchkey tokens', () => {
     expect(badDays.code).toBe(2);
   });
 });
+
+describe('latchkey users disable, enable and remove', () => {
+  it('the backend revokes their tokens and the owner signs their person statement with the new status, each time', { timeout: 60_000 }, async () => {
+    // Prepare: Grace, an approver, logged in on her machine (pinning the owner key the owner read out), with a token she made.
+    const owner = await cliSession();
+    const account = await owner.signup();
+    const email = `${unique('grace')}@example.com`;
+    const added = await owner.json<{ userId: string; firstToken: { secret: string } }>(['users', 'add', '--name', 'Grace Hopper', '--email', email, '--role', 'approver']);
+    const ownerKey = (await owner.json<{ ownerKey: { publicKey: string } }>(['keys', 'show'])).ownerKey.publicKey;
+    const grace = await cliSession();
+    expect((await grace.run(['login', '--endpoint', grace.endpoint, '--owner-key', ownerKey], { input: `${added.firstToken.secret}\n` })).code).toBe(0);
+    const laptop = await grace.json<{ secret: string }>(['tokens', 'create', '--label', 'laptop']);
+
+    // Act and assess 1: disabled. Her tokens are dead; the owner's statement says disabled.
+    const disabled = await owner.run(['users', 'disable', email]);
+    expect(disabled.code, disabled.stderr).toBe(0);
+    expect(disabled.stderr).toContain(`Signing version 1 of the person statement for ${added.userId}`);
+    expect(disabled.stdout).toContain('Revoked 2 tokens of theirs');
+    expect((await grace.run(['whoami'])).code).toBe(1);
+    expect((await grace.run(['whoami'], { env: { LATCHKEY_TOKEN: laptop.secret } })).code).toBe(1);
+    const statementOf = async () => {
+      const { token } = await owner.savedConfig();
+      const listed = await fetch(`${owner.endpoint}/statements?kind=person`, { headers: { authorization: `Bearer ${token}` } });
+      const items = ((await listed.json()) as { items: { statement: { userId: string; status: string; version: number } }[] }).items;
+      return items.find((item) => item.statement.userId === added.userId)!.statement;
+    };
+    expect(await statementOf()).toMatchObject({ status: 'disabled', version: 1 });
+    expect((await owner.run(['groups', 'create', 'ops'])).code).toBe(0);
+    const join = await owner.run(['groups', 'add-member', 'ops', email]);
+    expect(join.code).toBe(1);
+    expect(join.stderr).toContain('is disabled');
+    expect(await owner.json<{ email: string; status: string }[]>(['users', 'list'])).toContainEqual(expect.objectContaining({ email, status: 'disabled' }));
+
+    // 2: enabled again, with a first token printed once; version 2 says active.
+    const enabled = await owner.json<{ firstToken: { secret: string } }>(['users', 'enable', email]);
+    expect(await statementOf()).toMatchObject({ status: 'active', version: 2 });
+    expect((await grace.run(['whoami'], { env: { LATCHKEY_TOKEN: enabled.firstToken.secret } })).code).toBe(0);
+
+    // 3: removed for good; version 3 says so, and she cannot be enabled again.
+    expect((await owner.run(['users', 'remove', email])).code).toBe(0);
+    expect(await statementOf()).toMatchObject({ status: 'removed', version: 3 });
+    const again = await owner.run(['users', 'enable', email]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('was removed');
+    expect(account.accountId).toMatch(/^acc_/);
+  });
+
+  it('tokens revoke --all PERSON revokes every token of that person, and the tokens made with them', async () => {
+    const owner = await cliSession();
+    await owner.signup();
+    const email = `${unique('dan')}@example.com`;
+    const added = await owner.json<{ firstToken: { secret: string } }>(['users', 'add', '--name', 'Dan Deployer', '--email', email, '--role', 'deployer']);
+    const dan = await cliSession();
+    const asDan = { env: { LATCHKEY_ENDPOINT: dan.endpoint, LATCHKEY_TOKEN: added.firstToken.secret } };
+    const ci = await dan.json<{ secret: string; expiresAt: string }>(['tokens', 'create', '--label', 'ci', '--days', '365'], asDan);
+    const revoked = await owner.json<{ revoked: string[] }>(['tokens', 'revoke', '--all', email]);
+    expect(revoked.revoked).toHaveLength(2);
+    expect((await dan.run(['whoami'], asDan)).code).toBe(1);
+    expect((await dan.run(['whoami'], { env: { LATCHKEY_ENDPOINT: dan.endpoint, LATCHKEY_TOKEN: ci.secret } })).code).toBe(1);
+  });
+});

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { inject, onTestFinished } from 'vitest';
@@ -56,5 +56,16 @@ export const cliSession = async () => {
 
   const savedConfig = async () => JSON.parse(await readFile(configPath, 'utf8')) as { endpoint?: string; token?: string };
 
-  return { run, json, signup, endpoint, home, configPath, savedConfig };
+  /**
+   * A key file as `latchkey signup` (the owner key) or `login` (a person's signing key) leaves it
+   * on a machine, for sessions of people a test made through the API.
+   */
+  const installKey = async (who: { kind: 'owner'; accountId: string } | { kind: 'signing'; accountId: string; userId: string }, keys: { publicKey: Uint8Array; privateKey: Uint8Array }) => {
+    const file = path.join(path.dirname(configPath), who.kind === 'owner' ? `owner-key.${who.accountId}.json` : `signing-key.${who.userId}.json`);
+    await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64url');
+    await writeFile(file, JSON.stringify({ v: 1, ...who, publicKey: b64(keys.publicKey), privateKey: b64(keys.privateKey), createdAt: new Date().toISOString() }), { mode: 0o600 });
+  };
+
+  return { run, json, signup, endpoint, home, configPath, savedConfig, installKey };
 };

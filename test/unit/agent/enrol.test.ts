@@ -5,6 +5,7 @@ import { generateRawKeyPair, loadAgentKeys } from '#shared/crypto/index.ts';
 import type { z } from 'zod';
 import type { enrolAgentInput } from '#shared/protocol/agents.ts';
 import {
+  agentFingerprint,
   agentIdFor,
   formatEnrolmentToken,
   parseEnrolmentToken,
@@ -16,6 +17,8 @@ import {
 import type { AgentApi } from '#agent/api.ts';
 import { enrol } from '#agent/commands/enrol.ts';
 import { init } from '#agent/commands/init.ts';
+import { show } from '#agent/commands/show.ts';
+import { runAgent } from '#agent/program.ts';
 import { readState, statePaths } from '#agent/state.ts';
 import { memoryLog, newId, tempDir } from './fixtures.ts';
 
@@ -64,8 +67,9 @@ describe('enrol', () => {
       },
     } as unknown as AgentApi;
     const tokenText = formatEnrolmentToken(statement.enrolmentId, token.privateKey);
-    const run = () => enrol({ state: dir, token: tokenText }, { api: () => api, log: memoryLog(), out: () => {} });
-    return { owner, token, dir, statement, posted, run };
+    const printed: string[] = [];
+    const run = () => enrol({ state: dir, token: tokenText }, { api: () => api, log: memoryLog(), out: (text) => printed.push(text) });
+    return { owner, token, tokenText, dir, statement, posted, run, printed, api };
   };
 
   it('registers keys bound to the owner-signed enrolment and stores a proof peers accept, but not the token', async () => {
@@ -103,5 +107,36 @@ describe('enrol', () => {
     await run();
 
     await expect(run()).rejects.toThrow(/already enrolled/);
+  });
+
+  it('prints the fingerprint of the keys on disk, which show prints again, with the command the owner confirms the agent with', async () => {
+    const { dir, run, printed } = await setup();
+    await run();
+    const shown: string[] = [];
+    await show({ state: dir }, (text) => shown.push(text));
+
+    const keys = await loadAgentKeys(statePaths(dir).keys);
+    const fingerprint = agentFingerprint({ signingKey: keys.signing.publicKey, encryptionKey: keys.encryption.publicKey });
+    const agentId = agentIdFor(keys.signing.publicKey);
+    for (const text of [printed.join(''), shown.join('')]) {
+      expect(text).toContain(`agent fingerprint:`);
+      expect(text).toContain(`latchkey agents confirm ${agentId} --fingerprint ${fingerprint}`);
+      expect(text).toContain(toB64(keys.encryption.publicKey));
+      expect(text).not.toContain(toB64(keys.signing.privateKey));
+    }
+  });
+
+  it('takes the token from LATCHKEY_ENROLMENT_TOKEN or the prompt, never from the command line', async () => {
+    const { dir, tokenText } = await setup();
+    const deps = (env: Record<string, string>, secret: string) => {
+      const err: string[] = [];
+      return { err, deps: { stdout: () => {}, stderr: (t: string) => void err.push(t), env, fetch: globalThis.fetch, signal: new AbortController().signal, readSecret: async () => secret } };
+    };
+    const withFlag = deps({}, '');
+    expect(await runAgent(['enrol', '--state', dir, '--token', tokenText], withFlag.deps)).toBe(2);
+    expect(withFlag.err.join('')).toContain("unknown option '--token'");
+    const none = deps({}, '');
+    expect(await runAgent(['enrol', '--state', dir], none.deps)).toBe(2);
+    expect(none.err.join('')).toContain('paste it at the prompt, or set LATCHKEY_ENROLMENT_TOKEN');
   });
 });

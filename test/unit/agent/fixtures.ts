@@ -4,8 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateAgentKeys, generateRawKeyPair, type AgentKeys, type RawKeyPair } from '#shared/crypto/index.ts';
 import type { AgentRecord } from '#shared/protocol/agent-messages.ts';
+import { signStatement, type AgentStatement } from '#shared/protocol/statements.ts';
 import { agentIdFor, signBinding, signEnrolment, toB64, type AgentBinding, type EnrolmentStatement } from '#shared/protocol/trust.ts';
 import { createLogger, type Logger } from '#agent/log.ts';
+import { memoryStatementPins } from '#agent/statement-pins.ts';
 
 export const hex32 = () => randomBytes(16).toString('hex');
 export const newId = (prefix: string) => `${prefix}_${hex32()}`;
@@ -24,6 +26,31 @@ export type PeerOptions = {
   enrolmentSigner?: RawKeyPair;
   /** Sign the binding with this key instead of the enrolment's token key. */
   bindingTokenSigner?: RawKeyPair;
+  /**
+   * The owner's agent statement confirming it: `false` for none (enrolled, never confirmed);
+   * fields to change in it, or `signer` to sign it with another key than the owner's.
+   */
+  confirmed?: false | (Partial<AgentStatement> & { signer?: RawKeyPair });
+};
+
+/** The owner's agent statement for a record, as `latchkey agents confirm` signs it. */
+export const agentStatementFor = (owner: RawKeyPair, record: Omit<AgentRecord, 'statement'>, changes: Partial<AgentStatement> & { signer?: RawKeyPair } = {}) => {
+  const { signer, ...fields } = changes;
+  const statement: AgentStatement = {
+    v: 1,
+    kind: 'agent',
+    accountId: record.proof.statement.accountId,
+    agentId: record.agentId,
+    role: record.role,
+    environments: record.proof.statement.environments,
+    encryptionKey: record.encryptionKey,
+    signingKey: record.signingKey,
+    status: 'active',
+    version: 1,
+    issuedAt: new Date().toISOString(),
+    ...fields,
+  };
+  return signStatement((signer ?? owner).privateKey, statement);
 };
 
 /** An agent the owner enrolled (or, with options, one that only claims to be). */
@@ -50,7 +77,7 @@ export const enrolledPeer = (owner: RawKeyPair, accountId: string, options: Peer
     signingKey: toB64(keys.signing.publicKey),
     enrolledAt: new Date().toISOString(),
   };
-  const record: AgentRecord = {
+  const unconfirmed: AgentRecord = {
     agentId: binding.agentId,
     role,
     encryptionKey: binding.encryptionKey,
@@ -63,6 +90,7 @@ export const enrolledPeer = (owner: RawKeyPair, accountId: string, options: Peer
       agentSignature: signBinding(keys.signing.privateKey, binding),
     },
   };
+  const record: AgentRecord = options.confirmed === false ? unconfirmed : { ...unconfirmed, statement: agentStatementFor(owner, unconfirmed, options.confirmed) };
   return { keys, record, token, statement };
 };
 
@@ -77,6 +105,7 @@ export const accountWithAgent = () => {
     role: 'keyserver' as const,
     keys: me.keys,
     ownerKey: owner.publicKey,
+    statements: memoryStatementPins(),
   };
   return { owner, accountId, me, self };
 };

@@ -10,7 +10,8 @@ import { openMasterCopy, verifyMasterCopy, wrapMasterTo } from '#agent/handlers/
 import { trustedPeer } from '#agent/handlers/peers.ts';
 import { RequestRefused, type AgentIdentity, type HandlerContext } from '#agent/handlers/types.ts';
 import { openMasterPins } from '#agent/master-pins.ts';
-import { accountWithAgent, enrolledPeer, memoryLog, newId, tempDir } from './fixtures.ts';
+import { memoryStatementPins } from '#agent/statement-pins.ts';
+import { accountWithAgent, agentStatementFor, enrolledPeer, memoryLog, newId, tempDir } from './fixtures.ts';
 
 describe('the signed master-wrap statement', () => {
   const key = generateRawKeyPair('ed25519');
@@ -70,6 +71,7 @@ describe('openMasterCopy: a key server opens only a copy an enrolled key server 
     role: 'keyserver',
     keys: agent.keys,
     ownerKey: account.owner.publicKey,
+    statements: memoryStatementPins(),
   });
 
   /** The copy `maker` wraps and signs for this key server, as the backend would hand it over. */
@@ -123,6 +125,18 @@ describe('openMasterCopy: a key server opens only a copy an enrolled key server 
     expect(error.code).toBe('UntrustedMasterCopy');
     expect(error.message).toContain(impostor.record.agentId);
     expect(await pinsOnDisk()).toBe('');
+  });
+
+  it('opens a copy made by a key server the owner removed since, but refuses one made by a key server the owner never confirmed', async () => {
+    // The maker's record now carries the owner's removal: what it made while trusted still opens.
+    const removedSince = { ...peer.record, statement: agentStatementFor(account.owner, peer.record, { status: 'removed', version: 2 }) };
+    const opened = await openMasterCopy(await copyFrom(peer, master, removedSince), 1, context);
+    expect(Buffer.from(opened.key).equals(master.key)).toBe(true);
+
+    const unconfirmed = enrolledPeer(account.owner, account.accountId, { confirmed: false });
+    const error = await refusal(await copyFrom(unconfirmed));
+    expect(error.code).toBe('UntrustedMasterCopy');
+    expect(error.message).toContain('the account owner has not confirmed it');
   });
 
   it('refuses a copy signed by an enrolled target, not a key server', async () => {

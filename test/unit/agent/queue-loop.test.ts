@@ -6,6 +6,7 @@ import { keyServerHandlers } from '#agent/handlers/key-server.ts';
 import { openJournal } from '#agent/journal.ts';
 import { openMasterPins } from '#agent/master-pins.ts';
 import { ACK_EVERY_MS, handleMessage, runLoop } from '#agent/queue-loop.ts';
+import { evidenceFixture } from '../evidence/fixture.ts';
 import { createRequestProcessor, type RequestProcessor } from '#agent/requests.ts';
 import type { AgentQueue, ReceivedMessage } from '#agent/sqs.ts';
 import { accountWithAgent, enrolledPeer, memoryLog, newId, tempDir } from './fixtures.ts';
@@ -178,7 +179,8 @@ describe('queue loop', () => {
       environmentName: 'prod',
       url: 'http://127.0.0.1:4002/releases/object',
       digest: 'c'.repeat(64),
-      variables: {},
+      manifest: 'm'.repeat(64),
+      evidence: evidenceFixture().evidence(),
       expiresAt: new Date(Date.now() + 60_000).toISOString(),
     };
     const { queue, events } = fakeQueue();

@@ -3,7 +3,9 @@ import { pickRelease, type ReleaseView } from '#cli/commands/releases.ts';
 import { formatDeployment, nextStep, timeline, type DeploymentView } from '#cli/deployment-view.ts';
 import { RefusedError, UsageError } from '#cli/errors.ts';
 import { eraseRows, MAX_POLL_FAILURES, rowsOf } from '#cli/watch.ts';
-import { fakeApi, hex, iso, problem, runCli } from './fake-api.ts';
+import { intentSignatureVerifies } from '#shared/protocol/deployment-evidence.ts';
+import { fakeApi, fakeOwnerMe, hex, iso, problem, runCli } from './fake-api.ts';
+import { signingWorld } from './key-fixtures.ts';
 
 const ids = {
   app: `app_${hex(1)}`,
@@ -113,51 +115,71 @@ const fakeTimers = () => {
   };
 };
 
+/** The owner's machine, deploying: the owner key here, the owner's statements and the releases' signed manifests at the fake API. */
+const deployWorld = () =>
+  signingWorld(fakeOwnerMe, {
+    environments: [
+      { environmentId: ids.prod, name: 'production' },
+      { environmentId: ids.staging, name: 'staging' },
+    ],
+  });
+const releases = [{ appId: ids.app, releaseId: ids.release, version: '1.4.2' }];
+const posted = (api: ReturnType<typeof fakeApi>) => api.requests.find((r) => r.method === 'POST' && r.path === '/deployments')!.body as { intent: { intent: Record<string, unknown>; signature: string } };
+
 describe('latchkey deploy', () => {
-  it('resolves APP, RELEASE (by version) and ENV by name, then posts the ids and says what happens next', async () => {
+  it('resolves APP, RELEASE (by version) and ENV by name, then posts the ids with the signed intent and says what happens next', async () => {
     // Prepare
+    const world = await deployWorld();
     const api = fakeApi({
       'GET /apps': page([app]),
       [`GET /apps/${ids.app}/releases`]: page([release(ids.release, '1.4.2'), release(ids.oldRelease, '1.4.1')]),
       'GET /environments': page([staging, prod]),
       'POST /deployments': () => ({ status: 201, body: pending }),
       'GET /users': page([dan, grace]),
+      ...world.routes(releases),
     });
 
     // Act
-    const result = await runCli(['deploy', 'web-api', '1.4.2', 'production'], api);
+    const result = await runCli(['deploy', 'web-api', '1.4.2', 'production'], api, { env: world.env });
 
     // Assess
-    expect(result.code).toBe(0);
-    expect(api.calls()).toEqual(['GET /apps', `GET /apps/${ids.app}/releases`, 'GET /environments', 'POST /deployments', 'GET /users']);
-    expect(api.requests[3]!.body).toEqual({ appId: ids.app, releaseId: ids.release, environmentId: ids.prod });
+    expect(result.code, result.stderr).toBe(0);
+    expect(api.ownCalls()).toEqual(['GET /apps', `GET /apps/${ids.app}/releases`, 'GET /environments', `GET /apps/${ids.app}/releases/${ids.release}`, 'POST /deployments', 'GET /users']);
+    const body = posted(api);
+    expect(body).toMatchObject({ appId: ids.app, releaseId: ids.release, environmentId: ids.prod });
+    // The intent: this release by its manifest, to this environment under its statement version, signed with the owner key here.
+    expect(body.intent.intent).toMatchObject({ appId: ids.app, releaseId: ids.release, environmentId: ids.prod, environmentVersion: 1, deployerId: fakeOwnerMe.user.userId });
+    expect(intentSignatureVerifies(world.owner.publicKey, body.intent as never)).toBe(true);
     expect(result.stdout).toContain(`Deployment ${ids.dep}: web-api 1.4.2 to production, PendingApproval.`);
     expect(result.stdout).toContain('Waiting for 2 approvals; approvers were emailed');
     expect(result.stdout).toContain(`latchkey status ${ids.dep} --watch`);
   });
 
   it('passes ids through without listing, and --json prints the deployment only', async () => {
-    const api = fakeApi({ 'POST /deployments': () => ({ status: 201, body: pending }) });
-    const result = await runCli(['deploy', ids.app, ids.release, ids.prod, '--json'], api);
-    expect(result.code).toBe(0);
-    expect(api.calls()).toEqual(['POST /deployments']);
+    const world = await deployWorld();
+    const api = fakeApi({ 'POST /deployments': () => ({ status: 201, body: pending }), ...world.routes(releases) });
+    const result = await runCli(['deploy', ids.app, ids.release, ids.prod, '--json'], api, { env: world.env });
+    expect(result.code, result.stderr).toBe(0);
+    expect(api.ownCalls()).toEqual([`GET /apps/${ids.app}/releases/${ids.release}`, 'POST /deployments']);
     expect(JSON.parse(result.stdout)).toEqual(pending);
   });
 
   it('prefers the ready release when a version was pushed twice, and refuses one that is not ready', async () => {
+    const world = await deployWorld();
     const api = fakeApi({
       [`GET /apps/${ids.app}/releases`]: page([release(ids.oldRelease, '2.0.0', 'uploading'), release(ids.release, '1.4.2'), release(`rel_${hex(10)}`, '1.4.2', 'uploading')]),
       'POST /deployments': () => ({ status: 201, body: pending }),
+      ...world.routes(releases),
     });
-    const ok = await runCli(['deploy', ids.app, '1.4.2', ids.prod, '--json'], api);
-    expect(ok.code).toBe(0);
-    expect(api.requests.at(-1)!.body).toMatchObject({ releaseId: ids.release });
+    const ok = await runCli(['deploy', ids.app, '1.4.2', ids.prod, '--json'], api, { env: world.env });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(posted(api)).toMatchObject({ releaseId: ids.release });
 
-    const notReady = await runCli(['deploy', ids.app, '2.0.0', ids.prod], api);
+    const notReady = await runCli(['deploy', ids.app, '2.0.0', ids.prod], api, { env: world.env });
     expect(notReady.code).toBe(1);
     expect(notReady.stderr).toContain('Release 2.0.0 of');
     expect(notReady.stderr).toContain('not ready');
-    const unknown = await runCli(['deploy', ids.app, '9.9.9', ids.prod], api);
+    const unknown = await runCli(['deploy', ids.app, '9.9.9', ids.prod], api, { env: world.env });
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('has no release "9.9.9"');
     expect(unknown.stderr).toContain('latchkey releases list');
@@ -181,16 +203,17 @@ describe('latchkey deploy', () => {
   });
 
   it('a refusal by the API (409: release not complete) exits 1 with its title', async () => {
-    const api = fakeApi({ 'POST /deployments': () => problem(409, 'The release is not complete') });
-    const result = await runCli(['deploy', ids.app, ids.release, ids.prod], api);
+    const world = await deployWorld();
+    const api = fakeApi({ 'POST /deployments': () => problem(409, 'The release is not complete'), ...world.routes(releases) });
+    const result = await runCli(['deploy', ids.app, ids.release, ids.prod], api, { env: world.env });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('Error: The release is not complete');
   });
 });
 
 describe('latchkey approve, decline, cancel', () => {
-  it('approve sends deploy: false by default, and --deploy --comment as given', async () => {
-    const api = fakeApi({ [`POST /deployments/${ids.dep}/approve`]: () => ({ body: oneVote }), 'GET /users': page([dan, grace]) });
+  it('approve sends deploy: false by default, and --deploy --comment as given (a deployment without an intent: an unsigned vote)', async () => {
+    const api = fakeApi({ [`GET /deployments/${ids.dep}`]: () => ({ body: pending }), [`POST /deployments/${ids.dep}/approve`]: () => ({ body: oneVote }), 'GET /users': page([dan, grace]) });
     const plain = await runCli(['approve', ids.dep], api);
     const full = await runCli(['approve', ids.dep, '--deploy', '--comment', 'Checked the plan', '--json'], api);
     expect(plain.code).toBe(0);
@@ -203,18 +226,18 @@ describe('latchkey approve, decline, cancel', () => {
   });
 
   it('approve refused (403: self-approval) exits 1; a malformed id exits 2 before sending', async () => {
-    const api = fakeApi({ [`POST /deployments/${ids.dep}/approve`]: () => problem(403, 'You started this deployment, so someone else must approve it') });
+    const api = fakeApi({ [`GET /deployments/${ids.dep}`]: () => ({ body: pending }), [`POST /deployments/${ids.dep}/approve`]: () => problem(403, 'You started this deployment, so someone else must approve it') });
     const refused = await runCli(['approve', ids.dep], api);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('someone else must approve it');
     const bad = await runCli(['approve', 'dep_nothex'], api);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('field: id');
-    expect(api.requests).toHaveLength(1);
+    expect(api.requests.filter((r) => r.method === 'POST')).toHaveLength(1);
   });
 
   it('decline requires a non-empty --message (exit 2, nothing sent) and posts it', async () => {
-    const api = fakeApi({ [`POST /deployments/${ids.dep}/decline`]: () => ({ body: declined }) });
+    const api = fakeApi({ [`GET /deployments/${ids.dep}`]: () => ({ body: pending }), [`POST /deployments/${ids.dep}/decline`]: () => ({ body: declined }) });
     expect((await runCli(['decline', ids.dep], api)).code).toBe(2);
     const blank = await runCli(['decline', ids.dep, '--message', '  '], api);
     expect(blank.code).toBe(2);
@@ -223,7 +246,7 @@ describe('latchkey approve, decline, cancel', () => {
 
     const result = await runCli(['decline', ids.dep, '--message', 'Change freeze until Monday'], api);
     expect(result.code).toBe(0);
-    expect(api.requests[0]!.body).toEqual({ message: 'Change freeze until Monday' });
+    expect(api.requests.find((r) => r.method === 'POST')!.body).toEqual({ message: 'Change freeze until Monday' });
     expect(result.stdout).toContain(`Declined ${ids.dep}`);
   });
 
@@ -421,12 +444,14 @@ describe('latchkey status --watch', () => {
   });
 
   it('deploy --watch follows the new deployment to its end', async () => {
+    const world = await deployWorld();
     const api = fakeApi({
       'POST /deployments': () => ({ status: 201, body: inProgress }),
       [`GET /deployments/${ids.dep}`]: scripted(inProgress, succeeded),
       'GET /users': page([]),
+      ...world.routes(releases),
     });
-    const result = await runCli(['deploy', ids.app, ids.release, ids.staging, '--watch'], api, { io: fakeTimers().io() });
+    const result = await runCli(['deploy', ids.app, ids.release, ids.staging, '--watch'], api, { io: fakeTimers().io(), env: world.env });
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('Succeeded');
   });

@@ -21,8 +21,31 @@ export const iso = '2026-11-23T08:55:51.402Z';
  * records every request, and answers 404 problem+json for anything not set up — so a test
  * asserts exactly which requests a command line makes.
  */
-export const fakeApi = (routes: Record<string, Handler>) => {
+/** The owner of the fake account, for commands that ask who they run as. */
+export const fakeOwnerMe = {
+  accountId: `acc_${hex(1)}`,
+  accountName: 'Acme',
+  user: { userId: `usr_${hex(1)}`, name: 'Ada Lovelace', email: 'ada@example.com', role: 'owner', createdAt: iso },
+  tokenId: `tok_${hex(7)}`,
+};
+
+/**
+ * Routes every command may call around its own (who am I, the owner's statements), answered as
+ * an account with no statements yet; a test's own routes take precedence.
+ */
+const commonRoutes = (recordedStatements: unknown[]): Record<string, Handler> => ({
+  'GET /me': () => ({ body: fakeOwnerMe }),
+  'GET /statements': () => ({ body: { items: recordedStatements } }),
+  'PUT /statements': ({ body }) => {
+    const recorded = { ...(body as object), recordedAt: iso };
+    recordedStatements.push(recorded);
+    return { body: recorded };
+  },
+});
+
+export const fakeApi = (ownRoutes: Record<string, Handler>) => {
   const requests: Recorded[] = [];
+  const routes = { ...commonRoutes([]), ...ownRoutes };
   const fetch = (async (input: string | URL, init: RequestInit = {}) => {
     const url = new URL(String(input));
     const recorded: Recorded = {
@@ -43,7 +66,10 @@ export const fakeApi = (routes: Record<string, Handler>) => {
       headers: { 'content-type': reply.contentType ?? (status >= 400 ? 'application/problem+json' : 'application/json') },
     });
   }) as typeof globalThis.fetch;
-  return { fetch, requests, calls: () => requests.map((r) => `${r.method} ${r.path}`) };
+  const calls = () => requests.map((r) => `${r.method} ${r.path}`);
+  /** The calls a command made for what it was asked, without who-am-I and the owner's statements. */
+  const ownCalls = () => calls().filter((c) => !['GET /me', 'GET /statements', 'PUT /statements'].includes(c));
+  return { fetch, requests, calls, ownCalls, routes };
 };
 
 export const problem = (status: number, title: string, field?: string): Reply => ({

@@ -3,10 +3,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { generateRawKeyPair, publicFromPrivate } from '#shared/crypto/index.ts';
-import { fromB64, keyFingerprint, parseEnrolmentToken, signEnrolment, toB64 } from '#shared/protocol/trust.ts';
+import { verifyStatement } from '#shared/protocol/statements.ts';
+import { agentFingerprint, fromB64, keyFingerprint, parseEnrolmentToken, signEnrolment, toB64 } from '#shared/protocol/trust.ts';
 import { signingKeyVouchProblem, type VouchedSigningKey } from '#shared/protocol/signing-keys.ts';
 import { statementProblems } from '#cli/commands/enrolments.ts';
-import { fakeApi, hex, iso, runCli } from './fake-api.ts';
+import { ENDPOINT, fakeApi, hex, iso, runCli } from './fake-api.ts';
 import { makeAgent, writeOwnerKey } from './key-fixtures.ts';
 
 const ids = { account: `acc_${hex(1)}`, owner: `usr_${hex(1)}`, deployer: `usr_${hex(2)}`, token: `tok_${hex(7)}`, staging: `env_${hex(5)}`, enrolment: `enr_${hex(9)}` };
@@ -38,7 +39,8 @@ describe('the owner key', () => {
 
     // Assess
     expect(result.code).toBe(0);
-    expect(api.calls()).toEqual(['POST /accounts', 'GET /me', 'PUT /account/owner-key', 'PUT /me/signing-key']);
+    // The last GET /me: before signing the owner's own person statement, is the key registered?
+    expect(api.calls()).toEqual(['POST /accounts', 'GET /me', 'PUT /account/owner-key', 'PUT /me/signing-key', 'GET /me']);
     const file = path.join(host.configDir, `owner-key.${ids.account}.json`);
     expect((await stat(file)).mode & 0o777).toBe(0o600);
     expect((await stat(host.configDir)).mode & 0o777).toBe(0o700);
@@ -66,7 +68,7 @@ describe('the owner key', () => {
     });
     const first = await runCli(['login', '--token', 'lk_x'], api, { env: { ...host.env, LATCHKEY_TOKEN: '' } });
     expect(first.code).toBe(0);
-    expect(api.calls()).toEqual(['GET /me', 'PUT /account/owner-key', 'PUT /me/signing-key']);
+    expect(api.calls()).toEqual(['GET /me', 'PUT /account/owner-key', 'PUT /me/signing-key', 'GET /me']);
 
     const elsewhere = await machine();
     const registered = fakeApi({ 'GET /me': () => ({ body: { ...me, ownerKey: { publicKey: toB64(generateRawKeyPair('ed25519').publicKey), fingerprint: 'abc' } } }) });
@@ -118,12 +120,12 @@ describe('enrolments create', () => {
     return { host, key, api, answered };
   };
 
-  it('signs exactly the statement asked for with the owner key and prints the token once, with the agent commands', async () => {
+  it('signs exactly the statement asked for with the owner key and prints the token once, alone, with the agent commands that do not hold it', async () => {
     // Prepare
     const { host, key, api, answered } = await setUp();
 
     // Act
-    const result = await runCli(['enrolments', 'create', '--role', 'target', '--env', 'staging', '--hours', '4'], api, { env: host.env });
+    const result = await runCli(['enrolments', 'create', '--role', 'target', '--env', 'staging', '--hours', '4', '--name', 'web-1'], api, { env: host.env });
 
     // Assess
     expect(result.code).toBe(0);
@@ -131,14 +133,23 @@ describe('enrolments create', () => {
     const asked = api.requests[2]!.body as { tokenPublicKey: string };
     expect(asked).toMatchObject({ role: 'target', environments: [ids.staging], expiresInHours: 4 });
     const token = /lke_enr_[0-9a-f]{32}_[A-Za-z0-9_-]{43}/.exec(result.stdout)![0];
-    expect(result.stdout.split(token)).toHaveLength(3); // the token line and the enrol command
+    expect(result.stdout.split(token)).toHaveLength(2); // once, on a line of its own
+    expect(result.stdout).toContain(`\n  ${token}\n`);
     const parsed = parseEnrolmentToken(token)!;
     expect(parsed.enrolmentId).toBe(ids.enrolment);
     expect(toB64(publicFromPrivate('ed25519', parsed.tokenSeed))).toBe(asked.tokenPublicKey);
     // Ed25519 is deterministic: the signature sent is the owner key's over the statement the API answered.
     expect(api.requests[3]!.body).toEqual({ signature: signEnrolment(key.privateKey, answered[0]!) });
-    expect(result.stdout).toContain(`latchkey-agent init --owner-key ${toB64(key.publicKey)} && `);
-    expect(result.stdout).toContain(`latchkey-agent enrol --token ${token}`);
+    // The commands work as pasted: state, endpoint, the owner key and its fingerprint, the release user of an agent that installs.
+    expect(result.stdout).toContain(
+      `  latchkey-agent init --state /var/lib/latchkey --endpoint ${ENDPOINT} --owner-key ${toB64(key.publicKey)} --expect-fingerprint ${keyFingerprint(key.publicKey)} --release-user latchkey-release --releases /var/lib/latchkey-releases\n`,
+    );
+    expect(result.stdout).toContain('  latchkey-agent enrol --state /var/lib/latchkey --name web-1\n');
+    expect(result.stdout).toContain('latchkey agents confirm AGENT --fingerprint FINGERPRINT');
+    const json = await runCli(['enrolments', 'create', '--role', 'keyserver', '--json'], api, { env: host.env });
+    const view = JSON.parse(json.stdout) as { token: string; commands: string[] };
+    expect(view.commands.join('\n')).not.toContain('lke_');
+    expect(view.commands[0]).not.toContain('--release-user');
   });
 
   it.each([
@@ -182,6 +193,7 @@ describe('agents list', () => {
     const key = await writeOwnerKey(host.configDir, ids.account);
     const good = makeAgent(key, ids.account, { name: 'ks-1', masterVersions: [1, 2] });
     const forged = makeAgent(generateRawKeyPair('ed25519'), ids.account, { name: 'ks-evil', online: false });
+    const waiting = makeAgent(key, ids.account, { name: 'ks-new', masterVersions: [], confirmed: false });
     const masterKey = {
       version: 2,
       retiredThrough: 0,
@@ -193,7 +205,7 @@ describe('agents list', () => {
     };
     const api = fakeApi({
       'GET /me': () => ({ body: { ...me, ownerKey: key.registered } }),
-      'GET /agents': () => ({ body: { items: [good.view, forged.view] } }),
+      'GET /agents': () => ({ body: { items: [good.view, forged.view, waiting.view] } }),
       'GET /master-key': () => ({ body: masterKey }),
     });
 
@@ -202,10 +214,12 @@ describe('agents list', () => {
 
     expect(table.code).toBe(0);
     const lines = table.stdout.trim().split('\n');
-    expect(lines[0]).toMatch(/^ID\s+NAME\s+ROLE\s+ONLINE\s+LAST SEEN\s+MASTER KEYS\s+VERIFIED$/);
-    expect(lines.find((l) => l.includes('ks-1'))).toMatch(/keyserver\s+yes\s+2026-11-23 08:55Z\s+v1,v2\s+yes$/);
-    expect(lines.find((l) => l.includes('ks-evil'))).toMatch(/no: its enrolment is not signed by the account owner$/);
-    expect(JSON.parse(json.stdout).map((a: { verified: string }) => a.verified)).toEqual(['yes', 'no: its enrolment is not signed by the account owner']);
+    expect(lines[0]).toMatch(/^ID\s+NAME\s+ROLE\s+ONLINE\s+LAST SEEN\s+MASTER KEYS\s+VERIFIED\s+CONFIRMED$/);
+    expect(lines.find((l) => l.includes('ks-1'))).toMatch(/keyserver\s+yes\s+2026-11-23 08:55Z\s+v1,v2\s+yes\s+yes \(v1\)$/);
+    expect(lines.find((l) => l.includes('ks-evil'))).toMatch(/no: its enrolment is not signed by the account owner\s+no: the agent statement .* is not signed by the account owner key$/);
+    expect(lines.find((l) => l.includes('ks-new'))).toMatch(/yes\s+no$/);
+    expect(JSON.parse(json.stdout).map((a: { verified: string }) => a.verified)).toEqual(['yes', 'no: its enrolment is not signed by the account owner', 'yes']);
+    expect(table.stderr).toContain(`Not confirmed yet, so they get no keys and no deployments: ks-new (${waiting.view.agentId})`);
     // The master key's standing: who is still learning it, and one loss from losing it.
     expect(table.stderr).toContain('Master key v2: held by 1 of 1 online key servers.');
     expect(table.stderr).toContain(`ks-evil (${forged.view.agentId}) has not learned master key v2 yet (it is offline).`);
@@ -221,13 +235,61 @@ describe('agents list', () => {
     expect((await runCli(['agents', 'list'], none, { env: host.env })).stderr).toContain('No master key yet: it is made once two key servers are enrolled and online (1 enrolled).');
   });
 
-  it('agents remove resolves a name and deletes by id', async () => {
-    const owner = generateRawKeyPair('ed25519');
-    const agent = makeAgent(owner, ids.account, { name: 'ks-2' });
-    const api = fakeApi({ 'GET /agents': () => ({ body: { items: [agent.view] } }), [`DELETE /agents/${agent.view.agentId}`]: () => ({ body: agent.view }) });
-    const result = await runCli(['agents', 'remove', 'ks-2'], api);
-    expect(result.code).toBe(0);
-    expect(api.calls()).toEqual(['GET /agents', `DELETE /agents/${agent.view.agentId}`]);
-    expect(result.stdout).toContain(`Removed keyserver ks-2 (${agent.view.agentId})`);
+  /** An owner's machine and an API keeping the statements it is sent, with one agent listed. */
+  const withAgent = async (options: { confirmed?: boolean } = {}) => {
+    const host = await machine();
+    await mkdir(host.configDir, { recursive: true, mode: 0o700 });
+    const key = await writeOwnerKey(host.configDir, ids.account);
+    const agent = makeAgent(key, ids.account, { name: 'ks-2', ...options });
+    const recorded: { statement: Record<string, unknown>; signature: string }[] = agent.view.statement ? [agent.view.statement] : [];
+    const api = fakeApi({
+      'GET /me': () => ({ body: { ...me, ownerKey: key.registered } }),
+      'GET /agents': () => ({ body: { items: [agent.view] } }),
+      'GET /statements': () => ({ body: { items: recorded.map((s) => ({ ...s, recordedAt: iso })) } }),
+      'PUT /statements': ({ body }) => {
+        recorded.push(body as (typeof recorded)[number]);
+        return { body: { ...(body as object), recordedAt: iso } };
+      },
+      [`DELETE /agents/${agent.view.agentId}`]: () => ({ body: agent.view }),
+    });
+    const fingerprint = agentFingerprint({ signingKey: fromB64(agent.view.signingKey), encryptionKey: fromB64(agent.view.encryptionKey) });
+    return { host, key, agent, api, recorded, fingerprint };
+  };
+
+  it('agents remove signs the owner’s removal of the agent, then removes it', async () => {
+    const { host, key, agent, api, recorded } = await withAgent();
+    const result = await runCli(['agents', 'remove', 'ks-2'], api, { env: host.env });
+    expect(result.code, result.stderr).toBe(0);
+    expect(api.calls()).toEqual(['GET /me', 'GET /agents', 'GET /statements', 'PUT /statements', `DELETE /agents/${agent.view.agentId}`]);
+    expect(verifyStatement(key.publicKey, recorded[1]!, { kind: 'agent', accountId: ids.account, subject: agent.view.agentId })).toMatchObject({ status: 'removed', version: 2 });
+    expect(result.stdout).toContain(`Removed keyserver ks-2 (${agent.view.agentId}) (agent statement version 2)`);
+  });
+
+  it('agents confirm signs an agent statement for the keys whose fingerprint the operator read out', async () => {
+    const { host, key, agent, api, recorded, fingerprint } = await withAgent({ confirmed: false });
+    const result = await runCli(['agents', 'confirm', 'ks-2', '--fingerprint', fingerprint.toUpperCase().replace(/(.{8})/g, '$1:')], api, { env: host.env });
+    expect(result.code, result.stderr).toBe(0);
+    expect(verifyStatement(key.publicKey, recorded[0]!, { kind: 'agent', accountId: ids.account, subject: agent.view.agentId })).toMatchObject({
+      status: 'active',
+      version: 1,
+      role: 'keyserver',
+      encryptionKey: agent.view.encryptionKey,
+      signingKey: agent.view.signingKey,
+    });
+    expect(result.stderr).toContain(`fingerprint   ${fingerprint}`);
+  });
+
+  it('agents confirm refuses, signing nothing, another fingerprint (someone else enrolled with the token) or a removed agent', async () => {
+    const wrong = await withAgent({ confirmed: false });
+    const other = await runCli(['agents', 'confirm', 'ks-2', '--fingerprint', 'ab'.repeat(32)], wrong.api, { env: wrong.host.env });
+    expect(other.code).toBe(1);
+    expect(other.stderr).toContain(`has fingerprint ${wrong.fingerprint}, not the one you were given`);
+    expect(wrong.api.calls()).not.toContain('PUT /statements');
+
+    const removed = await withAgent();
+    expect((await runCli(['agents', 'remove', 'ks-2'], removed.api, { env: removed.host.env })).code).toBe(0);
+    const again = await runCli(['agents', 'confirm', 'ks-2', '--fingerprint', removed.fingerprint], removed.api, { env: removed.host.env });
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('a removed agent stays removed');
   });
 });

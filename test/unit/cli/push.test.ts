@@ -8,6 +8,7 @@ import { decryptRelease, DEFAULT_SEGMENT_SIZE, hpkeUnwrap, RELEASE_MAGIC, verify
 import { releaseDigestOf } from '#shared/crypto/release-digest.ts';
 import { HEADER_PREFIX_BYTES, parseHeaderPrefix } from '#shared/crypto/release-format.ts';
 import { releaseKeyToKeyServerContext } from '#shared/protocol/key-contexts.ts';
+import { signStatement } from '#shared/protocol/statements.ts';
 import { fromB64 } from '#shared/protocol/trust.ts';
 import { releaseContext } from '#cli/commands/push.ts';
 import { ACK_TIMEOUT_MS, POLL_MS } from '#cli/push/seal.ts';
@@ -152,7 +153,7 @@ describe('latchkey push: upload URLs expire, uploads do not', () => {
     const parts = t.api.requests.filter((r) => r.method === 'PUT');
     expect((renewals[0]!.body as { parts: number[] }).parts).toEqual(parts.map((_, i) => i + 1));
     expect(parts.every((r) => r.query.renewed === '1')).toBe(true);
-    expect(t.uploaded().length).toBe((t.api.requests[2]!.body as { size: number }).size);
+    expect(t.uploaded().length).toBe((t.api.requests.find((r) => r.path.endsWith('/releases'))!.body as { size: number }).size);
   });
 
   it('a URL the storage service refuses (403, expired) is renewed and the part sent again', async () => {
@@ -191,10 +192,10 @@ describe('latchkey push', () => {
     // Assess
     expect(result.stderr).not.toContain('Error');
     expect(result.code).toBe(0);
-    expect(t.api.calls()).toEqual(['GET /apps', 'GET /me', `POST /apps/${ids.app}/releases`, 'PUT /bucket/obj', `POST /apps/${ids.app}/releases/${ids.release}/complete`]);
+    expect(t.api.calls()).toEqual(['GET /apps', 'GET /me', 'GET /statements', `POST /apps/${ids.app}/releases`, 'PUT /bucket/obj', `POST /apps/${ids.app}/releases/${ids.release}/complete`]);
     const object = t.uploaded();
     expect(gunzipSync(object).toString('latin1')).toContain('PLAINTEXT-MARKER');
-    expect((t.api.requests[2]!.body as { size: number }).size).toBe(object.length);
+    expect((t.api.requests.find((r) => r.path.endsWith('/releases'))!.body as { size: number }).size).toBe(object.length);
     const { digest, manifest, parts } = completeBody(t.api);
     expect(digest).toBe(createHash('sha256').update(object).digest('hex'));
     expect(parts).toBeUndefined();
@@ -254,7 +255,7 @@ describe('latchkey push', () => {
     const result = await t.push();
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('no trusted key server is online');
-    expect(t.api.calls().sort()).toEqual(['GET /agents', 'GET /apps', 'GET /master-key', 'GET /me']);
+    expect(t.api.calls().sort()).toEqual(['GET /agents', 'GET /apps', 'GET /master-key', 'GET /me', 'GET /statements']);
     expect((await readdir(scratch)).filter((name) => name.startsWith('latchkey-push-'))).toEqual([]);
   });
 
@@ -297,6 +298,21 @@ describe('latchkey push', () => {
     expect(result.stderr).toContain('No key server sealed release');
     expect(t.sealedBy).toHaveLength(1);
     expect((await readdir(scratch)).filter((name) => name.startsWith('latchkey-push-'))).toEqual([]);
+  });
+
+  it('refuses to push plain an application the owner\'s statement says is secure, whatever the API says (a backend that flipped it)', async () => {
+    // Prepare: the API says plain; the owner signed it secure.
+    const t = await setUp({ secure: false });
+    const statement = signStatement(t.owner.privateKey, { v: 1, kind: 'application', accountId: ids.account, appId: ids.app, name: 'web-api', secure: true, version: 2, issuedAt: iso });
+    t.api.routes['GET /statements'] = () => ({ body: { items: [{ ...statement, recordedAt: iso }] } });
+
+    // Act
+    const result = await t.push();
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('is secure by the owner\'s statement (version 2), but the API says plain; nothing was pushed');
+    expect(t.api.calls()).not.toContain(`POST /apps/${ids.app}/releases`);
   });
 
   it('refuses a directory that does not exist, sending nothing', async () => {

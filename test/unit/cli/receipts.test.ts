@@ -61,6 +61,16 @@ describe('latchkey status checks the agents’ receipts', () => {
     expect(formatDeployment(d, new Map(), check)).toContain(`${w.target.record.agentId}  succeeded (current: r1)  NOT VERIFIED: `);
   });
 
+  it('receipts that say the approvals were the backend’s word (no signed approvals required) are shown so', () => {
+    const w = world();
+    const d = w.view({ grant: { agentId: w.keyServer.record.agentId, receipt: w.granted({ approvals: 'backend' }) }, targets: targetOf(w, { receipt: w.installed({ approvals: 'backend' }) }) });
+    const shown = formatDeployment(d, new Map(), w.check(d));
+    expect(shown).toContain(`installed ${w.digest} (receipt verified; approvals on the backend’s word) (current: r1)`);
+    expect(shown).toContain(`granted ${w.digest} (receipt verified; approvals on the backend’s word)`);
+    const signed = w.view({ targets: targetOf(w, { receipt: w.installed({ approvals: 'signed' }) }) });
+    expect(formatDeployment(signed, new Map(), w.check(signed))).toContain(`installed ${w.digest} (receipt verified) (current: r1)`);
+  });
+
   it('an agent the owner did not enrol, or one not listed, cannot vouch for anything', () => {
     const w = world();
     const impostor = enrolledPeer(generateRawKeyPair('ed25519'), w.accountId, { role: 'target' });

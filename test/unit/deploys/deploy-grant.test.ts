@@ -6,7 +6,9 @@ import {
   generateMasterKey,
   generateRawKeyPair,
   generateReleaseKey,
+  decodeManifest,
   hpkeUnwrap,
+  SIGNATURE_BYTES,
   openKeyList,
   signManifest,
   unwrapUnderMaster,
@@ -24,6 +26,7 @@ import { openJournal, type Journal } from '#agent/journal.ts';
 import { openMasterPins } from '#agent/master-pins.ts';
 import { createRequestProcessor, type RequestProcessor } from '#agent/requests.ts';
 import type { Outcome } from '#agent/replies.ts';
+import { evidenceFixture } from '../evidence/fixture.ts';
 import { accountWithAgent, enrolledPeer, memoryLog, newId, tempDir } from '../agent/fixtures.ts';
 
 const succeeded = (outcome: Outcome) => {
@@ -40,6 +43,7 @@ describe('issue-deployment-grant on a key server', () => {
   let ids: { accountId: string; appId: string; releaseId: string; environmentId: string; deploymentId: string };
   let master: ReturnType<typeof generateMasterKey>;
   let journal: Journal;
+  let evidence: ReturnType<typeof evidenceFixture>;
   afterEach(() => journal.close());
 
   beforeEach(async () => {
@@ -51,7 +55,7 @@ describe('issue-deployment-grant on a key server', () => {
     const log = memoryLog();
     journal = await openJournal(join(dir, 'journal.jsonl'), { log });
     const masters = await openMasterPins(join(dir, 'masters.json'));
-    processRequest = createRequestProcessor({ self: account.self, handlers: handlersFor('keyserver'), journal, masters, log });
+    processRequest = createRequestProcessor({ self: account.self, handlers: handlersFor('keyserver', dir), journal, masters, log });
 
     ids = { accountId: account.accountId, appId: newId('app'), releaseId: newId('rel'), environmentId: target.statement.environments[0]!, deploymentId: newId('dep') };
     master = generateMasterKey(1);
@@ -60,6 +64,9 @@ describe('issue-deployment-grant on a key server', () => {
     releaseKey = generateReleaseKey();
     const pusher = generateRawKeyPair('ed25519');
     const unsigned = await encryptRelease({ input: Buffer.from('release bytes'), outputPath: join(dir, 'release.lkr'), releaseKey, context: releasePayloadContext(ids) });
+    const manifest = signManifest(unsigned, pusher);
+    // The owner's statements, the pusher's intent and an approval (test/unit/evidence/fixture.ts), under this account's owner key.
+    evidence = evidenceFixture({ owner: account.owner, ids, deployerKey: pusher, manifest, now: Date.now() });
     request = {
       type: 'issue-deployment-grant',
       requestId: newId('req'),
@@ -71,8 +78,8 @@ describe('issue-deployment-grant on a key server', () => {
       masterWrapSignature: copy!.signature,
       masterWrapper: account.me.record,
       wrappedReleaseKey: toB64(wrapUnderMaster(master, releaseKeyUnderMasterContext({ ...ids, version: 1 }), releaseKey)),
-      manifest: toB64(signManifest(unsigned, pusher)),
-      manifestSigner: toB64(pusher.publicKey),
+      manifest: toB64(manifest),
+      evidence: evidence.evidence(),
       targets: [target.record],
       expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
     };
@@ -111,6 +118,9 @@ describe('issue-deployment-grant on a key server', () => {
       digest: Buffer.from(entry.fileDigest).toString('hex'),
       targets: [target.record.agentId],
       expiresAt: request.expiresAt,
+      // The evidence it checked, and that the approval in it was signed by the approver.
+      evidenceHash: expect.stringMatching(/^[0-9a-f]{64}$/),
+      approvals: 'signed',
     });
   });
 
@@ -128,8 +138,26 @@ describe('issue-deployment-grant on a key server', () => {
     expect(outcome).toMatchObject({ outcome: 'failed', error: { code: 'UntrustedPeer', message: expect.stringMatching(why) } });
   });
 
-  it('refuses a manifest that another key signed', async () => {
-    const outcome = await processRequest({ ...request, manifestSigner: toB64(generateRawKeyPair('ed25519').publicKey) }, 1);
+  it('refuses a manifest that another key signed: the pusher the evidence names did not sign it', async () => {
+    const other = signManifest(decodeManifestBody(fromB64(request.manifest)), generateRawKeyPair('ed25519'));
+    const outcome = await processRequest({ ...request, manifest: toB64(other) }, 1);
     expect(outcome).toMatchObject({ outcome: 'failed' });
   });
+
+  it('refuses without complete evidence, naming what is missing, before any key is opened', async () => {
+    const outcome = await processRequest({ ...request, evidence: evidence.evidence({ approvals: [] }) }, 1);
+    expect(outcome).toMatchObject({ outcome: 'failed', error: { code: 'NotEnoughApprovals', message: expect.stringContaining('needs 1 signed approval') } });
+  });
+
+  it('grants a deployment once: another request for the same deployment id is refused', async () => {
+    succeeded(await processRequest(request, 1));
+    const again = await processRequest({ ...request, requestId: newId('req') }, 1);
+    expect(again).toMatchObject({ outcome: 'failed', error: { code: 'AlreadyGranted' } });
+  });
 });
+
+/** The unsigned manifest a signed one holds, to sign it with another key. */
+const decodeManifestBody = (signed: Buffer) => {
+  const { signerKeyId: _signer, ...unsigned } = decodeManifest(signed.subarray(0, signed.byteLength - SIGNATURE_BYTES));
+  return unsigned;
+};

@@ -108,12 +108,12 @@ describe('pure helpers', () => {
 });
 
 describe('roles from the enrolment', () => {
-  it('a key server answers key requests; one whose enrolment names environments installs there too; a target only installs', async () => {
+  it('a key server answers key requests; one whose enrolment names environments installs there too; a target only installs; every agent learns statements', async () => {
     const { handlersFor } = await import('#agent/handlers/index.ts');
     // What run.ts hands over once release isolation is in place (checked there, not here).
     const installs = (environments: string[]) => ({ stateDir: '/nonexistent', environments, isolation: { user: { name: 'r', uid: 1, gid: 1, home: '/' }, releasesDir: '/r', setpriv: '/usr/bin/setpriv' }, releasesOrigin: async () => undefined });
-    expect(Object.keys(handlersFor('keyserver')).sort()).toEqual(['create-master-key', 'issue-deployment-grant', 'rewrap-release-key', 'share-master-key']);
-    expect(Object.keys(handlersFor('keyserver', installs([newId('env')])))).toContain('deploy-release');
-    expect(Object.keys(handlersFor('target', installs([newId('env')])))).toEqual(['deploy-release']);
+    expect(Object.keys(handlersFor('keyserver', '/nonexistent')).sort()).toEqual(['create-master-key', 'issue-deployment-grant', 'learn-statements', 'rewrap-release-key', 'share-master-key']);
+    expect(Object.keys(handlersFor('keyserver', '/nonexistent', installs([newId('env')])))).toContain('deploy-release');
+    expect(Object.keys(handlersFor('target', '/nonexistent', installs([newId('env')])))).toEqual(['deploy-release', 'learn-statements']);
   });
 });

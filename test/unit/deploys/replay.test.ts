@@ -44,6 +44,8 @@ const setup = (options: { encrypted: boolean; online?: string[] }) => {
     audit: { appendOnce: async () => undefined },
     clock: { now: () => now },
     settings: { grantTimeoutSeconds: 30, ackTimeoutSeconds: 5, targetTimeoutSeconds: 60 },
+    // Checked by the evidence unit tests; here the deploy step's bookkeeping.
+    evidence: { check: async () => ({ evidence: { intent: 'checked' } }) },
   } as never);
   const ref = { accountId: 'acc', deploymentId: 'dep' };
   const advance = (seconds: number) => (now = new Date(now.getTime() + seconds * 1000));

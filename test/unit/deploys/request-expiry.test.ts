@@ -4,6 +4,7 @@ import { targetHandlers } from '#agent/handlers/target.ts';
 import { RequestRefused } from '#agent/handlers/types.ts';
 import { CLOCK_SKEW_MS, requestExpired } from '#agent/target/request-expiry.ts';
 import type { AgentRequest } from '#shared/protocol/agent-messages.ts';
+import { evidenceFixture } from '../evidence/fixture.ts';
 import { memoryLog, newId, tempDir } from '../agent/fixtures.ts';
 
 const expiresAt = '2026-11-30T12:01:00.000Z';
@@ -40,7 +41,9 @@ describe('a target handed an expired deploy-release request', () => {
       // Nothing listens here: a download would fail with another error than the refusal.
       url: 'http://127.0.0.1:9/release',
       digest: 'a'.repeat(64),
-      variables: {},
+      manifest: 'm'.repeat(64),
+      // Never looked at: expiry is refused first.
+      evidence: evidenceFixture().evidence(),
       expiresAt,
     } as Extract<AgentRequest, { type: 'deploy-release' }>;
 

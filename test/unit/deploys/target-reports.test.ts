@@ -20,6 +20,8 @@ describe('target reports', () => {
       agents: { closeRequest: async () => true, getAgent: async () => undefined } as never,
       clock,
       settings: { grantTimeoutSeconds: 30, ackTimeoutSeconds: 5, targetTimeoutSeconds: 60 },
+    // Checked by the evidence unit tests; here the deploy step's bookkeeping.
+    evidence: { check: async () => ({ evidence: { intent: 'checked' } }) },
     } as never);
     const [accountId, deploymentId, releaseId] = [newId('acc'), newId('dep'), newId('rel')];
     await runs.start(accountId, deploymentId, { targets, expiresAt: '2026-11-30T12:01:00.000Z' }, 'token-1');
@@ -162,6 +164,8 @@ describe('the grant request and its fallback', () => {
       },
       clock: { now: () => new Date('2026-11-30T12:00:00Z') },
       settings: { grantTimeoutSeconds: 30, ackTimeoutSeconds: 5, targetTimeoutSeconds: 60 },
+    // Checked by the evidence unit tests; here the deploy step's bookkeeping.
+    evidence: { check: async () => ({ evidence: { intent: 'checked' } }) },
     } as never);
     return { deploys, sent, resumed, unresponsive, heartbeats, runs };
   };
