@@ -60,30 +60,25 @@ const api = async (cli: Cli, method: string, route: string, body: unknown) => {
 };
 
 describe('a compromised backend, against a target', () => {
-  it('variables that change how programs load code, or that the release does not declare, written into the environment item: the agent refuses the deploy naming the variable, and no script runs', { timeout: 240_000 }, async () => {
-    // Prepare
-    const { cli, account, web, target, appDir, live } = await installedSite();
-    const scriptsLog = path.join(target.state, 'scripts.log');
-    const reserved = 'is reserved: programs read it to decide what code to load, how a shell behaves or where commands are, so no script variable may have that name';
-    const cases = [
-      { name: 'NODE_OPTIONS', value: '--import=data:text/javascript,console.log(1)', why: reserved },
-      { name: 'LD_PRELOAD', value: '/tmp/evil.so', why: reserved },
-      { name: 'BASH_ENV', value: '/tmp/evil.sh', why: reserved },
-      { name: 'PATH', value: '/tmp/evil:/usr/bin:/bin', why: reserved },
-      { name: 'EXTRA_SETTING', value: 'x', why: "the release's latchkey.yml does not declare (it declares GREETING)" },
-    ];
+  it('variables written into the environment item, beside or instead of the owner-signed ones (a loader hook, a preload, another GREETING): no script ever sees them; scripts get only what the owner signed', { timeout: 240_000 }, async () => {
+    // Prepare: a release whose install script writes down every variable the attack would set.
+    const { cli, account, web, appDir } = await installedSite();
+    const probe = 'env:\n  GREETING: default\ninstall: echo "$GREETING ${NODE_OPTIONS-unset} ${LD_PRELOAD-unset} ${BASH_ENV-unset} ${EXTRA_SETTING-unset}" > greeting.txt\n';
+    await push(cli, 'site', await sourceDir({ 'index.html': '<h1>v2</h1>\n', 'latchkey.yml': probe }), '2.0.0');
 
-    for (const { name, value, why } of cases) {
-      // Act: the variable beside the genuine one, straight into DynamoDB; then a routine deploy.
-      await writeVariables(account.accountId, web.environmentId, { GREETING: 'hello', [name]: value });
-      const refused = await deployAndWait(cli, 'site', '1.0.0', 'web');
+    // Act: the backend writes its own variables straight into DynamoDB; then a routine deploy.
+    await writeVariables(account.accountId, web.environmentId, {
+      GREETING: 'backend was here',
+      NODE_OPTIONS: '--import=data:text/javascript,console.log(1)',
+      LD_PRELOAD: '/tmp/evil.so',
+      BASH_ENV: '/tmp/evil.sh',
+      EXTRA_SETTING: 'x',
+    });
+    const deployed = await deployAndWait(cli, 'site', '2.0.0', 'web');
 
-      // Assess: refused naming the variable; no script ran for it (nothing in the local log); `current` stays.
-      expect(refused.outcome?.reason, name).toBe(`Failed on 1 of 1 targets. tw (${target.agentId}): VariableRefused: the environment sets ${name}, which ${why}; nothing was installed`);
-      expect(await readFile(scriptsLog, 'utf8'), name).not.toContain(refused.deploymentId);
-      expect(await currentOf(appDir), name).toBe(live);
-      expect(await readdir(path.join(appDir, 'releases')), name).toEqual([live]);
-    }
+    // Assess: installed with the owner-signed GREETING only; none of the backend's variables reached the script.
+    expectSucceeded(deployed);
+    expect(await readFile(path.join(appDir, 'current', 'greeting.txt'), 'utf8')).toBe('hello unset unset unset unset\n');
   });
 
   it('the API refuses such variables with a 400 naming the variable, on create and on change, and writes nothing', { timeout: 60_000 }, async () => {
