@@ -1,4 +1,8 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { plainManifest, releaseContext } from '#cli/commands/push.ts';
+import { generateRawKeyPair, signManifest } from '#shared/crypto/index.ts';
+import { signStatement } from '#shared/protocol/statements.ts';
+import { toB64 } from '#shared/protocol/trust.ts';
 import { apiClient, expectStatus } from './api-client.ts';
 
 export type ApprovalFixture = Awaited<ReturnType<typeof approvalFixture>>;
@@ -40,13 +44,20 @@ export const approvalFixture = async (apiUrl: string, { approvers, requiredAppro
     201,
     'create the environment',
   );
+  // The owner pushes, signing with the owner key, vouched in their person statement (as the CLI does).
+  const ownerKey = generateRawKeyPair('ed25519');
+  expectStatus(await owner('PUT', '/account/owner-key', { publicKey: toB64(ownerKey.publicKey) }), 200, 'register the owner key');
+  const me = expectStatus(await owner('GET', '/me'), 200, 'read the owner').user;
+  const statement = { v: 1, kind: 'person', accountId: account.accountId, userId: me.userId, name: me.name, email: me.email, role: 'owner', status: 'active', signingKey: toB64(ownerKey.publicKey), version: 1, issuedAt: new Date().toISOString() } as const;
+  expectStatus(await owner('PUT', '/statements', signStatement(ownerKey.privateKey, statement)), 200, 'record the owner’s person statement');
   const app = expectStatus(await owner('POST', '/apps', { name: `web-${suffix}` }), 201, 'create the application');
   const bytes = randomBytes(1024);
   const created = expectStatus(await owner('POST', `/apps/${app.appId}/releases`, { version: '1.0.0', size: bytes.length }), 201, 'create the release');
   const uploaded = await fetch(created.upload.url, { method: 'PUT', body: bytes });
   if (!uploaded.ok) throw new Error(`upload the release: ${uploaded.status}`);
-  const digest = createHash('sha256').update(bytes).digest('hex');
-  expectStatus(await owner('POST', `/apps/${app.appId}/releases/${created.releaseId}/complete`, { digest }), 200, 'complete the release');
+  const ids = { accountId: account.accountId as string, appId: app.appId as string, releaseId: created.releaseId as string };
+  const manifest = signManifest(plainManifest(releaseContext(ids), bytes.length, createHash('sha256').update(bytes).digest()), ownerKey).toString('base64url');
+  expectStatus(await owner('POST', `/apps/${app.appId}/releases/${created.releaseId}/complete`, { manifest }), 200, 'complete the release');
   return {
     ownerToken: account.token.secret as string,
     deployer,

@@ -61,6 +61,9 @@ export class Releases extends Construct {
             noncurrentVersionExpiration: props.noncurrentVersionExpiration ?? Duration.days(90),
             abortIncompleteMultipartUploadAfter: Duration.days(7),
           },
+          // Single uploads land here and are copied next to their release when it completes
+          // (STAGING_PREFIX in shared/domain/releases/releases.ts): nothing reads them after that.
+          { prefix: 'staging/', expiration: Duration.days(2), noncurrentVersionExpiration: Duration.days(1) },
         ],
         removalPolicy,
       });

@@ -15,6 +15,7 @@ import {
   type CryptoContext,
   type UnsignedManifest,
 } from '#shared/crypto/index.ts';
+import { releasePayloadContext } from '#shared/domain/deploys/contexts.ts';
 import { releaseVersion } from '#shared/protocol/releases.ts';
 import { checkInput } from '../api-client.ts';
 import { examples, integer } from '../command-kit.ts';
@@ -31,16 +32,8 @@ import { uploadRelease } from '../push/upload.ts';
 /** Tries of the completion, which S3 may need long for on a large upload (each API call stops at 30 s). */
 const COMPLETE_ATTEMPTS = 5;
 
-/**
- * The release payload context (docs/release-format.md §2). The target builds the same one to
- * decrypt; shared/protocol/key-contexts.ts has the key-wrap contexts but no payload one yet.
- */
-export const releaseContext = (ids: { accountId: string; appId: string; releaseId: string }): CryptoContext => ({
-  account: ids.accountId,
-  application: ids.appId,
-  release: ids.releaseId,
-  purpose: 'release',
-});
+/** The release payload context (docs/release-format.md §2): the one targets and `complete` check too. */
+export const releaseContext = releasePayloadContext;
 
 /** Release header bytes around the context (docs/release-format.md §3.1): magic…length, and the commitment. */
 const HEADER_FIXED_BYTES = 8 + 1 + 4 + 32 + 2 + 32;

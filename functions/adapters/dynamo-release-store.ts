@@ -7,6 +7,7 @@ import { queryPage } from './dynamo-paging.ts';
 
 // Releases live in the deployments table: ACCOUNT#<acc> / RELEASE#<rel>, and gsi1
 // (ACCOUNT#<acc>#APP#<app>, <createdAt>#<rel>) lists an application's releases by time.
+// ACCOUNT#<acc> / VERSION#APP#<app>#<version> holds a version for one release, written with it.
 const key = (accountId: string, releaseId: string) => ({ pk: `ACCOUNT#${accountId}`, sk: `RELEASE#${releaseId}` });
 const appIndex = (accountId: string, appId: string) => `ACCOUNT#${accountId}#APP#${appId}`;
 
@@ -16,17 +17,37 @@ const toRelease = (item: Record<string, unknown>): Release => {
 };
 
 export const dynamoReleaseStore = (db: DynamoDBDocumentClient, tableName: string): ReleaseStore => ({
+  // The emulator has no transactions, so two conditional writes: the version first, then the
+  // release. A version left naming no release (a crash between the two) is taken over.
   putRelease: async (release) => {
+    const version = { pk: `ACCOUNT#${release.accountId}`, sk: `VERSION#APP#${release.appId}#${release.version}` };
+    const claim = (condition: string, values?: Record<string, unknown>) =>
+      db.send(
+        new PutCommand({
+          TableName: tableName,
+          Item: { ...version, kind: 'release-version', releaseId: release.releaseId },
+          ConditionExpression: condition,
+          ...(values ? { ExpressionAttributeValues: values } : {}),
+        }),
+      );
+    try {
+      await claim('attribute_not_exists(pk)');
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const { Item: held } = await db.send(new GetCommand({ TableName: tableName, Key: version, ConsistentRead: true }));
+      const holder = held ? await db.send(new GetCommand({ TableName: tableName, Key: key(release.accountId, held.releaseId as string), ConsistentRead: true })) : undefined;
+      if (!held || holder?.Item) throw new ConflictError(`The application has a release ${release.version} already: a version names one release`);
+      try {
+        await claim('releaseId = :orphan', { ':orphan': held.releaseId });
+      } catch (retry) {
+        if (retry instanceof ConditionalCheckFailedException) throw new ConflictError(`The application has a release ${release.version} already: a version names one release`);
+        throw retry;
+      }
+    }
     await db.send(
       new PutCommand({
         TableName: tableName,
-        Item: {
-          ...key(release.accountId, release.releaseId),
-          kind: 'release',
-          gsi1pk: appIndex(release.accountId, release.appId),
-          gsi1sk: `${release.createdAt}#${release.releaseId}`,
-          ...release,
-        },
+        Item: { ...key(release.accountId, release.releaseId), kind: 'release', gsi1pk: appIndex(release.accountId, release.appId), gsi1sk: `${release.createdAt}#${release.releaseId}`, ...release },
         ConditionExpression: 'attribute_not_exists(pk)',
       }),
     );
@@ -56,10 +77,17 @@ export const dynamoReleaseStore = (db: DynamoDBDocumentClient, tableName: string
         new UpdateCommand({
           TableName: tableName,
           Key: key(release.accountId, release.releaseId),
-          UpdateExpression: `SET #state = :sealing, digest = :digest, completedAt = :at${manifest ? ', manifest = :manifest' : ''}`,
+          UpdateExpression: `SET #state = :sealing, digest = :digest, completedAt = :at${manifest ? ', manifest = :manifest' : ''}${release.signer ? ', signer = :signer' : ''}`,
           ConditionExpression: '#state = :uploading',
           ExpressionAttributeNames: { '#state': 'state' },
-          ExpressionAttributeValues: { ':sealing': 'sealing', ':uploading': 'uploading', ':digest': digest, ':at': at, ...(manifest ? { ':manifest': manifest } : {}) },
+          ExpressionAttributeValues: {
+            ':sealing': 'sealing',
+            ':uploading': 'uploading',
+            ':digest': digest,
+            ':at': at,
+            ...(manifest ? { ':manifest': manifest } : {}),
+            ...(release.signer ? { ':signer': release.signer } : {}),
+          },
           ReturnValues: 'ALL_NEW',
         }),
       );
@@ -126,10 +154,17 @@ export const dynamoReleaseStore = (db: DynamoDBDocumentClient, tableName: string
         new UpdateCommand({
           TableName: tableName,
           Key: key(release.accountId, release.releaseId),
-          UpdateExpression: `SET #state = :ready, digest = :digest, completedAt = :at${release.manifest ? ', manifest = :manifest' : ''}`,
+          UpdateExpression: `SET #state = :ready, digest = :digest, completedAt = :at${release.manifest ? ', manifest = :manifest' : ''}${release.signer ? ', signer = :signer' : ''}`,
           ConditionExpression: '#state = :uploading',
           ExpressionAttributeNames: { '#state': 'state' },
-          ExpressionAttributeValues: { ':ready': 'ready', ':uploading': 'uploading', ':digest': digest, ':at': at, ...(release.manifest ? { ':manifest': release.manifest } : {}) },
+          ExpressionAttributeValues: {
+            ':ready': 'ready',
+            ':uploading': 'uploading',
+            ':digest': digest,
+            ':at': at,
+            ...(release.manifest ? { ':manifest': release.manifest } : {}),
+            ...(release.signer ? { ':signer': release.signer } : {}),
+          },
           ReturnValues: 'ALL_NEW',
         }),
       );

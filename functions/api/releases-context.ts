@@ -4,6 +4,7 @@ import { randomIds } from '#shared/ports/ids.ts';
 import { dynamo, s3, s3Sdk } from '../adapters/aws-clients.ts';
 import { dynamoDirectoryStore } from '../adapters/dynamo-directory-store.ts';
 import { dynamoReleaseStore } from '../adapters/dynamo-release-store.ts';
+import { dynamoStatementStore } from '../adapters/dynamo-statement-store.ts';
 import { s3ReleaseObjects } from '../adapters/s3-release-objects.ts';
 import { bucketName, tableName } from '../config.ts';
 import { lazyPort } from '../lazy-port.ts';
@@ -14,6 +15,7 @@ const objects = lazyPort(() => s3ReleaseObjects(s3(), bucketName('releases'), s3
 
 export const releases = makeReleases({
   directory: dynamoDirectoryStore(dynamo(), tableName('directory')),
+  statements: dynamoStatementStore(dynamo(), tableName('directory')),
   releases: dynamoReleaseStore(dynamo(), tableName('deployments')),
   objects,
   act,

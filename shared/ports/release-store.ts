@@ -2,6 +2,7 @@ import type { Release, SealRequest } from '#shared/domain/releases/model.ts';
 import type { Page, PageRequest } from './paging.ts';
 
 export interface ReleaseStore {
+  /** Creates the release; ConflictError if its application has a release of that version already. */
   putRelease(release: Release): Promise<void>;
   getRelease(accountId: string, releaseId: string): Promise<Release | undefined>;
   /** Newest first. */
@@ -27,4 +28,6 @@ export interface ReleaseObjects {
   startMultipart(key: string): Promise<string>;
   presignPart(key: string, uploadId: string, partNumber: number, expiresInSeconds: number): Promise<string>;
   completeMultipart(key: string, uploadId: string, parts: { partNumber: number; etag: string }[]): Promise<void>;
+  /** Copies a small object (a single upload, at most MULTIPART_PART_BYTES) from `from` to `to`. */
+  copySmall(from: string, to: string, size: number): Promise<void>;
 }

@@ -20,10 +20,10 @@ export const createReleaseInput = z.strictObject({
 });
 
 export const completeReleaseInput = z.strictObject({
-  /** SHA-256 of the uploaded object, as the pusher computed it. */
-  digest: sha256Hex,
-  /** The release manifest signed by the pusher (docs/release-format.md §7), base64url. */
-  manifest: z.string().regex(/^[A-Za-z0-9_-]+$/).max(8192).optional(),
+  /** The release manifest signed by the pusher (docs/release-format.md §7), base64url: the backend verifies it under the pusher's vouched key and takes the digest from it. */
+  manifest: z.string().regex(/^[A-Za-z0-9_-]+$/).max(8192),
+  /** SHA-256 of the uploaded object as the pusher computed it; when given, it must be the manifest's. */
+  digest: sha256Hex.optional(),
   /** Parts of a multipart upload, in order. */
   parts: z.array(z.strictObject({ partNumber: z.number().int().min(1).max(10_000), etag: z.string().min(1).max(200) })).max(10_000).optional(),
 });

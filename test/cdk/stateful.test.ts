@@ -107,6 +107,8 @@ describe('releases bucket', () => {
         LifecycleConfiguration: {
           Rules: Match.arrayWith([
             Match.objectLike({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 }, Status: 'Enabled' }),
+            // Staged single uploads (copied next to their release at completion) do not linger.
+            Match.objectLike({ Prefix: 'staging/', ExpirationInDays: 2, Status: 'Enabled' }),
           ]),
         },
       },

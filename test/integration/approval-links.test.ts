@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { keyFingerprint } from '#shared/protocol/trust.ts';
 import type { Caller } from '../support/accounts.ts';
 import { approvalLinkFor, emailsTo, mailTo, openPage, storedLink, submitForm, type Page } from '../support/approval-mail.ts';
 import { waitFor } from '../support/clients.ts';
@@ -43,8 +44,10 @@ describe('approval links: the emails', () => {
       expect(received, recipients[i]).toHaveLength(1);
       const { subject, body } = received[0]!;
       expect(subject).toBe(`Approval needed: ${s.app.name} 1.0.0 to ${s.environment.name}`);
+      // The release's id, whose vouched key signed it (the owner's, here) and the deployment's id, beside the digest.
+      const signedBy = `Olive Owner, key ${keyFingerprint(s.ownerKey.publicKey)}`;
       for (const part of [body.text!, body.html!]) {
-        for (const fact of [s.app.name, '1.0.0 (not encrypted)', s.environment.name, s.a.deployer.user.name, s.release.digest, '0 of 1', created.expiresAt]) {
+        for (const fact of [s.app.name, '1.0.0 (not encrypted)', s.release.releaseId, signedBy, s.environment.name, s.a.deployer.user.name, s.release.digest, created.deploymentId, '0 of 1', created.expiresAt]) {
           expect(part, fact).toContain(fact);
         }
       }

@@ -16,7 +16,8 @@ const setUp = async () => {
   // A group of its own for the membership routes, so they do not change who may approve.
   const group = (await a.owner('POST', '/groups', { name: 'others' })).body;
   const app = (await a.owner('POST', '/apps', { name: 'web' })).body;
-  const release = (await a.owner('POST', `/apps/${app.appId}/releases`, { version: '0.1.0', size: 10 })).body;
+  // The deployer's own push: the owner and its pusher may complete, renew and seal it.
+  const release = (await a.deployer.call('POST', `/apps/${app.appId}/releases`, { version: '0.1.0', size: 10 })).body;
   /** A fresh deployment by the deployer, waiting for approval (or approved by the owner). */
   const pending = async (approved = false) => {
     const created = (await a.deployer.call('POST', '/deployments', { appId: readyApp.appId, releaseId: readyRelease.releaseId, environmentId: environment.environmentId })).body;
@@ -56,11 +57,11 @@ const matrix: Record<string, { allowed: Role[]; request: (f: Fixture, role: Role
   'POST /apps': { allowed: ['owner'], request: (_f, _r, call) => call('POST', '/apps', { name: `a-${randomUUID().slice(0, 8)}` }) },
   'GET /apps': { allowed: ['owner', 'deployer', 'approver'], request: (_f, _r, call) => call('GET', '/apps') },
   'PATCH /apps/{id}': { allowed: ['owner'], request: (f, _r, call) => call('PATCH', `/apps/${f.app.appId}`, { secure: true }) },
-  'POST /apps/{id}/releases': { allowed: ['owner', 'deployer'], request: (f, _r, call) => call('POST', `/apps/${f.app.appId}/releases`, { version: '1.0.0', size: 10 }) },
+  'POST /apps/{id}/releases': { allowed: ['owner', 'deployer'], request: (f, role, call) => call('POST', `/apps/${f.app.appId}/releases`, { version: `1.0.0-${role}`, size: 10 }) },
   'POST /apps/{id}/releases/{releaseId}/complete': {
-    // Allowed means it gets past the policy: with nothing uploaded, that is a 409.
+    // Allowed means it gets past the policy: that manifest does not verify, a 400.
     allowed: ['owner', 'deployer'],
-    request: async (f, _r, call) => call('POST', `/apps/${f.app.appId}/releases/${f.release.releaseId}/complete`, { digest: 'a'.repeat(64) }),
+    request: async (f, _r, call) => call('POST', `/apps/${f.app.appId}/releases/${f.release.releaseId}/complete`, { manifest: 'AAAA' }),
   },
   'POST /apps/{id}/releases/{releaseId}/upload': {
     allowed: ['owner', 'deployer'],

@@ -15,6 +15,8 @@ import { submitForm } from '../support/approval-mail.ts';
 import { waitFor } from '../support/clients.ts';
 import type { ApiResponse } from '../support/http.ts';
 import { startOwnStack, type OwnStack } from '../support/own-stack.ts';
+import { plainManifestOf } from '../support/pushers.ts';
+import { vouchedPerson } from '../support/statements.ts';
 
 /**
  * Issue #11, a fault: the local stack restarted with --data in the middle of pending approvals.
@@ -153,6 +155,9 @@ describe('the local stack restarted with --data in the middle of pending approva
     const prod = await environment('prod', 72);
     const staging = await environment('staging', SHORT_WINDOW_SECONDS / 3600);
 
+    // The owner signs the release with the owner key, vouched in their person statement.
+    const ownerKey = await registerOwnerKey(s.owner);
+    await vouchedPerson(s.owner, ownerKey, s.accountId, expectStatus(await s.owner('GET', '/me'), 200).user, ownerKey);
     const app = expectStatus(await s.owner('POST', '/apps', { name: 'web' }), 201);
     const bytes = randomBytes(RELEASE_BYTES);
     s.digest = sha256(bytes);
@@ -165,13 +170,14 @@ describe('the local stack restarted with --data in the middle of pending approva
       expect(uploaded.status).toBe(200);
       parts.push({ partNumber: part.partNumber, etag: uploaded.headers.get('etag')! });
     }
-    const release = expectStatus(await s.owner('POST', `/apps/${app.appId}/releases/${created.releaseId}/complete`, { digest: s.digest, parts }), 200);
+    const manifest = plainManifestOf({ accountId: s.accountId, appId: app.appId, releaseId: created.releaseId }, bytes, ownerKey);
+    const release = expectStatus(await s.owner('POST', `/apps/${app.appId}/releases/${created.releaseId}/complete`, { digest: s.digest, manifest, parts }), 200);
     expect(release.state).toBe('ready');
     s.objectKey = `accounts/${s.accountId}/apps/${app.appId}/releases/${created.releaseId}`;
 
     const deploy = async (environmentId: string) =>
       expectStatus(await s.owner('POST', '/deployments', { appId: app.appId, releaseId: created.releaseId, environmentId }), 201).deploymentId as string;
-    s.agent = await enrolAgent(s.owner, await registerOwnerKey(s.owner), 'keyserver', [], as());
+    s.agent = await enrolAgent(s.owner, ownerKey, 'keyserver', [], as());
     s.approved = await deploy(prod.environmentId);
     s.expiring = await deploy(staging.environmentId);
 

@@ -39,15 +39,16 @@ export const vouchedSigner = async (
  * A ready (uploaded and completed) release of a new application; with `signer`, completed with a
  * signed manifest, as the CLI completes one (a deployment of an unsigned release fails its plan).
  */
-export const readyRelease = async (call: Caller, appName = `web-${randomUUID().slice(0, 8)}`, signer?: Signer) => {
+export const readyRelease = async (call: Caller, appName: string | undefined, signer: Signer) => {
+  appName ??= `web-${randomUUID().slice(0, 8)}`;
   const app = (await call('POST', '/apps', { name: appName })).body;
   const bytes = randomBytes(1024);
   const created = (await call('POST', `/apps/${app.appId}/releases`, { version: '1.0.0', size: bytes.length })).body;
   expect((await fetch(created.upload.url, { method: 'PUT', body: bytes })).status).toBe(200);
   const sha256 = createHash('sha256').update(bytes).digest();
-  const ids = { accountId: signer?.accountId ?? '', appId: app.appId as string, releaseId: created.releaseId as string };
-  const manifest = signer ? signManifest(plainManifest(releaseContext(ids), bytes.length, sha256), signer.keys).toString('base64url') : undefined;
-  const completed = await call('POST', `/apps/${app.appId}/releases/${created.releaseId}/complete`, { digest: sha256.toString('hex'), ...(manifest ? { manifest } : {}) });
+  const ids = { accountId: signer.accountId, appId: app.appId as string, releaseId: created.releaseId as string };
+  const manifest = signManifest(plainManifest(releaseContext(ids), bytes.length, sha256), signer.keys).toString('base64url');
+  const completed = await call('POST', `/apps/${app.appId}/releases/${created.releaseId}/complete`, { digest: sha256.toString('hex'), manifest });
   expect(completed.status, JSON.stringify(completed.body)).toBe(200);
   return { app, release: completed.body };
 };
@@ -88,13 +89,13 @@ export const approvalSetup = async (
   const ownerKey = await registerOwnerKey(a.owner);
   const target = policy.target === false ? undefined : await answeringTarget(a.owner, environment.environmentId, ownerKey);
   // Pushed by the owner, signed with the owner key, as the CLI signs the owner's releases.
+  // The owner's statements and each person's vouched key (test/support/statements.ts): what
+  // `complete`, the deploy step and agents check against.
   const signer = await vouchedSigner(a.owner, { accountId: a.accountId, userId: a.ownerId }, ownerKey, ownerKey);
-  const { app, release } = await readyRelease(a.owner, undefined, signer);
-  // The owner's statements and each person's vouched key (test/support/statements.ts): what the
-  // deploy step and agents check a deployment against.
-  const people = new Map<Caller, { userId: string; keys: { publicKey: Uint8Array; privateKey: Uint8Array } }>();
   const ownerUser = (await a.owner('GET', '/me')).body.user;
   await vouchedPerson(a.owner, ownerKey, a.accountId, ownerUser, signer.keys);
+  const { app, release } = await readyRelease(a.owner, undefined, signer);
+  const people = new Map<Caller, { userId: string; keys: { publicKey: Uint8Array; privateKey: Uint8Array } }>();
   people.set(a.owner, { userId: a.ownerId, keys: signer.keys });
   for (const [call, user] of [[a.deployer.call, a.deployer.user], [a.approver.call, a.approver.user], ...extra.map((e) => [e.call, e.user] as const)] as const) {
     people.set(call, { userId: user.userId, keys: await vouchedPerson(a.owner, ownerKey, a.accountId, user) });

@@ -8,15 +8,20 @@ export type DeploymentFacts = {
   deployerName: string;
   /** Names of those who approved so far, in order. */
   approvedBy: string[];
+  /** The name of the person whose vouched key signed the release (deployment.releaseSigner). */
+  signerName?: string;
 };
 
 /** The facts every approver sees, in the email and on the page alike. */
-export const factRows = ({ deployment, deployerName, approvedBy }: DeploymentFacts): [string, string][] => [
+export const factRows = ({ deployment, deployerName, approvedBy, signerName }: DeploymentFacts): [string, string][] => [
   ['Application', deployment.appName],
   ['Release', `${deployment.releaseVersion}${deployment.encrypted ? ' (encrypted)' : ' (not encrypted)'}`],
+  ['Release id', deployment.releaseId],
+  ['Signed by', deployment.releaseSigner ? `${signerName ?? deployment.releaseSigner.userId}, key ${deployment.releaseSigner.fingerprint}` : 'no vouched signer on record'],
   ['Environment', deployment.environmentName],
   ['Deployer', deployerName],
   ['Release digest (SHA-256)', deployment.releaseDigest],
+  ['Deployment id', deployment.deploymentId],
   ['Approvals', `${deployment.votes.length} of ${deployment.policy.requiredApprovals}${approvedBy.length ? `: ${approvedBy.join(', ')}` : ''}`],
   ['Decide by', deployment.expiresAt],
 ];

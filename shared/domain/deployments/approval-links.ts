@@ -36,6 +36,7 @@ export const makeApprovalNotices = ({ directory, audit, deployments, links, mail
       deployment,
       deployerName: await nameOf(deployment.deployerId),
       approvedBy: await Promise.all(deployment.votes.map((vote) => nameOf(vote.userId))),
+      ...(deployment.releaseSigner ? { signerName: await nameOf(deployment.releaseSigner.userId) } : {}),
     };
   };
 

@@ -54,9 +54,15 @@ export const linkStatus = ({ link, deployment, approver }: LinkContext, now: Dat
   return state === 'PendingApproval' ? 'open' : 'moved-on';
 };
 
-/** The users whose names the page shows: the deployer, each voter and whoever declined. */
-export const namesNeeded = (deployment: Deployment): string[] =>
-  [...new Set([deployment.deployerId, ...deployment.votes.map((vote) => vote.userId), ...(deployment.declined ? [deployment.declined.userId] : [])])];
+/** The users whose names the page shows: the deployer, the release's signer, each voter and whoever declined. */
+export const namesNeeded = (deployment: Deployment): string[] => [
+  ...new Set([
+    deployment.deployerId,
+    ...(deployment.releaseSigner ? [deployment.releaseSigner.userId] : []),
+    ...deployment.votes.map((vote) => vote.userId),
+    ...(deployment.declined ? [deployment.declined.userId] : []),
+  ]),
+];
 
 /** The view model; `names` maps user ids to display names (an id without one shows as itself). */
 export const approvalPageModel = (context: LinkContext, names: ReadonlyMap<string, string>, now: Date, result?: ActionResult): ApprovalPageModel => {
@@ -67,7 +73,12 @@ export const approvalPageModel = (context: LinkContext, names: ReadonlyMap<strin
   return {
     status,
     approverName: approver.name,
-    facts: { deployment, deployerName: nameOf(deployment.deployerId), approvedBy: deployment.votes.map((vote) => nameOf(vote.userId)) },
+    facts: {
+      deployment,
+      deployerName: nameOf(deployment.deployerId),
+      approvedBy: deployment.votes.map((vote) => nameOf(vote.userId)),
+      ...(deployment.releaseSigner ? { signerName: nameOf(deployment.releaseSigner.userId) } : {}),
+    },
     state: effectiveState(deployment, now),
     link: { expiresAt: link.expiresAt, ...(link.usedAt ? { usedAt: link.usedAt } : {}), ...(link.usedFor ? { usedFor: link.usedFor } : {}) },
     votes: deployment.votes.map((vote) => ({ name: nameOf(vote.userId), at: vote.at, deploy: vote.deploy, ...(vote.comment ? { comment: vote.comment } : {}) })),

@@ -185,6 +185,7 @@ export const makeDeployments = ({ directory, releases, deployments, workflow, si
           releaseId: release.releaseId,
           releaseVersion: release.version,
           releaseDigest: release.digest,
+          ...(release.signer ? { releaseSigner: release.signer } : {}),
           encrypted: release.encrypted,
           environmentId: environment.environmentId,
           environmentName: environment.name,

@@ -1,3 +1,4 @@
+import type { ReleaseSigner } from '../releases/model.ts';
 import type { SignedApproval, SignedIntent } from '#shared/protocol/deployment-evidence.ts';
 import type { GrantOutcome, TargetReport } from '../deploys/ports.ts';
 
@@ -31,6 +32,8 @@ export type Deployment = {
   releaseId: string;
   releaseVersion: string;
   releaseDigest: string;
+  /** Whose vouched key signed the release's manifest (verified when the release was completed). */
+  releaseSigner?: ReleaseSigner;
   encrypted: boolean;
   environmentId: string;
   environmentName: string;

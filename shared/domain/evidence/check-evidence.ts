@@ -178,30 +178,34 @@ export const checkEvidence = (input: {
   const counted = new Set<string>();
   if (policy.required) {
     const problems: string[] = [];
-    if (policy.signed) {
-      for (const signed of evidence.approvals) {
-        const a = signed.approval;
-        const why =
-          (a.accountId !== expect.accountId || a.deploymentId !== expect.deploymentId || a.intentHash !== hash ? 'it is for another deployment or intent' : undefined) ??
-          eligible(a.approverId) ??
-          (!approvalSignatureVerifies(fromB64(people.get(a.approverId)!.signingKey ?? ''), signed) ? 'its signature does not verify under the approver’s key' : undefined) ??
-          (Date.parse(a.at) > deadline || Date.parse(a.at) > now + SKEW_MS ? 'it was made after the approval window' : undefined);
-        if (why) {
-          problems.push(`an approval by ${a.approverId}: ${why}`);
-          continue;
-        }
-        if (a.decision === 'decline') refuse('Declined', `${people.get(a.approverId)!.name} declined the deployment${a.message ? `: ${a.message}` : ''}`);
-        counted.add(a.approverId);
+    // A signed approval counts wherever it verifies; where the statement does not require
+    // signatures, the backend's record of the other votes counts too (and the verdict says so).
+    for (const signed of evidence.approvals) {
+      const a = signed.approval;
+      const why =
+        (a.accountId !== expect.accountId || a.deploymentId !== expect.deploymentId || a.intentHash !== hash ? 'it is for another deployment or intent' : undefined) ??
+        eligible(a.approverId) ??
+        (!approvalSignatureVerifies(fromB64(people.get(a.approverId)!.signingKey ?? ''), signed) ? 'its signature does not verify under the approver’s key' : undefined) ??
+        (Date.parse(a.at) > deadline || Date.parse(a.at) > now + SKEW_MS ? 'it was made after the approval window' : undefined);
+      if (why) {
+        problems.push(`an approval by ${a.approverId}: ${why}`);
+        continue;
       }
-      approvals = 'signed';
-    } else {
+      if (a.decision === 'decline') refuse('Declined', `${people.get(a.approverId)!.name} declined the deployment${a.message ? `: ${a.message}` : ''}`);
+      counted.add(a.approverId);
+    }
+    let onTheBackendsWord = 0;
+    if (!policy.signed) {
       for (const a of evidence.backendApprovals ?? []) {
         const why = eligible(a.approverId);
         if (why) problems.push(`an approval by ${a.approverId}: ${why}`);
-        else if (a.decision !== 'decline') counted.add(a.approverId);
+        else if (a.decision !== 'decline' && !counted.has(a.approverId)) {
+          counted.add(a.approverId);
+          onTheBackendsWord += 1;
+        }
       }
-      approvals = 'backend';
     }
+    approvals = onTheBackendsWord ? 'backend' : 'signed';
     if (counted.size < policy.count) {
       refuse(
         'NotEnoughApprovals',

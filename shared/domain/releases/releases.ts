@@ -1,15 +1,20 @@
 import type { z } from 'zod';
+import { CryptoError, verifyManifest, type ReleaseManifest } from '#shared/crypto/index.ts';
 import type { completeReleaseInput, createReleaseInput, renewUploadInput } from '#shared/protocol/releases.ts';
 import type { Clock } from '#shared/ports/clock.ts';
 import type { DirectoryStore } from '#shared/ports/directory-store.ts';
 import type { Ids } from '#shared/ports/ids.ts';
 import type { PageRequest } from '#shared/ports/paging.ts';
 import type { ReleaseObjects, ReleaseStore } from '#shared/ports/release-store.ts';
+import type { StatementStore } from '#shared/ports/statement-store.ts';
+import { StatementError, verifyStatement } from '#shared/protocol/statements.ts';
+import { fromB64, keyFingerprint } from '#shared/protocol/trust.ts';
 import type { Act } from '../access/act.ts';
 import type { Actor } from '../access/actor.ts';
-import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
+import { releasePayloadContext } from '../deploys/contexts.ts';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.ts';
 import { MULTIPART_PART_BYTES } from '#shared/protocol/releases.ts';
-import type { Release } from './model.ts';
+import type { Release, ReleaseSigner } from './model.ts';
 
 /**
  * How long an upload URL lasts. Short, since whoever holds it can write the release; the pusher
@@ -19,6 +24,10 @@ import type { Release } from './model.ts';
  * which renewal covers too.)
  */
 export const UPLOAD_URL_SECONDS = 15 * 60;
+
+/** Where a single upload lands before `complete` copies it next to its release (the bucket expires these). */
+export const STAGING_PREFIX = 'staging/';
+const stagingKeyOf = (objectKey: string) => `${STAGING_PREFIX}${objectKey}`;
 
 export const releaseView = ({ releaseId, appId, version, state, encrypted, size, digest, createdAt, completedAt, masterVersion, sealRequest, manifest, createdBy }: Release) => ({
   releaseId,
@@ -38,7 +47,8 @@ export const releaseView = ({ releaseId, appId, version, state, encrypted, size,
 });
 
 type Deps = {
-  directory: Pick<DirectoryStore, 'getApp'>;
+  directory: Pick<DirectoryStore, 'getApp' | 'getAccount'>;
+  statements: Pick<StatementStore, 'get'>;
   releases: ReleaseStore;
   objects: ReleaseObjects;
   act: Act;
@@ -46,11 +56,47 @@ type Deps = {
   ids: Ids;
 };
 
-export const makeReleases = ({ directory, releases, objects, act, clock, ids }: Deps) => {
+export const makeReleases = ({ directory, statements, releases, objects, act, clock, ids }: Deps) => {
   const appOf = async (actor: Actor, appId: string) => {
     const app = await directory.getApp(actor.accountId, appId);
     if (!app) throw new NotFoundError('No such application');
     return app;
+  };
+
+  /** The release, of this application, for its pusher or the owner only: nobody completes, renews or seals another person's push. */
+  const pushedBy = async (actor: Actor, appId: string, releaseId: string) => {
+    const release = await releases.getRelease(actor.accountId, releaseId);
+    if (!release || release.appId !== appId) throw new NotFoundError('No such release');
+    if (release.createdBy !== actor.userId && actor.role !== 'owner') throw new ForbiddenError('Only the person who pushed a release, or the account owner, may complete, renew or seal it');
+    return release;
+  };
+
+  /**
+   * The pusher's manifest, verified under the release-signing key the owner vouched for in their
+   * person statement (checked under the account's owner key), for this release and its size: the
+   * digest people are shown and targets check comes from it, not from the pusher's say-so.
+   */
+  const verifiedManifest = async (release: Release, manifest: string): Promise<{ verified: ReleaseManifest; signer: ReleaseSigner }> => {
+    const [account, stored] = await Promise.all([directory.getAccount(release.accountId), statements.get(release.accountId, 'person', release.createdBy)]);
+    let signingKey: string | undefined;
+    try {
+      signingKey = account?.ownerKey && stored ? verifyStatement(fromB64(account.ownerKey.publicKey), stored, { kind: 'person', accountId: release.accountId, subject: release.createdBy }).signingKey : undefined;
+    } catch (error) {
+      if (!(error instanceof StatementError)) throw error;
+    }
+    if (!signingKey) throw new ConflictError('The owner has vouched for no release-signing key of the pusher (`latchkey keys vouch PERSON --key KEY`): the release cannot be completed');
+    let verified: ReleaseManifest;
+    try {
+      verified = verifyManifest(fromB64(manifest), fromB64(signingKey), releasePayloadContext(release));
+    } catch (error) {
+      if (error instanceof CryptoError) {
+        throw new ValidationError(`manifest: it does not verify under the pusher's vouched key for this release (${error.message})`, 'manifest');
+      }
+      throw error;
+    }
+    if (verified.ciphertextSize !== release.size) throw new ValidationError(`manifest: it names ${verified.ciphertextSize} bytes, not the ${release.size} announced`, 'manifest');
+    if ((verified.segmentSize > 0) !== release.encrypted) throw new ValidationError(`manifest: it is for ${release.encrypted ? 'a plain' : 'an encrypted'} release; this one is ${release.encrypted ? 'encrypted' : 'plain'}`, 'manifest');
+    return { verified, signer: { userId: release.createdBy, fingerprint: keyFingerprint(fromB64(signingKey)) } };
   };
 
   return {
@@ -75,8 +121,11 @@ export const makeReleases = ({ directory, releases, objects, act, clock, ids }: 
         };
         const expiresAt = new Date(now.getTime() + UPLOAD_URL_SECONDS * 1000).toISOString();
         if (input.size <= MULTIPART_PART_BYTES) {
-          await releases.putRelease(release);
-          const url = await objects.presignPut(release.objectKey, input.size, UPLOAD_URL_SECONDS);
+          // The URL writes a staging key that `complete` copies from: once complete, nothing
+          // written through the URL reaches what targets download.
+          const staged = { ...release, uploadKey: stagingKeyOf(release.objectKey) };
+          await releases.putRelease(staged);
+          const url = await objects.presignPut(staged.uploadKey, input.size, UPLOAD_URL_SECONDS);
           return { ...releaseView(release), upload: { type: 'single' as const, url, method: 'PUT' as const, expiresAt } };
         }
         // Large releases go up in parts, each with its own presigned URL.
@@ -94,28 +143,38 @@ export const makeReleases = ({ directory, releases, objects, act, clock, ids }: 
 
     complete: (actor: Actor, appId: string, releaseId: string, input: z.infer<typeof completeReleaseInput>) =>
       act(actor, 'releases:create', { target: { type: 'release', id: releaseId } }, async () => {
-        // 1. The release must be this application's and still uploading.
-        // 2. The object must be in the bucket with the announced size; the digest is the
-        //    pusher's word, which targets check against the bytes they download.
-        // 3. An encrypted release then waits for a key server to seal its key (POST …/seal).
-        const release = await releases.getRelease(actor.accountId, releaseId);
-        if (!release || release.appId !== appId) throw new NotFoundError('No such release');
+        // 1. The release must be this application's, pushed by the actor (or the actor owns the account).
+        // 2. The manifest must verify under the pusher's vouched key (verifiedManifest); the
+        //    digest is the one it signs (a digest sent beside it must be the same).
+        // 3. The object must be in the bucket with the announced size: a single upload is copied
+        //    from its staging key (the upload URL writes only there), a multipart one completed
+        //    (its part URLs die with the upload).
+        // 4. An encrypted release then waits for a key server to seal its key (POST …/seal).
+        const release = await pushedBy(actor, appId, releaseId);
+        const { verified, signer } = await verifiedManifest(release, input.manifest);
+        const digest = verified.fileDigest.toString('hex');
+        if (input.digest && input.digest !== digest) throw new ValidationError('digest: it differs from the digest the signed manifest names', 'digest');
         if (release.state !== 'uploading') {
-          if (release.digest === input.digest) return releaseView(release);
+          if (release.digest === digest) return releaseView(release);
           throw new ConflictError('The release is already complete with another digest');
         }
-        if (release.encrypted && !input.manifest) throw new ValidationError('manifest: an encrypted release needs its signed manifest', 'manifest');
         if (release.uploadId) {
           if (!input.parts?.length) throw new ValidationError('parts: a multipart upload needs its parts', 'parts');
           await objects.completeMultipart(release.objectKey, release.uploadId, input.parts);
+        }
+        if (release.uploadKey) {
+          const staged = await objects.sizeOf(release.uploadKey);
+          if (staged === undefined) throw new ConflictError('Nothing was uploaded for this release yet');
+          if (staged !== release.size) throw new ConflictError(`The upload has ${staged} bytes, not the ${release.size} announced`);
+          await objects.copySmall(release.uploadKey, release.objectKey, release.size);
         }
         const size = await objects.sizeOf(release.objectKey);
         if (size === undefined) throw new ConflictError('Nothing was uploaded for this release yet');
         if (size !== release.size) throw new ConflictError(`The upload has ${size} bytes, not the ${release.size} announced`);
         const at = clock.now().toISOString();
         const done = release.encrypted
-          ? await releases.markSealing(release, input.digest, input.manifest, at)
-          : await releases.markReady({ ...release, ...(input.manifest ? { manifest: input.manifest } : {}) }, input.digest, at);
+          ? await releases.markSealing({ ...release, signer }, digest, input.manifest, at)
+          : await releases.markReady({ ...release, manifest: input.manifest, signer }, digest, at);
         return releaseView(done);
       }),
 
@@ -123,14 +182,13 @@ export const makeReleases = ({ directory, releases, objects, act, clock, ids }: 
       act(actor, 'releases:create', { audited: false }, async () => {
         // 1. Only for a release of this application still uploading (a completed one takes no bytes).
         // 2. Fresh URLs, valid from now, for the parts asked (all when none are named).
-        const release = await releases.getRelease(actor.accountId, releaseId);
-        if (!release || release.appId !== appId) throw new NotFoundError('No such release');
+        const release = await pushedBy(actor, appId, releaseId);
         if (release.state !== 'uploading') throw new ConflictError('The release is complete: there is nothing more to upload');
         const now = clock.now();
         const expiresAt = new Date(now.getTime() + UPLOAD_URL_SECONDS * 1000).toISOString();
         if (!release.uploadId) {
           if (input.parts && input.parts.some((n) => n !== 1)) throw new ValidationError('parts: a single upload has only part 1', 'parts');
-          const url = await objects.presignPut(release.objectKey, release.size, UPLOAD_URL_SECONDS);
+          const url = await objects.presignPut(release.uploadKey ?? release.objectKey, release.size, UPLOAD_URL_SECONDS);
           return { type: 'single' as const, url, method: 'PUT' as const, expiresAt };
         }
         const count = Math.ceil(release.size / MULTIPART_PART_BYTES);
@@ -142,6 +200,9 @@ export const makeReleases = ({ directory, releases, objects, act, clock, ids }: 
         );
         return { type: 'multipart' as const, partSize: MULTIPART_PART_BYTES, parts, expiresAt };
       }),
+
+    /** For the seal route: the release, if the actor pushed it or owns the account. */
+    pushedBy: (actor: Actor, appId: string, releaseId: string) => act(actor, 'releases:create', { audited: false }, () => pushedBy(actor, appId, releaseId)),
 
     get: (actor: Actor, appId: string, releaseId: string) =>
       act(actor, 'releases:list', { audited: false }, async () => {

@@ -36,7 +36,7 @@ const context = (deployment: Partial<Deployment> = {}, linkOverrides: Partial<Ap
   deployment: pendingDeployment({}, deployment),
   approver,
 });
-const names = new Map([['usr_deployer', 'Dee Deployer'], ['usr_a', 'Ann Approver'], ['usr_b', 'Bob Second']]);
+const names = new Map([['usr_deployer', 'Dee Deployer'], ['usr_a', 'Ann Approver'], ['usr_b', 'Bob Second'], ['usr_pusher', 'Pat Pusher']]);
 const page = (ctx: LinkContext, now = during, result?: ActionResult) => renderApprovalPage(approvalPageModel(ctx, names, now, result));
 
 describe('what a link is worth (linkStatus)', () => {
@@ -76,10 +76,13 @@ describe('what a link is worth (linkStatus)', () => {
 
 describe('the approval page (renderApprovalPage)', () => {
   it('an open link: the facts, votes so far, and one form with a message box and the three buttons', () => {
-    const html = page(context({ encrypted: true, votes: [{ userId: 'usr_b', at: '2026-11-24T08:00:00.000Z', deploy: false, comment: 'fine by me' }] }));
+    const releaseSigner = { userId: 'usr_pusher', fingerprint: 'c'.repeat(64) };
+    const ctx = context({ encrypted: true, releaseSigner, votes: [{ userId: 'usr_b', at: '2026-11-24T08:00:00.000Z', deploy: false, comment: 'fine by me' }] });
+    const html = page(ctx);
     expect(html.startsWith('<!doctype html>')).toBe(true);
     expect(html).toContain('A deployment needs your approval');
-    for (const fact of ['web', '1.0.0 (encrypted)', 'prod', 'Dee Deployer', 'a'.repeat(64), '1 of 2: Bob Second', '2026-11-26T10:00:00.000Z', 'PendingApproval']) {
+    // What the approver compares: which release (id), whose key signed it, its digest, which deployment.
+    for (const fact of ['web', '1.0.0 (encrypted)', ctx.deployment!.releaseId, `Pat Pusher, key ${'c'.repeat(64)}`, 'prod', 'Dee Deployer', 'a'.repeat(64), ctx.deployment!.deploymentId, '1 of 2: Bob Second', '2026-11-26T10:00:00.000Z', 'PendingApproval']) {
       expect(html).toContain(fact);
     }
     expect(html).toContain('fine by me');

@@ -1,9 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { generateRawKeyPair } from '#shared/crypto/index.ts';
 import { checkEvidence, EvidenceRefused, type EvidenceCode } from '#shared/domain/evidence/check-evidence.ts';
 import { signIntent, type DeploymentEvidence } from '#shared/protocol/deployment-evidence.ts';
 import { pinKey, pinned } from '#shared/protocol/statements.ts';
+import { toB64 } from '#shared/protocol/trust.ts';
 import { evidenceFixture } from './fixture.ts';
 
 type F = ReturnType<typeof evidenceFixture>;
@@ -90,6 +92,16 @@ describe('checkEvidence: what key servers and targets accept', () => {
     const verdict = check(f, f.evidence({ environment: unsigned, approvals: [], backendApprovals: [{ approverId: f.people.approver.userId, decision: 'approve', at }] }));
     expect(verdict.approvals).toBe('backend');
     expect(refusal(() => check(f, f.evidence({ environment: unsigned, approvals: [], backendApprovals: [{ approverId: f.people.outsider.userId, decision: 'approve', at }] }))).code).toBe('NotEnoughApprovals');
+  });
+
+  it('where signatures are not required, a signed approval (an approver whose CLI signs anyway) counts, and the verdict says signed; a bad one does not', () => {
+    const f = evidenceFixture();
+    const unsigned = f.sign({ ...f.environment, approval: { ...f.environment.approval, signed: false } });
+    // The fixture's one approval is signed by an eligible approver; the backend records none apart.
+    expect(check(f, f.evidence({ environment: unsigned })).approvals).toBe('signed');
+    const [genuine] = f.evidence().approvals;
+    const forged = { ...genuine!, signature: toB64(randomBytes(64)) };
+    expect(refusal(() => check(f, f.evidence({ environment: unsigned, approvals: [forged] }))).code).toBe('NotEnoughApprovals');
   });
 
   it('an environment without approvals needs none, and the statements it saw are the ones to pin', () => {
