@@ -92,10 +92,10 @@ describe('latchkey users disable, enable and remove', () => {
     expect((await grace.run(['login', '--endpoint', grace.endpoint, '--owner-key', ownerKey], { input: `${added.firstToken.secret}\n` })).code).toBe(0);
     const laptop = await grace.json<{ secret: string }>(['tokens', 'create', '--label', 'laptop']);
 
-    // Act and assess 1: disabled. Her tokens are dead; the owner's statement says disabled.
+    // Act and assess 1: disabled. Her tokens are dead; the owner's statement (version 1 was signed when she was added) says disabled.
     const disabled = await owner.run(['users', 'disable', email]);
     expect(disabled.code, disabled.stderr).toBe(0);
-    expect(disabled.stderr).toContain(`Signing version 1 of the person statement for ${added.userId}`);
+    expect(disabled.stderr).toContain(`Signing version 2 of the person statement for ${added.userId}`);
     expect(disabled.stdout).toContain('Revoked 2 tokens of theirs');
     expect((await grace.run(['whoami'])).code).toBe(1);
     expect((await grace.run(['whoami'], { env: { LATCHKEY_TOKEN: laptop.secret } })).code).toBe(1);
@@ -105,21 +105,21 @@ describe('latchkey users disable, enable and remove', () => {
       const items = ((await listed.json()) as { items: { statement: { userId: string; status: string; version: number } }[] }).items;
       return items.find((item) => item.statement.userId === added.userId)!.statement;
     };
-    expect(await statementOf()).toMatchObject({ status: 'disabled', version: 1 });
+    expect(await statementOf()).toMatchObject({ status: 'disabled', version: 2 });
     expect((await owner.run(['groups', 'create', 'ops'])).code).toBe(0);
     const join = await owner.run(['groups', 'add-member', 'ops', email]);
     expect(join.code).toBe(1);
     expect(join.stderr).toContain('is disabled');
     expect(await owner.json<{ email: string; status: string }[]>(['users', 'list'])).toContainEqual(expect.objectContaining({ email, status: 'disabled' }));
 
-    // 2: enabled again, with a first token printed once; version 2 says active.
+    // 2: enabled again, with a first token printed once; version 3 says active.
     const enabled = await owner.json<{ firstToken: { secret: string } }>(['users', 'enable', email]);
-    expect(await statementOf()).toMatchObject({ status: 'active', version: 2 });
+    expect(await statementOf()).toMatchObject({ status: 'active', version: 3 });
     expect((await grace.run(['whoami'], { env: { LATCHKEY_TOKEN: enabled.firstToken.secret } })).code).toBe(0);
 
-    // 3: removed for good; version 3 says so, and she cannot be enabled again.
+    // 3: removed for good; version 4 says so, and she cannot be enabled again.
     expect((await owner.run(['users', 'remove', email])).code).toBe(0);
-    expect(await statementOf()).toMatchObject({ status: 'removed', version: 3 });
+    expect(await statementOf()).toMatchObject({ status: 'removed', version: 4 });
     const again = await owner.run(['users', 'enable', email]);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('was removed');
