@@ -235,3 +235,9 @@ export const takeFromQueue = async (accountId: string, agentId: string, pick: (r
 /** Starts a run of the deployment state machine with the input the backend chooses. */
 export const startWorkflow = (input: { accountId: string; deploymentId: string; approvalRequired: boolean; approvalWindowSeconds: number }, name: string) =>
   sfn.send(new StartExecutionCommand({ stateMachineArn: env.DEPLOYMENT_STATE_MACHINE_ARN!, name, input: JSON.stringify(input) }));
+
+/** Puts a request on an agent's queue as it is, recording nothing (a copy of one sent before). */
+export const requeue = async (accountId: string, agentId: string, request: AgentRequest) => {
+  const agent = (await directoryItem(accountId, `AGENT#${agentId}`))!;
+  await sqs.send(new SendMessageCommand({ QueueUrl: agent.queueUrl as string, MessageBody: JSON.stringify(request) }));
+};
