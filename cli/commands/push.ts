@@ -99,7 +99,14 @@ export const registerPush = (program: Command, ctx: Context) => {
         const app = await find(client, kinds.app, appRef);
         const me = await client.call('GET /me');
         // The owner's statement, not the API, says whether the application is secure: once it is, never plain again.
+        const seen = (await readStatementPins(ctx.configPath, me.accountId))[`application:${app.appId}`];
         const statement = (await trustedStatements(ctx, client, me, out, 'application')).get(app.appId);
+        // A statement this machine has seen and the API no longer shows is hidden, not gone: it may say secure.
+        if (!statement && seen !== undefined) {
+          throw new RefusedError(`The API shows no owner statement for ${app.name}, but this machine has seen version ${seen} of it; nothing was pushed`, {
+            hint: 'The backend is not telling the truth about this application: tell the account owner.',
+          });
+        }
         if (statement?.secure && !app.secure) {
           throw new RefusedError(`${app.name} is secure by the owner's statement (version ${statement.version}), but the API says plain; nothing was pushed`, {
             hint: 'The backend is not telling the truth about this application: tell the account owner.',

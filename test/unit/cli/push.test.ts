@@ -12,6 +12,7 @@ import { signStatement } from '#shared/protocol/statements.ts';
 import { fromB64 } from '#shared/protocol/trust.ts';
 import { releaseContext } from '#cli/commands/push.ts';
 import { ACK_TIMEOUT_MS, POLL_MS } from '#cli/push/seal.ts';
+import { pinStatements } from '#cli/statement-pins.ts';
 import { fakeApi, hex, iso, runCli } from './fake-api.ts';
 import { makeAgent, writeOwnerKey } from './key-fixtures.ts';
 
@@ -312,6 +313,22 @@ describe('latchkey push', () => {
     // Assess
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('is secure by the owner\'s statement (version 2), but the API says plain; nothing was pushed');
+    expect(t.api.calls()).not.toContain(`POST /apps/${ids.app}/releases`);
+  });
+
+  it('refuses to push when the API hides the application statement this machine has seen (a backend that flipped it and hid why)', async () => {
+    // Prepare: the API says plain and shows no statement; this machine pinned version 2 of it.
+    const t = await setUp({ secure: false });
+    const statement = signStatement(t.owner.privateKey, { v: 1, kind: 'application', accountId: ids.account, appId: ids.app, name: 'web-api', secure: true, version: 2, issuedAt: iso });
+    await pinStatements(path.join(t.root, 'config', 'config.json'), ids.account, [statement.statement]);
+    t.api.routes['GET /statements'] = () => ({ body: { items: [] } });
+
+    // Act
+    const result = await t.push();
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('The API shows no owner statement for web-api, but this machine has seen version 2 of it; nothing was pushed');
     expect(t.api.calls()).not.toContain(`POST /apps/${ids.app}/releases`);
   });
 
