@@ -1,8 +1,9 @@
-import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import type { RememberedHead } from '#shared/domain/audit/history.ts';
 import { accountId, isoTime } from '#shared/protocol/common.ts';
+import { writePrivateFile } from './config.ts';
 import { UsageError } from './errors.ts';
 
 /**
@@ -51,21 +52,6 @@ export const readAuditHead = async (file: string, account: string): Promise<Reme
 export const writeAuditHead = async (file: string, account: string, head: RememberedHead): Promise<boolean> => {
   const current = await readAuditHead(file, account).catch(() => undefined);
   if (current && current.seq >= head.seq) return false;
-  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const temporary = `${file}.${process.pid}.${Date.now()}.tmp`;
-  const handle = await open(temporary, 'wx', 0o600);
-  try {
-    await handle.writeFile(`${JSON.stringify(headFile.parse({ v: 1, accountId: account, ...head }), null, 2)}\n`);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await chmod(temporary, 0o600);
-    await rename(temporary, file);
-  } catch (error) {
-    await rm(temporary, { force: true });
-    throw error;
-  }
+  await writePrivateFile(file, `${JSON.stringify(headFile.parse({ v: 1, accountId: account, ...head }), null, 2)}\n`);
   return true;
 };

@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { pinned, type Statement, type StatementPins } from '#shared/protocol/statements.ts';
+import { writePrivateFile } from './config.ts';
 import { UsageError } from './errors.ts';
 
 /**
@@ -52,21 +52,6 @@ export const readStatementPins = async (configPath: string, accountId: string): 
 export const pinStatements = async (configPath: string, accountId: string, statements: readonly Statement[]): Promise<StatementPins> => {
   const file = statementPinsPath(configPath, accountId);
   const next = pinned(await readStatementPins(configPath, accountId), statements);
-  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const temporary = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  const handle = await open(temporary, 'wx', 0o600);
-  try {
-    await handle.writeFile(`${JSON.stringify({ v: 1, accountId, pins: next }, null, 2)}\n`);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await chmod(temporary, 0o600);
-    await rename(temporary, file);
-  } catch (error) {
-    await rm(temporary, { force: true });
-    throw error;
-  }
+  await writePrivateFile(file, `${JSON.stringify({ v: 1, accountId, pins: next }, null, 2)}\n`);
   return next;
 };
