@@ -1,5 +1,6 @@
 import type { z } from 'zod';
-import { CryptoError, verifyManifest, type ReleaseManifest } from '#shared/crypto/index.ts';
+import { CryptoError } from '#shared/crypto/errors.ts';
+import { verifyManifest, type ReleaseManifest } from '#shared/crypto/manifest.ts';
 import type { completeReleaseInput, createReleaseInput, renewUploadInput } from '#shared/protocol/releases.ts';
 import type { Clock } from '#shared/ports/clock.ts';
 import type { DirectoryStore } from '#shared/ports/directory-store.ts';
