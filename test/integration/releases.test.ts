@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { CompleteMultipartUploadCommand } from '@aws-sdk/client-s3';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { generateRawKeyPair } from '#shared/crypto/index.ts';
 import { newAccount } from '../support/accounts.ts';
@@ -83,6 +83,21 @@ describe('releases: presigned upload, completion, listing', () => {
     expect(again).toMatchObject({ status: 409, body: { title: expect.stringContaining('has a release 1.0.0 already') } });
     expect((await a.owner('GET', `/apps/${web.appId}/releases`)).body.items).toHaveLength(1);
     expect((await a.owner('POST', `/apps/${api.appId}/releases`, { version: '1.0.0', size: 10 })).status).toBe(201);
+  });
+
+  it('a version left naming no release (a crash between its two writes) is taken over by the next push of it', async () => {
+    const a = await pushingAccount();
+    const web = (await a.owner('POST', '/apps', { name: 'web' })).body;
+    const { dynamo, env } = localClients();
+    await dynamo.send(
+      new PutCommand({
+        TableName: env.DEPLOYMENTS_TABLE!,
+        Item: { pk: `ACCOUNT#${a.accountId}`, sk: `VERSION#APP#${web.appId}#1.0.0`, kind: 'release-version', releaseId: `rel_${'0'.repeat(32)}` },
+      }),
+    );
+    const created = await a.deployer.call('POST', `/apps/${web.appId}/releases`, { version: '1.0.0', size: 10 });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect((await a.owner('POST', `/apps/${web.appId}/releases`, { version: '1.0.0', size: 10 })).status).toBe(409);
   });
 
   it('only the pusher or the owner completes or renews a release: another deployer gets a 403', async () => {

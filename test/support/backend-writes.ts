@@ -3,6 +3,8 @@ import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { agentRecordOf } from '#shared/domain/agents/agents.ts';
+import type { Agent } from '#shared/domain/agents/model.ts';
 import type { Deployment } from '#shared/domain/deployments/model.ts';
 import { targetRequestId } from '#shared/domain/deploys/deploys.ts';
 import { makeEvidenceOf } from '#shared/domain/deploys/evidence-of.ts';
@@ -97,13 +99,19 @@ export const presignedGet = (objectKey: string) => getSignedUrl(s3, new GetObjec
 export type DeployReleaseRequest = Extract<AgentRequest, { type: 'deploy-release' }>;
 export type GrantRequest = Extract<AgentRequest, { type: 'issue-deployment-grant' }>;
 
+/** A deployment and its release, as the deployments table holds them. */
+const deploymentWithRelease = async (accountId: string, deploymentId: string) => {
+  const deployment = (await deploymentsItem(accountId, `DEPLOYMENT#${deploymentId}`))!;
+  const release = (await deploymentsItem(accountId, `RELEASE#${deployment.releaseId}`))!;
+  return { deployment, release };
+};
+
 /**
  * The plain `deploy-release` request the backend would dispatch to a target for a deployment, built
  * from the tables (the deployment, its release, the owner's statements), good for 15 minutes.
  */
 export const deployReleaseRequest = async (accountId: string, deploymentId: string, agentId: string): Promise<DeployReleaseRequest> => {
-  const deployment = (await deploymentsItem(accountId, `DEPLOYMENT#${deploymentId}`))!;
-  const release = (await deploymentsItem(accountId, `RELEASE#${deployment.releaseId}`))!;
+  const { deployment, release } = await deploymentWithRelease(accountId, deploymentId);
   const now = Date.now();
   return {
     type: 'deploy-release',
@@ -125,18 +133,9 @@ export const deployReleaseRequest = async (accountId: string, deploymentId: stri
   };
 };
 
-/** The agent as the backend presents it to its peers (agentRecordOf). */
-export const agentRecordOf = async (accountId: string, agentId: string): Promise<AgentRecord> => {
-  const agent = (await directoryItem(accountId, `AGENT#${agentId}`))!;
-  return {
-    agentId: agent.agentId,
-    role: agent.role,
-    encryptionKey: agent.encryptionKey,
-    signingKey: agent.signingKey,
-    proof: agent.proof,
-    ...(agent.statement ? { statement: agent.statement } : {}),
-  };
-};
+/** The agent as the backend presents it to its peers (the domain's agentRecordOf, on the stored item). */
+const agentRecord = async (accountId: string, agentId: string): Promise<AgentRecord> => agentRecordOf((await directoryItem(accountId, `AGENT#${agentId}`)) as Agent);
+
 
 /**
  * The `issue-deployment-grant` request the backend would send key server `keyServerId` for a
@@ -144,8 +143,7 @@ export const agentRecordOf = async (accountId: string, agentId: string): Promise
  * key under it, the manifest and the evidence, as the tables hold them.
  */
 export const grantRequest = async (accountId: string, deploymentId: string, keyServerId: string, targets: string[]): Promise<GrantRequest> => {
-  const deployment = (await deploymentsItem(accountId, `DEPLOYMENT#${deploymentId}`))!;
-  const release = (await deploymentsItem(accountId, `RELEASE#${deployment.releaseId}`))!;
+  const { deployment, release } = await deploymentWithRelease(accountId, deploymentId);
   const wrapKey = async (sk: string) =>
     (await dynamo.send(new GetCommand({ TableName: env.WRAPPED_KEYS_TABLE!, Key: { pk: account(accountId), sk }, ConsistentRead: true }))).Item!;
   const releaseKey = await wrapKey(`RELEASE#${deployment.releaseId}`);
@@ -165,11 +163,11 @@ export const grantRequest = async (accountId: string, deploymentId: string, keyS
     wrappedMaster: copy.wrappedMaster,
     masterCommitment: copy.commitment,
     masterWrapSignature: copy.signature,
-    masterWrapper: await agentRecordOf(accountId, copy.wrappedBy as string),
+    masterWrapper: await agentRecord(accountId, copy.wrappedBy as string),
     wrappedReleaseKey: releaseKey.wrappedReleaseKey,
     manifest: release.manifest as string,
     evidence: await evidenceOf(deployment, release),
-    targets: await Promise.all(targets.map((agentId) => agentRecordOf(accountId, agentId))),
+    targets: await Promise.all(targets.map((agentId) => agentRecord(accountId, agentId))),
     expiresAt: new Date(now + 900_000).toISOString(),
   };
 };

@@ -163,15 +163,12 @@ export const makeReleases = ({ directory, statements, releases, objects, act, cl
           if (!input.parts?.length) throw new ValidationError('parts: a multipart upload needs its parts', 'parts');
           await objects.completeMultipart(release.objectKey, release.uploadId, input.parts);
         }
-        if (release.uploadKey) {
-          const staged = await objects.sizeOf(release.uploadKey);
-          if (staged === undefined) throw new ConflictError('Nothing was uploaded for this release yet');
-          if (staged !== release.size) throw new ConflictError(`The upload has ${staged} bytes, not the ${release.size} announced`);
-          await objects.copySmall(release.uploadKey, release.objectKey, release.size);
-        }
-        const size = await objects.sizeOf(release.objectKey);
+        // What was uploaded: the staged object of a single upload (then copied), or the object itself.
+        const uploaded = release.uploadKey ?? release.objectKey;
+        const size = await objects.sizeOf(uploaded);
         if (size === undefined) throw new ConflictError('Nothing was uploaded for this release yet');
         if (size !== release.size) throw new ConflictError(`The upload has ${size} bytes, not the ${release.size} announced`);
+        if (release.uploadKey) await objects.copySmall(release.uploadKey, release.objectKey, release.size);
         const at = clock.now().toISOString();
         const done = release.encrypted
           ? await releases.markSealing({ ...release, signer }, digest, input.manifest, at)

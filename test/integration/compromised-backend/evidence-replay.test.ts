@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ownerKeyPath, readKeyFile } from '#cli/keys.ts';
 import { targetRequestId } from '#shared/domain/deploys/deploys.ts';
 import { signIntent } from '#shared/protocol/deployment-evidence.ts';
@@ -11,14 +10,8 @@ import { deploymentsItem, presignedGet, requeue, takeFromQueue, type DeployRelea
 import { waitFor } from '../../support/clients.ts';
 import { currentOf, deployAndWait, expectSucceeded, journalOf, startTarget, untilEnded, type Deployment } from '../../support/deploy-agents.ts';
 import { push } from '../../support/deploy-release.ts';
+import { sourceDir as source } from '../../support/fault-stack.ts';
 import { cliSession } from '../cli/run-cli.ts';
-
-const source = async (files: Record<string, string>) => {
-  const dir = await mkdtemp(path.join(tmpdir(), 'latchkey-replay-src-'));
-  onTestFinished(() => rm(dir, { recursive: true, force: true }));
-  for (const [name, content] of Object.entries(files)) await writeFile(path.join(dir, name), content);
-  return dir;
-};
 
 describe('a compromised backend replays a deployment’s evidence to roll a target back', () => {
   it('the genuine request of 1.0.0 sent again after 2.0.0 is live — as it was, under a new request id, under a new deployment id, or with an old intent that expired — installs nothing: the target stays on 2.0.0', { timeout: 300_000 }, async () => {

@@ -1,22 +1,14 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { stat } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
 import { generateRawKeyPair } from '#shared/crypto/index.ts';
 import { toB64 } from '#shared/protocol/trust.ts';
 import { deploymentsItem, putDeploymentsItem, presignedGet, requeue, takeFromQueue, updateDirectoryItem, type DeployReleaseRequest } from '../../support/backend-writes.ts';
 import { journalOf, startTarget, untilEnded, type Deployment } from '../../support/deploy-agents.ts';
 import { push, replaceReleaseArchive } from '../../support/deploy-release.ts';
+import { sourceDir as source } from '../../support/fault-stack.ts';
 import { cliSession } from '../cli/run-cli.ts';
-
-const source = async (files: Record<string, string>) => {
-  const dir = await mkdtemp(path.join(tmpdir(), 'latchkey-swap-src-'));
-  onTestFinished(() => rm(dir, { recursive: true, force: true }));
-  for (const [name, content] of Object.entries(files)) await writeFile(path.join(dir, name), content);
-  return dir;
-};
 
 describe('a compromised backend shows approvers one release and hands the target another', () => {
   it('release bytes and manifest swapped in the queued request (signed by a key of the backend’s, named as the owner’s key) are refused as IntentMismatch; the object alone swapped, as IntegrityCheckFailed; nothing is installed', { timeout: 300_000 }, async () => {

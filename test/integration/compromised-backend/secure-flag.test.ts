@@ -1,11 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { plainManifest, releaseContext } from '#cli/commands/push.ts';
 import { readKeyFile, signingKeyPath } from '#cli/keys.ts';
 import { signManifest } from '#shared/crypto/index.ts';
@@ -13,17 +10,11 @@ import { newRequestId } from '../../support/agents.ts';
 import { deployReleaseRequest, deploymentsItem, directoryItem, putDeploymentsItem, putDirectoryItem, requeue, updateDirectoryItem, type DeployReleaseRequest } from '../../support/backend-writes.ts';
 import { localClients, waitFor } from '../../support/clients.ts';
 import { currentOf, expectSucceeded, journalOf, startKeyServers, startTarget, untilEnded, type Deployment } from '../../support/deploy-agents.ts';
+import { sourceDir as source } from '../../support/fault-stack.ts';
 import { cliSession } from '../cli/run-cli.ts';
 
 const { s3, dynamo, env } = localClients();
 const GZIP = Buffer.from([0x1f, 0x8b]);
-
-const source = async (files: Record<string, string>) => {
-  const dir = await mkdtemp(path.join(tmpdir(), 'latchkey-secure-flag-src-'));
-  onTestFinished(() => rm(dir, { recursive: true, force: true }));
-  for (const [name, content] of Object.entries(files)) await writeFile(path.join(dir, name), content);
-  return dir;
-};
 
 /** Every object in the releases bucket for the account, with its first bytes. */
 const objectsOf = async (accountId: string) => {

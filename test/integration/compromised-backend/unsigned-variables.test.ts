@@ -1,20 +1,15 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { requeue, takeFromQueue, updateDirectoryItem, type DeployReleaseRequest } from '../../support/backend-writes.ts';
 import { waitFor } from '../../support/clients.ts';
 import { currentOf, expectSucceeded, startTarget, untilEnded, type Deployment } from '../../support/deploy-agents.ts';
 import { push } from '../../support/deploy-release.ts';
+import { sourceDir } from '../../support/fault-stack.ts';
 import { cliSession } from '../cli/run-cli.ts';
 
-const source = async (version: string) => {
-  const dir = await mkdtemp(path.join(tmpdir(), 'latchkey-vars-src-'));
-  onTestFinished(() => rm(dir, { recursive: true, force: true }));
-  await writeFile(path.join(dir, 'VERSION'), `${version}\n`);
-  await writeFile(path.join(dir, 'latchkey.yml'), 'env:\n  FOO: unset\n  BAR: unset\ninstall: echo "FOO=$FOO BAR=$BAR" > vars.txt\n');
-  return dir;
-};
+const source = (version: string) =>
+  sourceDir({ VERSION: `${version}\n`, 'latchkey.yml': 'env:\n  FOO: unset\n  BAR: unset\ninstall: echo "FOO=$FOO BAR=$BAR" > vars.txt\n' });
 
 describe('environment variables the owner did not sign', () => {
   it('written into the environment item by the backend, or added to the request it sends, never reach release scripts: they see the owner’s FOO and BAR unset', { timeout: 300_000 }, async () => {
