@@ -18,8 +18,16 @@ export interface StatementPins {
   all(): Readonly<Record<string, number>>;
   /** Pins the versions of statements already verified (in memory; `flush` writes them). */
   see(statements: readonly Statement[]): void;
+  /** Keeps other numbers that only grow beside the pins: the passkey sign counters and assertions seen. */
+  remember(marks: Readonly<Record<string, number>>): void;
   flush(): Promise<void>;
 }
+
+const grown = (pins: Record<string, number>, marks: Readonly<Record<string, number>>) => {
+  const next = { ...pins };
+  for (const [key, value] of Object.entries(marks)) next[key] = Math.max(next[key] ?? 0, value);
+  return next;
+};
 
 /** Pins kept in memory only: for tests, and for code that has no state directory. */
 export const memoryStatementPins = (): StatementPins => {
@@ -29,6 +37,9 @@ export const memoryStatementPins = (): StatementPins => {
     all: () => pins,
     see: (statements) => {
       pins = pinned(pins, statements);
+    },
+    remember: (marks) => {
+      pins = grown(pins, marks);
     },
     flush: async () => {},
   };
@@ -44,6 +55,11 @@ export const openStatementPins = async (path: string): Promise<StatementPins> =>
     see: (statements) => {
       const next = pinned(pins, statements);
       if (statements.some((s) => next[pinKey(s)] !== pins[pinKey(s)])) dirty = true;
+      pins = next;
+    },
+    remember: (marks) => {
+      const next = grown(pins, marks);
+      if (Object.keys(marks).some((key) => next[key] !== pins[key])) dirty = true;
       pins = next;
     },
     flush: async () => {

@@ -17,7 +17,7 @@ export const checkDeploymentEvidence = async (
   const { self, log } = context;
   let verdict: EvidenceVerdict;
   try {
-    verdict = checkEvidence({
+    verdict = await checkEvidence({
       ownerKey: self.ownerKey,
       evidence: request.evidence,
       expect: { accountId: self.accountId, deploymentId: request.deploymentId, appId: request.appId, releaseId: request.releaseId, environmentId: request.environmentId, manifest: fromB64(request.manifest), encrypted: options.encrypted },
@@ -30,6 +30,7 @@ export const checkDeploymentEvidence = async (
     throw new RequestRefused(error.code, `${error.message}; nothing was done`);
   }
   self.statements.see(verdict.statements);
+  self.statements.remember(verdict.passkeyPins);
   await self.statements.flush();
   return verdict;
 };

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { signWithLabel, verifyWithLabel } from '#shared/crypto/signatures.ts';
 import { canonicalJson } from './canonical-json.ts';
 import { accountId, appId, environmentId, isoTime, userId } from './common.ts';
+import { passkeyAssertion } from './passkeys.ts';
 import { signedStatementOf } from './statements.ts';
 import { fromB64, signature64, toB64 } from './trust.ts';
 
@@ -20,6 +21,7 @@ import { fromB64, signature64, toB64 } from './trust.ts';
 const LABELS = {
   intent: 'latchkey/deployment-intent/v1\0',
   approval: 'latchkey/approval/v1\0',
+  passkeyApproval: 'latchkey/passkey-approval/v1\0',
 } as const;
 
 export const deploymentIdSchema = z.string().regex(/^dep_[0-9a-f]{32}$/, 'must be a deployment id (dep_ + 32 hex)');
@@ -97,6 +99,18 @@ export const approvalSignatureVerifies = (approverKey: Uint8Array, signed: Signe
   }
 };
 
+/**
+ * The WebAuthn challenge of a decision made with a passkey: SHA-256 of label ‖ the approval
+ * statement's bytes, base64url. The authenticator signs over it (in the client data), so the
+ * assertion is the approver's signature over the intent's hash and the decision.
+ */
+export const passkeyChallenge = (approval: ApprovalStatement) =>
+  createHash('sha256').update(LABELS.passkeyApproval, 'latin1').update(approvalBytes(approval)).digest('base64url');
+
+/** An approval made with a passkey: the statement and the assertion whose challenge commits to it. */
+export const passkeyApproval = z.strictObject({ approval: approvalStatement, assertion: passkeyAssertion });
+export type PasskeyApproval = z.infer<typeof passkeyApproval>;
+
 /** An approval recorded by the backend alone (an environment whose statement does not require signed approvals). */
 export const backendApproval = z.strictObject({ approverId: userId, decision, at: isoTime });
 
@@ -111,6 +125,8 @@ export const deploymentEvidence = z.strictObject({
   people: z.array(signedStatementOf('person')).max(50),
   intent: signedIntent,
   approvals: z.array(signedApproval).max(50),
+  /** Approvals made with a passkey the owner vouched for (approval pages). */
+  passkeyApprovals: z.array(passkeyApproval).max(50).optional(),
   /** Only for an environment whose statement does not require signed approvals: the backend's word, recorded as such. */
   backendApprovals: z.array(backendApproval).max(50).optional(),
 });

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { signWithLabel, verifyWithLabel } from '#shared/crypto/signatures.ts';
 import { canonicalJson } from './canonical-json.ts';
 import { accountId, appId, displayName, email, environmentId, isoTime, slugName, userId } from './common.ts';
+import { passkeyCredential } from './passkeys.ts';
 import { agentRole, fromB64, publicKey32, signature64, toB64 } from './trust.ts';
 
 /**
@@ -45,6 +46,8 @@ export const personStatement = z.strictObject({
   status: z.enum(['active', 'disabled', 'removed']),
   /** The key the person signs releases, deployment intents and approvals with (Ed25519), once the owner vouches for it. */
   signingKey: publicKey32.optional(),
+  /** The passkeys the owner vouched for, after comparing each one's fingerprint with the person (docs/trust.md). */
+  passkeys: z.array(passkeyCredential).max(10).optional(),
 });
 export type PersonStatement = z.infer<typeof personStatement>;
 

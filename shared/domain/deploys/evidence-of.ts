@@ -55,7 +55,7 @@ export const makeEvidenceOf = ({ statements, directory }: Deps) => {
       const account = await directory.getAccount(deployment.accountId);
       if (!account?.ownerKey || !release.manifest) return { refused: `Deployment ${deployment.deploymentId} cannot go ahead: the account has no owner key, or the release no signed manifest` };
       try {
-        checkEvidence({
+        await checkEvidence({
           ownerKey: fromB64(account.ownerKey.publicKey),
           evidence: built.evidence,
           expect: { ...deployment, manifest: fromB64(release.manifest), encrypted: release.encrypted },

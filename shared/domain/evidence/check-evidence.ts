@@ -14,6 +14,7 @@ import {
   type StatementPins,
 } from '#shared/protocol/statements.ts';
 import { fromB64 } from '#shared/protocol/trust.ts';
+import { checkPasskeyApproval } from './passkey-approvals.ts';
 
 /**
  * Whether a deployment may go ahead, decided by an agent from the evidence alone (DESIGN §10):
@@ -28,7 +29,8 @@ import { fromB64 } from '#shared/protocol/trust.ts';
  *   5. The approvals, when the environment requires them: N distinct eligible approvers (named by
  *      the newest environment statement; not the deployer where self-approval is prevented; the
  *      owner where the statement lets the owner approve), each deciding within the window on this
- *      intent — signed by them, or, where the statement does not require signatures, the
+ *      intent — signed by them (with their vouched key, or with a passkey the owner vouched for,
+ *      whose sign counter must grow), or, where the statement does not require signatures, the
  *      backend's record, which the verdict says. An eligible approver's signed decline refuses.
  */
 
@@ -83,6 +85,8 @@ export type EvidenceVerdict = {
   approvals: 'signed' | 'backend' | 'none';
   approvers: string[];
   intentHash: string;
+  /** What to remember of the passkeys used (sign counters, assertions seen), kept with the statement pins. */
+  passkeyPins: Record<string, number>;
   /** Names the evidence as checked: key servers sign it into their grant, receipts name it. */
   evidenceHash: string;
 };
@@ -90,13 +94,13 @@ export type EvidenceVerdict = {
 /** Approvals later than a few minutes in the future of the checking clock are refused (clock skew). */
 const SKEW_MS = 5 * 60_000;
 
-export const checkEvidence = (input: {
+export const checkEvidence = async (input: {
   ownerKey: Uint8Array;
   evidence: DeploymentEvidence;
   expect: EvidenceExpectations;
   pins: StatementPins;
   now: number;
-}): EvidenceVerdict => {
+}): Promise<EvidenceVerdict> => {
   const { ownerKey, evidence, expect, pins, now } = input;
   const refuse = (code: EvidenceCode, message: string): never => {
     throw new EvidenceRefused(code, message);
@@ -176,6 +180,7 @@ export const checkEvidence = (input: {
   };
   let approvals: EvidenceVerdict['approvals'] = 'none';
   const counted = new Set<string>();
+  const passkeyPins: Record<string, number> = {};
   if (policy.required) {
     const problems: string[] = [];
     // A signed approval counts wherever it verifies; where the statement does not require
@@ -192,6 +197,21 @@ export const checkEvidence = (input: {
         continue;
       }
       if (a.decision === 'decline') refuse('Declined', `${people.get(a.approverId)!.name} declined the deployment${a.message ? `: ${a.message}` : ''}`);
+      counted.add(a.approverId);
+    }
+    for (const item of evidence.passkeyApprovals ?? []) {
+      const a = item.approval;
+      const early =
+        (a.accountId !== expect.accountId || a.deploymentId !== expect.deploymentId || a.intentHash !== hash ? 'it is for another deployment or intent' : undefined) ??
+        eligible(a.approverId) ??
+        (Date.parse(a.at) > deadline || Date.parse(a.at) > now + SKEW_MS ? 'it was made after the approval window' : undefined);
+      const check = early ? { ok: false as const, why: early } : await checkPasskeyApproval(item, people.get(a.approverId)!, { ...pins, ...passkeyPins });
+      if (!check.ok) {
+        problems.push(`a passkey approval by ${a.approverId}: ${check.why}`);
+        continue;
+      }
+      Object.assign(passkeyPins, check.pins);
+      if (a.decision === 'decline') refuse('Declined', `${people.get(a.approverId)!.name} declined the deployment with a passkey${a.message ? `: ${a.message}` : ''}`);
       counted.add(a.approverId);
     }
     let onTheBackendsWord = 0;
@@ -222,10 +242,15 @@ export const checkEvidence = (input: {
         environment: statementHash(environment),
         people: [...people.values()].map(statementHash).sort(),
         intent: hash,
-        approvals: approvals === 'signed' ? evidence.approvals.map((a) => a.signature).sort() : approvals === 'backend' ? [...counted].sort() : [],
+        approvals:
+          approvals === 'signed'
+            ? [...evidence.approvals.map((a) => a.signature), ...(evidence.passkeyApprovals ?? []).map((a) => a.assertion.response.signature)].sort()
+            : approvals === 'backend'
+              ? [...counted].sort()
+              : [],
         trust: approvals,
       }),
     )
     .digest('hex');
-  return { statements, environment, deployer, pusher, manifest, approvals, approvers: [...counted].sort(), intentHash: hash, evidenceHash };
+  return { statements, environment, deployer, pusher, manifest, approvals, approvers: [...counted].sort(), intentHash: hash, passkeyPins, evidenceHash };
 };

@@ -13,9 +13,9 @@ type F = ReturnType<typeof evidenceFixture>;
 const check = (f: F, evidence: DeploymentEvidence, overrides: { pins?: Record<string, number>; encrypted?: boolean; now?: number } = {}) =>
   checkEvidence({ ownerKey: f.owner.publicKey, evidence, expect: { ...f.expect, encrypted: overrides.encrypted ?? true }, pins: overrides.pins ?? {}, now: overrides.now ?? f.now });
 
-const refusal = (run: () => unknown): { code: EvidenceCode; message: string } => {
+const refusal = async (run: () => Promise<unknown>): Promise<{ code: EvidenceCode; message: string }> => {
   try {
-    run();
+    await run();
   } catch (error) {
     if (error instanceof EvidenceRefused) return { code: error.code, message: error.message };
     throw error;
@@ -24,12 +24,12 @@ const refusal = (run: () => unknown): { code: EvidenceCode; message: string } =>
 };
 
 describe('checkEvidence: what key servers and targets accept', () => {
-  it('accepts complete evidence: the owner’s statements, the deployer’s intent, one eligible signed approval', () => {
+  it('accepts complete evidence: the owner’s statements, the deployer’s intent, one eligible signed approval', async () => {
     const f = evidenceFixture();
-    const verdict = check(f, f.evidence());
+    const verdict = await check(f, f.evidence());
     expect(verdict).toMatchObject({ approvals: 'signed', approvers: [f.people.approver.userId], deployer: { userId: f.people.deployer.userId }, pusher: { userId: f.people.deployer.userId } });
     expect(verdict.evidenceHash).toMatch(/^[0-9a-f]{64}$/);
-    expect(check(f, f.evidence()).evidenceHash).toBe(verdict.evidenceHash);
+    expect((await check(f, f.evidence())).evidenceHash).toBe(verdict.evidenceHash);
   });
 
   // Each case makes complete evidence wrong in one way; each is an attack a compromised backend could try.
@@ -65,58 +65,58 @@ describe('checkEvidence: what key servers and targets accept', () => {
     ['an eligible approver’s signed decline', 'Declined', (f) => ({ evidence: f.evidence({ approvals: [f.approval(f.people.approver2), f.approval(f.people.approver, { decision: 'decline', message: 'change freeze' })] }) })],
   ];
 
-  it.each(cases)('refuses %s (%s)', (_what, code, make) => {
+  it.each(cases)('refuses %s (%s)', async (_what, code, make) => {
     const f = evidenceFixture();
     const { evidence, ...overrides } = make(f);
-    expect(refusal(() => check(f, evidence, overrides)).code).toBe(code);
+    expect((await refusal(() => check(f, evidence, overrides))).code).toBe(code);
   });
 
-  it('two distinct eligible approvers meet a count of two; the owner counts where the statement allows it', () => {
+  it('two distinct eligible approvers meet a count of two; the owner counts where the statement allows it', async () => {
     const f = evidenceFixture();
     const two = f.sign({ ...f.environment, approval: { ...f.environment.approval, count: 2 } });
-    expect(check(f, f.evidence({ environment: two, approvals: [f.approval(f.people.approver), f.approval(f.people.approver2)] })).approvers).toHaveLength(2);
-    expect(check(f, f.evidence({ environment: two, approvals: [f.approval(f.people.approver), f.approval(f.people.owner)] })).approvers).toHaveLength(2);
+    expect((await check(f, f.evidence({ environment: two, approvals: [f.approval(f.people.approver), f.approval(f.people.approver2)] }))).approvers).toHaveLength(2);
+    expect((await check(f, f.evidence({ environment: two, approvals: [f.approval(f.people.approver), f.approval(f.people.owner)] }))).approvers).toHaveLength(2);
   });
 
-  it('eligibility is the newest statement’s: an approver added after the intent counts, one removed does not', () => {
+  it('eligibility is the newest statement’s: an approver added after the intent counts, one removed does not', async () => {
     const f = evidenceFixture();
     const newer = f.sign({ ...f.environment, version: 4, approval: { ...f.environment.approval, approvers: [f.people.outsider.userId] } });
-    expect(check(f, f.evidence({ environment: newer, approvals: [f.approval(f.people.outsider)] })).approvers).toEqual([f.people.outsider.userId]);
-    expect(refusal(() => check(f, f.evidence({ environment: newer, approvals: [f.approval(f.people.approver)] }))).code).toBe('NotEnoughApprovals');
+    expect((await check(f, f.evidence({ environment: newer, approvals: [f.approval(f.people.outsider)] }))).approvers).toEqual([f.people.outsider.userId]);
+    expect((await refusal(() => check(f, f.evidence({ environment: newer, approvals: [f.approval(f.people.approver)] })))).code).toBe('NotEnoughApprovals');
   });
 
-  it('an environment that does not require signed approvals takes the backend’s record of eligible approvers, and says so', () => {
+  it('an environment that does not require signed approvals takes the backend’s record of eligible approvers, and says so', async () => {
     const f = evidenceFixture();
     const unsigned = f.sign({ ...f.environment, approval: { ...f.environment.approval, signed: false } });
     const at = new Date(f.now).toISOString();
-    const verdict = check(f, f.evidence({ environment: unsigned, approvals: [], backendApprovals: [{ approverId: f.people.approver.userId, decision: 'approve', at }] }));
+    const verdict = await check(f, f.evidence({ environment: unsigned, approvals: [], backendApprovals: [{ approverId: f.people.approver.userId, decision: 'approve', at }] }));
     expect(verdict.approvals).toBe('backend');
-    expect(refusal(() => check(f, f.evidence({ environment: unsigned, approvals: [], backendApprovals: [{ approverId: f.people.outsider.userId, decision: 'approve', at }] }))).code).toBe('NotEnoughApprovals');
+    expect((await refusal(() => check(f, f.evidence({ environment: unsigned, approvals: [], backendApprovals: [{ approverId: f.people.outsider.userId, decision: 'approve', at }] })))).code).toBe('NotEnoughApprovals');
   });
 
-  it('where signatures are not required, a signed approval (an approver whose CLI signs anyway) counts, and the verdict says signed; a bad one does not', () => {
+  it('where signatures are not required, a signed approval (an approver whose CLI signs anyway) counts, and the verdict says signed; a bad one does not', async () => {
     const f = evidenceFixture();
     const unsigned = f.sign({ ...f.environment, approval: { ...f.environment.approval, signed: false } });
     // The fixture's one approval is signed by an eligible approver; the backend records none apart.
-    expect(check(f, f.evidence({ environment: unsigned })).approvals).toBe('signed');
+    expect((await check(f, f.evidence({ environment: unsigned }))).approvals).toBe('signed');
     const [genuine] = f.evidence().approvals;
     const forged = { ...genuine!, signature: toB64(randomBytes(64)) };
-    expect(refusal(() => check(f, f.evidence({ environment: unsigned, approvals: [forged] }))).code).toBe('NotEnoughApprovals');
+    expect((await refusal(() => check(f, f.evidence({ environment: unsigned, approvals: [forged] })))).code).toBe('NotEnoughApprovals');
   });
 
-  it('an environment without approvals needs none, and the statements it saw are the ones to pin', () => {
+  it('an environment without approvals needs none, and the statements it saw are the ones to pin', async () => {
     const f = evidenceFixture();
     const open = f.sign({ ...f.environment, approval: { ...f.environment.approval, required: false } });
-    const verdict = check(f, f.evidence({ environment: open, approvals: [] }));
+    const verdict = await check(f, f.evidence({ environment: open, approvals: [] }));
     expect(verdict.approvals).toBe('none');
     const pins = pinned({}, verdict.statements);
     expect(pins[pinKey(f.environment)]).toBe(3);
     expect(pins[pinKey(f.application)]).toBe(2);
   });
 
-  it('any byte changed in any signature refuses the evidence (property)', () => {
-    fc.assert(
-      fc.property(fc.constantFrom('application', 'environment', 'person', 'intent', 'approval'), fc.nat(), fc.integer({ min: 1, max: 255 }), (part, at, flip) => {
+  it('any byte changed in any signature refuses the evidence (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom('application', 'environment', 'person', 'intent', 'approval'), fc.nat(), fc.integer({ min: 1, max: 255 }), async (part, at, flip) => {
         const f = evidenceFixture();
         const evidence = f.evidence();
         const tamper = (signature: string) => {
@@ -132,7 +132,7 @@ describe('checkEvidence: what key servers and targets accept', () => {
           : part === 'intent' ? { ...evidence, intent: { ...evidence.intent, signature: tamper(evidence.intent.signature) } }
           : { ...evidence, approvals: evidence.approvals.map((a) => ({ ...a, signature: tamper(a.signature) })) };
         // Tampering with the outsider's statement alone still refuses: every statement shown must be the owner's.
-        expect(() => check(f, tampered)).toThrow(EvidenceRefused);
+        await expect(check(f, tampered)).rejects.toThrow(EvidenceRefused);
       }),
       { numRuns: 200 },
     );
