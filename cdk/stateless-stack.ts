@@ -132,9 +132,10 @@ export class StatelessStack extends Stack {
     // 6. the HTTP API
     this.api = new Api(this, 'Api', { routes, functions: created });
 
-    // 7. mail: after the API, since approval links point at it
+    // 7. mail and the API's own URL: after the API, since links and passkey origins name it
     for (const [name, declaration] of Object.entries(catalog) as [FunctionName, FunctionDeclaration][]) {
       if (declaration.bind.mail) created[name].bindMail({ from: props.mailFrom, publicApiUrl: this.api.url });
+      else if (declaration.bind.publicUrl) created[name].bindPublicUrl({ publicApiUrl: this.api.url });
     }
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the Latchkey HTTP API' });
   }

@@ -13,6 +13,8 @@ export type Bindings = {
   stateMachines?: Partial<Record<StateMachineName, 'start' | 'respond'>>;
   /** Sends email through SES from MAIL_FROM, with links to PUBLIC_API_URL. */
   mail?: true;
+  /** Reads PUBLIC_API_URL without mailing: the web origin and RP ID its pages' passkeys are bound to. */
+  publicUrl?: true;
   /**
    * The per-agent request queues (named AGENT_QUEUE_PREFIX + agent id): `send` puts requests on
    * them, `manage` also creates and deletes them.
@@ -118,6 +120,12 @@ export const functions = {
   // Every step's final Catch: the deployment ends Failed, with the reason.
   'fail-deployment': workflow('fail-deployment', { tables: { directory: 'RO', deployments: 'RW' } }),
   'set-user-status': api('set-user-status', directoryWriter),
+  // Passkey registration: the owner's link (mailed), the page, its options and the registration
+  // (the link's secret is the credential; the page's WebAuthn origin comes from PUBLIC_API_URL).
+  'create-passkey-link': api('create-passkey-link', { ...directoryWriter, mail: true }),
+  'list-passkeys': api('list-passkeys', directoryReader),
+  'passkey-options': api('passkey-options', { tables: { directory: 'RW' }, publicUrl: true }),
+  'register-passkey': api('register-passkey', { ...directoryWriter, publicUrl: true }),
   'revoke-user-tokens': api('revoke-user-tokens', directoryWriter),
   'consume-agent-replies': {
     entry: 'functions/agents/consume-agent-replies.ts',

@@ -11,3 +11,6 @@ export const tableName = (table: TableName): string => requireEnv(tables[table].
 export const queueUrl = (queue: QueueName): string => requireEnv(queues[queue].envVar);
 export const bucketName = (bucket: BucketName): string => requireEnv(buckets[bucket].envVar);
 export const stateMachineArn = (machine: StateMachineName): string => requireEnv(stateMachines[machine].envVar);
+/** The API's public URL, for functions bound to mail or to it (`publicUrl`): links and passkey origins name it. */
+export const publicApiUrl = (): string => requireEnv('PUBLIC_API_URL');
+export const mailFrom = (): string => requireEnv('MAIL_FROM');

@@ -223,6 +223,15 @@ export class LatchkeyFunction extends NodejsFunction {
   }
 
   /**
+   * Knows the API's public URL (PUBLIC_API_URL), whose origin its pages' passkeys are bound to:
+   * an environment variable and no permission.
+   */
+  public bindPublicUrl({ publicApiUrl }: { publicApiUrl: string }): this {
+    this.addEnvironment('PUBLIC_API_URL', publicApiUrl);
+    return this;
+  }
+
+  /**
    * Sends email from `from` through SES, with links to `publicApiUrl`: the permission is
    * limited to the sender's domain identity.
    */
@@ -230,7 +239,7 @@ export class LatchkeyFunction extends NodejsFunction {
     const domain = /@([^>\s]+)>?$/.exec(from)?.[1];
     if (!domain) throw new Error(`${this.node.path}: mail sender "${from}" has no domain`);
     this.addEnvironment('MAIL_FROM', from);
-    this.addEnvironment('PUBLIC_API_URL', publicApiUrl);
+    this.bindPublicUrl({ publicApiUrl });
     this.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['ses:SendEmail'],

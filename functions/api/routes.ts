@@ -29,6 +29,7 @@ import { approvalLinkSecret, approveInput, createDeploymentInput, declineInput, 
 import { agentId } from '#shared/protocol/agent-messages.ts';
 import { listStatementsQuery, recordedStatement, signedStatement } from '#shared/protocol/statements.ts';
 import { vouchedSigningKey } from '#shared/protocol/signing-keys.ts';
+import { passkeyLink, passkeyLinkSecret, registeredFingerprint, registeredPasskeys, registerPasskeyInput, registrationOptions } from '#shared/protocol/passkey-registration.ts';
 import {
   agent,
   createEnrolmentInput,
@@ -225,6 +226,22 @@ export const routes = [
   {
     method: 'DELETE', path: '/users/{id}/tokens', function: 'revoke-user-tokens', summary: 'Revoke every token of a person (and every token made with them)',
     auth: 'token', params: idParam(userId), response: { status: 200, schema: revokedTokens },
+  },
+  {
+    method: 'POST', path: '/users/{id}/passkey-links', function: 'create-passkey-link', summary: 'Email a person a single-use link (valid 24 h) to register a passkey; the owner vouches for it after comparing its fingerprint',
+    auth: 'token', params: idParam(userId), response: { status: 201, schema: passkeyLink },
+  },
+  {
+    method: 'GET', path: '/users/{id}/passkeys', function: 'list-passkeys', summary: 'The passkeys a person registered (the owner’s person statement says which are vouched for)',
+    auth: 'token', params: idParam(userId), response: { status: 200, schema: registeredPasskeys },
+  },
+  {
+    method: 'POST', path: '/passkeys/{token}/options', function: 'passkey-options', summary: 'WebAuthn registration options for the link’s person (user verification required); only a response to the latest options registers',
+    auth: 'none', params: z.strictObject({ token: passkeyLinkSecret }), response: { status: 200, schema: registrationOptions },
+  },
+  {
+    method: 'POST', path: '/passkeys/{token}', function: 'register-passkey', summary: 'Register the passkey: verifies the WebAuthn response, records the credential and uses the link (once); answers its fingerprint',
+    auth: 'none', params: z.strictObject({ token: passkeyLinkSecret }), body: registerPasskeyInput, response: { status: 200, schema: registeredFingerprint },
   },
 ] as const satisfies readonly Route[];
 

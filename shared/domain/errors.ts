@@ -52,6 +52,12 @@ export class ConflictError extends DomainError {
   readonly status = 409;
 }
 
+/** Something that existed and has run out: an expired link (404 would say it never existed). */
+export class GoneError extends DomainError {
+  readonly type = 'gone';
+  readonly status = 410;
+}
+
 export class PayloadTooLargeError extends DomainError {
   readonly type = 'payload-too-large';
   readonly status = 413;

@@ -34,7 +34,9 @@ const boundEnvVars = (declaration: FunctionDeclaration): string[] => [
   ...Object.entries(declaration.bind.stateMachines ?? {})
     .filter(([, access]) => access === 'start')
     .map(([s]) => stateMachines[s as keyof typeof stateMachines].envVar),
-  ...(declaration.bind.mail ? ['MAIL_FROM', 'PUBLIC_API_URL'] : []),
+  ...(declaration.bind.mail ? ['MAIL_FROM'] : []),
+  // Passkey pages are bound to the API's origin, with or without mail.
+  ...(declaration.bind.mail || declaration.bind.publicUrl ? ['PUBLIC_API_URL'] : []),
   // Whoever sends to an agent judges whether it is online (functions/agents-context.ts).
   ...(declaration.bind.agentQueues ? ['AGENT_QUEUE_PREFIX'] : []),
   ...(declaration.bind.agentCredentials ? ['AGENT_ROLE_ARN'] : []),

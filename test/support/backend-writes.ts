@@ -239,3 +239,20 @@ export const requeue = async (accountId: string, agentId: string, request: Agent
   const agent = (await directoryItem(accountId, `AGENT#${agentId}`))!;
   await sqs.send(new SendMessageCommand({ QueueUrl: agent.queueUrl as string, MessageBody: JSON.stringify(request) }));
 };
+
+/** A passkey registration link's item (PASSKEYLINK#<sha256 of the secret>), as stored; once used it holds the registered credential. */
+export const passkeyLinkItem = async (secretHash: string) =>
+  (await dynamo.send(new GetCommand({ TableName: env.DIRECTORY_TABLE!, Key: { pk: `PASSKEYLINK#${secretHash}`, sk: 'PASSKEYLINK' }, ConsistentRead: true }))).Item;
+
+/** Rewrites a passkey link's item: its expiry, or the credential registered through it (a swapped key). */
+export const updatePasskeyLinkItem = (secretHash: string, set: Record<string, unknown>) =>
+  dynamo.send(
+    new UpdateCommand({
+      TableName: env.DIRECTORY_TABLE!,
+      Key: { pk: `PASSKEYLINK#${secretHash}`, sk: 'PASSKEYLINK' },
+      UpdateExpression: `SET ${Object.keys(set).map((_name, i) => `#a${i} = :v${i}`).join(', ')}`,
+      ExpressionAttributeNames: Object.fromEntries(Object.keys(set).map((name, i) => [`#a${i}`, name])),
+      ExpressionAttributeValues: Object.fromEntries(Object.values(set).map((value, i) => [`:v${i}`, value])),
+      ConditionExpression: 'attribute_exists(pk)',
+    }),
+  );

@@ -12,10 +12,25 @@ import type { PasskeyAssertion } from '#shared/protocol/passkeys.ts';
 export type SoftAuthenticator = {
   credential: (where: { origin: string; rpId: string }) => PasskeyCredential;
   assert: (options: { challenge: string; origin: string; rpId: string; userVerified?: boolean; userPresent?: boolean; counter?: number; type?: string }) => PasskeyAssertion;
+  /**
+   * A registration response (RegistrationResponseJSON) with attestation "none", as a browser
+   * returns it from `navigator.credentials.create` for these registration options.
+   */
+  register: (options: { challenge: string; origin: string; rpId: string; userVerified?: boolean; type?: string }) => RegistrationResponse;
+};
+
+export type RegistrationResponse = {
+  id: string;
+  rawId: string;
+  type: 'public-key';
+  response: { clientDataJSON: string; attestationObject: string; transports: 'internal'[] };
+  clientExtensionResults: Record<string, never>;
 };
 
 const FLAG_UP = 0x01;
 const FLAG_UV = 0x04;
+/** Attested credential data follows the counter (registrations only). */
+const FLAG_AT = 0x40;
 
 const coseKeyOf = (algorithm: -7 | -8, publicKey: KeyObject): Uint8Array => {
   const jwk = publicKey.export({ format: 'jwk' });
@@ -31,9 +46,34 @@ const coseKeyOf = (algorithm: -7 | -8, publicKey: KeyObject): Uint8Array => {
 export const softAuthenticator = (algorithm: -7 | -8 = -7): SoftAuthenticator => {
   const { publicKey, privateKey } = algorithm === -7 ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('ed25519');
   const credentialId = randomBytes(32).toString('base64url');
+  const cose = coseKeyOf(algorithm, publicKey);
   let counter = 0;
   return {
-    credential: ({ origin, rpId }) => ({ credentialId, publicKey: Buffer.from(coseKeyOf(algorithm, publicKey)).toString('base64url'), algorithm, origin, rpId }),
+    credential: ({ origin, rpId }) => ({ credentialId, publicKey: Buffer.from(cose).toString('base64url'), algorithm, origin, rpId }),
+    register: (options) => {
+      const id = Buffer.from(credentialId, 'base64url');
+      const idLength = Buffer.alloc(2);
+      idLength.writeUInt16BE(id.byteLength);
+      // rpIdHash ‖ flags ‖ counter ‖ AAGUID (zeros: no attestation) ‖ id length ‖ id ‖ COSE key (WebAuthn §6.1).
+      const authData = Buffer.concat([
+        createHash('sha256').update(options.rpId).digest(),
+        Buffer.from([FLAG_UP | FLAG_AT | (options.userVerified === false ? 0 : FLAG_UV)]),
+        Buffer.alloc(4),
+        Buffer.alloc(16),
+        idLength,
+        id,
+        cose,
+      ]);
+      const attestationObject = isoCBOR.encode(new Map<string, string | Uint8Array | Map<string, string>>([['fmt', 'none'], ['attStmt', new Map<string, string>()], ['authData', new Uint8Array(authData)]]));
+      const clientDataJSON = Buffer.from(JSON.stringify({ type: options.type ?? 'webauthn.create', challenge: options.challenge, origin: options.origin, crossOrigin: false }));
+      return {
+        id: credentialId,
+        rawId: credentialId,
+        type: 'public-key',
+        response: { clientDataJSON: clientDataJSON.toString('base64url'), attestationObject: Buffer.from(attestationObject).toString('base64url'), transports: ['internal'] },
+        clientExtensionResults: {},
+      };
+    },
     assert: (options) => {
       counter = options.counter ?? counter + 1;
       const flags = (options.userPresent === false ? 0 : FLAG_UP) | (options.userVerified === false ? 0 : FLAG_UV);

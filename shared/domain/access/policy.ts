@@ -40,6 +40,9 @@ export const actions = [
   'statements:list',
   'users:set-status',
   'tokens:revoke-all',
+  // Passkeys: only the owner sends a registration link and sees what was registered (they vouch).
+  'users:passkey-link',
+  'users:list-passkeys',
 ] as const;
 export type Action = (typeof actions)[number];
 

@@ -44,7 +44,8 @@ const boundVariables = (name: FunctionName): string[] => {
     ...Object.keys(bind.queues ?? {}).map((q) => queues[q as keyof typeof queues].envVar),
     ...Object.keys(bind.buckets ?? {}).map((b) => buckets[b as keyof typeof buckets].envVar),
     ...Object.entries(bind.stateMachines ?? {}).filter(([, access]) => access === 'start').map(([m]) => stateMachines[m as keyof typeof stateMachines].envVar),
-    ...(bind.mail ? ['MAIL_FROM', 'PUBLIC_API_URL'] : []),
+    ...(bind.mail ? ['MAIL_FROM'] : []),
+    ...(bind.mail || bind.publicUrl ? ['PUBLIC_API_URL'] : []),
     ...(bind.agentQueues ? ['AGENT_QUEUE_PREFIX'] : []),
     ...(bind.agentCredentials ? ['AGENT_ROLE_ARN'] : []),
   ].sort();
