@@ -1,3 +1,4 @@
+import type { PasskeyCredential } from '#shared/protocol/passkeys.ts';
 import type { StatementKind, StatementOf } from '#shared/protocol/statements.ts';
 import type { ApiClient, ItemOf } from './api-client.ts';
 import type { Context } from './context.ts';
@@ -97,8 +98,49 @@ export const signPerson = async (ctx: Context, client: ApiClient, me: Me, out: O
       subject: person.userId,
       build: (previous) => {
         const key = signingKey ?? previous?.signingKey;
-        return { userId: person.userId, name: person.name, email: person.email, role: person.role, status: previous?.status ?? 'active', ...(key ? { signingKey: key } : {}) };
+        return {
+          userId: person.userId,
+          name: person.name,
+          email: person.email,
+          role: person.role,
+          status: previous?.status ?? 'active',
+          ...(key ? { signingKey: key } : {}),
+          // The passkeys the owner vouched for stay vouched for: only withdraw-passkey drops one.
+          ...(previous?.passkeys?.length ? { passkeys: previous.passkeys } : {}),
+        };
       },
       describe: (next) => [`person       ${next.name} <${next.email}> (${next.userId}), ${next.role}, ${next.status}`, ...(next.signingKey ? [`signing key  ${next.signingKey}`] : [])],
     })
   ).signed.statement;
+
+/**
+ * A person statement with other passkeys (`users vouch-passkey`, `withdraw-passkey`): `change`
+ * gets the newest statement's passkeys and answers the next ones; everything else stays as the
+ * owner's newest statement says (the directory's word only for a first statement).
+ */
+export const signPersonPasskeys = (
+  ctx: Context,
+  client: ApiClient,
+  me: Me,
+  out: Output,
+  person: Person & { status?: 'active' | 'disabled' | 'removed' | undefined },
+  change: (previous: StatementOf<'person'> | undefined) => PasskeyCredential[],
+  describe: (next: StatementOf<'person'>) => string[],
+) =>
+  signAndRecord(ctx, client, me, out, {
+    kind: 'person',
+    subject: person.userId,
+    build: (previous) => {
+      const passkeys = change(previous);
+      return {
+        userId: person.userId,
+        name: previous?.name ?? person.name,
+        email: previous?.email ?? person.email,
+        role: previous?.role ?? person.role,
+        status: previous?.status ?? person.status ?? 'active',
+        ...(previous?.signingKey ? { signingKey: previous.signingKey } : {}),
+        ...(passkeys.length ? { passkeys } : {}),
+      };
+    },
+    describe: (next) => [`person    ${next.name} <${next.email}> (${next.userId}), ${next.role}, ${next.status}`, ...describe(next)],
+  });

@@ -8,6 +8,7 @@ import { loadOwnerSigningKey } from '../keys.ts';
 import { formatTime, type Column } from '../output.ts';
 import { find, kinds } from '../resolve.ts';
 import { signAndRecord } from '../statements.ts';
+import { registerPasskeyCommands } from './user-passkeys.ts';
 
 type Status = BodyOf<'PUT /users/{id}/status'>['status'];
 
@@ -100,6 +101,8 @@ export const registerUsers = (program: Command, ctx: Context) => {
               role: previous?.role ?? user.role,
               status,
               ...(previous?.signingKey ? { signingKey: previous.signingKey } : {}),
+              // Vouched passkeys stay named: an enabled person's passkeys count again.
+              ...(previous?.passkeys?.length ? { passkeys: previous.passkeys } : {}),
             }),
             describe: (next) => [`person  ${next.name} <${next.email}> (${next.userId})`, `role    ${next.role}`, `status  ${next.status}`],
           });
@@ -127,4 +130,6 @@ export const registerUsers = (program: Command, ctx: Context) => {
       [`latchkey users ${verb.command} grace@example.com`],
     );
   }
+
+  registerPasskeyCommands(users, ctx);
 };
