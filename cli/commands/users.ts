@@ -101,8 +101,7 @@ export const registerUsers = (program: Command, ctx: Context) => {
               role: previous?.role ?? user.role,
               status,
               ...(previous?.signingKey ? { signingKey: previous.signingKey } : {}),
-              // Vouched passkeys stay named: an enabled person's passkeys count again.
-              ...(previous?.passkeys?.length ? { passkeys: previous.passkeys } : {}),
+              ...(previous?.passkeys ? { passkeys: previous.passkeys } : {}),
             }),
             describe: (next) => [`person  ${next.name} <${next.email}> (${next.userId})`, `role    ${next.role}`, `status  ${next.status}`],
           });

@@ -4,7 +4,7 @@ import { passkeyFingerprint } from '#shared/protocol/passkeys.ts';
 import { newAccount } from '../support/accounts.ts';
 import { passkeyLinkItem, updatePasskeyLinkItem } from '../support/backend-writes.ts';
 import { api } from '../support/http.ts';
-import { localWebOrigin, passkeyLinkFor, registerThrough } from '../support/passkeys.ts';
+import { localWebOrigin, passkeyLinkFor, registerThrough } from '../support/passkey-registration.ts';
 import { softAuthenticator } from '../support/soft-authenticator.ts';
 
 type AuditItem = { action: string; outcome: string; reason?: string; actor: { userId: string; tokenId: string } | null; target?: { type: string; id: string } };

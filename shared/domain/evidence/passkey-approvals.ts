@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { verifyAuthenticationResponse } from '@simplewebauthn/server';
 import { passkeyChallenge, type PasskeyApproval } from '#shared/protocol/deployment-evidence.ts';
 import type { PersonStatement } from '#shared/protocol/statements.ts';
 import { fromB64 } from '#shared/protocol/trust.ts';
@@ -32,6 +31,9 @@ export const checkPasskeyApproval = async (item: PasskeyApproval, approver: Pers
   const { assertion, approval } = item;
   const credential = approver.passkeys?.find((c) => c.credentialId === assertion.id);
   if (!credential || assertion.rawId !== assertion.id) return { ok: false, why: `its passkey ${assertion.id.slice(0, 16)}… is not one the owner vouched for in ${approver.name}'s person statement (version ${approver.version})` };
+  // Loaded when a passkey approval is first checked: every API function that records decisions
+  // imports this module, and most never see a passkey (cold starts: bench/reports/cold-start.md).
+  const { verifyAuthenticationResponse } = await import('@simplewebauthn/server');
   let verification;
   try {
     verification = await verifyAuthenticationResponse({

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { as } from '../../support/accounts.ts';
 import { passkeyLinkItem, updatePasskeyLinkItem } from '../../support/backend-writes.ts';
-import { localWebOrigin, passkeyLinkFor, registerThrough } from '../../support/passkeys.ts';
+import { localWebOrigin, passkeyLinkFor, registerThrough } from '../../support/passkey-registration.ts';
 import { softAuthenticator } from '../../support/soft-authenticator.ts';
 import { cliSession } from '../cli/run-cli.ts';
 
