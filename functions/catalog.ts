@@ -127,6 +127,7 @@ export const functions = {
   // (the link's secret is the credential; the page's WebAuthn origin comes from PUBLIC_API_URL).
   'create-passkey-link': api('create-passkey-link', { ...directoryWriter, mail: true }),
   'list-passkeys': api('list-passkeys', directoryReader),
+  'passkey-page': api('passkey-page', { tables: { directory: 'RO' } }),
   'passkey-options': api('passkey-options', { tables: { directory: 'RW' }, publicUrl: true }),
   'register-passkey': api('register-passkey', { ...directoryWriter, publicUrl: true }),
   'revoke-user-tokens': api('revoke-user-tokens', directoryWriter),

@@ -9,8 +9,9 @@ import { TTL_ATTRIBUTE, ttlAfter } from './dynamo-ttl.ts';
 //
 // A registration turns the link's item into the credential's record: one conditional UpdateItem
 // marks the link used, stores the credential, gives the item gsi1 keys (ACCOUNT#<acc>,
-// PASSKEY#<usr>#<registeredAt>#<link>) so the person's credentials are one Query, and removes the
-// TTL so the record stays. One item, one write: a registration is recorded whole or not at all,
+// PASSKEY#<usr>#<registeredAt>#<link>) so the person's credentials are one Query (an index, so a
+// passkey registered a moment ago may take a second to be listed), and removes the TTL so the
+// record stays. One item, one write: a registration is recorded whole or not at all,
 // and DynamoDB transactions (which two items would need) are not in the local emulator.
 const key = (secretHash: string) => ({ pk: `PASSKEYLINK#${secretHash}`, sk: 'PASSKEYLINK' });
 const account = (accountId: string) => `ACCOUNT#${accountId}`;

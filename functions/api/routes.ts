@@ -257,6 +257,10 @@ export const routes = [
     auth: 'token', params: idParam(userId), response: { status: 200, schema: registeredPasskeys },
   },
   {
+    method: 'GET', path: '/passkeys/{token}', function: 'passkey-page', summary: 'The page behind a passkey registration link: says whose passkey and what happens; changes nothing',
+    auth: 'none', params: z.strictObject({ token: passkeyLinkSecret }), response: { status: 200, contentType: 'text/html' },
+  },
+  {
     method: 'POST', path: '/passkeys/{token}/options', function: 'passkey-options', summary: 'WebAuthn registration options for the link’s person (user verification required); only a response to the latest options registers',
     auth: 'none', params: z.strictObject({ token: passkeyLinkSecret }), response: { status: 200, schema: registrationOptions },
   },

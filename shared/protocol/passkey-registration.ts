@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isoTime } from './common.ts';
+import { isoTime, userId } from './common.ts';
 import { passkeyCredential } from './passkeys.ts';
 import { base64url } from './trust.ts';
 
@@ -57,7 +57,7 @@ export const registerPasskeyInput = z.strictObject({
 export const registeredFingerprint = z.object({ fingerprint: z.string().regex(/^[0-9a-f]{64}$/) });
 
 /** A credential the backend holds for a person, as registered (not yet, or no longer, vouched for). */
-export const registeredPasskey = passkeyCredential.extend({ userId: z.string(), registeredAt: isoTime });
+export const registeredPasskey = passkeyCredential.extend({ userId, registeredAt: isoTime });
 export type RegisteredPasskeyView = z.infer<typeof registeredPasskey>;
 
 export const registeredPasskeys = z.object({ items: z.array(registeredPasskey) });

@@ -72,6 +72,9 @@ describe('API fuzz: random malformed requests to every route of the OpenAPI docu
     expect(spareToken.status, JSON.stringify(spareToken.body)).toBe(201);
     const enrolment = await signedEnrolment(a.owner, ownerKey, 'target', [environment.environmentId]);
     const agent = await enrolAgent(a.owner, ownerKey, 'target', [environment.environmentId]);
+    // A passkey registration link that is open, so its routes reach their use cases too.
+    const passkeyLink = await a.owner('POST', `/users/${a.approver.user.userId}/passkey-links`);
+    expect(passkeyLink.status, JSON.stringify(passkeyLink.body)).toBe(201);
     realIds = {
       tokens: spareToken.body.tokenId,
       groups: group.groupId,
@@ -82,6 +85,7 @@ describe('API fuzz: random malformed requests to every route of the OpenAPI docu
       agents: agent.agentId,
       userId: a.approver.user.userId,
       releaseId: release.releaseId,
+      token: (passkeyLink.body.url as string).split('/').at(-1)!,
     };
     const document = (await (await fetch(`${inject('endpoints').api}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
     operations = Object.entries(document.paths as Record<string, Record<string, unknown>>).flatMap(([path, methods]) =>
@@ -136,8 +140,11 @@ describe('API fuzz: random malformed requests to every route of the OpenAPI docu
             fuzzed.add(routeKey(operation));
             expect(response.status, `${operation.method} ${path}${queryString} -> ${text}`).toBeLessThan(500);
             if (response.status >= 400) {
-              // The approval page answers people, in HTML; everything else answers programs.
-              expect(response.headers.get('content-type')).toMatch(/^\/approvals\/[^/]/.test(new URL(response.url).pathname) ? /text\/html/ : /json/);
+              // The approval and passkey pages answer people, in HTML; everything else (their JSON
+              // routes beside them too) answers programs.
+              const pathname = new URL(response.url).pathname;
+              const page = /^\/approvals\/[^/]+$/.test(pathname) || (operation.method === 'GET' && /^\/passkeys\/[^/]+$/.test(pathname));
+              expect(response.headers.get('content-type')).toMatch(page ? /text\/html/ : /json/);
               expect(await snapshot(), `${operation.method} ${path} wrote despite ${response.status}`).toEqual(before);
             }
           },

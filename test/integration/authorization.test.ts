@@ -112,6 +112,9 @@ const matrix: Record<string, { allowed: Role[]; request: (f: Fixture, role: Role
   // A person of their own for each call: disabling changes what the fixture's people may do.
   'PUT /users/{id}/status': { allowed: ['owner'], request: async (f, _r, call) => call('PUT', `/users/${(await f.person()).userId}/status`, { status: 'disabled' }) },
   'DELETE /users/{id}/tokens': { allowed: ['owner'], request: async (f, _r, call) => call('DELETE', `/users/${(await f.person()).userId}/tokens`) },
+  // Only the owner sends a person a passkey registration link, and reads what they registered.
+  'POST /users/{id}/passkey-links': { allowed: ['owner'], request: async (f, _r, call) => call('POST', `/users/${(await f.person()).userId}/passkey-links`) },
+  'GET /users/{id}/passkeys': { allowed: ['owner'], request: (f, _r, call) => call('GET', `/users/${f.a.approver.user.userId}/passkeys`) },
   'GET /audit': { allowed: ['owner'], request: (_f, _r, call) => call('GET', '/audit') },
   'GET /audit/verify': { allowed: ['owner'], request: (_f, _r, call) => call('GET', '/audit/verify') },
 };

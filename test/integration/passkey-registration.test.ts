@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { HTML_HEADERS, SCRIPTED_PAGE_CSP } from '#functions/http/html.ts';
 import { passkeyFingerprint } from '#shared/protocol/passkeys.ts';
 import { newAccount } from '../support/accounts.ts';
 import { passkeyLinkItem, updatePasskeyLinkItem } from '../support/backend-writes.ts';
@@ -165,3 +166,51 @@ describe('registering through the link (POST /passkeys/{token}/options, POST /pa
   });
 });
 
+
+describe('the registration page (GET /passkeys/{token})', () => {
+  const page = async (url: string) => {
+    const response = await fetch(url, { redirect: 'manual' });
+    return { status: response.status, headers: response.headers, html: await response.text() };
+  };
+
+  it('open: our script under script-src \'self\' (nothing inline); used, expired and unknown links: no script and the strict page CSP; opening it changes nothing', async () => {
+    const { a, link } = await linkSent();
+    const before = await passkeyLinkItem(link.secretHash);
+    const open = await page(link.url);
+    expect(open.status).toBe(200);
+    expect(open.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(open.headers.get('content-security-policy')).toBe(SCRIPTED_PAGE_CSP);
+    expect(open.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(open.headers.get('cache-control')).toBe('no-store');
+    expect(open.html).toContain(`Hello ${a.approver.user.name}.`);
+    expect([...open.html.matchAll(/<script\b[^>]*>/g)].map((m) => m[0])).toEqual([expect.stringMatching(/^<script type="module" src="\.\.\/assets\/passkey-register\.js" integrity="sha384-[A-Za-z0-9+/=]+">$/)]);
+    expect(await passkeyLinkItem(link.secretHash)).toEqual(before);
+
+    // The script it names is served from our origin, as JavaScript.
+    const script = await fetch(new URL('../assets/passkey-register.js', link.url));
+    expect(script.status).toBe(200);
+    expect(script.headers.get('content-type')).toMatch(/^text\/javascript/);
+
+    expect((await registerThrough(link.secret, softAuthenticator())).registered.status).toBe(200);
+    const used = await page(link.url);
+    expect(used.status).toBe(200);
+    expect(used.html).toContain('This link has already been used');
+    expect(used.html).not.toContain('<script');
+    expect(used.headers.get('content-security-policy')).toBe(HTML_HEADERS['content-security-policy']);
+
+    const unknown = await page(link.url.replace(/lkp_.*$/, `lkp_${'A'.repeat(43)}`));
+    expect(unknown.status).toBe(404);
+    expect(unknown.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(unknown.html).toContain('This link is not valid');
+    const malformed = await page(link.url.replace(/lkp_.*$/, 'nonsense'));
+    expect(malformed.status).toBe(404);
+    expect(malformed.html).toContain('This link is not valid');
+
+    const { link: late } = await linkSent();
+    await updatePasskeyLinkItem(late.secretHash, { expiresAt: new Date(Date.now() - 1000).toISOString() });
+    const expired = await page(late.url);
+    expect(expired.status).toBe(410);
+    expect(expired.html).toContain('This link has expired');
+    expect(expired.html).not.toContain('<script');
+  });
+});

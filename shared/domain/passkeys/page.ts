@@ -51,14 +51,14 @@ const document = (title: string, body: string, script?: PageScript): string => `
 <meta name="robots" content="noindex, nofollow">
 <title>${escapeHtml(title)}</title>
 <style>${STYLE}</style>
-${script ? `<script type="module" src="${escapeHtml(script.src)}" integrity="${escapeHtml(script.integrity)}"></script>\n` : ''}</head>
+</head>
 <body>
 <main>
 <p class="brand">Latchkey · passkey registration</p>
 ${body}
 <footer>This page runs only Latchkey's own script and loads nothing from elsewhere. Opening it changes nothing.</footer>
 </main>
-</body>
+${script ? `<script type="module" src="${escapeHtml(script.src)}" integrity="${escapeHtml(script.integrity)}"></script>\n` : ''}</body>
 </html>
 `;
 
@@ -91,6 +91,9 @@ ${banner('ok', 'Your passkey is registered', ['Its fingerprint:'])}
 <code class="fingerprint" id="fingerprint"></code>
 <p><strong>${escapeHtml(READ_IT_OUT)}</strong></p>
 </section>`;
+
+/** Whether the page runs our script (and so needs the CSP that allows it): only while the link is open. */
+export const passkeyPageNeedsScript = (model: PasskeyPageModel) => model.status === 'open';
 
 /** A complete HTML document for the model: every value escaped; the script only while the link is open. */
 export const renderPasskeyPage = (model: PasskeyPageModel, script: PageScript): string => {

@@ -54,8 +54,9 @@ export const makePasskeyRegistration = ({ store, directory, audit, clock, webOri
     const loaded = await loadPasskeyLink(secret, store, directory);
     const status = passkeyLinkStatus(loaded.link, loaded.person, clock.now());
     if (status !== 'open') {
-      if (audited) await refuse(loaded, refusalFor(status));
-      throw refusalFor(status);
+      const error = refusalFor(status);
+      if (audited) return refuse(loaded, error);
+      throw error;
     }
     return loaded as Required<LoadedLink>;
   };
