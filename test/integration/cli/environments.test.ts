@@ -29,4 +29,24 @@ describe('latchkey envs', () => {
     expect(shown.stdout).toContain('eu-west-1');
     expect(shown.stdout).toMatch(/approvals\s+signed/);
   });
+
+  it('--unsigned-approvals on create is the owner\'s opt-out: warned, and it stands out in envs list', async () => {
+    // Prepare
+    const cli = await cliSession();
+    await cli.signup();
+
+    // Act
+    const optedOut = await cli.run(['envs', 'create', 'sandbox', '--unsigned-approvals']);
+    await cli.run(['envs', 'create', 'production']);
+    const listed = await cli.run(['envs', 'list']);
+    const json = await cli.json<{ name: string; approval: { signed: boolean } }[]>(['envs', 'list']);
+
+    // Assess
+    expect(optedOut.code, optedOut.stderr).toBe(0);
+    expect(optedOut.stdout).toContain('approvals UNSIGNED (owner opted out)');
+    expect(optedOut.stderr).toContain("Warning: approvals in sandbox are not signed: an approver's click on the emailed link");
+    expect(listed.stdout).toMatch(/sandbox\s.*\sUNSIGNED \(owner opted out\)\s/);
+    expect(listed.stdout).toMatch(/production\s.*\s72h\s+signed\s/);
+    expect(Object.fromEntries(json.map((e) => [e.name, e.approval.signed]))).toEqual({ sandbox: false, production: true });
+  });
 });
