@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'cdk.out/', '.cdk/', 'layers/dependencies/build/', 'bench/data/', 'test/artifacts/'] },
+  { ignores: ['node_modules/', 'cdk.out/', '.cdk/', 'layers/dependencies/build/', 'bench/data/', 'test/artifacts/', 'functions/web/assets.generated.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -103,6 +103,9 @@ export const functions = {
   // The approval page: no bearer token, the link's secret is the credential.
   'approval-page': api('approval-page', { tables: { directory: 'RO', deployments: 'RW' } }),
   'approval-action': api('approval-action', deploymentActor),
+  // What a passkey signs on that page: reads the link, the deployment and the approver's person statement.
+  'approval-challenge': api('approval-challenge', { tables: { directory: 'RO', deployments: 'RW' } }),
+  'web-asset': api('web-asset', {}),
   'notify-approvers': workflow('notify-approvers', { tables: { directory: 'RO', deployments: 'RW' }, mail: true }),
   'park-task-token': workflow('park-task-token', { tables: { deployments: 'RW' }, stateMachines: { deployment: 'respond' } }),
   'expire-deployment': workflow('expire-deployment', { tables: { directory: 'RO', deployments: 'RW' } }),

@@ -35,12 +35,14 @@ const workflow: Workflow = {
   heartbeat: (token) => (engine ??= sfnWorkflow(sfn(), process.env.DEPLOYMENT_STATE_MACHINE_ARN ?? 'unbound')).heartbeat(token),
 };
 
+export const signedDecisions = makeSignedDecisions({ directory, statements: lazyPort(() => dynamoStatementStore(dynamo(), tableName('directory'))) });
+
 export const deployments = makeDeployments({
   directory,
   releases: dynamoReleaseStore(dynamo(), tableName('deployments')),
   deployments: deploymentStore,
   workflow,
-  signed: makeSignedDecisions({ directory, statements: lazyPort(() => dynamoStatementStore(dynamo(), tableName('directory'))) }),
+  signed: signedDecisions,
   act,
   audit,
   clock,

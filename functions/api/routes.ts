@@ -25,7 +25,18 @@ import {
   userWithStatus,
 } from '#shared/protocol/directory.ts';
 import { completeReleaseInput, createdRelease, createReleaseInput, release, releaseId, renewUploadInput, uploadPlan } from '#shared/protocol/releases.ts';
-import { approvalLinkSecret, approveInput, createDeploymentInput, declineInput, deployment, deploymentId, listDeploymentsQuery } from '#shared/protocol/deployments.ts';
+import {
+  approvalForm,
+  approvalLinkSecret,
+  approveInput,
+  createDeploymentInput,
+  declineInput,
+  deployment,
+  deploymentId,
+  listDeploymentsQuery,
+  passkeyChallengeOutput,
+  webAssetName,
+} from '#shared/protocol/deployments.ts';
 import { agentId } from '#shared/protocol/agent-messages.ts';
 import { listStatementsQuery, recordedStatement, signedStatement } from '#shared/protocol/statements.ts';
 import { vouchedSigningKey } from '#shared/protocol/signing-keys.ts';
@@ -167,8 +178,18 @@ export const routes = [
     auth: 'none', params: z.strictObject({ token: approvalLinkSecret }), response: { status: 200, contentType: 'text/html' },
   },
   {
-    method: 'POST', path: '/approvals/{token}', function: 'approval-action', summary: 'The form on that page: approve, approve-and-deploy or decline (with a message); the link works once',
+    method: 'POST', path: '/approvals/{token}', function: 'approval-action',
+    summary: 'The form on that page: approve, approve-and-deploy or decline (with a message), as a form or, signed with a passkey, as JSON; the link works once',
     auth: 'none', params: z.strictObject({ token: approvalLinkSecret }), response: { status: 200, contentType: 'text/html' },
+  },
+  {
+    method: 'POST', path: '/approvals/{token}/challenge', function: 'approval-challenge',
+    summary: 'What the approver\'s passkey must sign for a decision through that link: the approval statement and WebAuthn options; changes nothing',
+    auth: 'none', params: z.strictObject({ token: approvalLinkSecret }), body: approvalForm, response: { status: 200, schema: passkeyChallengeOutput },
+  },
+  {
+    method: 'GET', path: '/assets/{name}', function: 'web-asset', summary: 'The scripts of our pages, served from our own origin',
+    auth: 'none', params: z.strictObject({ name: webAssetName }), response: { status: 200, contentType: 'text/javascript' },
   },
   {
     method: 'PUT', path: '/account/owner-key', function: 'set-owner-key', summary: 'Register the public half of the owner key (once); agents pin it',

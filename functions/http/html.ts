@@ -18,6 +18,18 @@ export const HTML_HEADERS: Readonly<Record<string, string>> = {
 
 export const html = (statusCode: number, body: string): APIGatewayProxyStructuredResultV2 => ({ statusCode, headers: { ...HTML_HEADERS }, body });
 
+/**
+ * A page that runs our own script (web/scripts/, served by GET /assets/{name}): scripts and
+ * requests from our origin only — nothing inline, nothing from elsewhere.
+ */
+export const SCRIPTED_PAGE_CSP = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+export const htmlWithScript = (statusCode: number, body: string): APIGatewayProxyStructuredResultV2 => ({
+  statusCode,
+  headers: { ...HTML_HEADERS, 'content-security-policy': SCRIPTED_PAGE_CSP },
+  body,
+});
+
 /** No form of ours comes near this. */
 export const MAX_FORM_BODY_BYTES = 16 * 1024;
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { appId, environmentId, idOf, isoTime, pageQuery } from './common.ts';
-import { signedApproval, signedIntent } from './deployment-evidence.ts';
+import { approvalStatement, passkeyApproval, signedApproval, signedIntent } from './deployment-evidence.ts';
 import { signedGrantReceipt, signedInstallReceipt } from './receipts.ts';
 import { releaseId, sha256Hex } from './releases.ts';
 
@@ -20,9 +20,15 @@ export const approveInput = z.strictObject({
   comment: z.string().trim().max(1000).optional(),
   /** The approver's signed decision on the deployment's intent: required where the environment requires signed approvals. */
   approval: signedApproval.optional(),
+  /** Or the same decision made with a passkey the owner vouched for (the approval page). */
+  passkey: passkeyApproval.optional(),
 });
 
-export const declineInput = z.strictObject({ message: z.string().trim().min(1, 'a decline needs a message').max(1000), approval: signedApproval.optional() });
+export const declineInput = z.strictObject({
+  message: z.string().trim().min(1, 'a decline needs a message').max(1000),
+  approval: signedApproval.optional(),
+  passkey: passkeyApproval.optional(),
+});
 
 export const emptyBody = z.strictObject({}).optional();
 
@@ -43,12 +49,12 @@ export const deployment = z.object({
   deployerId: z.string(),
   state,
   requiredApprovals: z.number().int(),
-  votes: z.array(z.object({ userId: z.string(), at: isoTime, deploy: z.boolean(), comment: z.string().optional(), approval: signedApproval.optional() })),
+  votes: z.array(z.object({ userId: z.string(), at: isoTime, deploy: z.boolean(), comment: z.string().optional(), approval: signedApproval.optional(), passkey: passkeyApproval.optional() })),
   /** The deployer's signed intent, for approvers to check and sign. */
   intent: signedIntent.optional(),
   /** SHA-256 of the intent (docs/trust.md), as emails and the approval page show it. */
   intentHash: z.string().optional(),
-  declined: z.object({ userId: z.string(), at: isoTime, message: z.string(), approval: signedApproval.optional() }).optional(),
+  declined: z.object({ userId: z.string(), at: isoTime, message: z.string(), approval: signedApproval.optional(), passkey: passkeyApproval.optional() }).optional(),
   canceled: z.object({ userId: z.string(), at: isoTime }).optional(),
   outcome: z.object({ at: isoTime, reason: z.string().optional() }).optional(),
   /** How the approval mail went: whom it could not reach, and why (they can still act through the CLI). */
@@ -89,3 +95,26 @@ export const approvalForm = z.discriminatedUnion('action', [
   z.strictObject({ action: z.literal('approve-and-deploy'), message: z.string().max(1000).optional() }),
   z.strictObject({ action: z.literal('decline'), message: z.string().trim().min(1, 'a decline needs a message').max(1000) }),
 ]);
+
+/** The page's script asking what its passkey must sign for a decision (POST /approvals/{token}/challenge answers it). */
+export const passkeyChallengeOutput = z.object({
+  approval: approvalStatement,
+  /** PublicKeyCredentialRequestOptionsJSON: the challenge is passkeyChallenge(approval). */
+  options: z.object({
+    challenge: z.string(),
+    rpId: z.string(),
+    allowCredentials: z.array(z.object({ id: z.string(), type: z.literal('public-key') })),
+    userVerification: z.literal('required'),
+    timeout: z.number().int(),
+  }),
+});
+
+/** The page's decision made with a passkey (application/json): the form's fields and the assertion over them. */
+export const passkeyDecisionInput = z.strictObject({
+  action: z.enum(['approve', 'approve-and-deploy', 'decline']),
+  message: z.string().max(1000).optional(),
+  passkey: passkeyApproval,
+});
+
+/** The scripts our pages load from our own origin (web/scripts/). */
+export const webAssetName = z.string().regex(/^[a-z0-9-]{1,64}\.js$/, 'must be the name of one of our scripts');

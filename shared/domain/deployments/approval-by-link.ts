@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { intentHash, passkeyChallenge, type ApprovalStatement, type PasskeyApproval } from '#shared/protocol/deployment-evidence.ts';
 import type { approvalForm } from '#shared/protocol/deployments.ts';
 import type { ApprovalLinkStore } from '#shared/ports/approval-links.ts';
 import type { Clock } from '#shared/ports/clock.ts';
@@ -7,12 +8,22 @@ import type { DirectoryStore } from '#shared/ports/directory-store.ts';
 import { isActive } from '../accounts/model.ts';
 import type { Actor } from '../access/actor.ts';
 import type { AuditTrail } from '../audit/audit-trail.ts';
-import { DomainError } from '../errors.ts';
+import { ConflictError, DomainError, NotFoundError } from '../errors.ts';
 import { hashLinkSecret, looksLikeLinkSecret } from './approval-links.ts';
 import { approvalPageModel, linkStatus, namesNeeded, type ActionResult, type ApprovalPageModel, type LinkContext, type LinkStatus } from './approval-page.ts';
 import type { Deployments } from './deployments.ts';
+import type { SignedDecisions } from './signed-decisions.ts';
 
 export type ApprovalFormInput = z.infer<typeof approvalForm>;
+
+/** WebAuthn request options (PublicKeyCredentialRequestOptionsJSON), as the page's script hands them to the browser. */
+export type PasskeyRequestOptions = {
+  challenge: string;
+  rpId: string;
+  allowCredentials: { id: string; type: 'public-key' }[];
+  userVerification: 'required';
+  timeout: number;
+};
 
 type Deps = {
   links: Pick<ApprovalLinkStore, 'get' | 'claim'>;
@@ -20,6 +31,8 @@ type Deps = {
   directory: Pick<DirectoryStore, 'getUser'>;
   /** The deployment use cases: every state change goes through them and their state machine. */
   decisions: Pick<Deployments, 'approve' | 'decline'>;
+  /** The approver's passkeys, as the owner vouched for them in their person statement. */
+  signed: Pick<SignedDecisions, 'vouchedPasskeys'>;
   audit: Pick<AuditTrail, 'append'>;
   clock: Clock;
 };
@@ -38,7 +51,10 @@ const refusedBecause: Record<Exclude<LinkStatus, 'open'>, { reason: string; http
 /** Links never show their secret again: the audit trail names a link by a prefix of its hash. */
 export const linkTokenId = (secretHash: string) => `link:${secretHash.slice(0, 16)}`;
 
-export const makeApprovalByLink = ({ links, deployments, directory, decisions, audit, clock }: Deps) => {
+/** How long the browser waits for the passkey (WebAuthn `timeout`). */
+const PASSKEY_TIMEOUT_MS = 120_000;
+
+export const makeApprovalByLink = ({ links, deployments, directory, decisions, signed, audit, clock }: Deps) => {
   type Loaded = LinkContext & { secretHash?: string };
 
   const load = async (secret: string): Promise<Loaded> => {
@@ -79,6 +95,46 @@ export const makeApprovalByLink = ({ links, deployments, directory, decisions, a
   };
 
   return {
+    /**
+     * What the approver's passkey is asked to sign for a decision through an open link: the
+     * approval statement (this deployment's intent hash, the decision, the message, now) and the
+     * WebAuthn options whose challenge commits to it, for the passkeys the owner vouched for.
+     * Reads only: the decision is made by the POST that carries the assertion.
+     */
+    challenge: async (secret: string, form: ApprovalFormInput): Promise<{ approval: ApprovalStatement; options: PasskeyRequestOptions }> => {
+      const loaded = await load(secret);
+      const status = linkStatus(loaded, clock.now());
+      const { link, deployment, approver } = loaded;
+      if (status !== 'open' || !link || !deployment || !approver) {
+        if (status === 'unknown' || status === 'open') throw new NotFoundError(refusedBecause.unknown.reason);
+        throw new ConflictError(refusedBecause[status].reason);
+      }
+      if (!deployment.intent) throw new ConflictError('This deployment has no signed intent: there is nothing for a passkey to sign');
+      const passkeys = await signed.vouchedPasskeys(link.accountId, approver.userId);
+      if (!passkeys.length) throw new ConflictError('The account owner has not vouched for a passkey of yours: ask them for a registration link (`latchkey users passkey-link`), or decide with `latchkey approve`');
+      const message = form.message?.trim();
+      const approval: ApprovalStatement = {
+        v: 1,
+        accountId: link.accountId,
+        deploymentId: link.deploymentId,
+        intentHash: intentHash(deployment.intent.intent),
+        decision: form.action,
+        approverId: approver.userId,
+        at: clock.now().toISOString(),
+        ...(message ? { message } : {}),
+      };
+      return {
+        approval,
+        options: {
+          challenge: passkeyChallenge(approval),
+          rpId: passkeys[0]!.rpId,
+          allowCredentials: passkeys.map((p) => ({ id: p.credentialId, type: 'public-key' as const })),
+          userVerification: 'required',
+          timeout: PASSKEY_TIMEOUT_MS,
+        },
+      };
+    },
+
     /** GET: what the link shows now. Reads only — mail scanners open links. */
     view: async (secret: string, refused?: { reason: string; draft?: string }): Promise<ApprovalPageModel> =>
       modelOf(await load(secret), refused ? { kind: 'refused', httpStatus: 400, ...refused } : undefined),
@@ -92,14 +148,14 @@ export const makeApprovalByLink = ({ links, deployments, directory, decisions, a
      *    deployment use cases (state machine, conditional write, workflow, audit).
      * 4. Show the deployment as it is after that, with what was done or why it was refused.
      */
-    act: async (secret: string, form: ApprovalFormInput): Promise<ApprovalPageModel> => {
+    act: async (secret: string, form: ApprovalFormInput, passkey?: PasskeyApproval): Promise<ApprovalPageModel> => {
       const loaded = await load(secret);
       const status = linkStatus(loaded, clock.now());
       const { link, approver, secretHash } = loaded;
       if (status !== 'open' || !link || !approver || !secretHash) return refuse(loaded, status === 'open' ? 'unknown' : status);
-      // A click is the backend's word: where approvals must be signed, the link cannot decide (and stays unused).
-      if (loaded.deployment?.policy.signedApprovals) {
-        const reason = `${loaded.deployment.environmentName} requires signed approvals: decide with \`latchkey approve ${link.deploymentId}\``;
+      // A click is the backend's word: where approvals must be signed, a click without a passkey cannot decide (and the link stays unused).
+      if (loaded.deployment?.policy.signedApprovals && !passkey) {
+        const reason = `${loaded.deployment.environmentName} requires signed approvals: decide with your passkey on this page (JavaScript on) or with \`latchkey approve ${link.deploymentId}\``;
         await audit.append(link.accountId, {
           action: AUDIT_ACTION,
           actor: { userId: link.approverId, tokenId: linkTokenId(secretHash) },
@@ -116,8 +172,9 @@ export const makeApprovalByLink = ({ links, deployments, directory, decisions, a
       const message = form.message?.trim();
       let result: ActionResult = { kind: 'done', action: form.action };
       try {
-        if (form.action === 'decline') await decisions.decline(actor, link.deploymentId, { message: form.message });
-        else await decisions.approve(actor, link.deploymentId, { deploy: form.action === 'approve-and-deploy', ...(message ? { comment: message } : {}) });
+        const signedWith = passkey ? { passkey } : {};
+        if (form.action === 'decline') await decisions.decline(actor, link.deploymentId, { message: form.message, ...signedWith });
+        else await decisions.approve(actor, link.deploymentId, { deploy: form.action === 'approve-and-deploy', ...(message ? { comment: message } : {}), ...signedWith });
       } catch (error) {
         // The use case has audited the refusal already; the page says why.
         if (!(error instanceof DomainError)) throw error;

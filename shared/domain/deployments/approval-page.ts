@@ -1,12 +1,18 @@
 import type { ApprovalLink } from '#shared/ports/approval-links.ts';
+import { intentHash } from '#shared/protocol/deployment-evidence.ts';
 import { isActive, type User } from '../accounts/model.ts';
 import { escapeHtml, factRows, type DeploymentFacts } from './approval-email.ts';
 import type { Deployment, DeploymentState } from './model.ts';
 import { effectiveState } from './transitions.ts';
 
 // The page behind an approval email link, as pure functions: what a link is worth now, and
-// the HTML that says so. No JavaScript and no external assets: the page must work in any
-// browser, and its Content-Security-Policy allows nothing but inline styles and a same-origin form.
+// the HTML that says so. Where the environment lets a click decide (the owner opted out of
+// signed approvals), the page needs no JavaScript: its Content-Security-Policy allows nothing but
+// inline styles and a same-origin form. Where approvals must be signed, the decision is signed
+// with the approver's passkey by our own script, from our origin (`script-src 'self'`).
+
+/** A script of ours, as the page names it: a path relative to the page, and its integrity hash. */
+export type PageScript = { src: string; integrity: string };
 
 export type LinkStatus = 'open' | 'used' | 'expired' | 'moved-on' | 'unknown';
 
@@ -172,7 +178,7 @@ button.danger{background:#fff;border-color:#c9372c;color:#c9372c}
 footer{margin-top:2rem;color:#5e6c84;font-size:.85rem}
 `;
 
-const document = (title: string, body: string): string => `<!doctype html>
+const document = (title: string, body: string, script?: PageScript): string => `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -186,9 +192,9 @@ const document = (title: string, body: string): string => `<!doctype html>
 <main>
 <p class="brand">Latchkey · deployment approval</p>
 ${body}
-<footer>This page uses no scripts and loads nothing from elsewhere. Opening it never changes a deployment.</footer>
+<footer>${script ? 'This page runs one script of ours, from this site, to have your passkey sign your decision; it loads nothing from elsewhere.' : 'This page uses no scripts and loads nothing from elsewhere.'} Opening it never changes a deployment.</footer>
 </main>
-</body>
+${script ? `<script type="module" src="${escapeHtml(script.src)}" integrity="${escapeHtml(script.integrity)}"></script>\n` : ''}</body>
 </html>
 `;
 
@@ -205,7 +211,8 @@ const refusal = (result: ActionResult | undefined) =>
     : '';
 
 const factsTable = (model: Exclude<ApprovalPageModel, { status: 'unknown' }>) => {
-  const rows: [string, string][] = [...factRows(model.facts), ['State', model.state]];
+  const { intent } = model.facts.deployment;
+  const rows: [string, string][] = [...factRows(model.facts), ...(intent ? [['Intent hash (what approvals sign)', intentHash(intent.intent)] as [string, string]] : []), ['State', model.state]];
   return `<table>\n${rows.map(([label, value]) => `<tr><th scope="row">${escapeHtml(label)}</th><td><code>${escapeHtml(value)}</code></td></tr>`).join('\n')}\n</table>`;
 };
 
@@ -224,18 +231,34 @@ const declinedBlock = (model: Exclude<ApprovalPageModel, { status: 'unknown' }>)
     ? `<section class="declined"><h2>Declined by ${escapeHtml(model.declined.byName)} at ${escapeHtml(model.declined.at)}</h2>\n<blockquote>${escapeHtml(model.declined.message)}</blockquote></section>`
     : '';
 
-const form = (draft: string | undefined) => `<form method="post">
-<label for="message">Message <span class="hint">(required to decline; an optional comment when approving)</span></label>
+const form = (draft: string | undefined, passkey: boolean) => `<form method="post"${passkey ? ' data-passkey="required"' : ''}>
+${passkey ? '<p>Your decision is signed with your passkey (fingerprint, face or security key): it signs this deployment’s intent hash and your decision, and key servers and targets check that signature themselves.</p>\n' : ''}<label for="message">Message <span class="hint">(required to decline; an optional comment when approving)</span></label>
 <textarea id="message" name="message" rows="4" maxlength="1000">${escapeHtml(draft ?? '')}</textarea>
 <div class="buttons">
 <button type="submit" name="action" value="approve">Approve</button>
 <button type="submit" name="action" value="approve-and-deploy" class="primary">Approve and Deploy</button>
 <button type="submit" name="action" value="decline" class="danger">Decline</button>
 </div>
-</form>`;
+</form>${
+  passkey
+    ? `
+<div id="passkey-status" class="banner info" role="status" hidden></div>
+<noscript><div class="banner warn"><p>Deciding here needs JavaScript, for your passkey to sign. Without it, decide with <code>latchkey approve</code> or <code>latchkey decline</code>.</p></div></noscript>`
+    : ''
+}`;
+
+/** Whether approvals of this deployment must be signed (the environment's setting when it started). */
+const signedApprovals = (model: Exclude<ApprovalPageModel, { status: 'unknown' }>) => model.facts.deployment.policy.signedApprovals === true;
+
+/** Whether the page runs our passkey script: only while a signed decision can still be made on it. */
+export const pageNeedsScript = (model: ApprovalPageModel): boolean =>
+  model.status === 'open' && model.result?.kind !== 'done' && signedApprovals(model);
+
+// Shown on every page of an environment whose owner opted out of signed approvals.
+const unsignedNotice = `<div class="banner warn" role="note"><p><strong>Approvals in this environment are not signed.</strong> Its owner opted out (<code>latchkey envs update --unsigned-approvals</code>): a click here is the backend’s word, and key servers and targets accept it as that.</p></div>`;
 
 /** A complete HTML document for the model: every value escaped, the form only while the link is open. */
-export const renderApprovalPage = (model: ApprovalPageModel): string => {
+export const renderApprovalPage = (model: ApprovalPageModel, script?: PageScript): string => {
   if (model.status === 'unknown') {
     return document(
       'Latchkey · link not valid',
@@ -249,15 +272,18 @@ export const renderApprovalPage = (model: ApprovalPageModel): string => {
   const { deployment } = model.facts;
   const open = model.status === 'open' && model.result?.kind !== 'done';
   const draft = model.result?.kind === 'refused' ? model.result.draft : undefined;
+  const passkey = signedApprovals(model);
   const body = [
     refusal(model.result) + banner(headingOf(model)),
+    passkey ? '' : unsignedNotice,
     `<p>Hello ${escapeHtml(model.approverName)}.</p>`,
     factsTable(model),
     votesList(model),
     declinedBlock(model),
-    open ? form(draft) : '',
+    open ? form(draft, passkey) : '',
   ].filter(Boolean);
-  return document(`Latchkey · ${deployment.appName} ${deployment.releaseVersion} to ${deployment.environmentName}`, body.join('\n'));
+  const title = `Latchkey · ${deployment.appName} ${deployment.releaseVersion} to ${deployment.environmentName}`;
+  return document(title, body.join('\n'), pageNeedsScript(model) ? script : undefined);
 };
 
 /** The page for an error that is not about the link (a 5xx says nothing internal). */

@@ -134,14 +134,13 @@ export const makeDeployments = ({ directory, releases, deployments, workflow, si
    */
   const checkSignedVote = async (actor: Actor, deploymentId: string, asked: Extract<DeploymentAction, { kind: 'approve' | 'decline' }>) => {
     const deployment = await load(actor.accountId, deploymentId);
-    if (!asked.approval) {
-      if (deployment.policy.signedApprovals) {
-        throw new ValidationError(`approval: ${deployment.environmentName} requires signed approvals: decide with \`latchkey approve ${deploymentId}\` (or decline)`, 'approval');
-      }
-      return;
-    }
+    if (asked.approval && asked.passkey) throw new ValidationError('approval: a decision is signed once, with your key or with a passkey, not both', 'approval');
     const decision = asked.kind === 'decline' ? 'decline' : asked.deploy ? 'approve-and-deploy' : 'approve';
-    await signed.checkApproval(asked.approval, deployment, { userId: actor.userId, decision });
+    if (asked.approval) return signed.checkApproval(asked.approval, deployment, { userId: actor.userId, decision });
+    if (asked.passkey) return signed.checkPasskeyApproval(asked.passkey, deployment, { userId: actor.userId, decision });
+    if (deployment.policy.signedApprovals) {
+      throw new ValidationError(`approval: ${deployment.environmentName} requires signed approvals: decide with \`latchkey approve ${deploymentId}\` (or decline), or with your passkey on the approval page`, 'approval');
+    }
   };
 
   return {
@@ -229,11 +228,13 @@ export const makeDeployments = ({ directory, releases, deployments, workflow, si
       deploy: input.deploy,
       ...(input.comment ? { comment: input.comment } : {}),
       ...(input.approval ? { approval: input.approval } : {}),
+      ...(input.passkey ? { passkey: input.passkey } : {}),
     })),
     decline: decide('deployments:approve', (input: z.infer<typeof declineInput>) => ({
       kind: 'decline',
       message: input.message,
       ...(input.approval ? { approval: input.approval } : {}),
+      ...(input.passkey ? { passkey: input.passkey } : {}),
     })),
     deploy: decide('deployments:approve', () => ({ kind: 'deploy' })),
     cancel: decide('deployments:cancel', () => ({ kind: 'cancel' })),

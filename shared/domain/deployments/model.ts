@@ -1,5 +1,5 @@
 import type { ReleaseSigner } from '../releases/model.ts';
-import type { SignedApproval, SignedIntent } from '#shared/protocol/deployment-evidence.ts';
+import type { PasskeyApproval, SignedApproval, SignedIntent } from '#shared/protocol/deployment-evidence.ts';
 import type { GrantOutcome, TargetReport } from '../deploys/ports.ts';
 
 export const deploymentStates = ['PendingApproval', 'Approved', 'InProgress', 'Succeeded', 'Failed', 'Declined', 'Canceled', 'Expired'] as const;
@@ -7,8 +7,11 @@ export type DeploymentState = (typeof deploymentStates)[number];
 
 export const terminalStates: ReadonlySet<DeploymentState> = new Set(['Succeeded', 'Failed', 'Declined', 'Canceled', 'Expired']);
 
-/** A vote; `approval` is the approver's signature over the intent and the decision, where one was given. */
-export type Vote = { userId: string; at: string; deploy: boolean; comment?: string; approval?: SignedApproval };
+/**
+ * A vote; `approval` is the approver's signature over the intent and the decision, where one was
+ * given with the CLI, `passkey` the same decision made with a vouched passkey on the approval page.
+ */
+export type Vote = { userId: string; at: string; deploy: boolean; comment?: string; approval?: SignedApproval; passkey?: PasskeyApproval };
 
 /** The environment's policy as it was when the deployment started: later edits do not move it. */
 export type PolicySnapshot = {
@@ -44,7 +47,7 @@ export type Deployment = {
   policy: PolicySnapshot;
   state: DeploymentState;
   votes: Vote[];
-  declined?: { userId: string; at: string; message: string; approval?: SignedApproval };
+  declined?: { userId: string; at: string; message: string; approval?: SignedApproval; passkey?: PasskeyApproval };
   /** The deployer's signed intent: what key servers and targets act on. */
   intent?: SignedIntent;
   canceled?: { userId: string; at: string };

@@ -1,4 +1,4 @@
-import type { SignedApproval } from '#shared/protocol/deployment-evidence.ts';
+import type { PasskeyApproval, SignedApproval } from '#shared/protocol/deployment-evidence.ts';
 import type { Role } from '../accounts/model.ts';
 import { ConflictError, ForbiddenError, ValidationError } from '../errors.ts';
 import { terminalStates, type Deployment, type DeploymentState } from './model.ts';
@@ -6,8 +6,8 @@ import { terminalStates, type Deployment, type DeploymentState } from './model.t
 export type DeploymentActor = { userId: string; role: Role };
 
 export type DeploymentAction =
-  | { kind: 'approve'; deploy: boolean; comment?: string; approval?: SignedApproval }
-  | { kind: 'decline'; message: string; approval?: SignedApproval }
+  | { kind: 'approve'; deploy: boolean; comment?: string; approval?: SignedApproval; passkey?: PasskeyApproval }
+  | { kind: 'decline'; message: string; approval?: SignedApproval; passkey?: PasskeyApproval }
   | { kind: 'deploy' }
   | { kind: 'cancel' }
   | { kind: 'expire' }
@@ -76,7 +76,7 @@ export const applyAction = (
       if (deployment.votes.some((vote) => vote.userId === actor.userId)) throw new ConflictError('You have already approved this deployment');
       const votes = [
         ...deployment.votes,
-        { userId: actor.userId, at, deploy: action.deploy, ...(action.comment ? { comment: action.comment } : {}), ...(action.approval ? { approval: action.approval } : {}) },
+        { userId: actor.userId, at, deploy: action.deploy, ...(action.comment ? { comment: action.comment } : {}), ...(action.approval ? { approval: action.approval } : {}), ...(action.passkey ? { passkey: action.passkey } : {}) },
       ];
       const counted = votes.filter((vote) => !votesNotCounting.has(vote.userId));
       if (counted.length < deployment.policy.requiredApprovals) return { next: move(deployment, 'PendingApproval', by, at, { votes }) };
@@ -93,7 +93,7 @@ export const applyAction = (
         throw new ForbiddenError('You started this deployment: cancel it instead of declining it');
       }
       if (!action.message.trim()) throw new ValidationError('message: a decline needs a message for everyone to read', 'message');
-      const declined = { userId: actor.userId, at, message: action.message, ...(action.approval ? { approval: action.approval } : {}) };
+      const declined = { userId: actor.userId, at, message: action.message, ...(action.approval ? { approval: action.approval } : {}), ...(action.passkey ? { passkey: action.passkey } : {}) };
       return { next: move(deployment, 'Declined', by, at, { declined }), decision: 'declined' };
     }
     case 'deploy': {

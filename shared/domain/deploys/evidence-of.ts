@@ -32,7 +32,8 @@ export const makeEvidenceOf = ({ statements, directory }: Deps) => {
     const involved = [...new Set([deployment.deployerId, release.createdBy, ...deployment.votes.map((v) => v.userId), ...(deployment.declined ? [deployment.declined.userId] : [])])];
     const people = (await Promise.all(involved.map((userId) => statementOf(accountId, 'person', userId)))).filter((p): p is SignedStatement<'person'> => !!p);
     const approvals = [...deployment.votes.flatMap((v) => (v.approval ? [v.approval] : [])), ...(deployment.declined?.approval ? [deployment.declined.approval] : [])];
-    const unsigned = deployment.votes.filter((v) => !v.approval);
+    const passkeyApprovals = [...deployment.votes.flatMap((v) => (v.passkey ? [v.passkey] : [])), ...(deployment.declined?.passkey ? [deployment.declined.passkey] : [])];
+    const unsigned = deployment.votes.filter((v) => !v.approval && !v.passkey);
     return {
       evidence: {
         application,
@@ -40,6 +41,7 @@ export const makeEvidenceOf = ({ statements, directory }: Deps) => {
         people,
         intent: deployment.intent,
         approvals,
+        ...(passkeyApprovals.length ? { passkeyApprovals } : {}),
         ...(unsigned.length ? { backendApprovals: unsigned.map((v) => ({ approverId: v.userId, decision: v.deploy ? ('approve-and-deploy' as const) : ('approve' as const), at: v.at })) } : {}),
       },
     };
