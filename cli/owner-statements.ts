@@ -98,7 +98,8 @@ export const signPerson = async (ctx: Context, client: ApiClient, me: Me, out: O
       subject: person.userId,
       build: (previous) => {
         const key = signingKey ?? previous?.signingKey;
-        return { userId: person.userId, name: person.name, email: person.email, role: person.role, status: previous?.status ?? 'active', ...(key ? { signingKey: key } : {}) };
+        // Passkeys the owner vouched for stay named: only `users withdraw-passkey` takes one away.
+        return { userId: person.userId, name: person.name, email: person.email, role: person.role, status: previous?.status ?? 'active', ...(key ? { signingKey: key } : {}), ...(previous?.passkeys ? { passkeys: previous.passkeys } : {}) };
       },
       describe: (next) => [`person       ${next.name} <${next.email}> (${next.userId}), ${next.role}, ${next.status}`, ...(next.signingKey ? [`signing key  ${next.signingKey}`] : [])],
     })

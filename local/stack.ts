@@ -27,6 +27,7 @@ import { localName, provision } from './provision.ts';
 import { mirrorBucketObjects } from './s3-object-mirror.ts';
 import { startSqsPoller, type BatchHandler } from './sqs-poller.ts';
 import { startStepFunctions } from './step-functions/server.ts';
+import { webOriginOf } from '#shared/protocol/passkeys.ts';
 
 export type StackOptions = {
   /** HTTP API port; 0 picks free ports for every service. Default 4000, the others follow it. */
@@ -264,8 +265,9 @@ export const startLocalStack = async (options: StackOptions = {}) => {
   // 6. The HTTP API last, so nothing is served before everything behind it exists.
   const api = await startHttpApi(apiPort);
   endpoints.api = api.url;
-  // Links in approval emails point at this API.
-  published.apiUrl = api.url;
+  // Links in emails point at this API, as `localhost`: they open pages where passkeys sign, and
+  // WebAuthn accepts no IP address as a relying party (shared/protocol/passkeys.ts webOriginOf).
+  published.apiUrl = webOriginOf(api.url).origin;
   stoppers.push(() => api.close());
   // Last: a resumed workflow may mail approval links, which point at the API.
   stepFunctions.resume();

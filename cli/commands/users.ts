@@ -100,6 +100,7 @@ export const registerUsers = (program: Command, ctx: Context) => {
               role: previous?.role ?? user.role,
               status,
               ...(previous?.signingKey ? { signingKey: previous.signingKey } : {}),
+              ...(previous?.passkeys ? { passkeys: previous.passkeys } : {}),
             }),
             describe: (next) => [`person  ${next.name} <${next.email}> (${next.userId})`, `role    ${next.role}`, `status  ${next.status}`],
           });

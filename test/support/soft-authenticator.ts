@@ -10,6 +10,8 @@ import type { PasskeyAssertion } from '#shared/protocol/passkeys.ts';
  * so attack tests can make exactly one thing wrong.
  */
 export type SoftAuthenticator = {
+  /** The private key as PKCS#8 DER: to hand the same credential to Chromium's virtual authenticator. */
+  pkcs8: Buffer;
   credential: (where: { origin: string; rpId: string }) => PasskeyCredential;
   assert: (options: { challenge: string; origin: string; rpId: string; userVerified?: boolean; userPresent?: boolean; counter?: number; type?: string }) => PasskeyAssertion;
 };
@@ -33,6 +35,7 @@ export const softAuthenticator = (algorithm: -7 | -8 = -7): SoftAuthenticator =>
   const credentialId = randomBytes(32).toString('base64url');
   let counter = 0;
   return {
+    pkcs8: privateKey.export({ format: 'der', type: 'pkcs8' }),
     credential: ({ origin, rpId }) => ({ credentialId, publicKey: Buffer.from(coseKeyOf(algorithm, publicKey)).toString('base64url'), algorithm, origin, rpId }),
     assert: (options) => {
       counter = options.counter ?? counter + 1;
