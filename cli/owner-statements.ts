@@ -52,6 +52,7 @@ export const environmentStatementContent = async (client: ApiClient, environment
       preventSelfApproval: environment.approval.preventSelfApproval,
       ownerMayApprove: true,
       windowHours: environment.approval.windowHours,
+      // As the owner set it (`envs create|update --unsigned-approvals` opts out); an API that leaves it out means unsigned.
       signed: environment.approval.signed ?? false,
     },
     variables: environment.variables,

@@ -38,7 +38,9 @@ export const approvalFixture = async (apiUrl: string, { approvers, requiredAppro
   const environment = expectStatus(
     await owner('POST', '/environments', {
       name: `prod-${suffix}`,
-      approval: { enabled: true, approverGroups: [group.groupId], requiredApprovals, preventSelfApproval: true, windowHours: 72 },
+      // Opted out of signed approvals: the bench measures the API's approve, which the approvers
+      // call with their tokens and no signature (the backend's record).
+      approval: { enabled: true, approverGroups: [group.groupId], requiredApprovals, preventSelfApproval: true, windowHours: 72, signed: false },
       variables: {},
     }),
     201,

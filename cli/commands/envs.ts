@@ -17,12 +17,22 @@ export type PolicyOptions = {
   allowSelfApproval?: boolean;
   preventSelfApproval?: boolean;
   windowHours?: number;
+  /** `--signed-approvals` (and, on `set`, its older `on|off` form). */
   signedApprovals?: boolean;
+  /** `--unsigned-approvals`: the owner's explicit opt-out. */
+  unsignedApprovals?: boolean;
+};
+
+/** `approval.signed` as the options ask for it, or undefined to leave it (the API signs new environments' approvals). */
+export const signedFrom = (options: Pick<PolicyOptions, 'signedApprovals' | 'unsignedApprovals'>): boolean | undefined => {
+  if (options.unsignedApprovals && options.signedApprovals !== undefined) throw new UsageError('Give --signed-approvals or --unsigned-approvals, not both');
+  return options.unsignedApprovals ? false : options.signedApprovals;
 };
 
 /** Only the settings given on the command line: the API keeps the rest (and its defaults). */
 export const approvalFrom = (options: PolicyOptions, approverGroups: string[] | undefined): Partial<ApprovalPolicy> | undefined => {
   if (options.allowSelfApproval && options.preventSelfApproval) throw new UsageError('Give --allow-self-approval or --prevent-self-approval, not both');
+  const signed = signedFrom(options);
   const policy: Partial<ApprovalPolicy> = {
     ...(options.approval === undefined ? {} : { enabled: options.approval }),
     ...(approverGroups === undefined ? {} : { approverGroups }),
@@ -30,7 +40,7 @@ export const approvalFrom = (options: PolicyOptions, approverGroups: string[] | 
     ...(options.allowSelfApproval ? { preventSelfApproval: false } : {}),
     ...(options.preventSelfApproval ? { preventSelfApproval: true } : {}),
     ...(options.windowHours === undefined ? {} : { windowHours: options.windowHours }),
-    ...(options.signedApprovals === undefined ? {} : { signed: options.signedApprovals }),
+    ...(signed === undefined ? {} : { signed }),
   };
   return Object.keys(policy).length ? policy : undefined;
 };
@@ -71,6 +81,14 @@ export const environmentPatch = (
   };
 };
 
+/** How an environment's approvals stand: an opted-out one stands out in `envs list` and `envs show`. */
+export const approvalsColumn = (e: Pick<EnvironmentView, 'approval'>): string => (e.approval.signed ? 'signed' : 'UNSIGNED (owner opted out)');
+
+/** What the owner is told on opting out: the approvals then are the backend's word. */
+export const unsignedWarning = (name: string): string =>
+  `Warning: approvals in ${name} are not signed: an approver's click on the emailed link (or an API call with their token) counts, ` +
+  `and key servers and targets take the backend's word for it. Signed approvals again: \`latchkey envs update ${name} --signed-approvals\`.`;
+
 export const environmentColumns = (groupNames: ReadonlyMap<string, string>): Column<EnvironmentView>[] => [
   { header: 'id', value: (e) => e.environmentId },
   { header: 'name', value: (e) => e.name },
@@ -79,7 +97,7 @@ export const environmentColumns = (groupNames: ReadonlyMap<string, string>): Col
   { header: 'required', value: (e) => e.approval.requiredApprovals },
   { header: 'self-approval', value: (e) => (e.approval.preventSelfApproval ? 'prevented' : 'allowed') },
   { header: 'window', value: (e) => `${e.approval.windowHours}h` },
-  { header: 'approvals', value: (e) => (e.approval.signed ? 'signed' : 'link (unsigned)') },
+  { header: 'approvals', value: (e) => approvalsColumn(e) },
   { header: 'script output', value: (e) => (e.reportScriptOutput ? 'reported' : 'kept on targets') },
   // Names only: values may be secrets, and `envs show` is there to see them on purpose.
   { header: 'variables', value: (e) => Object.keys(e.variables).sort().join(', ') },
@@ -113,8 +131,10 @@ const environmentOptions = (command: Command, mode: 'create' | 'set') => {
     .option('--required <n>', 'approvals needed before a deployment may go (1-20)', integer(1, 20))
     .option('--allow-self-approval', 'let whoever started a deployment approve it too (prevented by default)');
   if (mode === 'set') command.option('--prevent-self-approval', 'whoever started a deployment may not approve it');
-  if (mode === 'create') command.option('--signed-approvals', 'approvals must be signed by the approvers (`latchkey approve`), checked by key servers and targets');
-  else command.option('--signed-approvals <on|off>', 'approvals must be signed by the approvers, or may be the email link\'s click (the backend\'s word)', onOff);
+  // Signed by default (new environments); `on|off` after `--signed-approvals` is the older form of `set`, still accepted.
+  if (mode === 'create') command.option('--signed-approvals', 'approvals must be signed by the approvers (`latchkey approve`), checked by key servers and targets (the default)');
+  else command.option('--signed-approvals [on|off]', 'approvals must be signed by the approvers again (`latchkey approve`), checked by key servers and targets', onOff);
+  command.option('--unsigned-approvals', 'opt out: an approver\'s click on the emailed link counts, on the backend\'s word (key servers and targets cannot check it)');
   return command.option('--window-hours <h>', 'how long a deployment waits for approval (1-720, default 72)', integer(1, 24 * 30));
 };
 
@@ -135,7 +155,8 @@ export const registerEnvironments = (program: Command, ctx: Context) => {
       const environment = await client.call('POST /environments', { body });
       const me = await client.call('GET /me');
       await signedWhereTheKeyIs(ctx, me, out, `environment ${environment.name}`, `latchkey envs sign ${environment.name}`, () => signEnvironment(ctx, client, me, out, environment));
-      out.result(environment, () => `Created environment ${environment.name} (${environment.environmentId}); approval ${environment.approval.enabled ? 'on' : 'off'}.`);
+      out.result(environment, () => `Created environment ${environment.name} (${environment.environmentId}); approval ${environment.approval.enabled ? 'on' : 'off'}; approvals ${approvalsColumn(environment)}.`);
+      if (environment.approval.signed === false) out.note(unsignedWarning(environment.name));
       if (!options.approval && (options.approvers?.length || options.required)) {
         out.note('Note: approval is off for this environment; turn it on with `latchkey envs set ' + name + ' --approval on`.');
       }
@@ -143,6 +164,7 @@ export const registerEnvironments = (program: Command, ctx: Context) => {
     [
       'latchkey envs create staging --var REGION=eu-west-1',
       'latchkey envs create production --approval --approvers release-managers --required 2 --window-hours 24',
+      'latchkey envs create sandbox --approval --approvers developers --unsigned-approvals',
     ],
   );
 
@@ -187,6 +209,7 @@ export const registerEnvironments = (program: Command, ctx: Context) => {
     environmentOptions(
       envs
         .command('set')
+        .alias('update')
         .description('Change an environment: variables (the others are kept) and approval settings')
         .argument('<env>', 'environment name or id'),
       'set',
@@ -200,10 +223,13 @@ export const registerEnvironments = (program: Command, ctx: Context) => {
       const me = await client.call('GET /me');
       await signedWhereTheKeyIs(ctx, me, out, `environment ${updated.name}`, `latchkey envs sign ${updated.name}`, () => signEnvironment(ctx, client, me, out, updated));
       out.result(updated, () => `Updated ${updated.name}.`);
+      if (body.approval?.signed === false) out.note(unsignedWarning(updated.name));
     }),
     [
       'latchkey envs set production --var API_URL=https://api.example.com --unset OLD_FLAG',
       'latchkey envs set production --approval on --approvers release-managers,security --required 2',
+      'latchkey envs update sandbox --unsigned-approvals   # opt out: the emailed link\'s click counts',
+      'latchkey envs update sandbox --signed-approvals     # back to signed approvals',
     ],
   );
 

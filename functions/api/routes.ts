@@ -111,7 +111,7 @@ export const routes = [
     auth: 'token', params: z.strictObject({ id: groupId, userId }), response: { status: 200, schema: group },
   },
   {
-    method: 'POST', path: '/environments', function: 'create-environment', summary: 'Create an environment with its approval policy and variables',
+    method: 'POST', path: '/environments', function: 'create-environment', summary: 'Create an environment with its approval policy and variables (approvals must be signed unless approval.signed is false)',
     auth: 'token', body: createEnvironmentInput, response: { status: 201, schema: environment },
   },
   { method: 'GET', path: '/environments', function: 'list-environments', summary: 'Environments', auth: 'token', query: pageQuery, response: { status: 200, schema: page(environment) } },

@@ -83,8 +83,9 @@ export const runDemo = async ({ endpoints, dataDir, autoApprove, processes, say 
   await mkdir(installDir, { recursive: true, mode: 0o700 });
   await chown(installDir, isolation.user.uid, isolation.user.gid);
   const destination = path.join(installDir, 'secret.cred');
+  // Signed approvals are the default for a new environment (`--unsigned-approvals` would opt out).
   await latchkey(ada, [
-    'envs', 'create', 'prod', '--approval', '--approvers', 'prod-approvers', '--required', '1', '--signed-approvals',
+    'envs', 'create', 'prod', '--approval', '--approvers', 'prod-approvers', '--required', '1',
     '--var', 'SECRET_FILE=secret.cred.prod', '--var', `DESTINATION_FILE=${destination}`,
   ]);
   say(`Environment prod needs 1 signed approval from prod-approvers (${APPROVER.name} <${APPROVER.email}>); Ada signed its statement with the owner key`);

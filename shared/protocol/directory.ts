@@ -64,18 +64,28 @@ export const approvalPolicy = z.strictObject({
   preventSelfApproval: z.boolean(),
   /** Hours, fractions allowed (0.25 = 15 minutes); from one second to 30 days. */
   windowHours: z.number().min(1 / 3600).max(24 * 30),
-  /** Approvals must be signed by the approvers (`latchkey approve`); otherwise the email link's click is the backend's word. */
+  /**
+   * Approvals must be signed by the approvers (`latchkey approve`); otherwise the email link's click
+   * is the backend's word. A new environment requires them unless the owner opts out (`false`);
+   * an environment stored before that default, without the field, reads as unsigned.
+   */
   signed: z.boolean().optional(),
 });
 export type ApprovalPolicy = z.infer<typeof approvalPolicy>;
 
+/**
+ * What `POST /environments` fills in. Only new environments get it: existing items keep what they
+ * have, and one without `signed` stays unsigned (it was made when unsigned was the default), so no
+ * environment's approvals change under its owner; the owner turns signing on with
+ * `latchkey envs update ENV --signed-approvals`.
+ */
 export const defaultApprovalPolicy: ApprovalPolicy = {
   enabled: false,
   approverGroups: [],
   requiredApprovals: 1,
   preventSelfApproval: true,
   windowHours: 72,
-  signed: false,
+  signed: true,
 };
 
 /** Environment variables handed to deploy scripts, as stored and shown; names as a shell accepts them. */

@@ -101,15 +101,20 @@ describe('directory routes, as the owner', () => {
       variables: { SECRET_FILE: 'secret.cred.prod', DESTINATION_FILE: '/etc/app/secret' },
     });
     expect(created.status).toBe(201);
-    expect(created.body.approval).toEqual({ enabled: true, approverGroups: [group.groupId], requiredApprovals: 2, preventSelfApproval: true, windowHours: 72, signed: false });
+    // Signed approvals unless the owner opts out (issue #20).
+    expect(created.body.approval).toEqual({ enabled: true, approverGroups: [group.groupId], requiredApprovals: 2, preventSelfApproval: true, windowHours: 72, signed: true });
     const id = created.body.environmentId;
 
     const updated = await a.owner('PATCH', `/environments/${id}`, { approval: { windowHours: 4 }, variables: { SECRET_FILE: 'x' } });
     expect(updated.status).toBe(200);
-    expect(updated.body.approval).toMatchObject({ windowHours: 4, requiredApprovals: 2 });
+    expect(updated.body.approval).toMatchObject({ windowHours: 4, requiredApprovals: 2, signed: true });
     expect(updated.body.variables).toEqual({ SECRET_FILE: 'x' });
 
     expect((await a.owner('POST', '/environments', { name })).status).toBe(409);
+    const optedOut = await a.owner('POST', '/environments', { name: `dev-${randomUUID().slice(0, 8)}`, approval: { signed: false } });
+    expect(optedOut.status).toBe(201);
+    expect(optedOut.body.approval).toMatchObject({ enabled: false, signed: false });
+    expect((await a.owner('GET', '/environments')).body.items.find((e: { environmentId: string }) => e.environmentId === optedOut.body.environmentId).approval.signed).toBe(false);
     expect((await a.owner('PATCH', `/environments/${id}`, { approval: { approverGroups: [`grp_${'0'.repeat(32)}`] } })).body.field).toBe('approval.approverGroups');
     expect((await a.owner('PATCH', `/environments/${id}`, { variables: { 'bad name': 'x' } })).status).toBe(400);
     expect((await a.owner('PATCH', `/environments/${id}`, {})).status).toBe(400);

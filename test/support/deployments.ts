@@ -56,6 +56,10 @@ export const readyRelease = async (call: Caller, appName: string | undefined, si
 /**
  * An account with an environment whose approvers are the account's approver plus `extra`
  * more people, and a ready release to deploy there.
+ *
+ * The environment does not require signed approvals unless `signedApprovals`: unlike the API's
+ * default for a new environment (signed), it opts out explicitly, because the tests built on it
+ * decide through the API without a signature and through the emailed links (the backend's record).
  */
 export const approvalSetup = async (
   policy: { target?: boolean; enabled?: boolean; requiredApprovals?: number; preventSelfApproval?: boolean; windowHours?: number; variables?: Record<string, string>; extraApprovers?: number; signedApprovals?: boolean } = {},
@@ -79,7 +83,7 @@ export const approvalSetup = async (
         requiredApprovals: policy.requiredApprovals ?? 1,
         preventSelfApproval: policy.preventSelfApproval ?? true,
         windowHours: policy.windowHours ?? 72,
-        ...(policy.signedApprovals ? { signed: true } : {}),
+        signed: policy.signedApprovals ?? false,
       },
       variables: policy.variables ?? {},
     })
@@ -107,7 +111,7 @@ export const approvalSetup = async (
     count: environment.approval.requiredApprovals,
     preventSelfApproval: environment.approval.preventSelfApproval,
     windowHours: environment.approval.windowHours,
-    signed: environment.approval.signed ?? false,
+    signed: environment.approval.signed,
   }));
   await recordStatement(a.owner, ownerKey, applicationStatement(a.accountId, app));
   /** A deployment by `call`, with its signed intent where the owner vouched for its key. */

@@ -1,14 +1,19 @@
 import type { Account, ApiToken, User } from '#shared/domain/accounts/model.ts';
+import type { Environment, Group } from '#shared/domain/directory/model.ts';
 import { ConflictError, NotFoundError } from '#shared/domain/errors.ts';
 import type { DirectoryStore } from '#shared/ports/directory-store.ts';
 
-type Used = 'putAccount' | 'putUser' | 'putToken' | 'findTokenByHash' | 'getAccount' | 'getUser' | 'setUserStatus' | 'getToken' | 'tokensMadeWith' | 'tokensOf' | 'revokeToken';
+type Used =
+  | 'putAccount' | 'putUser' | 'putToken' | 'findTokenByHash' | 'getAccount' | 'getUser' | 'setUserStatus' | 'getToken' | 'tokensMadeWith' | 'tokensOf' | 'revokeToken'
+  | 'getGroup' | 'putEnvironment' | 'getEnvironment' | 'updateEnvironment';
 
 /** An in-memory DirectoryStore for unit tests of use cases: same conditions, no AWS. */
 export const inMemoryDirectory = () => {
   const accounts = new Map<string, Account>();
   const users = new Map<string, User>();
   const tokens = new Map<string, ApiToken>();
+  const groups = new Map<string, Group>();
+  const environments = new Map<string, Environment>();
   const putNew = <T>(map: Map<string, T>, key: string, value: T, what: string) => {
     if (map.has(key)) throw new ConflictError(`${what} already exists`);
     map.set(key, structuredClone(value));
@@ -38,6 +43,14 @@ export const inMemoryDirectory = () => {
       return copy(tokens.get(secretHash));
     },
     getAccount: async (id) => copy(accounts.get(id)),
+    getGroup: async (accountId, groupId) => copy(groups.get(`${accountId}/${groupId}`)),
+    putEnvironment: async (e) => putNew(environments, `${e.accountId}/${e.environmentId}`, e, 'environment'),
+    getEnvironment: async (accountId, environmentId) => copy(environments.get(`${accountId}/${environmentId}`)),
+    updateEnvironment: async (e) => {
+      const key = `${e.accountId}/${e.environmentId}`;
+      if (environments.get(key)?.version !== e.version - 1) throw new ConflictError('The environment changed meanwhile');
+      environments.set(key, structuredClone(e));
+    },
   };
-  return { store, accounts, users, tokens };
+  return { store, accounts, users, tokens, groups, environments };
 };

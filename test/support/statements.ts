@@ -35,7 +35,8 @@ export const personStatement = (accountId: string, user: { userId: string; name:
 export const environmentStatement = (
   accountId: string,
   environment: { environmentId: string; name: string; variables?: Record<string, string>; reportScriptOutput?: boolean },
-  approval: { required: boolean; approvers: string[]; count: number; preventSelfApproval: boolean; windowHours: number; signed?: boolean },
+  // `signed` as the environment has it: no default here, so no test takes one without saying so.
+  approval: { required: boolean; approvers: string[]; count: number; preventSelfApproval: boolean; windowHours: number; signed: boolean },
   version = 1,
 ): Statement => ({
   v: 1,
@@ -46,7 +47,7 @@ export const environmentStatement = (
   version,
   issuedAt: new Date().toISOString(),
   deployers: { roles: ['owner', 'deployer'], people: [] },
-  approval: { ...approval, ownerMayApprove: true, signed: approval.signed ?? false },
+  approval: { ...approval, ownerMayApprove: true },
   variables: environment.variables ?? {},
   reportScriptOutput: environment.reportScriptOutput ?? false,
 });

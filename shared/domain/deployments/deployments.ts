@@ -196,6 +196,7 @@ export const makeDeployments = ({ directory, releases, deployments, workflow, si
             requiredApprovals: environment.approval.requiredApprovals,
             preventSelfApproval: environment.approval.preventSelfApproval,
             windowHours: environment.approval.windowHours,
+            // An environment stored before signed approvals were the default has no `signed`: unsigned.
             signedApprovals: environment.approval.signed ?? false,
           },
           ...(input.intent ? { intent: input.intent } : {}),

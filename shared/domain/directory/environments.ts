@@ -22,6 +22,8 @@ export const makeEnvironments = ({ directory, act, clock, ids }: DirectoryDeps) 
   return {
     create: (actor: Actor, input: z.infer<typeof createEnvironmentInput>) =>
       act(actor, 'environments:create', { target: (e) => ({ type: 'environment', id: e.environmentId }) }, async () => {
+        // Signed approvals unless the owner opts out (`signed: false`): the default applies to new
+        // environments only; update below never fills it in for an item stored without it.
         const approval = { ...defaultApprovalPolicy, ...input.approval };
         await checkPolicy(actor.accountId, approval);
         const now = clock.now().toISOString();

@@ -16,7 +16,8 @@ export const groupView = ({ groupId, name, members, createdAt }: Group) => ({ gr
 export const environmentView = ({ environmentId, name, approval, variables, reportScriptOutput, createdAt, updatedAt }: Environment) => ({
   environmentId,
   name,
-  approval,
+  // Always said: an item stored before signed approvals were the default has no `signed`, and is unsigned.
+  approval: { ...approval, signed: approval.signed ?? false },
   variables,
   reportScriptOutput: reportScriptOutput ?? false,
   createdAt,

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { emailsTo, linkIn, submitForm } from '../../support/approval-mail.ts';
 import { waitFor } from '../../support/clients.ts';
 import { approvalSetup } from '../../support/deployments.ts';
 import { cliSession, type CliResult } from './run-cli.ts';
@@ -130,6 +131,82 @@ describe('latchkey deploy, approve and status --watch', () => {
     const self = await s.deployer.run(['approve', d.deploymentId]);
     expect(self.code).toBe(1);
     expect(self.stderr).toContain('someone else must approve it');
+  });
+});
+
+describe('signed approvals by default, and the owner\'s opt-out (issue #20)', () => {
+  /** The approval link mailed to `address` for this deployment (an approver gets one mail per deployment). */
+  const linkFor = (address: string, deploymentId: string) =>
+    waitFor(`the approval mail to ${address} for ${deploymentId}`, async () => {
+      const mail = (await emailsTo(address)).find((m) => m.body.text?.includes(deploymentId));
+      return mail ? linkIn(mail.body.text).url : undefined;
+    }, 15_000);
+
+  it('a new environment requires signed approvals; `envs update --unsigned-approvals` opts out (warned, listed, signed into its statement); `--signed-approvals` turns them back on', async () => {
+    // Prepare: an environment made by the owner's CLI with no word about signing.
+    const s = await setup();
+    const name = 'fresh';
+    const created = await s.owner.json(['envs', 'create', name, '--approval', '--approvers', s.group.name, '--required', '1']);
+    const deployTo = () => s.deployer.json<{ deploymentId: string; state: string }>(['deploy', s.app.name, s.release.version, name]);
+    const statementOf = async () =>
+      ((await s.a.owner('GET', '/statements?kind=environment')).body.items as { statement: { environmentId: string; approval: { signed: boolean } } }[]).find(
+        (item) => item.statement.environmentId === created.environmentId,
+      )!.statement;
+    const row = (table: string) => table.split('\n').find((line) => line.includes(` ${name} `)) ?? '';
+
+    // Act 1: by default, neither an unsigned API vote nor the emailed link decides.
+    const first = await deployTo();
+    const unsignedVote = await s.a.approver.call('POST', `/deployments/${first.deploymentId}/approve`, {});
+    const click = await submitForm(await linkFor(s.a.approver.user.email, first.deploymentId), { action: 'approve', message: '' });
+    const listedSigned = await s.owner.run(['envs', 'list']);
+
+    // Assess 1
+    expect(created.approval).toMatchObject({ enabled: true, signed: true });
+    expect((await statementOf()).approval.signed).toBe(true);
+    expect(first.state).toBe('PendingApproval');
+    expect(unsignedVote.status).toBe(400);
+    expect(unsignedVote.body.field).toBe('approval');
+    expect(unsignedVote.body.title).toContain(`latchkey approve ${first.deploymentId}`);
+    expect(click.status).not.toBe(200);
+    expect(click.html).toContain(`${name} requires signed approvals`);
+    expect((await s.a.owner('GET', `/deployments/${first.deploymentId}`)).body).toMatchObject({ state: 'PendingApproval', votes: [] });
+    expect(row(listedSigned.stdout)).toMatch(/\s72h\s+signed\s/);
+
+    // Act 2: the owner opts out.
+    const optOut = await s.owner.run(['envs', 'update', name, '--unsigned-approvals']);
+    const listedUnsigned = await s.owner.run(['envs', 'list']);
+    const shown = await s.owner.json(['envs', 'show', name]);
+    const second = await deployTo();
+    const clicked = await submitForm(await linkFor(s.a.approver.user.email, second.deploymentId), { action: 'approve', message: 'on the link' });
+
+    // Assess 2
+    expect(optOut.code, optOut.stderr).toBe(0);
+    expect(optOut.stderr).toContain(`Warning: approvals in ${name} are not signed: an approver's click on the emailed link`);
+    expect(optOut.stderr).toContain("the backend's word");
+    expect(row(listedUnsigned.stdout)).toContain('UNSIGNED (owner opted out)');
+    expect(shown.approval.signed).toBe(false);
+    expect((await statementOf()).approval.signed).toBe(false);
+    expect(clicked.status, clicked.html).toBe(200);
+    expect(clicked.html).toContain('You approved this deployment');
+    expect((await s.a.owner('GET', `/deployments/${second.deploymentId}`)).body.state).toBe('Approved');
+
+    // Act 3: and back on.
+    const back = await s.owner.run(['envs', 'update', name, '--signed-approvals']);
+    const relisted = await s.owner.run(['envs', 'list']);
+    const third = await deployTo();
+    const refused = await s.a.approver.call('POST', `/deployments/${third.deploymentId}/approve`, {});
+    const signedVote = await s.approver.run(['approve', third.deploymentId]);
+
+    // Assess 3
+    expect(back.code, back.stderr).toBe(0);
+    expect(back.stderr).not.toContain('Warning');
+    expect(row(relisted.stdout)).toMatch(/\s72h\s+signed\s/);
+    expect((await statementOf()).approval.signed).toBe(true);
+    expect(refused.status).toBe(400);
+    expect(signedVote.code, signedVote.stderr).toBe(0);
+    const decided = (await s.a.owner('GET', `/deployments/${third.deploymentId}`)).body;
+    expect(decided.state).toBe('Approved');
+    expect(decided.votes).toEqual([expect.objectContaining({ userId: s.a.approver.user.userId, approval: expect.objectContaining({ signature: expect.any(String) }) })]);
   });
 });
 

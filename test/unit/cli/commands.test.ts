@@ -188,6 +188,78 @@ describe('directory commands map arguments to requests', () => {
     expect(api.requests.find((r) => r.method === 'PATCH')!.body).toEqual({ approval: { enabled: true }, variables: { REGION: 'eu-west-1', API: 'https://api' } });
   });
 
+  it('envs create leaves signed approvals to the API (signed), and --unsigned-approvals opts out with a warning', async () => {
+    // Prepare
+    const signed = { ...prod, approval: { ...policy, signed: true } };
+    const optedOut = { ...prod, approval: { ...policy, signed: false } };
+    const plainApi = fakeApi({ 'POST /environments': () => ({ status: 201, body: signed }) });
+    const optOutApi = fakeApi({ 'POST /environments': () => ({ status: 201, body: optedOut }) });
+
+    // Act
+    const plain = await runCli(['envs', 'create', 'production'], plainApi);
+    const optOut = await runCli(['envs', 'create', 'production', '--unsigned-approvals'], optOutApi);
+    const both = await runCli(['envs', 'create', 'production', '--signed-approvals', '--unsigned-approvals'], fakeApi({}));
+
+    // Assess
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plainApi.requests.find((r) => r.method === 'POST' && r.path === '/environments')!.body).toEqual({ name: 'production' });
+    expect(plain.stdout).toContain('approvals signed');
+    expect(plain.stderr).not.toContain('Warning');
+    expect(optOut.code, optOut.stderr).toBe(0);
+    expect(optOutApi.requests.find((r) => r.method === 'POST' && r.path === '/environments')!.body).toEqual({ name: 'production', approval: { signed: false } });
+    expect(optOut.stdout).toContain('approvals UNSIGNED (owner opted out)');
+    expect(optOut.stderr).toMatch(/Warning: approvals in production are not signed: an approver's click on the emailed link .* the backend's word/);
+    expect(optOut.stderr).toContain('latchkey envs update production --signed-approvals');
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('not both');
+  });
+
+  it('envs update (set) --unsigned-approvals opts out with a warning; --signed-approvals, or the older "on|off", sets it', async () => {
+    // Prepare
+    const patched: unknown[] = [];
+    const api = fakeApi({
+      'GET /environments': page([prod]),
+      [`PATCH /environments/${ids.prod}`]: ({ body }) => {
+        patched.push(body);
+        const signed = (body as { approval: { signed: boolean } }).approval.signed;
+        return { body: { ...prod, approval: { ...policy, signed } } };
+      },
+    });
+
+    // Act
+    const optOut = await runCli(['envs', 'update', 'production', '--unsigned-approvals'], api);
+    const back = await runCli(['envs', 'update', 'production', '--signed-approvals'], api);
+    const oldOn = await runCli(['envs', 'set', 'production', '--signed-approvals', 'on'], api);
+    const oldOff = await runCli(['envs', 'set', 'production', '--signed-approvals', 'off'], api);
+    const both = await runCli(['envs', 'update', 'production', '--signed-approvals', '--unsigned-approvals'], api);
+
+    // Assess
+    for (const result of [optOut, back, oldOn, oldOff]) expect(result.code, result.stderr).toBe(0);
+    expect(patched).toEqual([{ approval: { signed: false } }, { approval: { signed: true } }, { approval: { signed: true } }, { approval: { signed: false } }]);
+    expect(optOut.stderr).toContain("Warning: approvals in production are not signed: an approver's click on the emailed link");
+    expect(oldOff.stderr).toContain('Warning: approvals in production are not signed');
+    expect(back.stderr + oldOn.stderr).not.toContain('Warning');
+    expect(both.code).toBe(2);
+    expect(patched).toHaveLength(4);
+  });
+
+  it('envs list and show make an environment without signed approvals stand out; --json carries the setting', async () => {
+    // Prepare
+    const api = fakeApi({ 'GET /environments': page([{ ...prod, approval: { ...policy, signed: true } }, { ...staging, approval: { ...policy, signed: false } }]) });
+
+    // Act
+    const listed = await runCli(['envs', 'list'], api);
+    const json = await runCli(['envs', 'list', '--json'], api);
+    const shown = await runCli(['envs', 'show', 'staging'], api);
+
+    // Assess
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toMatch(/production\s.*\s72h\s+signed\s/);
+    expect(listed.stdout).toMatch(/staging\s.*\s72h\s+UNSIGNED \(owner opted out\)\s/);
+    expect(JSON.parse(json.stdout).map((e: { name: string; approval: { signed: boolean } }) => [e.name, e.approval.signed])).toEqual([['production', true], ['staging', false]]);
+    expect(shown.stdout).toMatch(/approvals\s+UNSIGNED \(owner opted out\)/);
+  });
+
   it('envs set with nothing to change is a usage error', async () => {
     const api = fakeApi({ 'GET /environments': page([prod]) });
     const result = await runCli(['envs', 'set', 'production'], api);

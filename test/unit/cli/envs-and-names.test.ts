@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { approvalFrom, environmentPatch, variablesAfter } from '#cli/commands/envs.ts';
+import { approvalFrom, approvalsColumn, environmentPatch, signedFrom, variablesAfter } from '#cli/commands/envs.ts';
+import type { ApiClient } from '#cli/api-client.ts';
 import { RefusedError, UsageError } from '#cli/errors.ts';
+import { environmentStatementContent } from '#cli/owner-statements.ts';
 import { kinds, pick } from '#cli/resolve.ts';
 import { hex, iso } from './fake-api.ts';
 
@@ -29,6 +31,38 @@ describe('approvalFrom and environmentPatch', () => {
     expect(approvalFrom({ required: 2 }, undefined)).toEqual({ requiredApprovals: 2 });
     expect(approvalFrom({ approval: false, preventSelfApproval: true }, [])).toEqual({ enabled: false, preventSelfApproval: true, approverGroups: [] });
     expect(() => approvalFrom({ allowSelfApproval: true, preventSelfApproval: true }, undefined)).toThrow(UsageError);
+  });
+
+  it('signed approvals: left to the API unless asked; --unsigned-approvals opts out, --signed-approvals (or its older on|off) turns them back on', () => {
+    expect(signedFrom({})).toBeUndefined();
+    expect(approvalFrom({ approval: true }, undefined)).toEqual({ enabled: true });
+    expect(approvalFrom({ unsignedApprovals: true }, undefined)).toEqual({ signed: false });
+    expect(approvalFrom({ signedApprovals: true }, undefined)).toEqual({ signed: true });
+    expect(approvalFrom({ signedApprovals: false }, undefined)).toEqual({ signed: false });
+    expect(() => approvalFrom({ signedApprovals: true, unsignedApprovals: true }, undefined)).toThrow(/not both/);
+    expect(() => signedFrom({ signedApprovals: false, unsignedApprovals: true })).toThrow(UsageError);
+    // An opt-out alone is a change (not "nothing to change").
+    expect(environmentPatch({ variables: {} }, { unsignedApprovals: true }, undefined)).toEqual({ approval: { signed: false } });
+  });
+
+  it('an environment that does not require signed approvals stands out', () => {
+    expect(approvalsColumn({ approval: { enabled: true, approverGroups: [], requiredApprovals: 1, preventSelfApproval: true, windowHours: 72, signed: true } })).toBe('signed');
+    expect(approvalsColumn({ approval: { enabled: true, approverGroups: [], requiredApprovals: 1, preventSelfApproval: true, windowHours: 72, signed: false } })).toBe('UNSIGNED (owner opted out)');
+  });
+
+  it('the owner\'s environment statement follows the setting', async () => {
+    const client = { list: async () => ({ items: [] }) } as unknown as ApiClient;
+    const environment = (signed: boolean) => ({
+      environmentId: `env_${hex(4)}`,
+      name: 'production',
+      approval: { enabled: true, approverGroups: [], requiredApprovals: 1, preventSelfApproval: true, windowHours: 72, signed },
+      variables: {},
+      reportScriptOutput: false,
+      createdAt: iso,
+      updatedAt: iso,
+    });
+    expect((await environmentStatementContent(client, environment(true))).approval.signed).toBe(true);
+    expect((await environmentStatementContent(client, environment(false))).approval.signed).toBe(false);
   });
 
   it('sends variables only when they change', () => {
