@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Endpoints } from '../stack.ts';
 import { fingerprintIn, localReleaseSetup } from './agent-process.ts';
-import { capturedEmails } from './mail.ts';
+import { createInterface } from 'node:readline';
+import { capturedEmails, linkIn } from './mail.ts';
+import { approverBrowser, chromiumAtHand, type ApproverBrowser } from './passkey-browser.ts';
 import { pollUntil } from './poll.ts';
 import { agentBin, cliBin, run, StepFailed, type BackgroundProcesses } from './processes.ts';
 import { writeDemoRelease } from './release-fixture.ts';
@@ -76,6 +78,23 @@ export const runDemo = async ({ endpoints, dataDir, autoApprove, processes, say 
   const bobKeys = await latchkey<{ signingKey: { publicKey: string; fingerprint: string } }>(bob, ['keys', 'show']);
   await latchkey(ada, ['keys', 'vouch', APPROVER.email, '--key', bobKeys.signingKey.publicKey]);
   say(`${APPROVER.name} logged in; Ada vouched for his signing key ${bobKeys.signingKey.fingerprint}`);
+  // Bob lives in his mail: with a browser at hand (chromium, headless here, a virtual authenticator
+  // standing in for his fingerprint reader) he registers a passkey through Ada's link, reads its
+  // fingerprint to her, and she vouches for it; then he can approve from the email. Otherwise he
+  // approves with his CLI.
+  const chromium = await chromiumAtHand();
+  // (Chromium also ends with this process, should the demo stop on the way.)
+  const browser = chromium ? await approverBrowser(chromium) : undefined;
+  if (browser) {
+    const link = await latchkey<{ url: string }>(ada, ['users', 'passkey-link', APPROVER.email]);
+    say(`Ada sent ${APPROVER.name} a passkey registration link (emailed; single use, 24 hours)`);
+    const fingerprint = await browser.register(link.url, 'Bob’s laptop');
+    say(`${APPROVER.name} registered a passkey in his browser (headless Chromium here); he reads its fingerprint to Ada by phone: ${fingerprint}`);
+    await latchkey(ada, ['users', 'vouch-passkey', APPROVER.email, '--fingerprint', fingerprint]);
+    say(`Ada vouched for exactly that passkey: ${APPROVER.name}'s person statement, signed with the owner key, names it`);
+  } else {
+    say(`No browser at hand (chromium): ${APPROVER.name} will approve with his CLI`);
+  }
   await latchkey(ada, ['groups', 'create', 'prod-approvers']);
   await latchkey(ada, ['groups', 'add-member', 'prod-approvers', APPROVER.email]);
   // Where the production secret goes on the target: a directory its release user may write.
@@ -135,26 +154,44 @@ export const runDemo = async ({ endpoints, dataDir, autoApprove, processes, say 
   const deployment = await latchkey<{ deploymentId: string; state: string }>(ada, ['deploy', 'web', '1.0.0', 'prod']);
   const { deploymentId } = deployment;
   say(`Deployment ${deploymentId} of web 1.0.0 to prod is ${deployment.state} (intent signed by ${OWNER.name})`);
-  await pollUntil(
+  const mail = await pollUntil(
     `the approval email to ${APPROVER.email}`,
-    async () => (await capturedEmails(endpoints.sesStore)).some((m) => m.destination.to.includes(APPROVER.email) && m.at * 1000 >= requestedAt) || undefined,
+    async () => (await capturedEmails(endpoints.sesStore)).find((m) => m.destination.to.includes(APPROVER.email) && m.at * 1000 >= requestedAt && /\/approvals\//.test(m.body.text ?? '')),
     30_000,
     `Open ${endpoints.sesStore} to see what was mailed`,
   );
+  const approvalLink = linkIn(mail.body.text).url;
 
-  // prod takes signed approvals only: Bob's CLI checks the release and the intent against what
-  // the owner signed, shows them, and signs his decision; a click on a link would not count.
+  // prod takes signed approvals only: Bob's passkey signs his decision on the emailed page, or his
+  // CLI checks the release and the intent against what the owner signed, shows them, and signs; a
+  // plain click would not count.
   const approveCommand = ['approve', deploymentId, '--deploy'];
+  const approveWithPasskey = async (browser: ApproverBrowser) => {
+    await browser.decide(approvalLink, 'Approve and Deploy');
+    say(`${APPROVER.name} opened the emailed link and clicked Approve and Deploy; his passkey signed the deployment's intent and his decision`);
+  };
+  let waitingForEnter: ReturnType<typeof createInterface> | undefined;
   if (autoApprove) {
-    await latchkey(bob, approveCommand);
-    say(`${APPROVER.name} approved it with his signing key (--auto-approve)`);
+    if (browser) await approveWithPasskey(browser);
+    else {
+      await latchkey(bob, approveCommand);
+      say(`${APPROVER.name} approved it with his signing key (--auto-approve)`);
+    }
   } else {
     say(
       [
         `Waiting for ${APPROVER.name} to approve. prod takes signed approvals only: from a second terminal, approve as Bob with the CLI:`,
         `    LATCHKEY_CONFIG=${bob.LATCHKEY_CONFIG} node ${path.relative(process.cwd(), cliBin)} ${approveCommand.join(' ')}`,
+        ...(browser && process.stdin.isTTY ? [`  or press Enter here: Bob opens the emailed link (${approvalLink}) and approves with his passkey.`] : []),
       ].join('\n'),
     );
+    if (browser && process.stdin.isTTY) {
+      waitingForEnter = createInterface({ input: process.stdin });
+      waitingForEnter.once('line', () => {
+        waitingForEnter?.close();
+        approveWithPasskey(browser).catch((error: Error) => say(`The passkey approval did not go through: ${error.message}`));
+      });
+    }
   }
 
   // 8. Follow it to the end and show what the target installed.
@@ -170,6 +207,8 @@ export const runDemo = async ({ endpoints, dataDir, autoApprove, processes, say 
     APPROVAL_WAIT_MS,
     'Run `latchkey status ID` to see where it is',
   );
+  waitingForEnter?.close();
+  await browser?.close();
   if (final.state !== 'Succeeded') {
     throw new StepFailed(`Deployment ${deploymentId} ended ${final.state}${final.outcome?.reason ? `: ${final.outcome.reason}` : ''}`, `See ${home}/prod-server.log`);
   }

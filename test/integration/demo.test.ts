@@ -11,12 +11,12 @@ const filesUnder = async (dir: string): Promise<string[]> =>
   (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
 
 describe('npm start: the demo', () => {
-  it('runs non-interactively, through signed statements, intent and approval, to a Succeeded deployment with only the prod secret on the target', async () => {
-    // Act: the demo on a stack of its own, the approver approving with his CLI (a signed approval).
+  /** The demo on a stack of its own, non-interactive; `CHROMIUM_PATH` says whether a browser is at hand. */
+  const runDemo = async (chromiumPath: string | undefined) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts', '--port', '0', '--auto-approve', '--exit'], {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'ERROR', AGENT_ONLINE_SECONDS: '10', AGENT_HEARTBEAT_SECONDS: '2' },
+      env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'ERROR', AGENT_ONLINE_SECONDS: '10', AGENT_HEARTBEAT_SECONDS: '2', ...(chromiumPath ? { CHROMIUM_PATH: chromiumPath } : {}) },
     });
     onTestFinished(() => void child.kill('SIGTERM'));
     const lines: string[] = [];
@@ -24,20 +24,35 @@ describe('npm start: the demo', () => {
     let stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    return { code, lines, stderr, demoLines: lines.filter((line) => line.startsWith('[demo')) };
+  };
 
-    // Assess: it said each step, ended Succeeded, and the target holds the prod secret alone, 0600.
-    expect(code, `${lines.join('\n')}\n${stderr}`).toBe(0);
-    const demoLines = lines.filter((line) => line.startsWith('[demo'));
-    expect(demoLines.some((line) => /is PendingApproval/.test(line))).toBe(true);
-    expect(demoLines.some((line) => /approved it with his signing key/.test(line))).toBe(true);
-    expect(demoLines.some((line) => /Demo done: deployment dep_[0-9a-f]{32} Succeeded/.test(line))).toBe(true);
-    const dir = /people and agents are in (\S+);/.exec(demoLines.at(-1)!)![1]!;
-    const outcome = JSON.parse(await readFile(path.join(dir, 'demo.json'), 'utf8')) as { installedSecret: string };
-    expect(await readFile(outcome.installedSecret, 'utf8')).toContain('demo prod credential');
-    expect((await stat(outcome.installedSecret)).mode & 0o777).toBe(0o600);
-    // The target machine: its agent's state, its release tree and the install directory.
-    const onTarget = (await Promise.all(['prod-server', 'prod-server.releases', 'prod-server.installed'].map((name) => filesUnder(path.join(dir, name))))).flat();
-    const secrets = await Promise.all(onTarget.map(async (file) => ((await readFile(file, 'utf8').catch(() => '')).includes('credential, made by') ? file : undefined)));
-    expect(secrets.filter(Boolean)).toEqual([outcome.installedSecret]);
-  }, 180_000);
+  it('runs non-interactively, through signed statements, intent and approval, to a Succeeded deployment with only the prod secret on the target: with a browser at hand the approver registers a passkey and approves from the email; without one, with his CLI', async () => {
+    // Act: the demo twice, side by side: Debian's chromium at hand, and none.
+    const [withBrowser, withoutBrowser] = await Promise.all([runDemo(undefined), runDemo('/nonexistent/chromium')]);
+
+    // Assess: each said each step and ended Succeeded; the approval was the passkey's, or the CLI's.
+    for (const run of [withBrowser, withoutBrowser]) {
+      expect(run.code, `${run.lines.join('\n')}\n${run.stderr}`).toBe(0);
+      expect(run.demoLines.some((line) => /is PendingApproval/.test(line))).toBe(true);
+      expect(run.demoLines.some((line) => /Demo done: deployment dep_[0-9a-f]{32} Succeeded/.test(line))).toBe(true);
+    }
+    for (const step of [/registered a passkey in his browser .* fingerprint to Ada by phone: ([0-9a-f]{4} ){15}[0-9a-f]{4}/, /Ada vouched for exactly that passkey/, /clicked Approve and Deploy; his passkey signed/]) {
+      expect(withBrowser.demoLines.some((line) => step.test(line)), String(step)).toBe(true);
+    }
+    expect(withoutBrowser.demoLines.some((line) => /No browser at hand/.test(line))).toBe(true);
+    expect(withoutBrowser.demoLines.some((line) => /approved it with his signing key/.test(line))).toBe(true);
+
+    // The target machine: its agent's state, its release tree and the install directory hold the
+    // prod secret alone, 0600.
+    for (const run of [withBrowser, withoutBrowser]) {
+      const dir = /people and agents are in (\S+);/.exec(run.demoLines.at(-1)!)![1]!;
+      const outcome = JSON.parse(await readFile(path.join(dir, 'demo.json'), 'utf8')) as { installedSecret: string };
+      expect(await readFile(outcome.installedSecret, 'utf8')).toContain('demo prod credential');
+      expect((await stat(outcome.installedSecret)).mode & 0o777).toBe(0o600);
+      const onTarget = (await Promise.all(['prod-server', 'prod-server.releases', 'prod-server.installed'].map((name) => filesUnder(path.join(dir, name))))).flat();
+      const secrets = await Promise.all(onTarget.map(async (file) => ((await readFile(file, 'utf8').catch(() => '')).includes('credential, made by') ? file : undefined)));
+      expect(secrets.filter(Boolean)).toEqual([outcome.installedSecret]);
+    }
+  }, 300_000);
 });

@@ -19,8 +19,11 @@ export const mailTo = (address: string, timeoutMs = 15_000) =>
 
 export { linkIn };
 
-/** The approval link mailed to `address`. */
-export const approvalLinkFor = async (address: string) => linkIn((await mailTo(address))[0]!.body.text);
+/** The approval link mailed to `address` (the first approval email: a passkey registration email may come before it). */
+export const approvalLinkFor = async (address: string, timeoutMs = 15_000) =>
+  linkIn(
+    await waitFor(`an approval email to ${address}`, async () => (await emailsTo(address)).find((email) => /\/approvals\/lka_/.test(email.body.text ?? ''))?.body.text, timeoutMs),
+  );
 
 /** The stored link item itself, read straight from DynamoDB (by the hash of its secret). */
 export const storedLink = async (secret: string) => {

@@ -9,7 +9,8 @@ import { approvalLinkFor } from '../../support/approval-mail.ts';
 import { journalOf, startKeyServers, startTarget, untilEnded, type Deployment } from '../../support/deploy-agents.ts';
 import { push } from '../../support/deploy-release.ts';
 import { approvalSetup, waitForState } from '../../support/deployments.ts';
-import { ownerOf, virtualAuthenticator, vouchPasskeys } from '../../support/passkeys.ts';
+import { passkeyLinkFor } from '../../support/passkey-registration.ts';
+import { virtualAuthenticator, vouchPasskeys } from '../../support/passkeys.ts';
 import { softAuthenticator } from '../../support/soft-authenticator.ts';
 import { cliSession } from '../cli/run-cli.ts';
 
@@ -45,8 +46,11 @@ const newPage = async () => {
 
 const shoot = (page: Page, name: string) => page.screenshot({ path: path.join(artifacts, `passkey-approval-${name}.png`), fullPage: true });
 const heading = (page: Page) => page.locator('h1').first().innerText();
-// Chromium logs every 4xx page as a failed load: those are the refusals the tests ask for.
-const unexpected = (problems: string[]) => problems.filter((problem) => !/Failed to load resource: the server responded with a status of 4\d\d/.test(problem));
+// Chromium logs every 4xx page as a failed load: those are the refusals the tests ask for. It also
+// warns, at registration, that the options leave out RS256: on purpose (key servers and targets
+// verify ES256 and Ed25519). A CSP violation or a script error is still a problem.
+const unexpected = (problems: string[]) =>
+  problems.filter((problem) => !/Failed to load resource: the server responded with a status of 4\d\d|pubKeyCredParams is missing at least one of the default algorithm identifiers: ES256 and RS256/.test(problem));
 
 const expectOnlyOwnOrigin = (requests: string[], link: string) => {
   const origin = new URL(link).origin;
@@ -57,12 +61,11 @@ const expectOnlyOwnOrigin = (requests: string[], link: string) => {
 const web = () => webOriginOf(inject('endpoints').api);
 
 describe('approving from the email with a passkey', () => {
-  it('the approver clicks Approve and Deploy and touches their passkey: the key server grants on that assertion, the target installs; a second click says used', { timeout: 300_000 }, async () => {
+  it('the approver registers a passkey through the owner’s link, the owner vouches for it by its fingerprint; she clicks Approve and Deploy in the emailed link and touches it: the key server grants on that assertion, the target installs; a second click says used', { timeout: 300_000 }, async () => {
     const cli = await cliSession();
-    const { accountId } = await cli.signup();
+    await cli.signup();
     const approverEmail = `approver-${randomUUID()}@example.com`;
     await cli.json(['users', 'add', '--name', 'Ann Approver', '--email', approverEmail, '--role', 'approver']);
-    const approver = (await cli.json<{ userId: string; email: string }[]>(['users', 'list'])).find((u) => u.email === approverEmail)!;
     await cli.json(['groups', 'create', 'approvers']);
     await cli.json(['groups', 'add-member', 'approvers', approverEmail]);
     await cli.json(['envs', 'create', 'prod', '--approval', '--approvers', 'approvers', '--required', '1', '--signed-approvals']);
@@ -76,19 +79,26 @@ describe('approving from the email with a passkey', () => {
     await writeFile(path.join(source, 'latchkey.yml'), 'install: echo installed\n');
     await push(cli, 'vault', source, '1.0.0');
 
-    // The owner vouches for the approver's passkey (the fingerprint compared out of band).
-    const soft = softAuthenticator(-7);
-    const credential = soft.credential(web());
-    await vouchPasskeys(await ownerOf(cli, accountId), approver.userId, [credential]);
+    // Ann registers a passkey through the link the owner sends her, reads its fingerprint to the
+    // owner (here: off the page), and the owner vouches for exactly that one.
+    const { page, requests, problems } = await newPage();
+    const authenticator = await virtualAuthenticator(page);
+    const sent = await cli.json<{ url: string }>(['users', 'passkey-link', approverEmail]);
+    const registration = await passkeyLinkFor(approverEmail, sent.url);
+    await page.goto(registration.url);
+    await page.getByRole('button', { name: 'Register' }).and(page.locator(':enabled')).waitFor();
+    await page.getByLabel('Name this passkey').fill('laptop');
+    await page.getByRole('button', { name: 'Register' }).click();
+    await page.locator('#passkey-registered').waitFor({ state: 'visible', timeout: 30_000 });
+    const fingerprint = await page.locator('#fingerprint').innerText();
+    const vouched = await cli.run(['users', 'vouch-passkey', approverEmail, '--fingerprint', fingerprint]);
+    expect(vouched.code, vouched.stderr).toBe(0);
 
     const pending = await cli.json<Deployment>(['deploy', 'vault', '1.0.0', 'prod']);
     expect(pending.state).toBe('PendingApproval');
     const link = await approvalLinkFor(approverEmail);
     expect(new URL(link.url).hostname).toBe('localhost');
 
-    const { page, requests, problems } = await newPage();
-    const authenticator = await virtualAuthenticator(page);
-    await authenticator.adopt(soft, credential);
     await page.goto(link.url);
     expect(await heading(page)).toBe('A deployment needs your approval');
     expect(await page.locator('body').innerText()).toContain('signed with your passkey');
@@ -110,7 +120,7 @@ describe('approving from the email with a passkey', () => {
     expect(JSON.stringify(shown.targets?.[0]?.receipt)).toContain('"approvals":"signed"');
     expect((await cli.run(['status', pending.deploymentId])).stdout).not.toContain('backend’s word');
     expect((await journalOf(target.state)).some((e) => e.type === 'deploy-release')).toBe(true);
-    expect((await authenticator.credentials())[0]!.signCount).toBe(1);
+    expect((await authenticator.credentials())[0]!.signCount).toBeGreaterThan(0);
 
     await page.goto(link.url);
     expect(await heading(page)).toBe('This link has already been used');
