@@ -217,14 +217,7 @@ describe('every agent request delivered twice has one effect', () => {
     const grantLog = await drain(granted.agent);
     const installed = await twice([target], 'deploy-release');
     const installLog = await drain(target);
-    const ended = await waitFor(
-      'the deployment to end',
-      async () => {
-        const d = await cli.json<Deployment>(['status', started.deploymentId]);
-        return ['Succeeded', 'Failed'].includes(d.state) ? d : undefined;
-      },
-      60_000,
-    );
+    const ended = await cli.until('the deployment to end', ['status', started.deploymentId], (d: Deployment) => (['Succeeded', 'Failed'].includes(d.state) ? d : undefined), 60_000);
 
     // Assess: each agent answered twice from one journal entry; the backend sent one request of
     // each kind; the deployment succeeded, once.

@@ -18,6 +18,7 @@ import {
 import { signStatement, type AgentStatement } from '#shared/protocol/statements.ts';
 import { as, type Caller } from './accounts.ts';
 import { waitFor } from './clients.ts';
+import type { cliSession } from '../integration/cli/run-cli.ts';
 import { agentCli as agentCliAs, initAndEnrol, spawnAgent } from '#local/demo/agent-process.ts';
 import type { TestUsers } from './unix-users.ts';
 
@@ -205,7 +206,7 @@ export const agentPrivateKeys = async (state: string) => {
   return [keys.encryption.privateKey, keys.signing.privateKey];
 };
 
-type CliJson = { json: <T = any>(args: string[]) => Promise<T>; endpoint: string };
+type CliJson = Pick<Awaited<ReturnType<typeof cliSession>>, 'json' | 'until' | 'endpoint'>;
 export type ListedAgent = { agentId: string; name?: string; role: string; online: boolean; masterVersions: number[]; confirmed?: string | null };
 
 /** The owner confirms an enrolled agent with the fingerprint its operator read out, as a person would. */
@@ -232,12 +233,12 @@ export const startKeyServer = async (cli: CliJson, name: string, options: { logL
   return { ...agent, process: runAgentProcess(agent.state, options) };
 };
 
-/** Polls `latchkey agents list` until `check` holds, and returns the list. */
+/** Polls `latchkey agents list` until `check` holds, and returns the list (as the binary printed it: cli.until). */
 export const untilAgents = (cli: CliJson, what: string, check: (byName: Record<string, ListedAgent>) => boolean, timeoutMs = 30_000) =>
-  waitFor(
+  cli.until(
     what,
-    async () => {
-      const listed = await cli.json<ListedAgent[]>(['agents', 'list']);
+    ['agents', 'list'],
+    (listed: ListedAgent[]) => {
       const byName = Object.fromEntries(listed.map((agent) => [agent.name ?? agent.agentId, agent]));
       return check(byName) ? byName : undefined;
     },
