@@ -206,19 +206,24 @@ export const agentPrivateKeys = async (state: string) => {
   return [keys.encryption.privateKey, keys.signing.privateKey];
 };
 
-type CliJson = Pick<Awaited<ReturnType<typeof cliSession>>, 'json' | 'until' | 'endpoint'>;
+type CliJson = Pick<Awaited<ReturnType<typeof cliSession>>, 'json' | 'until' | 'routine' | 'endpoint'>;
 export type ListedAgent = { agentId: string; name?: string; role: string; online: boolean; masterVersions: number[]; confirmed?: string | null };
 
-/** The owner confirms an enrolled agent with the fingerprint its operator read out, as a person would. */
-export const confirmAgent = (cli: CliJson, agent: { agentId: string; fingerprint: string }) => cli.json(['agents', 'confirm', agent.agentId, '--fingerprint', agent.fingerprint]);
+/**
+ * The owner confirms an enrolled agent with the fingerprint its operator read out, as a person
+ * would (the binary for the session's first agent, in-process for the others: cli.routine).
+ */
+export const confirmAgent = (cli: CliJson, agent: { agentId: string; fingerprint: string }) => cli.routine(['agents', 'confirm', agent.agentId, '--fingerprint', agent.fingerprint]);
 
 /**
  * An agent enrolled the way people do it: the owner runs `latchkey enrolments create`, an
  * operator initialises and enrols it with the token and reads the fingerprint `enrol` printed to
- * the owner, who confirms it (`confirm: false` leaves that last step out).
+ * the owner, who confirms it (`confirm: false` leaves that last step out). The owner's two
+ * commands run through the binary for the session's first agent, in-process for the others
+ * (cli.routine); the agent's are always `latchkey-agent` processes.
  */
 export const enrolThroughCli = async (cli: CliJson, name: string, role: 'keyserver' | 'target', environments: string[] = [], options: { confirm?: boolean } = {}) => {
-  const enrolment = await cli.json<{ token: string; ownerKey: string }>(['enrolments', 'create', '--role', role, ...environments.flatMap((env) => ['--env', env])]);
+  const enrolment = await cli.routine<{ token: string; ownerKey: string }>(['enrolments', 'create', '--role', role, ...environments.flatMap((env) => ['--env', env])]);
   const agent = await enrolAgentProcess({ endpoint: cli.endpoint, ownerKey: enrolment.ownerKey, token: enrolment.token, name });
   if (options.confirm !== false) await confirmAgent(cli, agent);
   return { ...agent, token: enrolment.token };
