@@ -70,7 +70,9 @@ export const cliSession = async () => {
   /**
    * Waits until `check` holds for the JSON `latchkey args --json` prints, and returns it: looks
    * in-process (`look`) until it holds, then asks the binary, whose answer must hold too (else the
-   * wait goes on). One child process per wait, not one per look.
+   * wait goes on). One child process per wait, not one per look; the looks are at most 500 ms
+   * apart (`status --watch` looks every second), as each is several API calls the stack serves
+   * beside the work being waited for.
    */
   const until = async <T, R>(what: string, args: string[], check: (value: T) => R | undefined, timeoutMs: number, options: { env?: Record<string, string> } = {}): Promise<R> =>
     waitFor(
@@ -80,6 +82,7 @@ export const cliSession = async () => {
         return check(await json<T>(args, options));
       },
       timeoutMs,
+      500,
     );
 
   /** The commands (e.g. `agents confirm`) this session has run through the binary: see `routine`. */
