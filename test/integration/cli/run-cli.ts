@@ -45,6 +45,8 @@ export const cliSession = async () => {
     return JSON.parse(result.stdout) as T;
   };
 
+  let inProcessQueue: Promise<unknown> = Promise.resolve();
+
   /**
    * The same command line run by the CLI's own entry point (cli/program.ts `run`, which takes its
    * environment and output as arguments) inside this process, with this session's config: for the
@@ -53,18 +55,25 @@ export const cliSession = async () => {
    * and load the machine the agents run on. The command's code and output are the binary's; a
    * wait takes its answer from the binary (see `until`).
    */
-  const look = async <T = any>(args: string[], options: { env?: Record<string, string> } = {}): Promise<T> => {
-    let stdout = '';
-    let stderr = '';
-    const code = await runInProcess([...args, '--json'], {
-      stdout: (text) => void (stdout += text),
-      stderr: (text) => void (stderr += text),
-      env: { ...baseEnv, HOME: home, LATCHKEY_CONFIG: configPath, ...options.env },
-      fetch: globalThis.fetch,
-      readSecret: () => Promise.reject(new Error('an in-process run asks for no secret')),
-    });
-    if (code !== 0) throw new Error(`latchkey ${args.join(' ')} (in-process) exited ${code}:\n${stderr}`);
-    return JSON.parse(stdout) as T;
+  const look = <T = any>(args: string[], options: { env?: Record<string, string> } = {}): Promise<T> => {
+    const once = async () => {
+      let stdout = '';
+      let stderr = '';
+      const code = await runInProcess([...args, '--json'], {
+        stdout: (text) => void (stdout += text),
+        stderr: (text) => void (stderr += text),
+        env: { ...baseEnv, HOME: home, LATCHKEY_CONFIG: configPath, ...options.env },
+        fetch: globalThis.fetch,
+        readSecret: () => Promise.reject(new Error('an in-process run asks for no secret')),
+      });
+      if (code !== 0) throw new Error(`latchkey ${args.join(' ')} (in-process) exited ${code}:\n${stderr}`);
+      return JSON.parse(stdout) as T;
+    };
+    // One at a time: the CLI names its temporary files by process id and millisecond, which
+    // commands started together in one process (agents enrolled with Promise.all) would share.
+    const result = inProcessQueue.then(once);
+    inProcessQueue = result.catch(() => undefined);
+    return result;
   };
 
   /**
