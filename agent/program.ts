@@ -5,6 +5,7 @@ import { init } from './commands/init.ts';
 import { run } from './commands/run.ts';
 import { show } from './commands/show.ts';
 import { AgentError } from './errors.ts';
+import { CLOCK_SKEW_MS } from './target/request-expiry.ts';
 import { createLogger, errorFields, LOG_LEVELS, type LogLevel } from './log.ts';
 
 export interface ProgramDeps {
@@ -21,6 +22,13 @@ export interface ProgramDeps {
 const positiveInt = (value: string) => {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+};
+
+/** run --clock-skew (tests only): whole seconds, at most the default allowance. */
+const clockSkewSeconds = (value: string) => {
+  const n = positiveInt(value);
+  if (n * 1000 > CLOCK_SKEW_MS) throw new InvalidArgumentError(`must be at most ${CLOCK_SKEW_MS / 1000}`);
   return n;
 };
 
@@ -75,8 +83,16 @@ export const runAgent = async (argv: string[], deps: ProgramDeps): Promise<numbe
     .option('--once', 'one heartbeat and one poll, then exit')
     .option('--heartbeat-seconds <n>', 'override the heartbeat interval the backend asks for', positiveInt)
     .option('--script-timeout <seconds>', 'how long each latchkey.yml script may run before it is killed with its process group (default 600)', positiveInt)
-    .action((o: { state: string; once?: boolean; heartbeatSeconds?: number; scriptTimeout?: number }) =>
-      run({ state: o.state, once: Boolean(o.once), heartbeatSeconds: o.heartbeatSeconds, scriptTimeoutSeconds: o.scriptTimeout }, { api, log: logger(), signal: deps.signal }),
+    // For tests only, so not in --help: a target refuses a deploy request once its expiry is this
+    // far behind its clock (CLOCK_SKEW_MS, 60 s, in agent/target/request-expiry.ts). The
+    // integration test of a target restarted past that expiry (fault-target.test.ts) would
+    // otherwise sit through the whole minute. It can only be made shorter, i.e. stricter.
+    .addOption(new Option('--clock-skew <seconds>').argParser(clockSkewSeconds).hideHelp())
+    .action((o: { state: string; once?: boolean; heartbeatSeconds?: number; scriptTimeout?: number; clockSkew?: number }) =>
+      run(
+        { state: o.state, once: Boolean(o.once), heartbeatSeconds: o.heartbeatSeconds, scriptTimeoutSeconds: o.scriptTimeout, clockSkewSeconds: o.clockSkew },
+        { api, log: logger(), signal: deps.signal },
+      ),
     );
 
   try {

@@ -22,6 +22,8 @@ export interface RunOptions {
   heartbeatSeconds?: number | undefined;
   /** How long each latchkey.yml script may run before it is killed with its process group. Default 10 minutes. */
   scriptTimeoutSeconds?: number | undefined;
+  /** Test-only (run --clock-skew): a shorter clock skew allowance than CLOCK_SKEW_MS for expired deploy requests. */
+  clockSkewSeconds?: number | undefined;
 }
 
 /**
@@ -64,6 +66,7 @@ export const run = async (options: RunOptions, deps: { api: (endpoint: string) =
       isolation,
       releasesOrigin: () => sessionOrigin(),
       ...(options.scriptTimeoutSeconds ? { scriptTimeoutMs: options.scriptTimeoutSeconds * 1000 } : {}),
+      ...(options.clockSkewSeconds ? { clockSkewMs: options.clockSkewSeconds * 1000 } : {}),
     },
   );
   if (isolation) log.info('release code runs as its own user', { releaseUser: isolation.user.name, uid: isolation.user.uid, releasesDir: isolation.releasesDir });

@@ -27,6 +27,8 @@ export type TargetOptions = {
   keep?: number;
   /** Per script. Default 10 minutes. */
   scriptTimeoutMs?: number;
+  /** How far this machine's clock may run ahead of the backend's (target/request-expiry.ts). Default CLOCK_SKEW_MS; only tests shorten it (run --clock-skew). */
+  clockSkewMs?: number;
   now?: () => number;
 };
 
@@ -61,7 +63,7 @@ export const targetHandlers = (options: TargetOptions): HandlerSet => {
       log.warn('audit: deployment refused, environment not in this target’s enrolment', ids);
       throw new RequestRefused('EnvironmentNotServed', `this target is not enrolled for environment ${request.environmentId}; nothing was installed`);
     }
-    if (requestExpired(request.expiresAt, now())) {
+    if (requestExpired(request.expiresAt, now(), options.clockSkewMs)) {
       log.warn('audit: expired deployment request refused', { ...ids, expiresAt: request.expiresAt });
       throw new RequestRefused('RequestExpired', `the request expired at ${request.expiresAt}: the backend no longer waits for it; nothing was installed`);
     }

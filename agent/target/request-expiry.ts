@@ -10,4 +10,4 @@ export const CLOCK_SKEW_MS = 60_000;
  * the skew). Such a request — a copy the queue hands back after a restart, or one delivered
  * after a newer deployment — must never install, plain or secure.
  */
-export const requestExpired = (expiresAt: string, now: number) => now > Date.parse(expiresAt) + CLOCK_SKEW_MS;
+export const requestExpired = (expiresAt: string, now: number, skewMs = CLOCK_SKEW_MS) => now > Date.parse(expiresAt) + skewMs;

@@ -111,8 +111,12 @@ const accountWithManualAgents = async () => {
   /** The request delivered twice, taken (acknowledged) by the agent it reached. */
   const twice = (agents: Agent[], type: string) => deliverTwice(agents, type, type === 'deploy-release' ? undefined : taken);
   onTestFinished(() => clearInterval(heartbeats));
-  const auditFor = async (requestId: string) =>
-    (await cli.json<AuditEvent[]>(['audit', 'list', '--limit', '500'])).filter((event) => event.target?.id === requestId);
+  /** Waits for the audit events about a request (`latchkey audit list`, looked at in-process until there: cli.until). */
+  const auditFor = (requestId: string) =>
+    cli.until(`the audit event of ${requestId}`, ['audit', 'list', '--limit', '500'], (events: AuditEvent[]) => {
+      const found = events.filter((event) => event.target?.id === requestId);
+      return found.length ? found : undefined;
+    }, 10_000);
   const items = async (prefix: string) =>
     (
       await dynamo.send(
@@ -159,7 +163,7 @@ describe('every agent request delivered twice has one effect', () => {
     expect(createLog).toContain('request already answered; sending the same answer');
     const createEntries = (await journalOf(created.agent)).filter((entry) => entry.requestId === created.requestId);
     expect(createEntries).toHaveLength(1);
-    await waitFor('one audit event for create-master-key', async () => ((await auditFor(created.requestId)).length > 0 ? true : undefined));
+    await auditFor(created.requestId);
     const v1 = await items('MASTER#');
     expect(v1.map((item) => item.agentId).sort()).toEqual([a.agentId, b.agentId].sort());
     const minted = createEntries[0]!.result as { wraps: { agentId: string; wrappedMaster: string }[] };
@@ -193,10 +197,7 @@ describe('every agent request delivered twice has one effect', () => {
     // Assess, for all three: each request closed once, with one audit event, and no reply was
     // left over or sent to the dead-letter queue.
     for (const { requestId } of [created, shared, rewrapped]) {
-      const events = await waitFor(`the audit event of ${requestId}`, async () => {
-        const found = await auditFor(requestId);
-        return found.length ? found : undefined;
-      });
+      const events = await auditFor(requestId);
       expect(events).toEqual([expect.objectContaining({ outcome: 'succeeded', target: { type: 'agent-request', id: requestId } })]);
     }
     await waitFor('the reply queue to be empty', async () => ((await queueDepth(env.AGENT_REPLY_QUEUE_URL!)) === 0 ? true : undefined));
@@ -217,14 +218,7 @@ describe('every agent request delivered twice has one effect', () => {
     const grantLog = await drain(granted.agent);
     const installed = await twice([target], 'deploy-release');
     const installLog = await drain(target);
-    const ended = await waitFor(
-      'the deployment to end',
-      async () => {
-        const d = await cli.json<Deployment>(['status', started.deploymentId]);
-        return ['Succeeded', 'Failed'].includes(d.state) ? d : undefined;
-      },
-      60_000,
-    );
+    const ended = await cli.until('the deployment to end', ['status', started.deploymentId], (d: Deployment) => (['Succeeded', 'Failed'].includes(d.state) ? d : undefined), 60_000);
 
     // Assess: each agent answered twice from one journal entry; the backend sent one request of
     // each kind; the deployment succeeded, once.

@@ -76,10 +76,12 @@ describe('a malicious deployer’s release code, against the agent that installs
 
     // Act: deploy it to dev; both installers run the attack.
     const started = await json<Deployment>(['deploy', 'vault', '6.6.6', 'dev']);
-    const deployed = await waitFor('the deployment to end', async () => {
-      const d = await json<Deployment>(['status', started.deploymentId]);
+    // Looked at in-process until it ends (cli.look); then the binary's status, its output kept with the rest.
+    await waitFor('the deployment to end', async () => {
+      const d = await cli.look<Deployment>(['status', started.deploymentId]);
       return ['Succeeded', 'Failed'].includes(d.state) ? d : undefined;
     }, 90_000);
+    const deployed = await json<Deployment>(['status', started.deploymentId]);
 
     // Assess: it installed (the scripts ran to their end) on both, and every attempt was denied.
     expectSucceeded(deployed);

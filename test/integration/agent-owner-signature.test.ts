@@ -157,10 +157,10 @@ describe('an enrolment not signed by the owner', () => {
 
     // Assess
     for (const refusal of refusals) expect(refusal.code).toBe('UntrustedPeer');
-    const events = await waitFor('both refusals in the audit trail', async () => {
-      const found = (await cli.json<AuditEvent[]>(['audit', 'list', '--limit', '500'])).filter((e) => e.action === 'agents:create-master-key' && e.reason?.includes('UntrustedPeer'));
+    const events = await cli.until('both refusals in the audit trail', ['audit', 'list', '--limit', '500'], (all: AuditEvent[]) => {
+      const found = all.filter((e) => e.action === 'agents:create-master-key' && e.reason?.includes('UntrustedPeer'));
       return found.length >= 2 ? found : undefined;
-    });
+    }, 10_000);
     for (const event of events) {
       expect(event).toMatchObject({ outcome: 'refused' });
       expect(event.reason).toContain(impostor.agentId);
@@ -223,10 +223,10 @@ describe('an enrolment not signed by the owner', () => {
 
     // Assess
     expect(refusal).toMatchObject({ outcome: 'failed', code: 'UntrustedPeer' });
-    const events = await waitFor('the refusal in the audit trail', async () => {
-      const found = (await cli.json<AuditEvent[]>(['audit', 'list', '--limit', '500'])).filter((e) => e.target?.id === request.requestId);
+    const events = await cli.until('the refusal in the audit trail', ['audit', 'list', '--limit', '500'], (all: AuditEvent[]) => {
+      const found = all.filter((e) => e.target?.id === request.requestId);
       return found.length ? found : undefined;
-    });
+    }, 10_000);
     expect(events).toEqual([expect.objectContaining({ action: 'agents:share-master-key', outcome: 'refused' })]);
     expect(events[0]!.reason).toContain(impostor.agentId);
     expect((await masterWraps(account.accountId)).map((w) => w.agentId)).not.toContain(impostor.agentId);

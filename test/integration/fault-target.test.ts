@@ -3,7 +3,6 @@ import path from 'node:path';
 import { SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { CLOCK_SKEW_MS } from '#agent/target/request-expiry.ts';
 import { targetRequestId } from '#shared/domain/deploys/deploys.ts';
 import { releaseUserDir } from '../support/agents.ts';
 import { localClients, waitFor } from '../support/clients.ts';
@@ -22,6 +21,13 @@ install: |
 `;
 
 type AuditEvent = { action: string; target?: { type: string; id: string } };
+
+/**
+ * The target's allowance for a clock running ahead of the backend's (run --clock-skew): 60 s by
+ * default (CLOCK_SKEW_MS), which this test would sit through before the restart; a few seconds
+ * here prove the same refusal.
+ */
+const CLOCK_SKEW_SECONDS = 3;
 
 /** The deployment item as the deploy step keeps it: the request expiry and the target reports. */
 const deployRunOf = async (accountId: string, deploymentId: string) => {
@@ -50,7 +56,7 @@ describe('a target killed in the middle of an install', () => {
     await cli.json(['apps', 'create', 'site']);
     const v1 = await push(cli, 'site', await sourceDir({ 'index.html': '<h1>v1</h1>\n', 'latchkey.yml': 'env:\n  GATE: unused\ninstall: echo v1 installed\n' }), '1.0.0');
     await push(cli, 'site', await sourceDir({ 'index.html': '<h1>v2</h1>\n', 'latchkey.yml': BLOCKING_INSTALL }), '2.0.0');
-    const target = await startTarget(cli, 'tw', ['web']);
+    const target = await startTarget(cli, 'tw', ['web'], { args: ['--clock-skew', String(CLOCK_SKEW_SECONDS)] });
     const appDir = target.appDir(v1.appId);
     expectSucceeded(await deployAndWait(cli, 'site', '1.0.0', 'web'));
     const live = (await currentOf(appDir))!;
@@ -74,7 +80,7 @@ describe('a target killed in the middle of an install', () => {
     // Act 2: the machine is back (its install would no longer block) once the interrupted
     // request has expired even for a target whose clock runs ahead by the allowed skew.
     const stale = await deployRunOf(accountId, deploymentId);
-    const expired = Date.parse(stale.deployExpiresAt) + CLOCK_SKEW_MS;
+    const expired = Date.parse(stale.deployExpiresAt) + CLOCK_SKEW_SECONDS * 1000;
     await waitFor('the interrupted request to expire', async () => (Date.now() > expired ? true : undefined), expired - Date.now() + 10_000);
     await writeFile(path.join(gate, 'go'), '');
     const restarted = target.start();
@@ -88,8 +94,8 @@ describe('a target killed in the middle of an install', () => {
     expect(restarted.log.some((l) => l.msg === 'audit: expired deployment request refused' && l.requestId === interrupted)).toBe(true);
     expect(await currentOf(appDir)).toBe(live);
     expect(await readFile(path.join(appDir, 'current', 'index.html'), 'utf8')).toBe('<h1>v1</h1>\n');
-    await waitFor('the late report audited', async () =>
-      (await cli.json<AuditEvent[]>(['audit', 'list', '--limit', '500'])).find((e) => e.action === 'deployments:late-report-refused' && e.target?.id === deploymentId),
+    await cli.until('the late report audited', ['audit', 'list', '--limit', '500'], (events: AuditEvent[]) =>
+      events.find((e) => e.action === 'deployments:late-report-refused' && e.target?.id === deploymentId),
     30_000);
     expect((await deployRunOf(accountId, deploymentId)).targetReports).toEqual(stale.targetReports);
     expect(await cli.json<Deployment>(['status', deploymentId])).toMatchObject({ state: 'Failed', outcome: { reason: failed.outcome?.reason } });

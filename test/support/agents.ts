@@ -18,6 +18,7 @@ import {
 import { signStatement, type AgentStatement } from '#shared/protocol/statements.ts';
 import { as, type Caller } from './accounts.ts';
 import { waitFor } from './clients.ts';
+import type { cliSession } from '../integration/cli/run-cli.ts';
 import { agentCli as agentCliAs, initAndEnrol, spawnAgent } from '#local/demo/agent-process.ts';
 import type { TestUsers } from './unix-users.ts';
 
@@ -205,19 +206,24 @@ export const agentPrivateKeys = async (state: string) => {
   return [keys.encryption.privateKey, keys.signing.privateKey];
 };
 
-type CliJson = { json: <T = any>(args: string[]) => Promise<T>; endpoint: string };
+type CliJson = Pick<Awaited<ReturnType<typeof cliSession>>, 'json' | 'until' | 'routine' | 'endpoint'>;
 export type ListedAgent = { agentId: string; name?: string; role: string; online: boolean; masterVersions: number[]; confirmed?: string | null };
 
-/** The owner confirms an enrolled agent with the fingerprint its operator read out, as a person would. */
-export const confirmAgent = (cli: CliJson, agent: { agentId: string; fingerprint: string }) => cli.json(['agents', 'confirm', agent.agentId, '--fingerprint', agent.fingerprint]);
+/**
+ * The owner confirms an enrolled agent with the fingerprint its operator read out, as a person
+ * would (the binary for the session's first agent, in-process for the others: cli.routine).
+ */
+export const confirmAgent = (cli: CliJson, agent: { agentId: string; fingerprint: string }) => cli.routine(['agents', 'confirm', agent.agentId, '--fingerprint', agent.fingerprint]);
 
 /**
  * An agent enrolled the way people do it: the owner runs `latchkey enrolments create`, an
  * operator initialises and enrols it with the token and reads the fingerprint `enrol` printed to
- * the owner, who confirms it (`confirm: false` leaves that last step out).
+ * the owner, who confirms it (`confirm: false` leaves that last step out). The owner's two
+ * commands run through the binary for the session's first agent, in-process for the others
+ * (cli.routine); the agent's are always `latchkey-agent` processes.
  */
 export const enrolThroughCli = async (cli: CliJson, name: string, role: 'keyserver' | 'target', environments: string[] = [], options: { confirm?: boolean } = {}) => {
-  const enrolment = await cli.json<{ token: string; ownerKey: string }>(['enrolments', 'create', '--role', role, ...environments.flatMap((env) => ['--env', env])]);
+  const enrolment = await cli.routine<{ token: string; ownerKey: string }>(['enrolments', 'create', '--role', role, ...environments.flatMap((env) => ['--env', env])]);
   const agent = await enrolAgentProcess({ endpoint: cli.endpoint, ownerKey: enrolment.ownerKey, token: enrolment.token, name });
   if (options.confirm !== false) await confirmAgent(cli, agent);
   return { ...agent, token: enrolment.token };
@@ -232,12 +238,12 @@ export const startKeyServer = async (cli: CliJson, name: string, options: { logL
   return { ...agent, process: runAgentProcess(agent.state, options) };
 };
 
-/** Polls `latchkey agents list` until `check` holds, and returns the list. */
+/** Polls `latchkey agents list` until `check` holds, and returns the list (as the binary printed it: cli.until). */
 export const untilAgents = (cli: CliJson, what: string, check: (byName: Record<string, ListedAgent>) => boolean, timeoutMs = 30_000) =>
-  waitFor(
+  cli.until(
     what,
-    async () => {
-      const listed = await cli.json<ListedAgent[]>(['agents', 'list']);
+    ['agents', 'list'],
+    (listed: ListedAgent[]) => {
       const byName = Object.fromEntries(listed.map((agent) => [agent.name ?? agent.agentId, agent]));
       return check(byName) ? byName : undefined;
     },

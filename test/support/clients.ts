@@ -19,10 +19,13 @@ export const localClients = () => {
   };
 };
 
-/** Polls until `probe` returns a value (not undefined), or fails with `what` at the deadline. */
-export const waitFor = async <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> => {
+/**
+ * Polls until `probe` returns a value (not undefined), or fails with `what` at the deadline; the
+ * pause between probes doubles from 20 ms up to `maxDelayMs`.
+ */
+export const waitFor = async <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000, maxDelayMs = 250): Promise<T> => {
   const deadline = Date.now() + timeoutMs;
-  for (let delay = 20; ; delay = Math.min(delay * 2, 250)) {
+  for (let delay = 20; ; delay = Math.min(delay * 2, maxDelayMs)) {
     const value = await probe();
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { expect } from 'vitest';
 import { enrolThroughCli, runAgentProcess, startKeyServer, untilAgents } from './agents.ts';
-import { localClients, waitFor } from './clients.ts';
+import { localClients } from './clients.ts';
 import { cliSession } from '../integration/cli/run-cli.ts';
 
 export type Cli = Awaited<ReturnType<typeof cliSession>>;
@@ -52,13 +52,12 @@ export const deployAndWait = async (cli: Cli, app: string, version: string, env:
   return untilEnded(cli, started.deploymentId, timeoutMs);
 };
 
+/** Polls `latchkey status` until the deployment has ended, and returns it as the binary printed it (cli.until). */
 export const untilEnded = (cli: Cli, deploymentId: string, timeoutMs = 90_000) =>
-  waitFor(
+  cli.until(
     `deployment ${deploymentId} to end`,
-    async () => {
-      const d = await cli.json<Deployment>(['status', deploymentId]);
-      return ['Succeeded', 'Failed', 'Declined', 'Canceled', 'Expired'].includes(d.state) ? d : undefined;
-    },
+    ['status', deploymentId],
+    (d: Deployment) => (['Succeeded', 'Failed', 'Declined', 'Canceled', 'Expired'].includes(d.state) ? d : undefined),
     timeoutMs,
   );
 

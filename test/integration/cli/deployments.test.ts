@@ -22,6 +22,8 @@ const setup = async (policy: Parameters<typeof approvalSetup>[0] = {}) => {
   const as = (token: string) => ({
     run: (args: string[]) => cli.run(args, { env: { LATCHKEY_ENDPOINT: cli.endpoint, LATCHKEY_TOKEN: token } }),
     json: <T = any>(args: string[]) => cli.json<T>(args, { env: { LATCHKEY_ENDPOINT: cli.endpoint, LATCHKEY_TOKEN: token } }),
+    until: <T, R>(what: string, args: string[], check: (value: T) => R | undefined, timeoutMs: number) =>
+      cli.until(what, args, check, timeoutMs, { env: { LATCHKEY_ENDPOINT: cli.endpoint, LATCHKEY_TOKEN: token } }),
   });
   return {
     ...s,
@@ -52,12 +54,9 @@ const spawnCli = (s: Awaited<ReturnType<typeof setup>>, token: string, args: str
   return { child, result, exited, printed };
 };
 
-/** Polls `latchkey status ID --json` until the deployment is in `state`, within a deadline. */
-const untilState = (run: { json: <T>(args: string[]) => Promise<T> }, id: string, state: string) =>
-  waitFor(`${id} to be ${state}`, async () => {
-    const d = await run.json<{ state: string }>(['status', id]);
-    return d.state === state ? d : undefined;
-  }, 20_000);
+/** Polls `latchkey status ID --json` until the deployment is in `state`, within a deadline (the binary has the last word: cli.until). */
+const untilState = (run: Pick<Awaited<ReturnType<typeof setup>>['owner'], 'until'>, id: string, state: string) =>
+  run.until(`${id} to be ${state}`, ['status', id], (d: { state: string }) => (d.state === state ? d : undefined), 20_000);
 
 describe('latchkey deploy, approve and status --watch', () => {
   it('the deployer deploys by names, the approver approves and deploys, and status --watch follows it to Succeeded (exit 0)', async () => {

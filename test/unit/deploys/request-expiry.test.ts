@@ -2,6 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { targetHandlers } from '#agent/handlers/target.ts';
 import { RequestRefused } from '#agent/handlers/types.ts';
+import { runAgent } from '#agent/program.ts';
 import { CLOCK_SKEW_MS, requestExpired } from '#agent/target/request-expiry.ts';
 import type { AgentRequest } from '#shared/protocol/agent-messages.ts';
 import { evidenceFixture } from '../evidence/fixture.ts';
@@ -16,6 +17,19 @@ describe('requestExpired: the backend no longer waits for the request', () => {
     expect(requestExpired(expiresAt, at(expiresAt))).toBe(false);
     expect(requestExpired(expiresAt, at(expiresAt, CLOCK_SKEW_MS))).toBe(false);
     expect(requestExpired(expiresAt, at(expiresAt, CLOCK_SKEW_MS + 1))).toBe(true);
+  });
+
+  it('takes a shorter skew where a test gives one (run --clock-skew), which only it may shorten', async () => {
+    expect(requestExpired(expiresAt, at(expiresAt, 2000), 2000)).toBe(false);
+    expect(requestExpired(expiresAt, at(expiresAt, 2001), 2000)).toBe(true);
+    const err: string[] = [];
+    const deps = { stdout: () => {}, stderr: (t: string) => void err.push(t), env: {}, fetch: globalThis.fetch, signal: new AbortController().signal };
+    expect(await runAgent(['run', '--state', await tempDir(), '--clock-skew', String(CLOCK_SKEW_MS / 1000 + 1)], deps)).toBe(2);
+    expect(err.join('')).toContain(`must be at most ${CLOCK_SKEW_MS / 1000}`);
+    const help: string[] = [];
+    await runAgent(['run', '--help'], { ...deps, stdout: (t: string) => void help.push(t) });
+    expect(help.join('')).toContain('--script-timeout');
+    expect(help.join('')).not.toContain('--clock-skew');
   });
 });
 
