@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { createApi, type AgentApi } from './api.ts';
 import { enrol } from './commands/enrol.ts';
@@ -18,6 +19,15 @@ export interface ProgramDeps {
   /** Reads the enrolment token from piped stdin or a prompt that does not echo (never from argv). */
   readSecret?: (prompt: string) => Promise<string>;
 }
+
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+
+/** Per-command help: examples, as a server's operator would type them (as root, or as the agent's user). */
+const examples = (command: Command, lines: string[]): Command =>
+  command.addHelpText('after', `\nExamples:\n${lines.map((line) => `  $ ${line}`).join('\n')}\n`);
+
+/** How the agent's own user runs a command on a server set up as the README and the Debian package do. */
+const AS_AGENT = 'setpriv --reuid=latchkey --regid=latchkey --init-groups --inh-caps=+setuid,+setgid --ambient-caps=+setuid,+setgid';
 
 const positiveInt = (value: string) => {
   const n = Number(value);
@@ -41,9 +51,24 @@ export const runAgent = async (argv: string[], deps: ProgramDeps): Promise<numbe
 
   const program = new Command('latchkey-agent')
     .description('Latchkey agent: holds keys on your machines; the backend never sees them.')
+    .version(version, '-V, --version')
     .addOption(new Option('--log-level <level>', 'log detail (JSON lines on stderr)').choices(LOG_LEVELS).default('info'))
     .exitOverride()
-    .configureOutput({ writeOut: deps.stdout, writeErr: deps.stderr });
+    .configureOutput({ writeOut: deps.stdout, writeErr: deps.stderr })
+    .addHelpText(
+      'after',
+      `
+A server joins in three steps: \`latchkey enrolments create\` on the owner's machine prints the
+exact commands to paste here (init, then enrol with its single-use token), the owner confirms the
+agent by the fingerprint enrol prints, and the service starts (systemctl enable --now latchkey-agent).
+Run init and enrol as the agent's user (\`${AS_AGENT}\`), never as root.
+
+Examples:
+  $ latchkey-agent init --help
+  $ ${AS_AGENT} latchkey-agent show --state /var/lib/latchkey
+  $ systemctl enable --now latchkey-agent
+`,
+    );
 
   program
     .command('init')
@@ -94,6 +119,25 @@ export const runAgent = async (argv: string[], deps: ProgramDeps): Promise<numbe
         { api, log: logger(), signal: deps.signal },
       ),
     );
+
+  const state = '--state /var/lib/latchkey';
+  const subcommandExamples: Record<string, string[]> = {
+    init: [
+      `${AS_AGENT} latchkey-agent init ${state} --endpoint https://api.example.com --owner-key OWNER_KEY --expect-fingerprint FINGERPRINT --release-user latchkey-release --releases /var/lib/latchkey-releases`,
+      `setpriv --reuid=latchkey --regid=latchkey --init-groups latchkey-agent init ${state} --endpoint https://api.example.com --owner-key OWNER_KEY --expect-fingerprint FINGERPRINT   # a key server that installs nothing`,
+    ],
+    enrol: [
+      `read -rsp 'Enrolment token: ' LATCHKEY_ENROLMENT_TOKEN && echo && export LATCHKEY_ENROLMENT_TOKEN`,
+      `${AS_AGENT} latchkey-agent enrol ${state} --name web-1`,
+      `${AS_AGENT} latchkey-agent enrol ${state}   # no variable: asks for the token, without echo`,
+    ],
+    show: [`setpriv --reuid=latchkey --regid=latchkey --init-groups latchkey-agent show ${state}`],
+    run: [
+      `systemctl enable --now latchkey-agent   # the Debian package's unit runs: latchkey-agent run ${state}`,
+      `${AS_AGENT} latchkey-agent --log-level debug run ${state} --once   # one heartbeat and one poll, then exit`,
+    ],
+  };
+  for (const command of program.commands) examples(command, subcommandExamples[command.name()] ?? []);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -16,22 +16,37 @@ const DEFAULT_STATE = '/var/lib/latchkey';
 const DEFAULT_RELEASE_USER = 'latchkey-release';
 const DEFAULT_RELEASES = '/var/lib/latchkey-releases';
 
+const DEFAULT_AGENT_USER = 'latchkey';
+
 /**
- * The commands to paste on the agent machine: init with everything it needs, then enrol, which
- * asks for the token (or reads LATCHKEY_ENROLMENT_TOKEN): the token is never a command-line
- * argument, where `ps` and shell history would see it.
+ * The commands to paste as root on the agent machine (bash), once the agent is installed: read
+ * the token without echo into LATCHKEY_ENROLMENT_TOKEN, then init and enrol as the agent's own
+ * user, then start the service. The token is never a command-line argument, where `ps` and shell
+ * history would see it. An agent that installs releases starts release code as its release user,
+ * so it runs with CAP_SETUID/CAP_SETGID as the systemd unit gives them (and `init` checks they are
+ * there); a key server that installs nothing needs no capability at all.
  */
 export const agentCommands = (options: {
   endpoint: string;
   ownerKey: Uint8Array;
   state: string;
+  agentUser: string;
   name?: string | undefined;
   /** Who runs release code, and where: for an agent that installs releases. */
   install?: { releaseUser: string; releases: string } | undefined;
 }) => {
   const quote = (value: string) => (/^[A-Za-z0-9_./:@=-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`);
+  const asAgent = [
+    'setpriv',
+    `--reuid=${quote(options.agentUser)}`,
+    `--regid=${quote(options.agentUser)}`,
+    '--init-groups',
+    ...(options.install ? ['--inh-caps=+setuid,+setgid', '--ambient-caps=+setuid,+setgid'] : []),
+  ].join(' ');
   return [
+    `read -rsp 'Enrolment token: ' LATCHKEY_ENROLMENT_TOKEN && echo && export LATCHKEY_ENROLMENT_TOKEN`,
     [
+      asAgent,
       'latchkey-agent init',
       `--state ${quote(options.state)}`,
       `--endpoint ${quote(options.endpoint)}`,
@@ -39,9 +54,12 @@ export const agentCommands = (options: {
       `--expect-fingerprint ${fingerprintOf(options.ownerKey)}`,
       ...(options.install ? [`--release-user ${quote(options.install.releaseUser)}`, `--releases ${quote(options.install.releases)}`] : []),
     ].join(' '),
-    ['latchkey-agent enrol', `--state ${quote(options.state)}`, ...(options.name ? [`--name ${quote(options.name)}`] : [])].join(' '),
+    [asAgent, 'latchkey-agent enrol', `--state ${quote(options.state)}`, ...(options.name ? [`--name ${quote(options.name)}`] : [])].join(' '),
+    'unset LATCHKEY_ENROLMENT_TOKEN',
   ];
 };
+/** Starts the agent once it is enrolled: the unit the agent's Debian package installs. */
+export const START_AGENT_COMMAND = 'systemctl enable --now latchkey-agent';
 /** Clock skew between this machine and the API that an expiry may show, either way. */
 const EXPIRY_SLACK_MS = 5 * 60 * 1000;
 
@@ -99,9 +117,10 @@ export const registerEnrolments = (program: Command, ctx: Context) => {
       .option('--hours <h>', `hours until the token expires (1-168, default ${DEFAULT_HOURS})`, integer(1, 24 * 7))
       .option('--name <name>', 'the agent’s name, for the printed enrol command')
       .option('--state <dir>', `the agent's state directory, for the printed commands (default ${DEFAULT_STATE})`)
+      .option('--agent-user <user>', `the Unix user the agent runs as, for the printed commands (default ${DEFAULT_AGENT_USER})`)
       .option('--release-user <user>', `who runs release code on an agent that installs, for the printed commands (default ${DEFAULT_RELEASE_USER})`)
       .option('--releases <dir>', `where that agent installs releases, for the printed commands (default ${DEFAULT_RELEASES})`)
-      .action(async (options: { role: string; env?: string[]; hours?: number; name?: string; state?: string; releaseUser?: string; releases?: string }, command: Command) => {
+      .action(async (options: { role: string; env?: string[]; hours?: number; name?: string; state?: string; agentUser?: string; releaseUser?: string; releases?: string }, command: Command) => {
         // 1. Check the input before anything else, so a bad role or a target without environments sends nothing.
         // 2. The owner key must be here and be the account's registered one, before the API is asked for anything.
         // 3. A one-time token key is made here; only its public half goes to the API.
@@ -148,25 +167,27 @@ export const registerEnrolments = (program: Command, ctx: Context) => {
             endpoint: client.endpoint,
             ownerKey: owner.publicKey,
             state: options.state ?? DEFAULT_STATE,
+            agentUser: options.agentUser ?? DEFAULT_AGENT_USER,
             name: options.name,
             install: installs ? { releaseUser: options.releaseUser ?? DEFAULT_RELEASE_USER, releases: options.releases ?? DEFAULT_RELEASES } : undefined,
           });
-          const view = { ...signed, token, ownerKey: toB64(owner.publicKey), commands };
+          const view = { ...signed, token, ownerKey: toB64(owner.publicKey), commands, start: START_AGENT_COMMAND };
           out.result(view, () =>
             [
               `Created and signed a ${created.role} enrolment ${created.enrolmentId}, valid once until ${formatTime(created.statement.expiresAt)}.`,
-              'Its token, shown only this once; paste it where `latchkey-agent enrol` asks for it (never on a command line):',
+              'Its token, shown only this once (paste it at the `Enrolment token:` prompt of the first command below; never on a command line):',
               '',
               `  ${token}`,
               '',
-              `On the agent machine, as the agent's user${installs ? ' (with its release user set up: README, "Agents: release isolation")' : ''}:`,
+              `On the server, as root in bash, with latchkey-agent installed (README, "Installing the agent")${installs ? ' and its release user set up (the Debian package does)' : ''}:`,
               '',
               ...commands.map((line) => `  ${line}`),
               '',
-              '`enrol` asks for the token (or reads LATCHKEY_ENROLMENT_TOKEN from its environment, e.g. from your secret store).',
-              'It then prints the agent’s fingerprint: once its operator reads it to you, confirm the agent, which gets no keys until then:',
+              '`enrol` prints the agent’s fingerprint: once its operator reads it to you, confirm the agent, which gets no keys until then:',
               '',
               '  latchkey agents confirm AGENT --fingerprint FINGERPRINT',
+              '',
+              `Then start it on the server: ${START_AGENT_COMMAND}`,
               '',
             ].join('\n'),
           );

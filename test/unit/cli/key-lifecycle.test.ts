@@ -140,16 +140,29 @@ describe('enrolments create', () => {
     expect(toB64(publicFromPrivate('ed25519', parsed.tokenSeed))).toBe(asked.tokenPublicKey);
     // Ed25519 is deterministic: the signature sent is the owner key's over the statement the API answered.
     expect(api.requests[3]!.body).toEqual({ signature: signEnrolment(key.privateKey, answered[0]!) });
-    // The commands work as pasted: state, endpoint, the owner key and its fingerprint, the release user of an agent that installs.
+    // The commands work as pasted as root on the server (test/integration/install-packages.test.ts
+    // runs them): the token read without echo into the environment, init and enrol as the agent's
+    // user with the capabilities an installing agent needs, state, endpoint, the owner key and its
+    // fingerprint, the release user; then the start command.
+    const asAgent = 'setpriv --reuid=latchkey --regid=latchkey --init-groups --inh-caps=+setuid,+setgid --ambient-caps=+setuid,+setgid';
     expect(result.stdout).toContain(
-      `  latchkey-agent init --state /var/lib/latchkey --endpoint ${ENDPOINT} --owner-key ${toB64(key.publicKey)} --expect-fingerprint ${keyFingerprint(key.publicKey)} --release-user latchkey-release --releases /var/lib/latchkey-releases\n`,
+      [
+        `  read -rsp 'Enrolment token: ' LATCHKEY_ENROLMENT_TOKEN && echo && export LATCHKEY_ENROLMENT_TOKEN`,
+        `  ${asAgent} latchkey-agent init --state /var/lib/latchkey --endpoint ${ENDPOINT} --owner-key ${toB64(key.publicKey)} --expect-fingerprint ${keyFingerprint(key.publicKey)} --release-user latchkey-release --releases /var/lib/latchkey-releases`,
+        `  ${asAgent} latchkey-agent enrol --state /var/lib/latchkey --name web-1`,
+        '  unset LATCHKEY_ENROLMENT_TOKEN\n',
+      ].join('\n'),
     );
-    expect(result.stdout).toContain('  latchkey-agent enrol --state /var/lib/latchkey --name web-1\n');
     expect(result.stdout).toContain('latchkey agents confirm AGENT --fingerprint FINGERPRINT');
-    const json = await runCli(['enrolments', 'create', '--role', 'keyserver', '--json'], api, { env: host.env });
-    const view = JSON.parse(json.stdout) as { token: string; commands: string[] };
+    expect(result.stdout).toContain('systemctl enable --now latchkey-agent');
+    const json = await runCli(['enrolments', 'create', '--role', 'keyserver', '--json', '--agent-user', 'ks agent', '--state', '/srv/ks'], api, { env: host.env });
+    const view = JSON.parse(json.stdout) as { token: string; commands: string[]; start: string };
     expect(view.commands.join('\n')).not.toContain('lke_');
-    expect(view.commands[0]).not.toContain('--release-user');
+    // A key server that installs nothing has no release user and needs no capability; odd names are quoted.
+    expect(view.commands[1]).toBe(
+      `setpriv --reuid='ks agent' --regid='ks agent' --init-groups latchkey-agent init --state /srv/ks --endpoint ${ENDPOINT} --owner-key ${toB64(key.publicKey)} --expect-fingerprint ${keyFingerprint(key.publicKey)}`,
+    );
+    expect(view.start).toBe('systemctl enable --now latchkey-agent');
   });
 
   it.each([
