@@ -267,6 +267,19 @@ export const ensureOwnerKeyPin = async (ctx: Context, me: Me, out: Output, given
 };
 
 /**
+ * LATCHKEY_SIGNING_KEY: a CI job's release-signing key (the `privateKey` of its signing-key file,
+ * from the CI's secret store), where no file is kept between runs. It must still be the key the
+ * account registered for this person and the owner vouched for.
+ */
+const signingKeyFromEnv = (ctx: Context): StoredKey | undefined => {
+  const text = ctx.io.env.LATCHKEY_SIGNING_KEY?.trim();
+  if (!text) return undefined;
+  if (!publicKey32.safeParse(text).success) throw new UsageError('LATCHKEY_SIGNING_KEY must be a signing key\'s private half (43 characters of base64url: "privateKey" in its key file)');
+  const privateKey = fromB64(text);
+  return { path: 'LATCHKEY_SIGNING_KEY', publicKey: publicFromPrivate('ed25519', privateKey), privateKey };
+};
+
+/**
  * The key this person signs release manifests with: the owner key for the owner, else a
  * signing key of their own, made and registered the first time it is needed.
  */
@@ -279,14 +292,14 @@ export const releaseSigner = async (ctx: Context, client: ApiClient, me: Me, out
     return owner;
   }
   const file = signingKeyPath(ctx.configPath, me.user.userId);
-  const local = await readKeyFile(file);
+  const local = signingKeyFromEnv(ctx) ?? (await readKeyFile(file));
   if (me.signingKey) {
     if (!local?.privateKey) {
       throw new RefusedError(`Your release-signing key is not on this machine (${file})`, {
-        hint: 'Push from the machine that holds it, or copy that file here (mode 0600).',
+        hint: 'Push from the machine that holds it, or copy that file here (mode 0600); in CI set LATCHKEY_SIGNING_KEY to its "privateKey".',
       });
     }
-    if (!sameKey(me.signingKey, local)) throw new RefusedError(`Your registered signing key (${me.signingKey.fingerprint}) is not the one in ${file}`);
+    if (!sameKey(me.signingKey, local)) throw new RefusedError(`Your registered signing key (${me.signingKey.fingerprint}) is not the one in ${local.path}`);
     if (!me.signingKey.vouched) throw unvouched(me);
     return local as Required<StoredKey>;
   }

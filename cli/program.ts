@@ -23,7 +23,9 @@ const moreHelp = `
 Configuration:
   login and signup save the endpoint and token in $LATCHKEY_CONFIG, or else
   $XDG_CONFIG_HOME/latchkey/config.json (default ~/.config/latchkey/config.json), mode 0600.
-  LATCHKEY_ENDPOINT and LATCHKEY_TOKEN override the file (handy in CI: no file needed).
+  LATCHKEY_ENDPOINT and LATCHKEY_TOKEN override the file (handy in CI: no file needed);
+  in CI, LATCHKEY_OWNER_KEY pins the owner public key and LATCHKEY_SIGNING_KEY is the
+  deployer's release-signing key (its key file's privateKey), from the CI's secret store.
 
 Output:
   Tables by default; --json prints JSON on stdout (lists as an array) for scripts.

@@ -5,7 +5,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { generateRawKeyPair } from '#shared/crypto/index.ts';
 import { keyFingerprint, toB64 } from '#shared/protocol/trust.ts';
 import { createContext } from '#cli/context.ts';
-import { trustedOwnerKey } from '#cli/keys.ts';
+import { releaseSigner, trustedOwnerKey } from '#cli/keys.ts';
 import { fakeApi, hex, iso, runCli } from './fake-api.ts';
 
 const accountId = `acc_${hex(1)}`;
@@ -65,5 +65,24 @@ describe('the CLI pins the owner key explicitly', () => {
     await expect(trustedOwnerKey(ctxWith({}), me)).rejects.toMatchObject({ hint: expect.stringContaining('LATCHKEY_OWNER_KEY') });
     expect(toB64(await trustedOwnerKey(ctxWith({ LATCHKEY_OWNER_KEY: registered.publicKey }), me))).toBe(registered.publicKey);
     await expect(trustedOwnerKey(ctxWith({ LATCHKEY_OWNER_KEY: toB64(generateRawKeyPair('ed25519').publicKey) }), me)).rejects.toThrow('but LATCHKEY_OWNER_KEY pins');
+  });
+
+  it('in CI, LATCHKEY_SIGNING_KEY signs releases with no key file, only when it is the registered, vouched key', async () => {
+    const host = await machine();
+    const ctxWith = (env: Record<string, string>) =>
+      createContext({ stdout: () => {}, stderr: () => {}, env: { ...host.env, ...env }, fetch: globalThis.fetch, readSecret: async () => '' });
+    const pair = generateRawKeyPair('ed25519');
+    const ci = { ...me, signingKey: { publicKey: toB64(pair.publicKey), fingerprint: keyFingerprint(pair.publicKey), vouched: true } };
+    const client = {} as Parameters<typeof releaseSigner>[1];
+    const out = { note: () => {} } as unknown as Parameters<typeof releaseSigner>[3];
+
+    const signer = await releaseSigner(ctxWith({ LATCHKEY_SIGNING_KEY: toB64(pair.privateKey) }), client, ci, out);
+    expect(toB64(signer.publicKey)).toBe(toB64(pair.publicKey));
+    expect(signer.privateKey.equals(pair.privateKey)).toBe(true);
+
+    await expect(releaseSigner(ctxWith({}), client, ci, out)).rejects.toMatchObject({ hint: expect.stringContaining('LATCHKEY_SIGNING_KEY') });
+    await expect(releaseSigner(ctxWith({ LATCHKEY_SIGNING_KEY: toB64(generateRawKeyPair('ed25519').privateKey) }), client, ci, out)).rejects.toThrow('is not the one in LATCHKEY_SIGNING_KEY');
+    await expect(releaseSigner(ctxWith({ LATCHKEY_SIGNING_KEY: toB64(pair.privateKey) }), client, { ...ci, signingKey: { ...ci.signingKey, vouched: false } }, out)).rejects.toThrow();
+    await expect(releaseSigner(ctxWith({ LATCHKEY_SIGNING_KEY: 'not-a-key' }), client, ci, out)).rejects.toThrow('LATCHKEY_SIGNING_KEY must be');
   });
 });
