@@ -271,7 +271,7 @@ export const ensureOwnerKeyPin = async (ctx: Context, me: Me, out: Output, given
  * from the CI's secret store), where no file is kept between runs. It must still be the key the
  * account registered for this person and the owner vouched for.
  */
-const signingKeyFromEnv = (ctx: Context): StoredKey | undefined => {
+export const signingKeyFromEnv = (ctx: Context): Required<StoredKey> | undefined => {
   const text = ctx.io.env.LATCHKEY_SIGNING_KEY?.trim();
   if (!text) return undefined;
   if (!publicKey32.safeParse(text).success) throw new UsageError('LATCHKEY_SIGNING_KEY must be a signing key\'s private half (43 characters of base64url: "privateKey" in its key file)');

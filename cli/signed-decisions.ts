@@ -6,7 +6,7 @@ import { fromB64, keyFingerprint, toB64 } from '#shared/protocol/trust.ts';
 import type { ApiClient, ResponseOf } from './api-client.ts';
 import type { Context } from './context.ts';
 import { RefusedError } from './errors.ts';
-import { ownerKeyPath, readKeyFile, signingKeyPath, trustedOwnerKey, type Me, type StoredKey } from './keys.ts';
+import { ownerKeyPath, readKeyFile, signingKeyFromEnv, signingKeyPath, trustedOwnerKey, type Me, type StoredKey } from './keys.ts';
 import type { Output } from './output.ts';
 import { pinStatements, readStatementPins } from './statement-pins.ts';
 
@@ -41,6 +41,8 @@ export const trustedStatements = async <K extends StatementKind>(ctx: Context, c
 
 /** The key this person signs intents and approvals with: the owner key for the owner, else their own signing key, when it is on this machine. */
 const decisionKey = async (ctx: Context, me: Me): Promise<Required<StoredKey> | undefined> => {
+  const fromEnv = me.user.role === 'owner' ? undefined : signingKeyFromEnv(ctx);
+  if (fromEnv) return fromEnv;
   const file = me.user.role === 'owner' ? ownerKeyPath(ctx.configPath, me.accountId) : signingKeyPath(ctx.configPath, me.user.userId);
   const local = await readKeyFile(file);
   return local?.privateKey ? (local as Required<StoredKey>) : undefined;
@@ -61,7 +63,7 @@ export const signDeploymentIntent = async (
   const key = await decisionKey(ctx, me);
   if (!key) {
     throw new RefusedError('Your signing key is not on this machine: deployments are signed by their deployer', {
-      hint: 'Deploy from the machine that holds it (`latchkey keys show` there), or copy that file here (mode 0600).',
+      hint: 'Deploy from the machine that holds it (`latchkey keys show` there), or copy that file here (mode 0600); in CI set LATCHKEY_SIGNING_KEY to its "privateKey".',
     });
   }
   const release = await client.call('GET /apps/{id}/releases/{releaseId}', { params: { id: ids.appId, releaseId: ids.releaseId } });
