@@ -27,8 +27,9 @@ export const buildNpmPackage = async (options: { root: string; name: BinaryName;
     engines: { node: '>=20' },
   };
   await writeFile(path.join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-  // --ignore-scripts: there are none, and a pack must not run any. npm prints the file name last.
-  const { stdout } = await run('npm', ['pack', dir, '--pack-destination', options.outDir, '--ignore-scripts', '--silent'], { cwd: options.workDir });
+  // --ignore-scripts: there are none, and a pack must not run any; --offline: nor ask a registry
+  // anything (npm's update check included). npm prints the file name last.
+  const { stdout } = await run('npm', ['pack', dir, '--pack-destination', options.outDir, '--ignore-scripts', '--offline', '--silent'], { cwd: options.workDir });
   const tarball = path.join(options.outDir, stdout.trim().split('\n').pop()!);
   return { tarball, metafile };
 };

@@ -172,7 +172,7 @@ beforeAll(async () => {
   prefix = path.join(work, 'prefix');
   await mkdir(prefix);
   // An empty prefix and cache, from outside the checkout, offline: the tarballs need nothing else.
-  const npmEnv = { PATH: `${path.dirname(process.execPath)}:${SYSTEM_PATH}`, HOME: work, npm_config_cache: path.join(work, 'npm-cache') };
+  const npmEnv = { PATH: `${path.dirname(process.execPath)}:${SYSTEM_PATH}`, HOME: work, npm_config_cache: path.join(work, 'npm-cache'), npm_config_update_notifier: 'false' };
   for (const tarball of Object.values(built.tarballs)) {
     await sh('npm', ['install', '-g', '--prefix', prefix, '--offline', '--no-audit', '--no-fund', tarball], { env: npmEnv });
   }
