@@ -1,4 +1,3 @@
-import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SessionSource } from './session.ts';
 
 /** One request message as the loop sees it; the port keeps the loop testable without SQS. */
@@ -30,8 +29,11 @@ export const isCredentialError = (error: unknown) =>
  * The SQS adapter. One client per process (region and endpoint come from the first session);
  * its credentials are a provider over the session source, so renewals need no new client.
  * Queue URLs are read from the current session each time, so a renewed session wins.
+ * The SDK is imported here, not at the top: only `run` needs it, and loading it is most of what
+ * an agent start would cost (`--version`, `show`, `init`; bench/cli-startup.ts).
  */
 export const createSqsQueue = async (sessions: SessionSource): Promise<AgentQueue> => {
+  const { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } = await import('@aws-sdk/client-sqs');
   const first = await sessions.current();
   const client = new SQSClient({
     region: first.region,

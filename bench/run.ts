@@ -9,6 +9,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { apiLatencyBench } from './api-latency.ts';
+import { cliStartupBench } from './cli-startup.ts';
 import { coldStartBench } from './cold-start.ts';
 import { costBench } from './cost-model.ts';
 import { cryptoBench } from './crypto.ts';
@@ -23,7 +24,7 @@ export interface Bench {
 }
 
 // In the order of the performance section.
-const BENCHES: Bench[] = [cryptoBench, deployLatencyBench, keyServerFailoverBench, apiLatencyBench, coldStartBench, localStackBenchModule, costBench];
+const BENCHES: Bench[] = [cryptoBench, deployLatencyBench, keyServerFailoverBench, apiLatencyBench, coldStartBench, cliStartupBench, localStackBenchModule, costBench];
 const SEPARATE = ['load'];
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, assemble: { type: 'boolean', default: false } } });

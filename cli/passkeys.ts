@@ -1,4 +1,3 @@
-import { decodeCredentialPublicKey } from '@simplewebauthn/server/helpers';
 import { passkeyCredential, passkeyFingerprint, PASSKEY_ALGORITHMS, webOriginOf, type PasskeyCredential } from '#shared/protocol/passkeys.ts';
 import type { PersonStatement } from '#shared/protocol/statements.ts';
 import { fromB64, normaliseFingerprint } from '#shared/protocol/trust.ts';
@@ -34,8 +33,13 @@ export const localFingerprint = (credential: { credentialId: string; publicKey: 
   }
 };
 
-/** The algorithm the COSE key itself names, if it is one agents verify. */
-const algorithmOf = (publicKey: string): PasskeyCredential['algorithm'] | undefined => {
+/**
+ * The algorithm the COSE key itself names, if it is one agents verify. The helpers are imported
+ * here, not at the top: their index loads the whole attestation stack (X.509, ASN.1), which would
+ * cost every `latchkey` start ~60 ms for one command that needs a CBOR map (bench/cli-startup.ts).
+ */
+const algorithmOf = async (publicKey: string): Promise<PasskeyCredential['algorithm'] | undefined> => {
+  const { decodeCredentialPublicKey } = await import('@simplewebauthn/server/helpers');
   try {
     const algorithm = decodeCredentialPublicKey(fromB64(publicKey)).get(COSE_ALG);
     return PASSKEY_ALGORITHMS.find((known) => known === algorithm);
@@ -48,7 +52,7 @@ const algorithmOf = (publicKey: string): PasskeyCredential['algorithm'] | undefi
  * The credential to vouch for: the one registered for the person whose fingerprint, computed here,
  * is the one the person read out; rebuilt from its id and key, for this CLI's API origin.
  */
-export const credentialToVouch = (registered: readonly RegisteredPasskey[], fingerprint: string, endpoint: string, personName: string): PasskeyCredential => {
+export const credentialToVouch = async (registered: readonly RegisteredPasskey[], fingerprint: string, endpoint: string, personName: string): Promise<PasskeyCredential> => {
   const match = registered.find((credential) => localFingerprint(credential) === fingerprint);
   if (!match) {
     throw new RefusedError(`No passkey registered for ${personName} has the fingerprint ${fingerprint}: nothing was signed`, {
@@ -59,7 +63,7 @@ export const credentialToVouch = (registered: readonly RegisteredPasskey[], fing
   if (match.origin !== where.origin || match.rpId !== where.rpId) {
     throw new RefusedError(`That passkey was registered for ${match.origin} (RP ID ${match.rpId}), not for this API's pages at ${where.origin} (RP ID ${where.rpId}): nothing was signed`);
   }
-  const algorithm = algorithmOf(match.publicKey);
+  const algorithm = await algorithmOf(match.publicKey);
   if (algorithm === undefined) throw new RefusedError('That passkey’s public key is not an Ed25519 or ES256 COSE key: nothing was signed');
   const credential = passkeyCredential.safeParse({
     credentialId: match.credentialId,

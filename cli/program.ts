@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerAgents } from './commands/agents.ts';
 import { registerApps } from './commands/apps.ts';
@@ -14,10 +13,9 @@ import { registerReleases } from './commands/releases.ts';
 import { registerSession } from './commands/session.ts';
 import { registerTokens } from './commands/tokens.ts';
 import { registerUsers } from './commands/users.ts';
+import { version } from '#shared/version.ts';
 import { createContext, type Context, type Io } from './context.ts';
 import { ApiProblem, CliError, ExitCode, exitCodeHelp, Interrupted } from './errors.ts';
-
-const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
 const moreHelp = `
 Configuration:

@@ -190,8 +190,8 @@ export const registerDeployments = (program: Command, ctx: Context) => {
         throw new UsageError('--env, --limit and --all are for the list of deployments, not for one deployment');
       }
       const client = await ctx.client();
-      const d = await client.call('GET /deployments/{id}', { params: { id } });
-      const people = await peopleFor(client, out);
+      // Both at once: `status ID` waits one round trip for them, not two (bench/cli-startup.ts).
+      const [d, people] = await Promise.all([client.call('GET /deployments/{id}', { params: { id } }), peopleFor(client, out)]);
       if (options.watch) {
         await follow(ctx, client, out, d, people);
         return;

@@ -95,7 +95,7 @@ export const registerPasskeyCommands = (users: Command, ctx: Context) => {
         await loadOwnerSigningKey(ctx, me);
         const user = await find(client, kinds.user, ref);
         const { items } = await client.call('GET /users/{id}/passkeys', { params: { id: user.userId } });
-        const credential = credentialToVouch(items, fingerprint, client.endpoint, user.name);
+        const credential = await credentialToVouch(items, fingerprint, client.endpoint, user.name);
         const { signed, unchanged } = await signPersonPasskeys(ctx, client, me, out, user, (previous) => withPasskey(previous?.passkeys, credential), (next) => [
           `passkey   ${credential.label ?? '(no label)'}, ${credential.algorithm === -8 ? 'Ed25519' : 'ES256'}, for ${credential.origin}`,
           `          fingerprint ${groupedFingerprint(fingerprint)}`,

@@ -31,36 +31,36 @@ describe('the fingerprint the owner types (fingerprintOption)', () => {
   });
 });
 
-describe('which credential the owner vouches for (credentialToVouch)', () => {
-  it('the one whose fingerprint, computed here, was read out; rebuilt with the key’s own algorithm and this API’s origin', () => {
+describe('which credential the owner vouches for (credentialToVouch)', async () => {
+  it('the one whose fingerprint, computed here, was read out; rebuilt with the key’s own algorithm and this API’s origin', async () => {
     const [a, b] = [registered(-7), registered(-8, { label: 'phone' })];
-    const picked = credentialToVouch([a!, b!], passkeyFingerprint(b!), ENDPOINT, 'Grace');
+    const picked = await credentialToVouch([a!, b!], passkeyFingerprint(b!), ENDPOINT, 'Grace');
     expect(picked).toEqual(strip(b!));
     expect(picked.algorithm).toBe(-8);
   });
 
-  it('a key the backend swapped (same id, another key) matches no fingerprint read out: refused', () => {
+  it('a key the backend swapped (same id, another key) matches no fingerprint read out: refused', async () => {
     const genuine = registered();
     const swapped = { ...genuine, publicKey: softAuthenticator().credential(where).publicKey };
-    expect(() => credentialToVouch([swapped], passkeyFingerprint(genuine), ENDPOINT, 'Grace')).toThrow(RefusedError);
-    expect(() => credentialToVouch([swapped], passkeyFingerprint(genuine), ENDPOINT, 'Grace')).toThrow(/No passkey registered for Grace has the fingerprint/);
+    await expect(credentialToVouch([swapped], passkeyFingerprint(genuine), ENDPOINT, 'Grace')).rejects.toThrow(RefusedError);
+    await expect(credentialToVouch([swapped], passkeyFingerprint(genuine), ENDPOINT, 'Grace')).rejects.toThrow(/No passkey registered for Grace has the fingerprint/);
   });
 
-  it('an algorithm the API misstates is read from the key itself', () => {
+  it('an algorithm the API misstates is read from the key itself', async () => {
     const ed = registered(-8);
-    expect(credentialToVouch([{ ...ed, algorithm: -7 }], passkeyFingerprint(ed), ENDPOINT, 'Grace').algorithm).toBe(-8);
+    expect((await credentialToVouch([{ ...ed, algorithm: -7 }], passkeyFingerprint(ed), ENDPOINT, 'Grace')).algorithm).toBe(-8);
   });
 
-  it('a credential registered for another origin or RP ID than this CLI’s API is refused', () => {
+  it('a credential registered for another origin or RP ID than this CLI’s API is refused', async () => {
     const elsewhere = registered(-7, { origin: 'https://evil.example', rpId: 'evil.example' });
-    expect(() => credentialToVouch([elsewhere], passkeyFingerprint(elsewhere), ENDPOINT, 'Grace')).toThrow(/registered for https:\/\/evil.example/);
+    await expect(credentialToVouch([elsewhere], passkeyFingerprint(elsewhere), ENDPOINT, 'Grace')).rejects.toThrow(/registered for https:\/\/evil.example/);
     const otherPort = registered(-7, { origin: 'http://localhost:4001' });
-    expect(() => credentialToVouch([otherPort], passkeyFingerprint(otherPort), ENDPOINT, 'Grace')).toThrow(RefusedError);
+    await expect(credentialToVouch([otherPort], passkeyFingerprint(otherPort), ENDPOINT, 'Grace')).rejects.toThrow(RefusedError);
   });
 
-  it('a "key" that is not a COSE key of ours is refused', () => {
+  it('a "key" that is not a COSE key of ours is refused', async () => {
     const junk = registered(-7, { publicKey: 'A'.repeat(60) });
-    expect(() => credentialToVouch([junk], passkeyFingerprint(junk), ENDPOINT, 'Grace')).toThrow(/not an Ed25519 or ES256 COSE key/);
+    await expect(credentialToVouch([junk], passkeyFingerprint(junk), ENDPOINT, 'Grace')).rejects.toThrow(/not an Ed25519 or ES256 COSE key/);
   });
 });
 
