@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { createApi, type AgentApi } from './api.ts';
 import { enrol } from './commands/enrol.ts';
@@ -8,6 +7,7 @@ import { show } from './commands/show.ts';
 import { AgentError } from './errors.ts';
 import { CLOCK_SKEW_MS } from './target/request-expiry.ts';
 import { createLogger, errorFields, LOG_LEVELS, type LogLevel } from './log.ts';
+import { version } from '#shared/version.ts';
 
 export interface ProgramDeps {
   stdout: (text: string) => void;
@@ -19,8 +19,6 @@ export interface ProgramDeps {
   /** Reads the enrolment token from piped stdin or a prompt that does not echo (never from argv). */
   readSecret?: (prompt: string) => Promise<string>;
 }
-
-const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
 /** Per-command help: examples, as a server's operator would type them (as root, or as the agent's user). */
 const examples = (command: Command, lines: string[]): Command =>

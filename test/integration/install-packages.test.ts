@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, chown, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -18,7 +18,7 @@ import { waitFor } from '../support/clients.ts';
  * server's agent from their npm tarballs in an empty prefix, a target's agent from the deb (as
  * root, its users and directories made by postinst), started as its systemd unit says. Through
  * them: an owner, an approver whose signed approval an environment needs, two key servers, a
- * secure application, a push, a deployment the approver approves, installed by the target. Then
+ * secure application, a CI job's push and deployment (variables only), which the approver approves, installed by the target. Then
  * the deb is purged and nothing of it is left. One build; the stack is the integration run's.
  */
 
@@ -64,6 +64,22 @@ const person = async (name: string) => {
 };
 type Person = Awaited<ReturnType<typeof person>>;
 
+/**
+ * A CI job as README "A CI job: push and deploy" sets it up: the installed CLI with nothing but
+ * variables from the CI's secret store (a deployer token and signing key, the endpoint and owner
+ * public key), in an empty home, no config file.
+ */
+const ciJob = (variables: { LATCHKEY_TOKEN: string; LATCHKEY_SIGNING_KEY: string; LATCHKEY_OWNER_KEY: string }) => {
+  const home = path.join(work, 'ci-runner');
+  const env = { PATH: `${prefix}/bin:${path.dirname(process.execPath)}:${SYSTEM_PATH}`, HOME: home, LATCHKEY_ENDPOINT: endpoint(), ...variables };
+  return async <T = any>(args: string[]): Promise<T> => {
+    await mkdir(home, { recursive: true });
+    const { stdout, stderr } = await sh(path.join(prefix, 'bin', 'latchkey'), [...args, '--json'], { cwd: home, env });
+    expectQuiet(stderr);
+    return JSON.parse(stdout) as T;
+  };
+};
+
 /** `latchkey-agent run` as a long-lived child, its JSON log lines parsed; killed in afterAll. */
 const spawnLogged = (command: string, args: string[], env: Record<string, string>) => {
   const child = spawn(command, args, { cwd: '/', env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -105,17 +121,15 @@ const startTarballKeyServer = async (owner: Person, name: string) => {
 };
 
 /**
- * The deb target's enrolment, as its operator does it today: `init` and `enrol` as the package's
- * agent user with its two capabilities, the token in LATCHKEY_ENROLMENT_TOKEN. (When `latchkey
- * enrolments create` prints the commands to paste as root, this runs those instead.)
+ * The deb target's enrolment exactly as its operator does it: the commands `latchkey enrolments
+ * create` printed, pasted as root into bash, the token typed at their prompt (here: on stdin).
  */
 const enrolDebTarget = async (owner: Person, name: string, env: string) => {
-  const { token, ownerKey } = await enrolment(owner, 'target', [env]);
-  const privs = asAgentUser(DEB_USERS.agent);
-  const agentEnv = { PATH: SYSTEM_PATH };
-  await sh(privs[0]!, [...privs.slice(1), DEB_PATHS.command, 'init', '--state', DEB_PATHS.state, '--endpoint', endpoint(), '--owner-key', ownerKey, '--release-user', DEB_USERS.release, '--releases', DEB_PATHS.releases], { env: agentEnv, cwd: '/' });
-  const enrolled = await sh(privs[0]!, [...privs.slice(1), DEB_PATHS.command, 'enrol', '--state', DEB_PATHS.state, '--name', name], { env: { ...agentEnv, LATCHKEY_ENROLMENT_TOKEN: token }, cwd: '/' });
-  await owner.latchkey(['agents', 'confirm', name, '--fingerprint', fingerprintIn(enrolled.stdout)]);
+  const { token, commands } = await owner.latchkey<{ token: string; commands: string[] }>(['enrolments', 'create', '--role', 'target', '--env', env, '--name', name]);
+  expect(commands.join('\n')).not.toContain(token);
+  const pasted = await sh('bash', ['-e', '-c', commands.join('\n')], { env: { PATH: SYSTEM_PATH }, cwd: '/', input: `${token}\n` });
+  expectQuiet(pasted.stderr);
+  await owner.latchkey(['agents', 'confirm', name, '--fingerprint', fingerprintIn(pasted.stdout)]);
 };
 
 /** The [Service] settings of an installed unit file. */
@@ -200,7 +214,7 @@ describe('the packages of npm run package, installed (issue 21)', () => {
     for (const user of Object.values(DEB_USERS)) expect((await sh('getent', ['passwd', user])).stdout).toMatch(/:\/usr\/sbin\/nologin\n$/);
   });
 
-  it('an owner, an approver, two key servers from the tarball and a target from the deb deploy a secure release with a signed approval; purged, nothing of the deb is left', { timeout: 180_000 }, async () => {
+  it('an owner, an approver, two key servers from the tarball and a target from the deb enrolled by the pasted commands; a CI job (variables only) pushes and deploys a secure release, approved with a signed approval; purged, nothing of the deb is left', { timeout: 180_000 }, async () => {
     // Prepare: the owner signs up; an approver logs in on their own machine, pinning the owner key, and the owner vouches for their signing key.
     const ada = await person('ada');
     const bob = await person('bob');
@@ -239,10 +253,22 @@ describe('the packages of npm run package, installed (issue 21)', () => {
     expect(await ada.latchkey<{ secure: boolean }>(['apps', 'secure', 'web'])).toMatchObject({ secure: true });
     const source = path.join(work, 'release');
     await writeDemoRelease(source);
-    expect(await ada.latchkey(['push', 'web', source, '--version', '1.0.0'])).toMatchObject({ encrypted: true });
+    // The CI deployer: added by the owner, logged in once on a trusted machine (which makes its
+    // signing key), vouched for by the owner; its token and signing key go to the CI's secret store.
+    const ciEmail = `ci-${Date.now()}@example.com`;
+    const ciAdded = await ada.latchkey<{ firstToken: { secret: string } }>(['users', 'add', '--name', 'CI', '--email', ciEmail, '--role', 'deployer']);
+    const trusted = await person('ci-setup');
+    await trusted.latchkey(['login', '--endpoint', endpoint(), '--owner-key', ownerKey.publicKey], `${ciAdded.firstToken.secret}\n`);
+    const ciKeys = await trusted.latchkey<{ signingKey: { publicKey: string } }>(['keys', 'show']);
+    await ada.latchkey(['keys', 'vouch', ciEmail, '--key', ciKeys.signingKey.publicKey]);
+    const ciToken = await trusted.latchkey<{ secret: string }>(['tokens', 'create', '--label', 'ci', '--days', '1']);
+    const keyFile = (await readdir(trusted.home)).find((file) => file.startsWith('signing-key.'))!;
+    const { privateKey } = JSON.parse(await readFile(path.join(trusted.home, keyFile), 'utf8')) as { privateKey: string };
+    const ci = ciJob({ LATCHKEY_TOKEN: ciToken.secret, LATCHKEY_SIGNING_KEY: privateKey, LATCHKEY_OWNER_KEY: ownerKey.publicKey });
+    expect(await ci(['push', 'web', source, '--version', '1.0.0'])).toMatchObject({ encrypted: true });
 
-    // Act: the owner deploys; it waits for Bob, who approves with his signing key.
-    const deployment = await ada.latchkey<{ deploymentId: string; state: string }>(['deploy', 'web', '1.0.0', 'prod']);
+    // Act: the CI job deploys; it waits for Bob, who approves with his signing key.
+    const deployment = await ci<{ deploymentId: string; state: string }>(['deploy', 'web', '1.0.0', 'prod']);
     await bob.latchkey(['approve', deployment.deploymentId, '--deploy']);
     const final = await waitFor(
       'the deployment to end',
