@@ -1,5 +1,5 @@
 import { chmod } from 'node:fs/promises';
-import { build, type BuildOptions, type Metafile } from 'esbuild';
+import { build, type BuildOptions, type Metafile, type Plugin } from 'esbuild';
 
 /** The two programs that ship, by the command name they install as. */
 export const BINARIES = {
@@ -8,6 +8,21 @@ export const BINARIES = {
 } as const;
 
 export type BinaryName = keyof typeof BINARIES;
+
+/**
+ * zod re-exports every locale (`z.locales`, ~260 KB of a 1.2 MB bundle) though its messages are
+ * English unless one is configured, which we never do: Node compiles the whole module at every
+ * start, so the bundle gets only English (what zod itself loads).
+ */
+const zodEnglishOnly: Plugin = {
+  name: 'zod-english-only',
+  setup(build) {
+    build.onResolve({ filter: /\/locales\/index\.js$/ }, (args) =>
+      /[\\/]node_modules[\\/]zod[\\/]/.test(args.importer) ? { path: args.resolveDir, namespace: 'zod-locales' } : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'zod-locales' }, (args) => ({ contents: 'export { default as en } from "../locales/en.js";', resolveDir: args.path, loader: 'js' }));
+  },
+};
 
 /**
  * esbuild's options for one binary: a single ES module that needs Node alone. CommonJS packages
@@ -32,6 +47,7 @@ export const bundleOptions = (root: string, entry: string, outfile: string, vers
   banner: { js: ["#!/usr/bin/env node", "import { createRequire as __latchkeyRequire } from 'node:module';", 'const require = __latchkeyRequire(import.meta.url);'].join('\n') },
   metafile: true,
   logLevel: 'warning',
+  plugins: [zodEnglishOnly],
 });
 
 /** Bundles one binary to `outfile` (mode 0755) and answers what went in (esbuild's metafile). */
