@@ -3,8 +3,15 @@ import { createWriteStream } from 'node:fs';
 import path from 'node:path';
 
 const root = path.resolve(import.meta.dirname, '../..');
-export const cliBin = path.join(root, 'cli/bin/latchkey.js');
-export const agentBin = path.join(root, 'agent/bin/latchkey-agent.js');
+/**
+ * Where `latchkey` and `latchkey-agent` come from: the sources, compiled by tsx at every start
+ * (~0.8 s of CPU each), or, where LATCHKEY_BUNDLED_BINS names a directory holding the bundles
+ * `npm run package` ships (latchkey.mjs, latchkey-agent.mjs), those: what users install, started
+ * in a tenth of the time. The integration tests build them once (test/integration/global-setup.ts).
+ */
+const bundled = process.env.LATCHKEY_BUNDLED_BINS;
+export const cliBin = bundled ? path.join(bundled, 'latchkey.mjs') : path.join(root, 'cli/bin/latchkey.js');
+export const agentBin = bundled ? path.join(bundled, 'latchkey-agent.mjs') : path.join(root, 'agent/bin/latchkey-agent.js');
 
 export class StepFailed extends Error {
   constructor(

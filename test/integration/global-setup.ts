@@ -1,10 +1,14 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import type { Endpoints } from '../../local/stack.ts';
 import { createTestUsers, type TestUsers } from '../support/unix-users.ts';
 import { startOwnStack } from '../support/own-stack.ts';
+import { bundleBinary, type BinaryName } from '../../packaging/bundle.ts';
+import { version } from '../../shared/version.ts';
+
+const root = path.resolve(import.meta.dirname, '../..');
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -19,6 +23,12 @@ declare module 'vitest' {
 
 /** Starts the local stack as `npm start` would, on free ports, once for all integration tests. */
 export default async function setup(project: TestProject) {
+  // The CLI and agent processes the tests start are the shipped bundles (local/demo/processes.ts):
+  // tsx would compile the sources again for each of the hundreds of them. Readable by the agents' users.
+  const bins = await mkdtemp(path.join(tmpdir(), 'latchkey-bins-'));
+  await chmod(bins, 0o755);
+  await Promise.all((['latchkey', 'latchkey-agent'] as BinaryName[]).map((name) => bundleBinary(root, name, path.join(bins, `${name}.mjs`), version)));
+  process.env.LATCHKEY_BUNDLED_BINS = bins;
   // The stack's own log (Powertools JSON lines) goes to a file: LATCHKEY_STACK_LOG=file keeps it.
   const logDir = process.env.LATCHKEY_STACK_LOG ? undefined : await mkdtemp(path.join(tmpdir(), 'latchkey-stack-log-'));
   const stackLogPath = process.env.LATCHKEY_STACK_LOG ?? path.join(logDir!, 'stack.log');
@@ -50,5 +60,6 @@ export default async function setup(project: TestProject) {
     await stack.stop();
     if ('remove' in users) await users.remove();
     if (logDir) await rm(logDir, { recursive: true, force: true });
+    await rm(bins, { recursive: true, force: true });
   };
 }

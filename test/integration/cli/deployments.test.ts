@@ -1,12 +1,11 @@
 import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { emailsTo, linkIn, submitForm } from '../../support/approval-mail.ts';
 import { waitFor } from '../../support/clients.ts';
 import { approvalSetup } from '../../support/deployments.ts';
 import { cliSession, type CliResult } from './run-cli.ts';
+import { cliBin as bin } from '#local/demo/processes.ts';
 
-const bin = path.resolve(import.meta.dirname, '../../../cli/bin/latchkey.js');
 
 /**
  * One account set up through the API (DESIGN §4: owner, deployer, approvers, an environment

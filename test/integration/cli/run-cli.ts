@@ -6,8 +6,7 @@ import path from 'node:path';
 import { inject, onTestFinished } from 'vitest';
 import { run as runInProcess } from '#cli/program.ts';
 import { waitFor } from '../../support/clients.ts';
-
-const bin = path.resolve(import.meta.dirname, '../../../cli/bin/latchkey.js');
+import { cliBin as bin } from '#local/demo/processes.ts';
 
 export type CliResult = { code: number | null; stdout: string; stderr: string };
 
