@@ -114,9 +114,16 @@ export const grantSummary = (verdict: ReceiptVerdict) =>
  * something to check: a grant, an install, or an outcome. Without an owner key to check against,
  * that is the one problem reported.
  */
-export const verifyDeploymentReceipts = async (ctx: Context, client: ApiClient, d: DeploymentView, out: Output): Promise<ReceiptCheck | undefined> => {
+export const verifyDeploymentReceipts = async (
+  ctx: Context,
+  client: ApiClient,
+  d: DeploymentView,
+  out: Output,
+  /** What the check reads, when the caller asked for it already (status asks alongside the deployment: one round trip). */
+  asked: ReceiptReads = askReceiptReads(client),
+): Promise<ReceiptCheck | undefined> => {
   if (!d.grant && d.state !== 'Succeeded' && !d.targets?.some((t) => t.outcome === 'succeeded')) return undefined;
-  const me = await client.call('GET /me');
+  const me = await asked.me;
   let ownerKey: Uint8Array;
   try {
     ownerKey = await trustedOwnerKey(ctx, me, out);
@@ -124,6 +131,21 @@ export const verifyDeploymentReceipts = async (ctx: Context, client: ApiClient, 
     if (!(error instanceof CliError)) throw error;
     return { targets: [], problems: [`its receipts cannot be checked: ${error.message}`] };
   }
-  const { items } = await client.list('GET /agents');
+  const { items } = await asked.agents;
   return checkReceipts(d, items, ownerKey, me.accountId);
+};
+
+export type ReceiptReads = ReturnType<typeof askReceiptReads>;
+
+/**
+ * Starts the two reads a receipt check needs (who this is, with the owner key the API names, and
+ * the agents with their statements). A deployment with nothing to check never awaits them, so a
+ * failure of theirs is kept until a check does.
+ */
+export const askReceiptReads = (client: ApiClient) => {
+  const me = client.call('GET /me');
+  const agents = client.list('GET /agents');
+  me.catch(() => {});
+  agents.catch(() => {});
+  return { me, agents };
 };

@@ -11,7 +11,7 @@ import { releaseIdOf } from './releases.ts';
 import { registerRollback } from './rollback.ts';
 import { masterKeyNotes } from '../master-key-notes.ts';
 import { signDecision, signDeploymentIntent } from '../signed-decisions.ts';
-import { receiptWarnings, verifyDeploymentReceipts } from '../receipt-check.ts';
+import { askReceiptReads, receiptWarnings, verifyDeploymentReceipts } from '../receipt-check.ts';
 
 /** `status` without an id shows the most recent deployments. */
 export const DEPLOYMENTS_DEFAULT_LIMIT = 20;
@@ -190,14 +190,16 @@ export const registerDeployments = (program: Command, ctx: Context) => {
         throw new UsageError('--env, --limit and --all are for the list of deployments, not for one deployment');
       }
       const client = await ctx.client();
-      // Both at once: `status ID` waits one round trip for them, not two (bench/cli-startup.ts).
+      // All at once: `status ID` waits one round trip, not three (bench/cli-startup.ts): the
+      // deployment, its people, and what checking its receipts reads, should it have any.
+      const receiptReads = options.watch ? undefined : askReceiptReads(client);
       const [d, people] = await Promise.all([client.call('GET /deployments/{id}', { params: { id } }), peopleFor(client, out)]);
       if (options.watch) {
         await follow(ctx, client, out, d, people);
         return;
       }
       // The agents' signed receipts, checked here: the backend's word for an install is not enough.
-      const receipts = await verifyDeploymentReceipts(ctx, client, d, out);
+      const receipts = await verifyDeploymentReceipts(ctx, client, d, out, receiptReads);
       out.result(receipts ? { ...d, receipts } : d, () => formatDeployment(d, people, receipts));
       for (const warning of receipts ? receiptWarnings(receipts) : []) out.note(warning);
     }),
