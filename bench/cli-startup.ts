@@ -107,8 +107,8 @@ export const cliStartup = async ({ runs }: { runs: number }): Promise<string> =>
       'latchkey status ID (packaged, local stack)': { command: latchkey, args: ['status', deploymentId], env },
     };
     // What `status ID` waits for: its calls at once, each on a new connection; the slower one ends the wait.
-    const ROUND_TRIP = 'one round trip to the stack: status\'s calls at once, new connections (GET /deployments/ID, GET /users)';
-    const paths = [`/deployments/${deploymentId}`, '/users?limit=100'];
+    const ROUND_TRIP = 'one round trip to the stack: status\'s calls at once, new connections (GET /deployments/ID, GET /users, GET /me, GET /agents)';
+    const paths = [`/deployments/${deploymentId}`, '/users?limit=100', '/me', '/agents?limit=100'];
     const times = new Map<string, number[]>();
     const keep = (name: string, value: number) => times.set(name, [...(times.get(name) ?? []), value]);
     for (const c of Object.values(commands)) await mustRun(c); // warm the page cache, check each works
@@ -137,7 +137,7 @@ export const cliStartup = async ({ runs }: { runs: number }): Promise<string> =>
       '',
       table(['Command', 'ms', 'ms beyond node -e 0', 'Target'], rows),
       '',
-      'Where a packaged start goes: Node itself (the reference), then compiling the bundle (~1.2 MB for the CLI, ~1.7 MB for the agent; V8 compiles it lazily, and minified it starts ~50 ms sooner than unminified), then evaluating its modules (zod schemas, commander). Kept out of the start: the WebAuthn helpers in the CLI (their X.509/ASN.1 stack cost ~60 ms; loaded only by `users vouch-passkey`) and the AWS SDK in the agent (loaded only by `run`). `status` pays the CLI start, Node’s lazily compiled fetch (undici, ~20 ms of CPU on its first request), its two API calls at once, and the answer’s checks and formatting.',
+      'Where a packaged start goes: Node itself (the reference), then compiling the bundle (~1.2 MB for the CLI, ~1.7 MB for the agent; V8 compiles it lazily, and minified it starts ~50 ms sooner than unminified), then evaluating its modules (zod schemas, commander). Kept out of the start: the WebAuthn helpers in the CLI (their X.509/ASN.1 stack cost ~60 ms; loaded only by `users vouch-passkey`) and the AWS SDK in the agent (loaded only by `run`). `status` pays the CLI start, Node’s lazily compiled fetch (undici, ~20 ms of CPU on its first request), its API calls at once (the deployment, its people, and what checking receipts reads), and the answer’s checks and formatting.',
     ].join('\n');
   } finally {
     await stack.stop();
