@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { expect, inject, onTestFinished } from 'vitest';
+import { expect, inject } from 'vitest';
 import { generateAgentKeys, generateRawKeyPair, loadAgentKeys } from '#shared/crypto/index.ts';
 import {
   agentIdFor,
@@ -21,6 +21,7 @@ import { waitFor } from './clients.ts';
 import type { cliSession } from '../integration/cli/run-cli.ts';
 import { agentCli as agentCliAs, initAndEnrol, spawnAgent } from '#local/demo/agent-process.ts';
 import type { TestUsers } from './unix-users.ts';
+import { whenTestEnds } from './test-scope.ts';
 
 /** The owner key, made and registered the way the CLI does it. */
 export const registerOwnerKey = async (owner: Caller) => {
@@ -154,7 +155,7 @@ export const agentCli = (args: string[], env: Record<string, string> = {}) => ag
  */
 export const releaseUserDir = async (name: string) => {
   const dir = await mkdtemp(path.join(tmpdir(), `latchkey-${name}-`));
-  onTestFinished(() => rm(dir, { recursive: true, force: true }));
+  whenTestEnds(() => rm(dir, { recursive: true, force: true }));
   const { release } = unixUsers();
   await chown(dir, release.uid, release.gid);
   return dir;
@@ -166,7 +167,7 @@ export const releaseUserDir = async (name: string) => {
  */
 export const enrolAgentProcess = async (options: { endpoint: string; ownerKey: string; token: string; name: string }) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'latchkey-agent-it-'));
-  onTestFinished(() => rm(dir, { recursive: true, force: true }));
+  whenTestEnds(() => rm(dir, { recursive: true, force: true }));
   const { agent, release } = unixUsers();
   // The agent's user creates its state directory here; the release user only passes through.
   await chown(dir, agent.uid, agent.gid);
@@ -188,7 +189,7 @@ export const enrolledAs = async (state: string) => {
 /** `latchkey-agent run` as a long-lived child process (local/demo/agent-process.ts), as the agents' user, killed when the test ends. */
 export const runAgentProcess = (state: string, options: { logLevel?: 'debug' | 'info'; args?: string[] } = {}) => {
   const agent = spawnAgent(state, { ...options, user: unixUsers().agent });
-  onTestFinished(() => agent.kill());
+  whenTestEnds(() => agent.kill());
   const { log } = agent;
   /** Waits for the agent to have answered a request of `type` (any outcome unless given). */
   const answered = (type: string, outcome?: 'succeeded' | 'failed', timeoutMs = 20_000) =>

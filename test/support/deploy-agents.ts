@@ -46,9 +46,12 @@ export const startTarget = async (cli: Cli, name: string, environments: string[]
   return { ...agent, process: options.run === false ? undefined : start(), start };
 };
 
-/** Deploys through the CLI and waits for the deployment to end; returns it as `status` shows it. */
+/**
+ * Deploys through the CLI (the binary for the session's first deploy, in-process after:
+ * cli.routine) and waits for the deployment to end; returns it as `status` shows it.
+ */
 export const deployAndWait = async (cli: Cli, app: string, version: string, env: string, timeoutMs = 90_000) => {
-  const started = await cli.json<Deployment>(['deploy', app, version, env]);
+  const started = await cli.routine<Deployment>(['deploy', app, version, env]);
   return untilEnded(cli, started.deploymentId, timeoutMs);
 };
 

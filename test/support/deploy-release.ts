@@ -4,13 +4,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { expect, onTestFinished } from 'vitest';
+import { expect } from 'vitest';
 import { signManifest } from '#shared/crypto/index.ts';
 import { plainManifest, releaseContext } from '#cli/commands/push.ts';
 import { ownerKeyPath, readKeyFile } from '#cli/keys.ts';
 import { releaseUserDir } from './agents.ts';
 import { localClients } from './clients.ts';
 import type { Cli } from './deploy-agents.ts';
+import { whenTestEnds } from './test-scope.ts';
 
 type Release = { releaseId: string; appId: string; version: string; state: string; encrypted: boolean; masterVersion?: number; digest?: string };
 
@@ -43,7 +44,7 @@ export const ENVIRONMENTS = ['dev', 'stage', 'prod'] as const;
 /** A directory to push: the three secrets (random), VERSION and the manifest (`extra` overrides files). */
 export const secretsSource = async (version: string, extra: Record<string, string> = {}) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'latchkey-secure-src-'));
-  onTestFinished(() => rm(dir, { recursive: true, force: true }));
+  whenTestEnds(() => rm(dir, { recursive: true, force: true }));
   const secrets = Object.fromEntries(ENVIRONMENTS.map((env) => [env, `${env}-secret-${randomBytes(16).toString('hex')}\n`])) as Record<(typeof ENVIRONMENTS)[number], string>;
   for (const env of ENVIRONMENTS) await writeFile(path.join(dir, `secret.cred.${env}`), secrets[env]);
   await writeFile(path.join(dir, 'VERSION'), `${version}\n`);

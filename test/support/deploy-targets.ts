@@ -1,9 +1,9 @@
 import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
-import { onTestFinished } from 'vitest';
 import { signReceipt } from '#shared/protocol/receipts.ts';
 import type { Caller } from './accounts.ts';
 import { enrolAgent, registerOwnerKey } from './agents.ts';
 import { localClients } from './clients.ts';
+import { whenTestEnds } from './test-scope.ts';
 
 /**
  * A target of `environmentId` that speaks the protocol and installs nothing: it answers every
@@ -63,7 +63,7 @@ export const answerDeployRequests = (target: Awaited<ReturnType<typeof enrolAgen
     }
   })();
   try {
-    onTestFinished(async () => {
+    whenTestEnds(async () => {
       stop.abort();
       await loop;
     });

@@ -2,9 +2,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { onTestFinished } from 'vitest';
 import { localClients } from './clients.ts';
 import { useOwnStack } from './own-stack.ts';
+import { whenTestEnds } from './test-scope.ts';
 
 /**
  * Seconds a key server gets to take a request and to answer a grant, and targets to report, on the
@@ -39,7 +39,7 @@ export const queueDepth = async (queueUrl: string) => {
 /** A directory to push, holding `files` (name -> content); removed when the test ends. */
 export const sourceDir = async (files: Record<string, string>) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'latchkey-fault-src-'));
-  onTestFinished(() => rm(dir, { recursive: true, force: true }));
+  whenTestEnds(() => rm(dir, { recursive: true, force: true }));
   for (const [name, content] of Object.entries(files)) await writeFile(path.join(dir, name), content);
   return dir;
 };

@@ -3,10 +3,11 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { inject, onTestFinished } from 'vitest';
+import { inject } from 'vitest';
 import { run as runInProcess } from '#cli/program.ts';
 import { waitFor } from '../../support/clients.ts';
 import { cliBin as bin } from '#local/demo/processes.ts';
+import { whenTestEnds } from '../../support/test-scope.ts';
 
 export type CliResult = { code: number | null; stdout: string; stderr: string };
 
@@ -17,7 +18,7 @@ export type CliResult = { code: number | null; stdout: string; stderr: string };
  */
 export const cliSession = async () => {
   const home = await mkdtemp(path.join(tmpdir(), 'latchkey-cli-it-'));
-  onTestFinished(() => rm(home, { recursive: true, force: true }));
+  whenTestEnds(() => rm(home, { recursive: true, force: true }));
   const configPath = path.join(home, 'config', 'latchkey.json');
   const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('LATCHKEY_')));
 
