@@ -1,5 +1,4 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ExitCode } from './errors.ts';
 import { readSecret } from './prompt.ts';
 import { run } from './program.ts';
 
@@ -9,8 +8,7 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
-// exitCode rather than process.exit(): stdout may still be draining into a pipe.
-process.exitCode = await run(process.argv.slice(2), {
+const code = await run(process.argv.slice(2), {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
   env: process.env,
@@ -26,6 +24,15 @@ process.exitCode = await run(process.argv.slice(2), {
   },
 });
 
-// Ctrl-C during `status --watch`: a poll may still be in flight, and it must not hold the process
-// for its 30 s timeout once the person has asked to stop. Exit once stdout has drained.
-if (process.exitCode === ExitCode.interrupted) process.stdout.write('', () => process.exit(ExitCode.interrupted));
+// The command is done: exit once stdout and stderr have drained into their pipe or file, rather
+// than wait on what it no longer needs — reads `status` asked for alongside the deployment and did
+// not use, kept-alive connections, after Ctrl-C during `status --watch` a poll in flight (its
+// timeout is 30 s). Nothing of the command's own is cut short: `run` answers once it is all done.
+process.exitCode = code;
+let draining = 2;
+const drained = () => {
+  draining -= 1;
+  if (draining === 0) process.exit(code);
+};
+process.stdout.write('', drained);
+process.stderr.write('', drained);
