@@ -32,7 +32,8 @@ describe('latchkey apps and enrolments', () => {
     expect(target.code).toBe(0);
     expect(target.stdout).toMatch(/Created and signed a target enrolment/);
     expect(target.stdout).toMatch(/\n {2}lke_enr_[0-9a-f]{32}_[A-Za-z0-9_-]{43}\n/);
-    expect(target.stdout).toContain('  latchkey-agent enrol --state /var/lib/latchkey\n');
+    expect(target.stdout).toContain(' latchkey-agent enrol --state /var/lib/latchkey\n');
+    expect(target.stdout).toContain('Then start it on the server: systemctl enable --now latchkey-agent');
     const noEnv = await cli.run(['enrolments', 'create', '--role', 'target']);
     expect(noEnv.code).toBe(2);
     expect(noEnv.stderr).toContain('field: environments');
