@@ -3,6 +3,7 @@ import { chmod, copyFile, mkdir, readdir, rm, stat, symlink, writeFile } from 'n
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { bundleBinary } from './bundle.ts';
+import { thirdPartyNotices } from './notices.ts';
 
 const run = promisify(execFile);
 
@@ -11,6 +12,8 @@ export const DEB_PATHS = {
   bundle: '/usr/lib/latchkey-agent/latchkey-agent.mjs',
   command: '/usr/bin/latchkey-agent',
   unit: '/lib/systemd/system/latchkey-agent.service',
+  /** Debian's place for the licences of what a package holds. */
+  copyright: '/usr/share/doc/latchkey-agent/copyright',
   state: '/var/lib/latchkey',
   releases: '/var/lib/latchkey-releases',
 } as const;
@@ -59,11 +62,12 @@ export const buildDeb = async (options: { root: string; version: string; workDir
   const tree = path.join(options.workDir, 'deb-latchkey-agent');
   await rm(tree, { recursive: true, force: true });
   const at = (absolute: string) => path.join(tree, absolute);
-  for (const dir of [path.dirname(DEB_PATHS.bundle), path.dirname(DEB_PATHS.command), path.dirname(DEB_PATHS.unit), 'DEBIAN']) {
+  for (const dir of [path.dirname(DEB_PATHS.bundle), path.dirname(DEB_PATHS.command), path.dirname(DEB_PATHS.unit), path.dirname(DEB_PATHS.copyright), 'DEBIAN']) {
     await mkdir(at(dir), { recursive: true });
   }
   const metafile = await bundleBinary(options.root, 'latchkey-agent', at(DEB_PATHS.bundle), options.version);
   await symlink(path.relative(path.dirname(DEB_PATHS.command), DEB_PATHS.bundle), at(DEB_PATHS.command));
+  await writeFile(at(DEB_PATHS.copyright), await thirdPartyNotices(options.root, metafile, 'latchkey-agent'), { mode: 0o644 });
   await copyFile(path.join(FILES, 'latchkey-agent.service'), at(DEB_PATHS.unit));
   await chmod(at(DEB_PATHS.unit), 0o644);
   for (const script of ['postinst', 'prerm', 'postrm']) {

@@ -205,7 +205,7 @@ describe('the packages of npm run package, installed (issue 21)', () => {
     for (const name of ['latchkey', 'latchkey-agent']) {
       const { stdout, stderr } = await sh(path.join(prefix, 'bin', name), ['--version'], { env: { PATH: `${path.dirname(process.execPath)}:${SYSTEM_PATH}` } });
       expect({ stdout, stderr }).toEqual({ stdout: `${built.version}\n`, stderr: '' });
-      expect((await sh('ls', [path.join(prefix, 'lib', 'node_modules', name)])).stdout.trim().split('\n').sort()).toEqual([`${name}.mjs`, 'package.json']);
+      expect((await sh('ls', [path.join(prefix, 'lib', 'node_modules', name)])).stdout.trim().split('\n').sort()).toEqual(['THIRD-PARTY-NOTICES.txt', `${name}.mjs`, 'package.json']);
     }
     expect((await sh(DEB_PATHS.command, ['--version'])).stdout).toBe(`${built.version}\n`);
     const owner = async (file: string) => (await sh('stat', ['-c', '%U:%G %a', file])).stdout.trim();
@@ -291,7 +291,7 @@ describe('the packages of npm run package, installed (issue 21)', () => {
 
     // Act: purge the deb (the target stopped first, as prerm does under systemd).
     const files = await packageFiles();
-    expect(files).toEqual(expect.arrayContaining([DEB_PATHS.bundle, DEB_PATHS.command, DEB_PATHS.unit]));
+    expect(files).toEqual(expect.arrayContaining([DEB_PATHS.bundle, DEB_PATHS.command, DEB_PATHS.unit, DEB_PATHS.copyright]));
     await purge();
 
     // Assess: its files, users and directories are gone, and dpkg knows it no more.

@@ -44,7 +44,11 @@ describe('npm packages (npm run package)', () => {
       // Assess
       expect(path.basename(tarball)).toBe(`${name}-${built.version}.tgz`);
       const files = listing(stdout);
-      expect(files.map((f) => f.path).sort()).toEqual([`package/${name}.mjs`, 'package/package.json']);
+      expect(files.map((f) => f.path).sort()).toEqual(['package/THIRD-PARTY-NOTICES.txt', `package/${name}.mjs`, 'package/package.json']);
+      // The licences of what the bundle carries travel with it, each package's own text.
+      const notices = (await run('tar', ['-xzOf', tarball, 'package/THIRD-PARTY-NOTICES.txt'])).stdout;
+      for (const bundled of ['zod', 'commander', '@hpke/core', 'tar']) expect(notices).toMatch(new RegExp(`^${bundled} \\d+\\.\\d+\\.\\d+ \\(`, 'm'));
+      expect(notices).toContain('Permission is hereby granted, free of charge');
       expect(files.find((f) => f.path.endsWith('.mjs'))!.mode).toBe('-rwxr-xr-x');
       expect(manifest).toMatchObject({ name, version: built.version, type: 'module', bin: { [name]: `${name}.mjs` }, engines: { node: '>=20' } });
       for (const field of ['dependencies', 'optionalDependencies', 'peerDependencies', 'bundleDependencies', 'scripts']) expect(manifest[field]).toBeUndefined();
@@ -99,11 +103,12 @@ describe('the agent deb', () => {
     expect(Number(await field('Installed-Size'))).toBeGreaterThan(100);
   });
 
-  it('files: the bundle (0755), the command linked to it, the unit (0644), all root’s', async () => {
+  it('files: the bundle (0755), the command linked to it, the unit and the licences (0644), all root’s', async () => {
     const files = listing((await run('dpkg-deb', ['-c', built.deb])).stdout).filter((f) => !f.mode.startsWith('d'));
     expect(files).toEqual([
       expect.objectContaining({ path: DEB_PATHS.unit, mode: '-rw-r--r--', owner: 'root/root' }),
       expect.objectContaining({ path: DEB_PATHS.bundle, mode: '-rwxr-xr-x', owner: 'root/root' }),
+      expect.objectContaining({ path: DEB_PATHS.copyright, mode: '-rw-r--r--', owner: 'root/root' }),
       expect.objectContaining({ path: DEB_PATHS.command, mode: 'lrwxrwxrwx', owner: 'root/root', target: '../lib/latchkey-agent/latchkey-agent.mjs' }),
     ]);
     const dirs = listing((await run('dpkg-deb', ['-c', built.deb])).stdout).filter((f) => f.mode.startsWith('d'));
