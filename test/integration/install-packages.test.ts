@@ -269,6 +269,7 @@ describe('the packages of npm run package, installed (issue 21)', () => {
 
     // Act: the CI job deploys; it waits for Bob, who approves with his signing key.
     const deployment = await ci<{ deploymentId: string; state: string }>(['deploy', 'web', '1.0.0', 'prod']);
+    expect(deployment.state).toBe('PendingApproval');
     await bob.latchkey(['approve', deployment.deploymentId, '--deploy']);
     const final = await waitFor(
       'the deployment to end',
