@@ -21,6 +21,19 @@ const passkeyColumns: Column<PasskeyRow>[] = [
   { header: 'vouched', value: (row) => (row.vouched === undefined ? '?' : row.vouched) },
 ];
 
+/**
+ * The owner about to sign a passkey into PERSON's statement, or out of it: the fingerprint is well
+ * formed and the owner key is on this machine before the person is looked up.
+ */
+const ownerActingOnPasskeysOf = async (ctx: Context, ref: string, fingerprintText: string) => {
+  const fingerprint = fingerprintOption(fingerprintText);
+  const client = await ctx.client();
+  const me = await client.call('GET /me');
+  await loadOwnerSigningKey(ctx, me);
+  const user = await find(client, kinds.user, ref);
+  return { fingerprint, client, me, user };
+};
+
 export const registerPasskeyCommands = (users: Command, ctx: Context) => {
   examples(
     users
@@ -89,11 +102,7 @@ export const registerPasskeyCommands = (users: Command, ctx: Context) => {
         //    this API's origin; rebuilt from its id and key.
         // 3. The next person statement names it, all else as the newest statement says.
         const out = ctx.output(command);
-        const fingerprint = fingerprintOption(options.fingerprint);
-        const client = await ctx.client();
-        const me = await client.call('GET /me');
-        await loadOwnerSigningKey(ctx, me);
-        const user = await find(client, kinds.user, ref);
+        const { fingerprint, client, me, user } = await ownerActingOnPasskeysOf(ctx, ref, options.fingerprint);
         const { items } = await client.call('GET /users/{id}/passkeys', { params: { id: user.userId } });
         const credential = await credentialToVouch(items, fingerprint, client.endpoint, user.name);
         const { signed, unchanged } = await signPersonPasskeys(ctx, client, me, out, user, (previous) => withPasskey(previous?.passkeys, credential), (next) => [
@@ -118,11 +127,7 @@ export const registerPasskeyCommands = (users: Command, ctx: Context) => {
       .requiredOption('--fingerprint <hex>', 'its fingerprint, as `latchkey users passkeys` shows it')
       .action(async (ref: string, options: { fingerprint: string }, command: Command) => {
         const out = ctx.output(command);
-        const fingerprint = fingerprintOption(options.fingerprint);
-        const client = await ctx.client();
-        const me = await client.call('GET /me');
-        await loadOwnerSigningKey(ctx, me);
-        const user = await find(client, kinds.user, ref);
+        const { fingerprint, client, me, user } = await ownerActingOnPasskeysOf(ctx, ref, options.fingerprint);
         let withdrawn: PasskeyCredential | undefined;
         const { signed } = await signPersonPasskeys(
           ctx,

@@ -1,4 +1,5 @@
 import { browserSupportsWebAuthn, startAuthentication } from '@simplewebauthn/browser';
+import { problemOf, statusLine } from '../lib/page-status.ts';
 
 /**
  * The approval page's script, where the environment requires signed approvals: a button asks the
@@ -11,21 +12,7 @@ import { browserSupportsWebAuthn, startAuthentication } from '@simplewebauthn/br
 const form = document.querySelector<HTMLFormElement>('form[data-passkey]');
 const status = document.querySelector<HTMLElement>('#passkey-status');
 
-const say = (text: string, tone: 'info' | 'bad' = 'info') => {
-  if (!status) return;
-  status.textContent = text;
-  status.className = `banner ${tone}`;
-  status.hidden = false;
-};
-
-const problemOf = async (response: Response) => {
-  try {
-    const problem = (await response.json()) as { title?: string; detail?: string };
-    return problem.detail ?? problem.title ?? `HTTP ${response.status}`;
-  } catch {
-    return `HTTP ${response.status}`;
-  }
-};
+const say = statusLine(status);
 
 const decide = async (action: string, message: string) => {
   const here = window.location.pathname;

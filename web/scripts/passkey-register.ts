@@ -1,4 +1,5 @@
 import { browserSupportsWebAuthn, startRegistration } from '@simplewebauthn/browser';
+import { problemOf, statusLine } from '../lib/page-status.ts';
 
 /**
  * The passkey registration page's script: asks the API for registration options bound to this
@@ -13,22 +14,7 @@ const status = document.querySelector<HTMLElement>('#passkey-status');
 const registered = document.querySelector<HTMLElement>('#passkey-registered');
 const fingerprintOut = document.querySelector<HTMLElement>('#fingerprint');
 
-const say = (text: string, tone: 'info' | 'bad' = 'info') => {
-  if (!status) return;
-  status.textContent = text;
-  status.className = `banner ${tone}`;
-  status.setAttribute('role', tone === 'bad' ? 'alert' : 'status');
-  status.hidden = false;
-};
-
-const problemOf = async (response: Response) => {
-  try {
-    const problem = (await response.json()) as { title?: string; detail?: string };
-    return problem.detail ?? problem.title ?? `HTTP ${response.status}`;
-  } catch {
-    return `HTTP ${response.status}`;
-  }
-};
+const say = statusLine(status);
 
 /** As the owner's CLI prints it: groups of four hex digits. */
 const grouped = (hex: string) => (hex.match(/.{1,4}/g) ?? []).join(' ');
