@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { routes } from '#functions/api/routes.ts';
 import { ApiProblem, ApiUnreachable, UsageError, type Problem } from './errors.ts';
+import { httpFetch, type Fetch, type FetchAnswer } from './http-fetch.ts';
 
 type AnyRoute = (typeof routes)[number];
 type RouteMap = { [R in AnyRoute as `${R['method']} ${R['path']}`]: R };
@@ -44,7 +45,7 @@ export const checkInput = <S extends z.ZodType>(schema: S, value: unknown): z.ou
 export type ApiClientOptions = {
   endpoint: string;
   token?: string | undefined;
-  fetch?: typeof fetch;
+  fetch?: Fetch;
 };
 
 export type PreparedRequest = { method: string; url: string; headers: Record<string, string>; body?: string };
@@ -105,16 +106,16 @@ const networkReason = (error: unknown): string => {
 export type ApiClient = ReturnType<typeof createApiClient>;
 
 /**
- * A fetch-based client typed by the route table. Responses are typed with the route's schema but
+ * A client typed by the route table. Responses are typed with the route's schema but
  * not re-parsed: the server already answers in that shape, and parsing would strip fields that a
  * newer server adds, which `--json` should pass through.
  */
 export const createApiClient = (options: ApiClientOptions) => {
-  const doFetch = options.fetch ?? fetch;
+  const doFetch = options.fetch ?? httpFetch;
 
   const call = async <K extends RouteKey>(key: K, ...[request]: Partial<RequestOf<K>> extends RequestOf<K> ? [RequestOf<K>?] : [RequestOf<K>]): Promise<ResponseOf<K>> => {
     const prepared = prepareRequest(options, key, (request ?? {}) as RequestOf<K>);
-    let response: Response;
+    let response: FetchAnswer;
     let text: string;
     try {
       response = await doFetch(prepared.url, {

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { createApiClient, type ApiClient } from './api-client.ts';
+import type { Fetch } from './http-fetch.ts';
 import { configPath, readConfig, resolveSession, type Env, type LoadedConfig } from './config.ts';
 import { UsageError } from './errors.ts';
 import { Output, type Writer } from './output.ts';
@@ -9,7 +10,7 @@ export type Io = {
   stdout: Writer;
   stderr: Writer;
   env: Env;
-  fetch: typeof fetch;
+  fetch: Fetch;
   readSecret: (prompt: string) => Promise<string>;
   /** Whether stdout is a terminal (`status --watch` redraws in place there); false if not given. */
   isTTY?: boolean;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { generateRawKeyPair, publicFromPrivate } from '#shared/crypto/index.ts';
+import { generateRawKeyPair, publicFromPrivate } from '#shared/crypto/raw-keys.ts';
 import { signingKeyStatementOf, vouchForSigningKey } from '#shared/protocol/signing-keys.ts';
 import { fromB64, keyFingerprint, publicKey32, toB64 } from '#shared/protocol/trust.ts';
 import type { ApiClient, ResponseOf } from './api-client.ts';

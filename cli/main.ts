@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { httpFetch } from './http-fetch.ts';
 import { readSecret } from './prompt.ts';
 import { run } from './program.ts';
 
@@ -12,7 +13,7 @@ const code = await run(process.argv.slice(2), {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
   env: process.env,
-  fetch: globalThis.fetch,
+  fetch: httpFetch,
   readSecret: (prompt) => readSecret(prompt),
   isTTY: Boolean(process.stdout.isTTY),
   stderrIsTTY: Boolean(process.stderr.isTTY),

@@ -1,5 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { decodeManifest, keyId, SIGNATURE_BYTES, verifyManifest } from '#shared/crypto/index.ts';
+import { decodeManifest, verifyManifest } from '#shared/crypto/manifest.ts';
+import { keyId } from '#shared/crypto/raw-keys.ts';
+import { SIGNATURE_BYTES } from '#shared/crypto/signatures.ts';
 import { intentHash, intentSignatureVerifies, signApproval, signIntent, type Decision, type DeploymentIntent, type SignedApproval, type SignedIntent } from '#shared/protocol/deployment-evidence.ts';
 import { pinKey, StatementError, verifyStatement, type StatementKind, type StatementOf } from '#shared/protocol/statements.ts';
 import { fromB64, keyFingerprint, toB64 } from '#shared/protocol/trust.ts';

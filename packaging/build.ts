@@ -1,7 +1,7 @@
 /**
  * `npm run package`: the release files, in dist/ (git-ignored), built offline from the sources
  * and the installed node_modules (the lock file's), by esbuild and the system's npm and dpkg-deb:
- *   latchkey-<version>.tgz             npm package of the CLI (one bundled file, no dependencies)
+ *   latchkey-<version>.tgz             npm package of the CLI (one bundle and its lazily loaded chunks, no dependencies)
  *   latchkey-agent-<version>.tgz       npm package of the agent (the same)
  *   latchkey-agent_<version>_all.deb   the agent for Debian and Ubuntu, with its systemd unit
  *   SHA256SUMS                         `sha256sum -c SHA256SUMS` checks them
@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { runtimeImports, type BinaryName } from './bundle.ts';
+import { bytesAtStart, loadedAtStart, runtimeImports, type BinaryName } from './bundle.ts';
 import { buildDeb } from './deb.ts';
 import { buildNpmPackage } from './npm-package.ts';
 
@@ -25,6 +25,10 @@ export type Packages = {
   checksums: string;
   /** What each bundle imports at run time (Node built-ins only). */
   runtimeImports: Record<BinaryName, string[]>;
+  /** The sources each binary compiles at every start (the rest loads when a command needs it). */
+  loadedAtStart: Record<BinaryName, string[]>;
+  /** Bytes of JavaScript each binary compiles at every start. */
+  bytesAtStart: Record<BinaryName, number>;
 };
 
 /** `<sha256>  <file>` lines, as `sha256sum` prints them, for files in one directory. */
@@ -55,6 +59,8 @@ export const buildPackages = async (options: { outDir: string; root?: string }):
       deb: deb.deb,
       checksums,
       runtimeImports: { latchkey: runtimeImports(cli.metafile), 'latchkey-agent': runtimeImports(agent.metafile) },
+      loadedAtStart: { latchkey: loadedAtStart(cli.metafile), 'latchkey-agent': loadedAtStart(agent.metafile) },
+      bytesAtStart: { latchkey: bytesAtStart(cli.metafile), 'latchkey-agent': bytesAtStart(agent.metafile) },
     };
   } finally {
     await rm(workDir, { recursive: true, force: true });

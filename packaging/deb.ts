@@ -65,7 +65,7 @@ export const buildDeb = async (options: { root: string; version: string; workDir
   for (const dir of [path.dirname(DEB_PATHS.bundle), path.dirname(DEB_PATHS.command), path.dirname(DEB_PATHS.unit), path.dirname(DEB_PATHS.copyright), 'DEBIAN']) {
     await mkdir(at(dir), { recursive: true });
   }
-  const metafile = await bundleBinary(options.root, 'latchkey-agent', at(DEB_PATHS.bundle), options.version);
+  const { metafile } = await bundleBinary(options.root, 'latchkey-agent', at(path.dirname(DEB_PATHS.bundle)), options.version);
   await symlink(path.relative(path.dirname(DEB_PATHS.command), DEB_PATHS.bundle), at(DEB_PATHS.command));
   await writeFile(at(DEB_PATHS.copyright), await thirdPartyNotices(options.root, metafile, 'latchkey-agent'), { mode: 0o644 });
   await copyFile(path.join(FILES, 'latchkey-agent.service'), at(DEB_PATHS.unit));

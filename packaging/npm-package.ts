@@ -2,13 +2,13 @@ import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { BINARIES, bundleBinary, type BinaryName } from './bundle.ts';
+import { BINARIES, bundleBinary, CHUNKS_DIR, type BinaryName } from './bundle.ts';
 import { NOTICES_FILE, thirdPartyNotices } from './notices.ts';
 
 const run = promisify(execFile);
 
 /**
- * `<name>-<version>.tgz`: an npm package holding the bundled binary, the licences of what it
+ * `<name>-<version>.tgz`: an npm package holding the bundled binary (and its lazily loaded chunks), the licences of what it
  * bundles, and a package.json with no
  * dependencies, so `npm install -g ./<name>-<version>.tgz` needs no registry and compiles
  * nothing. Made by `npm pack` on a package directory written under `workDir`.
@@ -18,14 +18,14 @@ export const buildNpmPackage = async (options: { root: string; name: BinaryName;
   const dir = path.join(options.workDir, `npm-${name}`);
   await mkdir(dir, { recursive: true });
   const file = `${name}.mjs`;
-  const metafile = await bundleBinary(root, name, path.join(dir, file), version);
+  const { metafile } = await bundleBinary(root, name, dir, version);
   const manifest = {
     name,
     version,
     description: BINARIES[name].description,
     type: 'module',
     bin: { [name]: file },
-    files: [file, NOTICES_FILE],
+    files: [file, CHUNKS_DIR, NOTICES_FILE],
     engines: { node: '>=20' },
   };
   await writeFile(path.join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);

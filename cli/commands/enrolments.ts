@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { generateRawKeyPair } from '#shared/crypto/index.ts';
+import { generateRawKeyPair } from '#shared/crypto/raw-keys.ts';
 import { enrolmentStatement, formatEnrolmentToken, signEnrolment, toB64, type EnrolmentStatement } from '#shared/protocol/trust.ts';
 import { createEnrolmentInput } from '#shared/protocol/agents.ts';
 import { checkInput, type BodyOf } from '../api-client.ts';

@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { hpkeWrap } from '#shared/crypto/index.ts';
+import { hpkeWrap } from '#shared/crypto/hpke-wrap.ts';
 import { releaseKeyToKeyServerContext } from '#shared/protocol/key-contexts.ts';
 import { verifyStatement, type StatementPins } from '#shared/protocol/statements.ts';
 import { fromB64, toB64, verifyAgentProof } from '#shared/protocol/trust.ts';

@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import type { ResponseOf } from '../api-client.ts';
 import { ApiUnreachable, RefusedError } from '../errors.ts';
+import type { Fetch } from '../http-fetch.ts';
 import type { Progress } from './progress.ts';
 
 export type UploadPlan = ResponseOf<'POST /apps/{id}/releases'>['upload'];
@@ -34,7 +35,7 @@ const s3Reason = (text: string) => /<Code>([^<]{1,100})<\/Code>/.exec(text)?.[1]
  * PUTs bytes [start, end) of `file` to a presigned URL, counting them into `progress` as they
  * are read. The length is sent as Content-Length (S3 refuses chunked uploads to presigned URLs).
  */
-const putRange = async (fetch: typeof globalThis.fetch, url: string, file: string, start: number, end: number, progress: Progress, signal: AbortSignal) => {
+const putRange = async (fetch: Fetch, url: string, file: string, start: number, end: number, progress: Progress, signal: AbortSignal) => {
   let sent = 0;
   const length = end - start;
   const source = length === 0 ? Readable.from([]) : createReadStream(file, { start, end: end - 1, highWaterMark: 1024 * 1024 });
@@ -46,10 +47,10 @@ const putRange = async (fetch: typeof globalThis.fetch, url: string, file: strin
     const response = await fetch(url, {
       method: 'PUT',
       headers: { 'content-length': String(length), 'content-type': 'application/octet-stream' },
-      body: Readable.toWeb(source) as ReadableStream,
+      body: source,
       duplex: 'half',
       signal,
-    } as RequestInit);
+    });
     const text = await response.text();
     if (!response.ok) {
       const why = s3Reason(text) ?? response.statusText;
@@ -118,7 +119,7 @@ const partUrls = (plan: UploadPlan, renew: RenewUpload | undefined, now: () => n
  * upload (the API needs them to complete it).
  */
 export const uploadRelease = async (options: {
-  fetch: typeof globalThis.fetch;
+  fetch: Fetch;
   plan: UploadPlan;
   file: string;
   size: number;

@@ -27,7 +27,7 @@ export default async function setup(project: TestProject) {
   // tsx would compile the sources again for each of the hundreds of them. Readable by the agents' users.
   const bins = await mkdtemp(path.join(tmpdir(), 'latchkey-bins-'));
   await chmod(bins, 0o755);
-  await Promise.all((['latchkey', 'latchkey-agent'] as BinaryName[]).map((name) => bundleBinary(root, name, path.join(bins, `${name}.mjs`), version)));
+  await Promise.all((['latchkey', 'latchkey-agent'] as BinaryName[]).map((name) => bundleBinary(root, name, bins, version)));
   process.env.LATCHKEY_BUNDLED_BINS = bins;
   // The stack's own log (Powertools JSON lines) goes to a file: LATCHKEY_STACK_LOG=file keeps it.
   const logDir = process.env.LATCHKEY_STACK_LOG ? undefined : await mkdtemp(path.join(tmpdir(), 'latchkey-stack-log-'));

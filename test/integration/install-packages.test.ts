@@ -201,11 +201,11 @@ afterAll(async () => {
 }, 60_000);
 
 describe('the packages of npm run package, installed (issue 21)', () => {
-  it('what they install: two commands in the prefix, linked to one bundled file each; the deb’s users and directories', async () => {
+  it('what they install: two commands in the prefix, linked to one bundled entry file each (its chunks beside it); the deb’s users and directories', async () => {
     for (const name of ['latchkey', 'latchkey-agent']) {
       const { stdout, stderr } = await sh(path.join(prefix, 'bin', name), ['--version'], { env: { PATH: `${path.dirname(process.execPath)}:${SYSTEM_PATH}` } });
       expect({ stdout, stderr }).toEqual({ stdout: `${built.version}\n`, stderr: '' });
-      expect((await sh('ls', [path.join(prefix, 'lib', 'node_modules', name)])).stdout.trim().split('\n').sort()).toEqual(['THIRD-PARTY-NOTICES.txt', `${name}.mjs`, 'package.json']);
+      expect((await sh('ls', [path.join(prefix, 'lib', 'node_modules', name)])).stdout.trim().split('\n').sort()).toEqual(['THIRD-PARTY-NOTICES.txt', 'chunks', `${name}.mjs`, 'package.json']);
     }
     expect((await sh(DEB_PATHS.command, ['--version'])).stdout).toBe(`${built.version}\n`);
     const owner = async (file: string) => (await sh('stat', ['-c', '%U:%G %a', file])).stdout.trim();

@@ -35,7 +35,7 @@ afterAll(() => rm(dir, { recursive: true, force: true }));
 
 describe('npm packages (npm run package)', () => {
   for (const name of ['latchkey', 'latchkey-agent'] as const) {
-    it(`${name}: one bundled file and a package.json with no dependencies, its bin entry naming that file`, async () => {
+    it(`${name}: one bundled entry file with its chunks, and a package.json with no dependencies, its bin entry naming that file`, async () => {
       // Prepare
       const tarball = built.tarballs[name];
       // Act
@@ -44,12 +44,15 @@ describe('npm packages (npm run package)', () => {
       // Assess
       expect(path.basename(tarball)).toBe(`${name}-${built.version}.tgz`);
       const files = listing(stdout);
-      expect(files.map((f) => f.path).sort()).toEqual(['package/THIRD-PARTY-NOTICES.txt', `package/${name}.mjs`, 'package/package.json']);
+      const chunks = files.filter((f) => f.path.startsWith('package/chunks/'));
+      expect(files.filter((f) => !chunks.includes(f)).map((f) => f.path).sort()).toEqual(['package/THIRD-PARTY-NOTICES.txt', `package/${name}.mjs`, 'package/package.json']);
+      expect(chunks.length).toBeGreaterThan(0);
+      for (const chunk of chunks) expect(chunk).toMatchObject({ path: expect.stringMatching(/^package\/chunks\/[\w-]+\.mjs$/), mode: '-rw-r--r--' });
       // The licences of what the bundle carries travel with it, each package's own text.
       const notices = (await run('tar', ['-xzOf', tarball, 'package/THIRD-PARTY-NOTICES.txt'])).stdout;
       for (const bundled of ['zod', 'commander', '@hpke/core', 'tar']) expect(notices).toMatch(new RegExp(`^${bundled} \\d+\\.\\d+\\.\\d+ \\(`, 'm'));
       expect(notices).toContain('Permission is hereby granted, free of charge');
-      expect(files.find((f) => f.path.endsWith('.mjs'))!.mode).toBe('-rwxr-xr-x');
+      expect(files.find((f) => f.path === `package/${name}.mjs`)!.mode).toBe('-rwxr-xr-x');
       expect(manifest).toMatchObject({ name, version: built.version, type: 'module', bin: { [name]: `${name}.mjs` }, engines: { node: '>=20' } });
       for (const field of ['dependencies', 'optionalDependencies', 'peerDependencies', 'bundleDependencies', 'scripts']) expect(manifest[field]).toBeUndefined();
       // Everything else is inside: what the bundle still imports is Node's own.
@@ -57,12 +60,26 @@ describe('npm packages (npm run package)', () => {
     });
   }
 
+  it('what every command compiles at start leaves out what only some commands need', () => {
+    // The CLI: push's tar, release pipeline (worker threads) and HPKE, and the passkeys' WebAuthn/X.509 stack.
+    const cli = built.loadedAtStart.latchkey;
+    expect(cli).toContain('cli/main.ts');
+    expect(cli).toContain('cli/commands/deployments.ts');
+    for (const lazy of ['node_modules/tar/', 'shared/crypto/release-stream.ts', 'shared/crypto/chunk-runner.ts', 'node_modules/@hpke/', 'node_modules/@simplewebauthn/', 'node_modules/@peculiar/', 'cli/push/push-release.ts']) {
+      expect(cli.filter((file) => file.includes(lazy))).toEqual([]);
+    }
+    // The agent: the SQS client loads for `run` only.
+    expect(built.loadedAtStart['latchkey-agent']).toContain('agent/main.ts');
+    expect(built.loadedAtStart['latchkey-agent'].filter((file) => file.includes('node_modules/@aws-sdk/'))).toEqual([]);
+  });
+
   it('the bundles start with a node shebang and print their version, nothing on stderr', async () => {
     const unpacked = path.join(dir, 'unpacked');
     await mkdir(unpacked, { recursive: true });
     for (const name of ['latchkey', 'latchkey-agent'] as const) {
-      await run('tar', ['-xzf', built.tarballs[name], '-C', unpacked, `package/${name}.mjs`]);
-      const bundle = path.join(unpacked, 'package', `${name}.mjs`);
+      await mkdir(path.join(unpacked, name));
+      await run('tar', ['-xzf', built.tarballs[name], '-C', path.join(unpacked, name)]);
+      const bundle = path.join(unpacked, name, 'package', `${name}.mjs`);
       expect((await readFile(bundle, 'utf8')).split('\n', 1)[0]).toBe('#!/usr/bin/env node');
       const { stdout, stderr } = await run(process.execPath, [bundle, '--version'], { cwd: tmpdir(), env: { PATH: process.env.PATH ?? '' } });
       expect({ stdout, stderr }).toEqual({ stdout: `${built.version}\n`, stderr: '' });
@@ -83,10 +100,10 @@ describe('npm packages (npm run package)', () => {
         "process.stdout.write(JSON.stringify((await seal('workers'))) === JSON.stringify(await seal('inline')) ? 'same' : 'different');",
       ].join('\n'),
     );
-    const outfile = path.join(dir, 'workers.mjs');
-    await build({ ...bundleOptions(ROOT, entry, outfile, built.version), logLevel: 'silent' });
+    const outdir = path.join(dir, 'workers');
+    await build({ ...bundleOptions(ROOT, entry, outdir, built.version), logLevel: 'silent' });
     // Act
-    const { stdout } = await run(process.execPath, [outfile, path.join(dir, 'sealed')]);
+    const { stdout } = await run(process.execPath, [path.join(outdir, 'workers-entry.mjs'), path.join(dir, 'sealed')]);
     // Assess
     expect(stdout).toBe('same');
   });
@@ -103,8 +120,12 @@ describe('the agent deb', () => {
     expect(Number(await field('Installed-Size'))).toBeGreaterThan(100);
   });
 
-  it('files: the bundle (0755), the command linked to it, the unit and the licences (0644), all root’s', async () => {
-    const files = listing((await run('dpkg-deb', ['-c', built.deb])).stdout).filter((f) => !f.mode.startsWith('d'));
+  it('files: the bundle (0755) and its chunks, the command linked to it, the unit and the licences (0644), all root’s', async () => {
+    const all = listing((await run('dpkg-deb', ['-c', built.deb])).stdout).filter((f) => !f.mode.startsWith('d'));
+    const chunks = all.filter((f) => f.path.startsWith(`${path.dirname(DEB_PATHS.bundle)}/chunks/`));
+    expect(chunks.length).toBeGreaterThan(0);
+    for (const chunk of chunks) expect(chunk).toMatchObject({ path: expect.stringMatching(/\/[\w-]+\.mjs$/), mode: '-rw-r--r--', owner: 'root/root' });
+    const files = all.filter((f) => !chunks.includes(f));
     expect(files).toEqual([
       expect.objectContaining({ path: DEB_PATHS.unit, mode: '-rw-r--r--', owner: 'root/root' }),
       expect.objectContaining({ path: DEB_PATHS.bundle, mode: '-rwxr-xr-x', owner: 'root/root' }),
