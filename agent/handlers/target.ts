@@ -83,14 +83,14 @@ export const targetHandlers = (options: TargetOptions): HandlerSet => {
     const { staging, scriptsLog } = statePaths(options.stateDir);
     await mkdir(staging, { recursive: true, mode: 0o700 });
     await emptyDir(staging); // leftovers of a run that died: never installed
-    const archive = join(staging, `${request.deploymentId}.tar.gz`);
+    const archive = join(staging, `${request.deploymentId}.archive`);
     const origin = await options.releasesOrigin();
     const info = { appName: request.appName, releaseVersion: request.releaseVersion, environmentName: request.environmentName, deploymentId: request.deploymentId };
     try {
       if (request.secure) await fetchSecureRelease(request, verdict, manifest, archive, context, origin);
       else await fetchPlainRelease(request, manifest, archive, context, origin);
       log.debug(request.secure ? 'release decrypted' : 'release downloaded', ids);
-      const release = await readRelease(archive, variables);
+      const release = await readRelease(archive, manifest.codec, variables);
       const scriptLog = await openScriptLog(scriptsLog, MAX_REPORT_OUTPUT, `deployment ${request.deploymentId}: ${info.appName} ${info.releaseVersion} to ${info.environmentName}`);
       try {
         const installed = await installRelease({

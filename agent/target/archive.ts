@@ -1,5 +1,10 @@
+import { createReadStream } from 'node:fs';
 import { posix } from 'node:path';
-import { list } from 'tar';
+import { PassThrough, type Readable } from 'node:stream';
+import { createBrotliDecompress, createGunzip } from 'node:zlib';
+import { pipeline } from 'node:stream/promises';
+import { Parser, type ReadEntry } from 'tar';
+import type { ArchiveCodec } from '#shared/crypto/manifest.ts';
 import { RequestRefused } from '../handlers/types.ts';
 import { globToRegExp, matchesAny } from './glob.ts';
 import { MANIFEST_FILE } from './latchkey-yml.ts';
@@ -23,33 +28,42 @@ export const entryPath = (name: string) =>
  * the agent never opens a file of the release tree, where a release could have put a symlink to
  * the agent's own state.
  */
-export const readArchive = async (file: string): Promise<{ entries: ArchiveEntry[]; manifest?: string }> => {
+export const readArchive = async (file: string, codec: ArchiveCodec): Promise<{ entries: ArchiveEntry[]; manifest?: string }> => {
   const entries: ArchiveEntry[] = [];
   let manifest: string | undefined;
   let problem: string | undefined;
-  try {
-    await list({
-      file,
-      strict: true,
-      onReadEntry: (entry) => {
-        const path = entryPath(entry.path);
-        entries.push({ path, type: entry.type });
-        if (path !== MANIFEST_FILE) return;
-        if (entry.type !== 'File') {
-          problem = `${MANIFEST_FILE} is a ${entry.type}, not a file`;
-          return;
-        }
-        if ((entry.size ?? 0) > MAX_MANIFEST_BYTES) {
-          problem = `${MANIFEST_FILE} is larger than ${MAX_MANIFEST_BYTES} bytes`;
-          return;
-        }
-        const chunks: Buffer[] = [];
-        entry.on('data', (chunk: Buffer) => chunks.push(chunk));
-        entry.on('end', () => {
-          manifest = Buffer.concat(chunks).toString('utf8');
-        });
-      },
+  const read = (entry: ReadEntry) => {
+    const path = entryPath(entry.path);
+    entries.push({ path, type: entry.type });
+    if (path !== MANIFEST_FILE) return;
+    if (entry.type !== 'File') {
+      problem = `${MANIFEST_FILE} is a ${entry.type}, not a file`;
+      return;
+    }
+    if ((entry.size ?? 0) > MAX_MANIFEST_BYTES) {
+      problem = `${MANIFEST_FILE} is larger than ${MAX_MANIFEST_BYTES} bytes`;
+      return;
+    }
+    const chunks: Buffer[] = [];
+    entry.on('data', (chunk: Buffer) => chunks.push(chunk));
+    entry.on('end', () => {
+      manifest = Buffer.concat(chunks).toString('utf8');
     });
+  };
+  // The same decompression as the extraction's (tarStream), as the signed manifest says.
+  const tar = tarStream(file, codec);
+  try {
+    await pipeline(
+      tar.stream,
+      new Parser({
+        strict: true,
+        onReadEntry: (entry) => {
+          read(entry);
+          entry.resume();
+        },
+      }),
+    );
+    if (tar.failed()) throw tar.failed();
   } catch (error) {
     throw new RequestRefused('UnpackFailed', `the release archive cannot be read (${(error as Error).message.slice(0, 200)})`);
   }
@@ -75,4 +89,23 @@ export const excludedPaths = (entries: readonly ArchiveEntry[], include: readonl
     return false;
   };
   return [...removed].filter((path) => !underRemoved(path));
+};
+
+/**
+ * The archive as a plain tar stream, for `tar -x` as the release user: decompressed here, as the
+ * signed manifest's codec says (GNU tar has no brotli). A decompression or read error ends the
+ * stream early, where tar would stop as if the archive ended: `failed` then names it, and the
+ * extraction must be refused.
+ */
+export const tarStream = (file: string, codec: ArchiveCodec): { stream: Readable; failed: () => Error | undefined } => {
+  const out = new PassThrough();
+  let failure: Error | undefined;
+  const stop = (error: Error) => {
+    failure ??= error;
+    out.end();
+  };
+  const source = createReadStream(file, { highWaterMark: 1024 * 1024 }).once('error', stop);
+  const decompress = codec === 'tar+gzip' ? createGunzip() : codec === 'tar+brotli' ? createBrotliDecompress() : undefined;
+  (decompress ? source.pipe(decompress.once('error', stop)) : source).pipe(out);
+  return { stream: out, failed: () => failure };
 };

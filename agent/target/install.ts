@@ -1,8 +1,8 @@
-import { createReadStream } from 'node:fs';
 import { posix } from 'node:path';
 import { RequestRefused } from '../handlers/types.ts';
 import type { Isolation } from '../isolation/release-user.ts';
-import { excludedPaths, readArchive } from './archive.ts';
+import type { ArchiveCodec } from '#shared/crypto/manifest.ts';
+import { excludedPaths, readArchive, tarStream } from './archive.ts';
 import { ManifestError, parseLatchkeyYml, type LatchkeyYml } from './latchkey-yml.ts';
 import { releaseTree, statusOf, type AppTree } from './release-tree.ts';
 import { declaredVariables, scriptEnvironment, type ScriptFacts } from './script-env.ts';
@@ -14,10 +14,10 @@ import { runScript } from './scripts.ts';
  * latchkey.yml, from the archive in its own process, and the variables the scripts get: only
  * those it declares, or a refusal naming the one it does not.
  */
-export const readRelease = async (archive: string, variables: Record<string, string>) => {
-  const { entries, manifest: text } = await readArchive(archive);
+export const readRelease = async (archive: string, codec: ArchiveCodec, variables: Record<string, string>) => {
+  const { entries, manifest: text } = await readArchive(archive, codec);
   const manifest = manifestOf(text);
-  return { archive, entries, manifest, variables: declaredVariables(manifest, variables) };
+  return { archive, codec, entries, manifest, variables: declaredVariables(manifest, variables) };
 };
 export type ReadRelease = Awaited<ReturnType<typeof readRelease>>;
 
@@ -60,7 +60,7 @@ const manifestOf = (text: string | undefined): LatchkeyYml => {
  */
 export const installRelease = async (options: InstallOptions) => {
   const { isolation, tree, name, log } = options;
-  const { archive, entries, manifest, variables } = options.release;
+  const { archive, codec, entries, manifest, variables } = options.release;
   const dir = posix.join(tree.releases, name);
   const ops = releaseTree(isolation, options.scriptTimeoutMs, (text) => log.write(text));
 
@@ -71,8 +71,13 @@ export const installRelease = async (options: InstallOptions) => {
   let created = false;
   try {
     log.write('--- unpacking\n');
-    const unpacked = await ops.extract(dir, createReadStream(archive));
+    const tar = tarStream(archive, codec);
+    const unpacked = await ops.extract(dir, tar.stream);
     created = true;
+    if (tar.failed()) {
+      log.write(`${tar.failed()!.message}\n`);
+      throw new RequestRefused('UnpackFailed', `the release archive is refused: it could not be read to its end; nothing was installed, ${stillCurrent}${output()}`);
+    }
     if (unpacked.code !== 0) {
       log.write(unpacked.stderr);
       throw new RequestRefused('UnpackFailed', `the release archive is refused: unpacking it ${statusOf(unpacked)}; nothing was installed, ${stillCurrent}${output()}`);

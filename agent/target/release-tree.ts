@@ -27,8 +27,9 @@ const RELEASE_DIR_NAME = /^\d{15}-dep_[0-9a-f]{32}$/;
 
 const PROGRAMS = {
   prepare: 'mkdir -p -- "$1"',
-  // The archive comes on stdin; tar refuses members with `..` and links out of the tree, and exits 2.
-  extract: 'mkdir -- "$1" && exec tar -x -z -f - -C "$1" --no-same-owner',
+  // The archive comes on stdin, as plain tar (the agent decompresses it: archive.ts tarStream);
+  // tar refuses members with `..` and links out of the tree, and exits 2.
+  extract: 'mkdir -- "$1" && exec tar -x -f - -C "$1" --no-same-owner',
   // NUL-separated paths, relative to $1, on stdin.
   remove: 'cd -- "$1" && exec xargs -0 -r rm -rf --',
   removeDir: 'exec rm -rf -- "$1"',

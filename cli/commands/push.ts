@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { encodeContext, type CryptoContext } from '#shared/crypto/context.ts';
-import type { UnsignedManifest } from '#shared/crypto/manifest.ts';
+import type { ArchiveCodec, UnsignedManifest } from '#shared/crypto/manifest.ts';
 import { ciphertextSizeFor, DEFAULT_SEGMENT_SIZE } from '#shared/crypto/release-format.ts';
 import { releasePayloadContext } from '#shared/domain/deploys/contexts.ts';
 import { examples, integer } from '../command-kit.ts';
@@ -27,8 +27,9 @@ export const timestampVersion = (at = new Date()) => at.toISOString().replace(/[
  * A plain release has no release header: its manifest says so with segment size 0 and an
  * all-zero header hash, and carries the one digest of the uploaded (= plaintext) bytes.
  */
-export const plainManifest = (context: CryptoContext, size: number, sha256: Buffer): UnsignedManifest => ({
+export const plainManifest = (context: CryptoContext, size: number, sha256: Buffer, codec: ArchiveCodec = 'tar+gzip'): UnsignedManifest => ({
   context,
+  codec,
   segmentSize: 0,
   plaintextSize: size,
   ciphertextSize: size,
@@ -47,7 +48,7 @@ export const registerPush = (program: Command, ctx: Context) => {
           'and its key goes only to a key server the owner enrolled; the manifest is signed with your key either way.',
       )
       .argument('<app>', 'application name or id')
-      .argument('<dir>', 'directory to pack (tar.gz)')
+      .argument('<dir>', 'directory to pack (tar, brotli-compressed)')
       .option('--version <version>', 'release version (default: a UTC timestamp, e.g. 20261123.085551)')
       .option('--json', 'print the release as JSON on stdout (for scripts)')
       .option('--seal-timeout <seconds>', 'how long each key server gets to seal the release key, in seconds', integer(1, 600), 20)

@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { constants as zlibConstants, createBrotliCompress } from 'node:zlib';
 import { create as createTar } from 'tar';
 import { generateReleaseKey } from '#shared/crypto/index.ts';
-import { signManifest, type UnsignedManifest } from '#shared/crypto/manifest.ts';
+import { signManifest, type ArchiveCodec, type UnsignedManifest } from '#shared/crypto/manifest.ts';
 import { encryptRelease } from '#shared/crypto/release-stream.ts';
 import { releaseVersion } from '#shared/protocol/releases.ts';
 import { checkInput } from '../api-client.ts';
@@ -23,6 +25,20 @@ import { uploadRelease } from './upload.ts';
 
 /** Tries of the completion, which S3 may need long for on a large upload (each API call stops at 30 s). */
 const COMPLETE_ATTEMPTS = 5;
+
+/** How push packs a directory; the signed manifest says so (docs/release-format.md §7). */
+const PUSH_CODEC: ArchiveCodec = 'tar+brotli';
+
+/**
+ * tar of `source` into brotli at quality 1 (docs/release-format.md §7 says why brotli): tar
+ * reads files on this thread while Node's zlib compresses on its thread pool.
+ */
+const packDirectory = (source: string, archive: string, filter: (entry: string) => boolean) =>
+  pipeline(
+    createTar({ cwd: source, portable: true, filter }, ['.']),
+    createBrotliCompress({ params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 1 } }),
+    createWriteStream(archive),
+  );
 
 const sha256File = async (file: string): Promise<Buffer> => {
   const hash = createHash('sha256');
@@ -80,9 +96,9 @@ export const pushRelease = async (ctx: Context, out: Output, appRef: string, dir
   let releaseKey: Buffer | undefined;
   try {
     out.note(`Packing ${source}…`);
-    const archive = path.join(work, 'release.tar.gz');
+    const archive = path.join(work, 'release.tar.br');
     // The work directory could sit inside DIR (pushing /tmp); it is never packed.
-    await createTar({ gzip: true, file: archive, cwd: source, portable: true, filter: (entry) => !path.resolve(source, entry).startsWith(work) }, ['.']);
+    await packDirectory(source, archive, (entry) => !path.resolve(source, entry).startsWith(work));
     checkAbort();
     const plaintextSize = (await stat(archive)).size;
     const ids = { accountId: me.accountId, appId: app.appId };
@@ -99,11 +115,11 @@ export const pushRelease = async (ctx: Context, out: Output, appRef: string, dir
       out.note(`Encrypting ${formatBytes(plaintextSize)}…`);
       releaseKey = generateReleaseKey();
       upload = path.join(work, 'release.lkr');
-      unsigned = await encryptRelease({ input: archive, outputPath: upload, releaseKey, context });
+      unsigned = { ...(await encryptRelease({ input: archive, outputPath: upload, releaseKey, context })), codec: PUSH_CODEC };
       await rm(archive);
       if (unsigned.ciphertextSize !== size) throw new Error(`encrypted size ${unsigned.ciphertextSize} is not the ${size} announced`);
     } else {
-      unsigned = plainManifest(context, size, await sha256File(archive));
+      unsigned = plainManifest(context, size, await sha256File(archive), PUSH_CODEC);
     }
     checkAbort();
 

@@ -69,14 +69,20 @@ export const machineDir = (name: string) => releaseUserDir(name);
  * the CLI's config, which is the owner's release-signing key), in place of what `latchkey push`
  * uploaded. Written to the bucket and the release item directly, as `complete` would have.
  */
-export const replaceReleaseArchive = async (cli: Cli, ids: { accountId: string; appId: string; releaseId: string }, bytes: Buffer, signer?: { publicKey: Uint8Array; privateKey: Uint8Array }) => {
+export const replaceReleaseArchive = async (
+  cli: Cli,
+  ids: { accountId: string; appId: string; releaseId: string },
+  bytes: Buffer,
+  signer?: { publicKey: Uint8Array; privateKey: Uint8Array },
+  sign: typeof signManifest = signManifest,
+) => {
   const { s3, dynamo, env } = localClients();
   const Key = { pk: `ACCOUNT#${ids.accountId}`, sk: `RELEASE#${ids.releaseId}` };
   const { Item: release } = await dynamo.send(new GetCommand({ TableName: env.DEPLOYMENTS_TABLE!, Key, ConsistentRead: true }));
   await s3.send(new PutObjectCommand({ Bucket: env.RELEASES_BUCKET!, Key: release!.objectKey as string, Body: bytes }));
   const owner = await readKeyFile(ownerKeyPath(cli.configPath, ids.accountId));
   const sha256 = createHash('sha256').update(bytes).digest();
-  const manifest = signManifest(plainManifest(releaseContext(ids), bytes.length, sha256), signer ?? { publicKey: owner!.publicKey, privateKey: owner!.privateKey! });
+  const manifest = sign(plainManifest(releaseContext(ids), bytes.length, sha256), signer ?? { publicKey: owner!.publicKey, privateKey: owner!.privateKey! });
   await dynamo.send(
     new UpdateCommand({
       TableName: env.DEPLOYMENTS_TABLE!,

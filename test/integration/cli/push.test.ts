@@ -87,7 +87,7 @@ describe('latchkey push', () => {
     expect(createHash('sha256').update(object).digest('hex')).toBe(release.digest);
     const unpacked = await scratchDir('latchkey-push-out-');
     await writeFile(path.join(unpacked, 'release.tgz'), object);
-    await extract({ file: path.join(unpacked, 'release.tgz'), cwd: unpacked });
+    await extract({ file: path.join(unpacked, 'release.tgz'), cwd: unpacked, brotli: true });
     expect(await readFile(path.join(unpacked, 'index.js'), 'utf8')).toBe('console.log("hello")\n');
     expect((await readFile(path.join(unpacked, 'lib', 'data.bin'))).equals(await readFile(path.join(source, 'lib', 'data.bin')))).toBe(true);
     const listed = await cli.run(['releases', 'list', 'web', '--json']);
@@ -130,7 +130,7 @@ describe('latchkey push', () => {
     expect(object.includes('the plaintext')).toBe(false);
     // A key server's copy of the master key opens the release key, which opens the object.
     const opened = await decryptWithKeyServer(account.accountId, release.releaseId, b.state, object, cli.configPath);
-    await extract({ file: opened, cwd: path.dirname(opened) });
+    await extract({ file: opened, cwd: path.dirname(opened), brotli: true });
     expect(await readFile(path.join(path.dirname(opened), 'secret.txt'), 'utf8')).toBe('the plaintext nobody else may read\n');
   });
 

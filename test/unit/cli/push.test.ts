@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { brotliDecompressSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { decryptRelease, DEFAULT_SEGMENT_SIZE, hpkeUnwrap, RELEASE_MAGIC, verifyManifest } from '#shared/crypto/index.ts';
 import { releaseDigestOf } from '#shared/crypto/release-digest.ts';
@@ -195,7 +195,7 @@ describe('latchkey push', () => {
     expect(result.code).toBe(0);
     expect(t.api.calls()).toEqual(['GET /apps', 'GET /me', 'GET /statements', `POST /apps/${ids.app}/releases`, 'PUT /bucket/obj', `POST /apps/${ids.app}/releases/${ids.release}/complete`]);
     const object = t.uploaded();
-    expect(gunzipSync(object).toString('latin1')).toContain('PLAINTEXT-MARKER');
+    expect(brotliDecompressSync(object).toString('latin1')).toContain('PLAINTEXT-MARKER');
     expect((t.api.requests.find((r) => r.path.endsWith('/releases'))!.body as { size: number }).size).toBe(object.length);
     const { digest, manifest, parts } = completeBody(t.api);
     expect(digest).toBe(createHash('sha256').update(object).digest('hex'));
@@ -247,7 +247,7 @@ describe('latchkey push', () => {
     const releaseKey = await hpkeUnwrap(second.encryptionPrivateKey, releaseKeyToKeyServerContext(ids3), fromB64(seals[1]!.wrappedReleaseKey));
     const out = path.join(t.root, 'decrypted.tgz');
     await decryptRelease({ input: object, outputPath: out, releaseKey, context: releaseContext(ids3), manifest: fromB64(manifest), signerPublicKey: t.owner.publicKey, durable: false });
-    expect(gunzipSync(await readFile(out)).toString('latin1')).toContain('PLAINTEXT-MARKER');
+    expect(brotliDecompressSync(await readFile(out)).toString('latin1')).toContain('PLAINTEXT-MARKER');
     expect((await readdir(scratch)).filter((name) => name.startsWith('latchkey-push-'))).toEqual([]);
   });
 

@@ -12,8 +12,9 @@ import {
   type UnsignedManifest,
 } from '../../../shared/crypto/index.ts';
 import { LABEL } from '../../../shared/crypto/kdf.ts';
-import { encodeManifest } from '../../../shared/crypto/manifest.ts';
+import { ARCHIVE_CODECS, encodeManifest } from '../../../shared/crypto/manifest.ts';
 import { signWithLabel } from '../../../shared/crypto/signatures.ts';
+import { signManifestV3 } from '../../support/manifest-v3.ts';
 import { rejection, releaseContext } from './helpers.ts';
 
 const pusher = generateAgentKeys().signing;
@@ -33,7 +34,7 @@ describe('release manifest', () => {
   it('verifies under the pusher key and names the signer', () => {
     const signed = signManifest(unsigned, pusher);
     const m = verifyManifest(signed, pusher.publicKey, releaseContext);
-    expect(m).toEqual({ ...unsigned, signerKeyId: keyId(pusher.publicKey) });
+    expect(m).toEqual({ ...unsigned, codec: 'tar+gzip', signerKeyId: keyId(pusher.publicKey) });
   });
 
   it('rejects another key, another context and any altered byte', async () => {
@@ -47,8 +48,31 @@ describe('release manifest', () => {
     }
   });
 
+  it('signs the archive codec: each of them reads back; a manifest without one says tar+gzip', () => {
+    for (const codec of ARCHIVE_CODECS) expect(verifyManifest(signManifest({ ...unsigned, codec }, pusher), pusher.publicKey).codec).toBe(codec);
+    expect(verifyManifest(signManifest(unsigned, pusher), pusher.publicKey).codec).toBe('tar+gzip');
+  });
+
+  it('still reads a version-3 manifest (the CLI before the codec byte): its archive is tar+gzip', () => {
+    // Prepare: version 3 is version 4 without the codec byte after the ciphertext size.
+    const v3 = signManifestV3(unsigned, pusher);
+    expect(v3[4]).toBe(3);
+    // Act
+    const read = verifyManifest(v3, pusher.publicKey);
+    // Assess
+    expect(read).toMatchObject({ codec: 'tar+gzip', plaintextSize: unsigned.plaintextSize, ciphertextSize: unsigned.ciphertextSize });
+    expect(read.fileDigest.equals(unsigned.fileDigest)).toBe(true);
+  });
+
+  it('refuses a validly signed manifest naming a codec it does not know', async () => {
+    const body = encodeManifest({ ...unsigned, codec: 'tar', signerKeyId: keyId(pusher.publicKey) });
+    body[7 + body.readUInt16BE(5) + 20] = ARCHIVE_CODECS.length;
+    const signed = Buffer.concat([body, signWithLabel(pusher.privateKey, LABEL.manifestSignature, body)]);
+    expect((await rejection(async () => verifyManifest(signed, pusher.publicKey))).reason).toBe('unsupported-version');
+  });
+
   it('refuses a validly signed version-1 manifest (the layout that also carried a plaintext digest)', async () => {
-    const body = encodeManifest({ ...unsigned, signerKeyId: keyId(pusher.publicKey) });
+    const body = encodeManifest({ ...unsigned, codec: 'tar+gzip', signerKeyId: keyId(pusher.publicKey) });
     body[4] = 1;
     const v1 = Buffer.concat([body, signWithLabel(pusher.privateKey, LABEL.manifestSignature, body)]);
     expect((await rejection(async () => verifyManifest(v1, pusher.publicKey))).reason).toBe('unsupported-version');

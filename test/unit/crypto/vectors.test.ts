@@ -37,6 +37,10 @@ const segmentNonce = (i: number, final: boolean): Buffer => {
   return nonce;
 };
 
+/** The `manifest.signed` vector as manifest version 3 wrote it, before the archive codec byte (§7, §10). */
+const MANIFEST_V3 =
+  '4c4b4d4603004304076163636f756e7400056163632d310b6170706c69636174696f6e00056170702d3107707572706f7365000772656c656173650772656c65617365000572656c2d3100000040000000000000009600000000000001586a4676c334507c19391cecd9186dc3fb55b65ca00746f5ccda9fd9a1b9cdcbd6877d6cf4b9948905456ae5219d1e644d083a14abd437e79062950651ac40ef0c0a5b67549542c9a55ed6a80ba5c7646b13834d6d5a15c2e3fedd7da04db45886fb6750362f2342dd68de6317d07af19751276f7ee91b33ad84d7667412149a6bac6ee3c22afdb5b023ea146fc0808553192fc7eef9220f6938c8aa24f97e1708';
+
 describe('test vectors', () => {
   it('the code reproduces every stored vector byte for byte', async () => {
     const now = await computeVectors();
@@ -87,14 +91,15 @@ describe('test vectors', () => {
     const signed = bytes('manifest.signed');
     const body = signed.subarray(0, signed.byteLength - 64);
     expect(body.subarray(0, 4).toString('ascii')).toBe('LKMF');
-    expect(body[4]).toBe(3);
+    expect(body[4]).toBe(4);
     const ctxLen = body.readUInt16BE(5);
     expect(body.subarray(7, 7 + ctxLen).toString('hex')).toBe(stored['context.release']);
     let at = 7 + ctxLen;
     expect(body.readUInt32BE(at)).toBe(I.segmentSize);
     expect(Number(body.readBigUInt64BE(at + 4))).toBe(I.plaintext.byteLength);
     expect(Number(body.readBigUInt64BE(at + 12))).toBe(bytes('release.file').byteLength);
-    at += 20;
+    expect(body[at + 20]).toBe(1); // archive codec: 1 = tar+gzip
+    at += 21;
     const field = () => body.subarray(at, (at += 32)).toString('hex');
     expect(field()).toBe(stored['release.headerHash']);
     const file = bytes('release.file');
@@ -106,6 +111,14 @@ describe('test vectors', () => {
     const spki = Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), bytes('ed25519.public')]);
     const message = Buffer.concat([Buffer.from('latchkey/v1/release-manifest\0'), body]);
     expect(verify(null, message, createPublicKey({ key: spki, format: 'der', type: 'spki' }), signed.subarray(body.byteLength))).toBe(true);
+  });
+
+  it('a manifest the CLI signed before the codec byte (version 3) still verifies, as a tar+gzip archive of the same file', () => {
+    const v3 = Buffer.from(MANIFEST_V3, 'hex');
+    expect(v3[4]).toBe(3);
+    const m = verifyManifest(v3, bytes('ed25519.public'), I.releaseContext);
+    expect(m.codec).toBe('tar+gzip');
+    expect(m.fileDigest.toString('hex')).toBe(stored['release.fileDigest']);
   });
 
   it('an independent encrypter written from docs/release-format.md produces the digest of a release of several leaves', () => {
