@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import type { Writable } from 'node:stream';
 
 /** Direct I/O moves whole blocks, at block-aligned offsets, from block-aligned memory; 4096 suits every common device. */
 export const BLOCK = 4096;
@@ -157,6 +158,63 @@ export const writeAtomically = async <T>(
   } catch (e) {
     if (!closed) await out.close().catch(() => {});
     await unlink(temp).catch(() => {});
+    throw e;
+  }
+};
+
+/**
+ * The same chunks as BlockSink, into a stream instead of a file (a target's streamed install:
+ * the plaintext goes on to tar as it verifies). The carry is kept so the pipeline runs as for a
+ * file; each write is a copy (the pipeline reuses its buffers at once) and the buffer is handed
+ * back when the stream has taken the copy, so a slow reader slows the decrypter down instead of
+ * letting memory grow. The partial block carried at the end is written by `finish`, which the
+ * decrypter reaches only after the final segment and the digest verified.
+ */
+export class StreamSink {
+  private readonly carry = Buffer.alloc(BLOCK);
+  private carried = 0;
+  private fail!: (e: unknown) => void;
+  readonly failed = new Promise<never>((_, reject) => (this.fail = reject));
+
+  constructor(private readonly stream: Writable) {
+    this.failed.catch(() => {});
+    stream.once('error', (e) => this.fail(e));
+    stream.once('close', () => this.fail(new Error('the output stream closed before the release ended')));
+  }
+
+  begin(buf: Buffer): number {
+    const n = this.carry.copy(buf, 0, 0, this.carried);
+    this.carried = 0;
+    return n;
+  }
+
+  end(buf: Buffer, end: number, then: () => void): void {
+    const whole = end - (end % BLOCK);
+    this.carried = buf.copy(this.carry, 0, whole, end);
+    if (whole === 0) return then();
+    this.stream.write(Buffer.from(buf.subarray(0, whole)), (e) => (e ? this.fail(e) : then()));
+  }
+
+  /** Writes the carried tail and ends the stream. */
+  async finish(): Promise<void> {
+    const tail = Buffer.from(this.carry.subarray(0, this.carried));
+    this.carried = 0;
+    await Promise.race([new Promise<void>((resolve) => this.stream.end(tail, () => resolve())), this.failed]);
+  }
+}
+
+/**
+ * Runs `body` with a StreamSink on `stream` and ends the stream only if it succeeds; on failure
+ * the stream is destroyed with the error, so what reads it sees a failure, never an end.
+ */
+export const writeToStream = async <T>(stream: Writable, body: (out: StreamSink) => Promise<T>): Promise<T> => {
+  const out = new StreamSink(stream);
+  try {
+    const result = await body(out);
+    await out.finish();
+    return result;
+  } catch (e) {
+    stream.destroy(e as Error);
     throw e;
   }
 };

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Writable } from 'node:stream';
 import { openSource, type ByteSource, type ReleaseInput } from './byte-source.ts';
 import { describeContext, encodeContext, type CryptoContext } from './context.ts';
 import {
@@ -14,7 +15,7 @@ import { verifyManifest, type ReleaseManifest, type UnsignedManifest } from './m
 import { createChunkRunner, type ChunkRunner, type Threads } from './chunk-runner.ts';
 import type { ChunkRead } from './segment-chunks.ts';
 import { leafFrames, ReleaseDigest } from './release-digest.ts';
-import { BLOCK, writeAtomically } from './output-file.ts';
+import { BLOCK, writeAtomically, writeToStream, type BlockSink, type StreamSink } from './output-file.ts';
 import { BufferPool, InOrder, orFail } from './pipeline.ts';
 import {
   buildHeader,
@@ -62,8 +63,12 @@ export type EncryptedRelease = UnsignedManifest;
 export interface DecryptReleaseOptions {
   /** Ciphertext: a file path, a Node stream (e.g. an HTTP download), or bytes. */
   input: ReleaseInput;
-  /** Final path; appears only once every check has passed. */
-  outputPath: string;
+  /**
+   * Final path; appears only once every check has passed. Or a stream, which gets each chunk's
+   * plaintext once its segments' tags verify, its last bytes only after the final segment and the
+   * digest verify, and is destroyed with the error on any failure (a target's streamed install).
+   */
+  outputPath: string | { stream: Writable };
   releaseKey: Uint8Array;
   /** Expected release context; the header and the manifest must both carry exactly this. */
   context: CryptoContext;
@@ -177,9 +182,15 @@ const noop = (): void => {};
 export const decryptRelease = (opts: DecryptReleaseOptions): Promise<ReleaseManifest> => decryptReleaseWith(opts, {});
 
 export const decryptReleaseWith = async (opts: DecryptReleaseOptions, internal: InternalOptions): Promise<ReleaseManifest> => {
-  const manifest = verifyManifest(opts.manifest, opts.signerPublicKey, opts.context);
-  await decryptPayload(opts.input, opts.outputPath, opts.releaseKey, opts.context, manifest, opts.durable ?? true, internal);
-  return manifest;
+  try {
+    const manifest = verifyManifest(opts.manifest, opts.signerPublicKey, opts.context);
+    await decryptPayload(opts.input, opts.outputPath, opts.releaseKey, opts.context, manifest, opts.durable ?? true, internal);
+    return manifest;
+  } catch (e) {
+    // A stream is never left open by a failure, whether before the first segment or after it.
+    if (typeof opts.outputPath !== 'string') opts.outputPath.stream.destroy(e as Error);
+    throw e;
+  }
 };
 
 /**
@@ -189,7 +200,7 @@ export const decryptReleaseWith = async (opts: DecryptReleaseOptions, internal: 
  */
 export const decryptPayload = async (
   input: ReleaseInput,
-  outputPath: string,
+  outputPath: string | { stream: Writable },
   releaseKey: Uint8Array,
   context: CryptoContext,
   expect: UnsignedManifest | undefined,
@@ -228,8 +239,10 @@ export const decryptPayload = async (
     runner = createChunkRunner(internal.threads ?? 'auto', source.size, { key, segmentSize: S, leafFrames: G });
     const pool = runner;
 
-    // 2. Segments, written only after their tags verify; the file is renamed only at the end.
-    await writeAtomically(outputPath, { durable, direct: internal.directIo ?? true }, async (out) => {
+    // 2. Segments, written only after their tags verify; the file is renamed (the stream ended) only at the end.
+    const write = (body: (out: BlockSink | StreamSink) => Promise<void>) =>
+      typeof outputPath === 'string' ? writeAtomically(outputPath, { durable, direct: internal.directIo ?? true }, body) : writeToStream(outputPath.stream, body);
+    await write(async (out) => {
       const inOrder = new InOrder();
       const fails = [out.failed, pool.failed, inOrder.failed];
       const frames = CHUNK_LEAVES * G;

@@ -1,6 +1,6 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -330,3 +330,54 @@ const parseHeaderLength = (file: Buffer): number => {
   parseHeader(file.subarray(0, len));
   return len;
 };
+
+describe('decrypting into a stream (a target\'s streamed install)', () => {
+  /** Decrypts into a stream whose every byte is kept; answers the outcome, the bytes, and how the stream ended. */
+  const openToStream = async (ciphertext: Uint8Array, manifest: Uint8Array, k: Buffer = key) => {
+    const got: Buffer[] = [];
+    const stream = new Writable({
+      highWaterMark: 64 * 1024,
+      write: (chunk: Buffer, _encoding, done) => setImmediate(() => (got.push(chunk), done())),
+    });
+    const ended = new Promise<'finished' | 'errored'>((resolve) => {
+      stream.once('finish', () => resolve('finished'));
+      stream.once('error', () => resolve('errored'));
+    });
+    ended.catch(() => {});
+    const outcome = await decryptRelease({ input: ciphertext, outputPath: { stream }, releaseKey: k, context: releaseContext, manifest, signerPublicKey: signer.publicKey }).then(
+      () => 'ok' as const,
+      (error: unknown) => error as Error,
+    );
+    return { outcome, bytes: Buffer.concat(got), ended: outcome === 'ok' ? await ended : stream.destroyed ? 'errored' : 'open' };
+  };
+
+  it('gives exactly the plaintext, over several chunks, inline and on workers, and ends the stream', async () => {
+    for (const size of [0, 1, 4095, 4097, 3 * 2 ** 20 + 123]) {
+      const plain = pattern(size);
+      const { ciphertext, manifest } = await seal(plain, DEFAULT_SEGMENT_SIZE);
+      const { outcome, bytes, ended } = await openToStream(ciphertext, manifest);
+      expect(outcome).toBe('ok');
+      expect(bytes.equals(plain)).toBe(true);
+      expect(ended).toBe('finished');
+    }
+  });
+
+  it('a tamper in the last segment, a truncation or a wrong key: the stream is destroyed, never ended, and holds none of the last chunk', async () => {
+    const plain = pattern(3 * 2 ** 20 + 123);
+    const { ciphertext, manifest } = await seal(plain, DEFAULT_SEGMENT_SIZE);
+    const lastByte = Buffer.from(ciphertext);
+    lastByte[lastByte.byteLength - 20]! ^= 1;
+    for (const [what, bytes, k] of [
+      ['last segment', lastByte, key],
+      ['truncated', ciphertext.subarray(0, ciphertext.byteLength - 100), key],
+      ['wrong key', ciphertext, generateReleaseKey()],
+    ] as const) {
+      const result = await openToStream(bytes, manifest, k);
+      expect(result.outcome, what).toBeInstanceOf(Error);
+      expect(result.ended, what).toBe('errored');
+      // Only whole verified chunks before the failing one went out, and they are the plaintext's.
+      expect(result.bytes.byteLength, what).toBeLessThan(3 * 2 ** 20);
+      expect(result.bytes.equals(plain.subarray(0, result.bytes.byteLength)), what).toBe(true);
+    }
+  });
+});
