@@ -1,9 +1,11 @@
+import { createReadStream } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { MAX_REPORT_OUTPUT } from '#shared/protocol/deploy-messages.ts';
 import type { Isolation } from '../isolation/release-user.ts';
 import { statePaths } from '../state.ts';
-import { installRelease, readRelease } from '../target/install.ts';
+import { installRelease, type ReleaseSource } from '../target/install.ts';
 import { fetchPlainRelease, fetchSecureRelease, verifyPlainRequest, verifySecureRequest } from '../target/open-release.ts';
 import { appTree, releaseDirName } from '../target/release-tree.ts';
 import { requestExpired } from '../target/request-expiry.ts';
@@ -83,20 +85,36 @@ export const targetHandlers = (options: TargetOptions): HandlerSet => {
     const { staging, scriptsLog } = statePaths(options.stateDir);
     await mkdir(staging, { recursive: true, mode: 0o700 });
     await emptyDir(staging); // leftovers of a run that died: never installed
-    const archive = join(staging, `${request.deploymentId}.archive`);
     const origin = await options.releasesOrigin();
     const info = { appName: request.appName, releaseVersion: request.releaseVersion, environmentName: request.environmentName, deploymentId: request.deploymentId };
+    // A secure release is unpacked as it downloads and decrypts, chunk by verified chunk: its
+    // plaintext never touches the agent's disk. A plain one has no tag per segment, only the
+    // digest of the whole file: it is downloaded here and checked before a byte is unpacked.
+    const source: ReleaseSource = request.secure
+      ? {
+          codec: manifest.codec,
+          deliver: async (into) => {
+            await fetchSecureRelease(request, verdict, manifest, { stream: into }, context, origin);
+            log.debug('release decrypted', ids);
+          },
+        }
+      : {
+          codec: manifest.codec,
+          deliver: async (into) => {
+            const archive = join(staging, `${request.deploymentId}.archive`);
+            await fetchPlainRelease(request, manifest, archive, context, origin);
+            log.debug('release downloaded', ids);
+            await pipeline(createReadStream(archive), into);
+          },
+        };
     try {
-      if (request.secure) await fetchSecureRelease(request, verdict, manifest, archive, context, origin);
-      else await fetchPlainRelease(request, manifest, archive, context, origin);
-      log.debug(request.secure ? 'release decrypted' : 'release downloaded', ids);
-      const release = await readRelease(archive, manifest.codec, variables);
       const scriptLog = await openScriptLog(scriptsLog, MAX_REPORT_OUTPUT, `deployment ${request.deploymentId}: ${info.appName} ${info.releaseVersion} to ${info.environmentName}`);
       try {
         const installed = await installRelease({
           isolation: options.isolation,
           tree: appTree(options.isolation.releasesDir, request.appId),
-          release,
+          source,
+          variables,
           name: releaseDirName(now(), request.deploymentId),
           info,
           keep: options.keep ?? 5,

@@ -26,9 +26,10 @@ export const entryPath = (name: string) =>
  * disk: the member names, and the text of latchkey.yml (a regular file at the root; the last one
  * wins, as on disk). Extracting is release code's work, done as the release user (install.ts):
  * the agent never opens a file of the release tree, where a release could have put a symlink to
- * the agent's own state.
+ * the agent's own state. `parser` takes the plain tar stream (beside the extraction, from the
+ * same bytes); `result` is read once it has finished.
  */
-export const readArchive = async (file: string, codec: ArchiveCodec): Promise<{ entries: ArchiveEntry[]; manifest?: string }> => {
+export const archiveReader = () => {
   const entries: ArchiveEntry[] = [];
   let manifest: string | undefined;
   let problem: string | undefined;
@@ -50,25 +51,33 @@ export const readArchive = async (file: string, codec: ArchiveCodec): Promise<{ 
       manifest = Buffer.concat(chunks).toString('utf8');
     });
   };
-  // The same decompression as the extraction's (tarStream), as the signed manifest says.
+  const parser = new Parser({
+    strict: true,
+    onReadEntry: (entry) => {
+      read(entry);
+      entry.resume();
+    },
+  });
+  const result = (): { entries: ArchiveEntry[]; manifest?: string } => {
+    if (problem) throw new RequestRefused('ManifestInvalid', problem);
+    return { entries, ...(manifest === undefined ? {} : { manifest }) };
+  };
+  return { parser, result };
+};
+
+export const unreadable = (error: unknown) => new RequestRefused('UnpackFailed', `the release archive cannot be read (${(error as Error).message.slice(0, 200)})`);
+
+/** archiveReader over an archive file: the tests' way in, and a plain release's. */
+export const readArchive = async (file: string, codec: ArchiveCodec): Promise<{ entries: ArchiveEntry[]; manifest?: string }> => {
   const tar = tarStream(file, codec);
+  const reader = archiveReader();
   try {
-    await pipeline(
-      tar.stream,
-      new Parser({
-        strict: true,
-        onReadEntry: (entry) => {
-          read(entry);
-          entry.resume();
-        },
-      }),
-    );
+    await pipeline(tar.stream, reader.parser);
     if (tar.failed()) throw tar.failed();
   } catch (error) {
-    throw new RequestRefused('UnpackFailed', `the release archive cannot be read (${(error as Error).message.slice(0, 200)})`);
+    throw unreadable(error);
   }
-  if (problem) throw new RequestRefused('ManifestInvalid', problem);
-  return { entries, ...(manifest === undefined ? {} : { manifest }) };
+  return reader.result();
 };
 
 /**
@@ -93,19 +102,21 @@ export const excludedPaths = (entries: readonly ArchiveEntry[], include: readonl
 
 /**
  * The archive as a plain tar stream, for `tar -x` as the release user: decompressed here, as the
- * signed manifest's codec says (GNU tar has no brotli). A decompression or read error ends the
- * stream early, where tar would stop as if the archive ended: `failed` then names it, and the
- * extraction must be refused.
+ * signed manifest's codec says (GNU tar has no brotli). A read, delivery or decompression error
+ * ends the stream early, where tar would stop as if the archive ended: `failed` then names it,
+ * and the extraction must be refused.
  */
-export const tarStream = (file: string, codec: ArchiveCodec): { stream: Readable; failed: () => Error | undefined } => {
-  const out = new PassThrough();
+export const tarOf = (source: Readable, codec: ArchiveCodec): { stream: Readable; failed: () => Error | undefined } => {
+  const out = new PassThrough({ highWaterMark: 1024 * 1024 });
   let failure: Error | undefined;
   const stop = (error: Error) => {
     failure ??= error;
     out.end();
   };
-  const source = createReadStream(file, { highWaterMark: 1024 * 1024 }).once('error', stop);
+  source.once('error', stop);
   const decompress = codec === 'tar+gzip' ? createGunzip() : codec === 'tar+brotli' ? createBrotliDecompress() : undefined;
   (decompress ? source.pipe(decompress.once('error', stop)) : source).pipe(out);
   return { stream: out, failed: () => failure };
 };
+
+export const tarStream = (file: string, codec: ArchiveCodec) => tarOf(createReadStream(file, { highWaterMark: 1024 * 1024 }), codec);

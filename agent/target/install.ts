@@ -1,8 +1,10 @@
 import { posix } from 'node:path';
 import { RequestRefused } from '../handlers/types.ts';
 import type { Isolation } from '../isolation/release-user.ts';
+import { PassThrough, type Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import type { ArchiveCodec } from '#shared/crypto/manifest.ts';
-import { excludedPaths, readArchive, tarStream } from './archive.ts';
+import { archiveReader, excludedPaths, tarOf, unreadable } from './archive.ts';
 import { ManifestError, parseLatchkeyYml, type LatchkeyYml } from './latchkey-yml.ts';
 import { releaseTree, statusOf, type AppTree } from './release-tree.ts';
 import { declaredVariables, scriptEnvironment, type ScriptFacts } from './script-env.ts';
@@ -10,22 +12,19 @@ import type { ScriptLog } from './script-log.ts';
 import { runScript } from './scripts.ts';
 
 /**
- * What the agent reads of a verified archive before anything of it runs or is written (DESIGN §6):
- * latchkey.yml, from the archive in its own process, and the variables the scripts get: only
- * those it declares, or a refusal naming the one it does not.
+ * Where the release's archive comes from. `deliver` writes its bytes into `into` and ends it once
+ * they are all there and verified: a secure release as it downloads, each chunk once its
+ * segments' tags verify (the last bytes only after the final tag and the digest); a plain one
+ * after the whole file matched its signed digest. On failure it rejects, with a refusal.
  */
-export const readRelease = async (archive: string, codec: ArchiveCodec, variables: Record<string, string>) => {
-  const { entries, manifest: text } = await readArchive(archive, codec);
-  const manifest = manifestOf(text);
-  return { archive, codec, entries, manifest, variables: declaredVariables(manifest, variables) };
-};
-export type ReadRelease = Awaited<ReturnType<typeof readRelease>>;
+export type ReleaseSource = { codec: ArchiveCodec; deliver: (into: Writable) => Promise<void> };
 
 export type InstallOptions = {
   isolation: Isolation;
   tree: AppTree;
-  /** The verified plaintext archive (in the agent's private staging directory), as read by readRelease. */
-  release: ReadRelease;
+  source: ReleaseSource;
+  /** The owner-signed variables of the environment; scripts get those latchkey.yml declares. */
+  variables: Record<string, string>;
   name: string;
   info: Omit<ScriptFacts, 'releaseDir'>;
   keep: number;
@@ -45,22 +44,28 @@ const manifestOf = (text: string | undefined): LatchkeyYml => {
   }
 };
 
+/** Settles to what a promise resolved to, or to its error: for waiting on every part of the unpacking. */
+const settled = <T>(p: Promise<T>) => p.then((value) => ({ value }), (error: unknown) => ({ error }));
+
 /**
- * Installs a verified release archive, once read (readRelease) (DESIGN §5, §6):
- *   1. as the release user: unpack the archive (fed on stdin: that user cannot read the agent's
- *      staging) into a new release directory of the release tree, and wait for tar to exit; a
- *      refused archive fails here, at once;
- *   2. as the release user: delete what latchkey.yml does not include;
- *   3. run preInstall, install, postInstall there, as the release user, with an environment
+ * Installs a release (DESIGN §5, §6):
+ *   1. as the release user: unpack it into a new directory in incoming/ while it arrives (tar
+ *      reads it on stdin, decompressed by the agent: that user cannot read the agent's state),
+ *      while the agent reads latchkey.yml and the member names from the same bytes;
+ *   2. once the delivery verified to its end and tar exited 0: check latchkey.yml and the
+ *      variables it declares, then move the directory into releases/;
+ *   3. as the release user: delete what latchkey.yml does not include;
+ *   4. run preInstall, install, postInstall there, as the release user, with an environment
  *      built from scratch (script-env.ts); their output goes to the local log;
- *   4. only if all succeed, switch `current` to it (one rename) and prune old releases.
- * On any failure the new directory is removed (by the release user, once nothing of the release
- * runs any more) and `current` stays where it was. Every failure is a refusal: deterministic,
- * never retried.
+ *   5. only if all succeed, switch `current` to it (one rename) and prune old releases.
+ * Nothing of the release runs before step 4. On any failure the new directory is removed (by the
+ * release user, once nothing of the release runs any more) and `current` stays where it was.
+ * Every failure is a refusal: deterministic, never retried. docs/release-format.md §6.1 says why
+ * a tree unpacked before the last tag verified is harmless.
  */
 export const installRelease = async (options: InstallOptions) => {
-  const { isolation, tree, name, log } = options;
-  const { archive, codec, entries, manifest, variables } = options.release;
+  const { isolation, tree, name, log, source } = options;
+  const incoming = posix.join(tree.incoming, name);
   const dir = posix.join(tree.releases, name);
   const ops = releaseTree(isolation, options.scriptTimeoutMs, (text) => log.write(text));
 
@@ -68,20 +73,39 @@ export const installRelease = async (options: InstallOptions) => {
   const previous = await ops.current(tree);
   const stillCurrent = previous ? `current still points to ${previous}` : 'nothing is current';
   const output = () => (options.reportOutput ? `. Output:\n${log.tail()}` : "; the output is in the agent's local scripts log");
-  let created = false;
+  let created: string | undefined;
   try {
     log.write('--- unpacking\n');
-    const tar = tarStream(archive, codec);
-    const unpacked = await ops.extract(dir, tar.stream);
-    created = true;
-    if (tar.failed()) {
-      log.write(`${tar.failed()!.message}\n`);
-      throw new RequestRefused('UnpackFailed', `the release archive is refused: it could not be read to its end; nothing was installed, ${stillCurrent}${output()}`);
+    const archive = new PassThrough({ highWaterMark: 1024 * 1024 });
+    const tar = tarOf(archive, source.codec);
+    const reader = archiveReader();
+    tar.stream.pipe(reader.parser);
+    created = incoming;
+    const [delivered, unpacked, parsed] = await Promise.all([
+      settled(
+        source.deliver(archive).catch((error: unknown) => {
+          archive.destroy(error as Error); // ends the unpacking early: the refusal is this error
+          throw error;
+        }),
+      ),
+      settled(ops.extract(incoming, tar.stream)),
+      settled(finished(reader.parser)),
+    ]);
+    if ('error' in delivered) throw delivered.error;
+    if ('error' in unpacked) throw unpacked.error;
+    if (tar.failed() || 'error' in parsed) {
+      log.write(`${(tar.failed() ?? (parsed as { error: Error }).error).message}\n`);
+      throw unreadable(tar.failed() ?? (parsed as { error: Error }).error);
     }
-    if (unpacked.code !== 0) {
-      log.write(unpacked.stderr);
-      throw new RequestRefused('UnpackFailed', `the release archive is refused: unpacking it ${statusOf(unpacked)}; nothing was installed, ${stillCurrent}${output()}`);
+    if (unpacked.value.code !== 0) {
+      log.write(unpacked.value.stderr);
+      throw new RequestRefused('UnpackFailed', `the release archive is refused: unpacking it ${statusOf(unpacked.value)}; nothing was installed, ${stillCurrent}${output()}`);
     }
+    const { entries, manifest: text } = reader.result();
+    const manifest = manifestOf(text);
+    const variables = declaredVariables(manifest, options.variables);
+    await ops.promote(incoming, dir);
+    created = dir;
     if (manifest.include) await ops.remove(dir, excludedPaths(entries, manifest.include));
     const env = scriptEnvironment(variables, { ...options.info, releaseDir: dir }, isolation.user);
     for (const step of ['preInstall', 'install', 'postInstall'] as const) {
@@ -92,7 +116,7 @@ export const installRelease = async (options: InstallOptions) => {
     }
     await ops.switchCurrent(tree, name);
   } catch (error) {
-    if (created) await ops.removeDir(dir).catch(() => {});
+    if (created) await ops.removeDir(created).catch(() => {});
     throw error;
   }
   // Housekeeping: a release that cannot be pruned is still installed.

@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
+import type { Writable } from 'node:stream';
 import {
   CryptoError,
   decryptRelease,
@@ -86,9 +87,17 @@ export const verifySecureRequest = (request: DeployReleaseRequest, verdict: Evid
 /**
  * Opens the deployment key and the key list, downloads the release and decrypts it to
  * `outputPath` (decryptRelease writes a temporary file and renames it only once every segment
- * and the digest the manifest names have verified). Keys are zeroed whatever happens.
+ * and the digest the manifest names have verified), or into a stream (each chunk once its tags
+ * verify, the end only after the final tag and the digest). Keys are zeroed whatever happens.
  */
-export const fetchSecureRelease = async (request: DeployReleaseRequest, verdict: EvidenceVerdict, manifest: ReleaseManifest, outputPath: string, context: HandlerContext, origin: string | undefined) => {
+export const fetchSecureRelease = async (
+  request: DeployReleaseRequest,
+  verdict: EvidenceVerdict,
+  manifest: ReleaseManifest,
+  outputPath: string | { stream: Writable },
+  context: HandlerContext,
+  origin: string | undefined,
+) => {
   const { self, log } = context;
   const ids = deployIdsOf(request, self.accountId);
   const secure = request.secure!;

@@ -9,6 +9,8 @@ import { runAsReleaseUser, type CommandResult, type Isolation } from '../isolati
  *
  *   <releases>/<appId>/releases/<ms since epoch>-<deploymentId>/   one directory per installed release
  *   <releases>/<appId>/current -> releases/…                       the live one (a symlink, switched by rename)
+ *   <releases>/<appId>/incoming/<name>/                            a release being unpacked as it downloads;
+ *                                                                  moved into releases/ only once it verified
  *
  * Every change to it is made by the release user, through the fixed shell programs below (their
  * arguments are positional parameters, never spliced into them): the agent never opens, lists or
@@ -17,7 +19,7 @@ import { runAsReleaseUser, type CommandResult, type Isolation } from '../isolati
  */
 export const appTree = (releasesDir: string, appId: string) => {
   const root = posix.join(releasesDir, appId);
-  return { root, releases: posix.join(root, 'releases'), current: posix.join(root, 'current') };
+  return { root, releases: posix.join(root, 'releases'), incoming: posix.join(root, 'incoming'), current: posix.join(root, 'current') };
 };
 export type AppTree = ReturnType<typeof appTree>;
 
@@ -26,7 +28,9 @@ export const releaseDirName = (at: number, deploymentId: string) => `${String(at
 const RELEASE_DIR_NAME = /^\d{15}-dep_[0-9a-f]{32}$/;
 
 const PROGRAMS = {
-  prepare: 'mkdir -p -- "$1"',
+  // Installs run one at a time (queue-loop.ts): whatever is in incoming/ is left from one that died.
+  prepare: 'mkdir -p -- "$1/releases" && rm -rf -- "$1/incoming" && mkdir -- "$1/incoming"',
+  promote: 'exec mv -T -- "$1" "$2"',
   // The archive comes on stdin, as plain tar (the agent decompresses it: archive.ts tarStream);
   // tar refuses members with `..` and links out of the tree, and exits 2.
   extract: 'mkdir -- "$1" && exec tar -x -f - -C "$1" --no-same-owner',
@@ -66,8 +70,10 @@ export const releaseTree = (isolation: Isolation, timeoutMs: number, local: (tex
   };
 
   return {
-    prepare: (tree: AppTree) => run('preparing the release tree', 'prepare', [tree.releases]).then(check(`preparing ${tree.releases}`, 'IsolationFailed')),
-    /** Unpacks the archive (on `input`) into the new directory `dir`; resolves once tar has exited, whatever it did. */
+    prepare: (tree: AppTree) => run('preparing the release tree', 'prepare', [tree.root]).then(check(`preparing ${tree.root}`, 'IsolationFailed')),
+    /** Moves a verified release from incoming/ to its place in releases/. */
+    promote: (from: string, to: string) => run('moving the release into place', 'promote', [from, to]).then(check(`moving ${from} to ${to}`, 'IsolationFailed')),
+    /** Unpacks the plain tar stream `input` into the new directory `dir`; resolves once tar has exited, whatever it did. */
     extract: (dir: string, input: Readable) => run('unpacking the release', 'extract', [dir], input),
     remove: (dir: string, paths: readonly string[]) =>
       paths.length === 0 ? Promise.resolve() : run('removing excluded files', 'remove', [dir], paths.map((p) => `${p}\0`).join('')).then(check('removing the files latchkey.yml does not include', 'UnpackFailed')),

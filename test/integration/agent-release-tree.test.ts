@@ -58,7 +58,7 @@ describe('the release tree, kept by the release user', () => {
     await ops.prepare(tree);
     const names = Array.from({ length: 7 }, (_, i) => releaseDirName(1_700_000_000_000 + i, depId(i)));
     for (const name of names) {
-      expect((await ops.extract(path.join(tree.releases, name), Readable.from(await smallTar()))).code).toBe(0);
+      expect((await ops.extract(path.join(tree.releases, name), Readable.from(await smallTar()))).code).toBe(0); // as if promoted from incoming/
     }
     await ops.switchCurrent(tree, names[0]!); // a rollback made the oldest current
 
