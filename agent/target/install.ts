@@ -60,7 +60,7 @@ const settled = <T>(p: Promise<T>) => p.then((value) => ({ value }), (error: unk
  *   5. only if all succeed, switch `current` to it (one rename) and prune old releases.
  * Nothing of the release runs before step 4. On any failure the new directory is removed (by the
  * release user, once nothing of the release runs any more) and `current` stays where it was.
- * Every failure is a refusal: deterministic, never retried. docs/release-format.md §6.1 says why
+ * Every failure is a refusal: deterministic, never retried. docs/release-format.md §3.4.1 says why
  * a tree unpacked before the last tag verified is harmless.
  */
 export const installRelease = async (options: InstallOptions) => {
