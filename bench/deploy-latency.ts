@@ -31,9 +31,9 @@ const PARTS = [
   ['backend: reply queue and workflow until the deploy request is sent', 'grantAnswered', 'deploySent'],
   ['queue wait: target', 'deploySent', 'deployReceived'],
   ['target: grant and manifest checks, used-grant record', 'deployReceived', 'downloadStarted'],
-  ['target: download (decrypting as it streams in)', 'downloadStarted', 'downloaded'],
-  ['target: decrypt after the last byte (last segments, digest, fsync, rename)', 'downloaded', 'decrypted'],
-  ['target: install (unpack, postInstall, switch current)', 'decrypted', 'installed'],
+  ['target: download (decrypting and unpacking as it streams in)', 'downloadStarted', 'downloaded'],
+  ['target: decrypt after the last byte (last segments, digest)', 'downloaded', 'decrypted'],
+  ['target: install (the rest of the unpacking, postInstall, move into place, switch current)', 'decrypted', 'installed'],
   ['backend: reply queue and workflow until Succeeded', 'installed', 'succeeded'],
 ] as const;
 type Instant = (typeof PARTS)[number][1 | 2];

@@ -16,6 +16,7 @@ import { cryptoBench } from './crypto.ts';
 import { deployLatencyBench } from './deploy-latency.ts';
 import { keyServerFailoverBench } from './key-server-failover.ts';
 import { localStackBenchModule } from './local-stack.ts';
+import { transferBench } from './transfer.ts';
 import { machineLine, publish, REPORTS_DIR } from './support/report.ts';
 
 export interface Bench {
@@ -24,7 +25,7 @@ export interface Bench {
 }
 
 // In the order of the performance section.
-const BENCHES: Bench[] = [cryptoBench, deployLatencyBench, keyServerFailoverBench, apiLatencyBench, coldStartBench, cliStartupBench, localStackBenchModule, costBench];
+const BENCHES: Bench[] = [cryptoBench, transferBench, deployLatencyBench, keyServerFailoverBench, apiLatencyBench, coldStartBench, cliStartupBench, localStackBenchModule, costBench];
 const SEPARATE = ['load'];
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, assemble: { type: 'boolean', default: false } } });

@@ -123,6 +123,8 @@ export const secureDeploymentSetup = async (endpoints: Endpoints, options: { rel
       environmentId: environment.environmentId,
       appId: app.appId,
       pushRelease,
+      /** The owner's environment for the CLI (HOME, config, endpoint). */
+      ownerEnv: owner,
       stop,
     };
   } catch (error) {
