@@ -87,27 +87,26 @@ export const targetHandlers = (options: TargetOptions): HandlerSet => {
     await emptyDir(staging); // leftovers of a run that died: never installed
     const origin = await options.releasesOrigin();
     const info = { appName: request.appName, releaseVersion: request.releaseVersion, environmentName: request.environmentName, deploymentId: request.deploymentId };
-    // A secure release is unpacked as it downloads and decrypts, chunk by verified chunk: its
-    // plaintext never touches the agent's disk. A plain one has no tag per segment, only the
-    // digest of the whole file: it is downloaded here and checked before a byte is unpacked.
-    const source: ReleaseSource = request.secure
-      ? {
+    try {
+      // A secure release is unpacked as it downloads and decrypts, chunk by verified chunk: its
+      // plaintext never touches the agent's disk. A plain one has no tag per segment, only the
+      // digest of the whole file: it is downloaded here and checked before the release tree is
+      // touched at all.
+      let source: ReleaseSource;
+      if (request.secure) {
+        source = {
           codec: manifest.codec,
           deliver: async (into) => {
             await fetchSecureRelease(request, verdict, manifest, { stream: into }, context, origin);
             log.debug('release decrypted', ids);
           },
-        }
-      : {
-          codec: manifest.codec,
-          deliver: async (into) => {
-            const archive = join(staging, `${request.deploymentId}.archive`);
-            await fetchPlainRelease(request, manifest, archive, context, origin);
-            log.debug('release downloaded', ids);
-            await pipeline(createReadStream(archive), into);
-          },
         };
-    try {
+      } else {
+        const archive = join(staging, `${request.deploymentId}.archive`);
+        await fetchPlainRelease(request, manifest, archive, context, origin);
+        log.debug('release downloaded', ids);
+        source = { codec: manifest.codec, deliver: (into) => pipeline(createReadStream(archive), into) };
+      }
       const scriptLog = await openScriptLog(scriptsLog, MAX_REPORT_OUTPUT, `deployment ${request.deploymentId}: ${info.appName} ${info.releaseVersion} to ${info.environmentName}`);
       try {
         const installed = await installRelease({
