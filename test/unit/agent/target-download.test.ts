@@ -1,13 +1,18 @@
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdir, mkdtemp, rm, stat, symlink, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { create as createTar, Parser as TarParser } from 'tar';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { readArchive, tarStream } from '#agent/target/archive.ts';
 import { ARCHIVE_CODECS, type ArchiveCodec } from '#shared/crypto/manifest.ts';
-import { underOrigin } from '#agent/target/download.ts';
+import { openDownload, underOrigin } from '#agent/target/download.ts';
+import { createLogger } from '#agent/log.ts';
 
 describe('a target downloads only under the releases origin of its session', () => {
   const origin = 'http://127.0.0.1:4566/latchkey-releases/';
@@ -87,5 +92,44 @@ describe('what the agent reads of an archive itself', () => {
     onTestFinished(() => rm(dir, { recursive: true, force: true }));
     await writeFile(path.join(dir, 'x.tar.gz'), 'not gzip at all');
     await expect(readArchive(path.join(dir, 'x.tar.gz'), 'tar+gzip')).rejects.toMatchObject({ code: 'UnpackFailed' });
+  });
+});
+
+describe('the download itself (node:http, not fetch)', () => {
+  /** A loopback server answering `/release` with `body`, `/moved` with a redirect to it. */
+  const server = async (body: Buffer) => {
+    const s = http.createServer((request, response) => {
+      if (request.url === '/bucket/moved') response.writeHead(302, { location: '/bucket/release' }).end();
+      else response.writeHead(200, { 'content-length': body.byteLength }).end(body);
+    });
+    s.listen(0, '127.0.0.1');
+    await once(s, 'listening');
+    onTestFinished(() => void s.close());
+    return `http://127.0.0.1:${(s.address() as AddressInfo).port}/bucket/`;
+  };
+  const lines: string[] = [];
+  const log = createLogger('debug', (line) => void lines.push(line));
+  const read = async (stream: Readable) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  };
+
+  it('streams the object; progress is logged by counts only', async () => {
+    const body = randomBytes(3_000_000);
+    const origin = await server(body);
+    const got = await read(await openDownload(`${origin}release`, { origin, size: body.byteLength, log, fields: { deploymentId: 'dep_1' } }));
+    expect(got.equals(body)).toBe(true);
+    expect(lines.some((line) => line.includes('"percent":100'))).toBe(true);
+  });
+
+  it('does not follow a redirect, even within the origin', async () => {
+    const origin = await server(Buffer.from('x'));
+    await expect(openDownload(`${origin}moved`, { origin, size: 1, log, fields: {} })).rejects.toMatchObject({ code: 'DownloadFailed', message: expect.stringContaining('HTTP 302') });
+  });
+
+  it('stops at the first byte past the size the manifest names', async () => {
+    const origin = await server(randomBytes(100_000));
+    await expect(read(await openDownload(`${origin}release`, { origin, size: 50_000, log, fields: {} }))).rejects.toMatchObject({ code: 'IntegrityCheckFailed' });
   });
 });
