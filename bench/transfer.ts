@@ -18,7 +18,7 @@ import { createWriteStream } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { build } from 'esbuild';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { bundleBinary, bundleOptions } from '../packaging/bundle.ts';
@@ -144,6 +144,11 @@ export const transfer = async (): Promise<string> => {
         uploaded = release.size;
         pushRss = Math.max(pushRss, pushed.rssMiB);
         const deployMs = await deploy(`2.${version}.0`);
+        // The local S3 keeps objects in memory: what this run uploaded goes, so later runs are not slowed by it.
+        await s3.send(new DeleteObjectCommand({ Bucket, Key }));
+        for (const object of (await s3.send(new ListObjectsV2Command({ Bucket, Prefix: `accounts/${setup.accountId}/` }))).Contents ?? []) {
+          if (object.Key?.includes(release.releaseId)) await s3.send(new DeleteObjectCommand({ Bucket, Key: object.Key }));
+        }
         times.plainPush.push(plainPush.ms);
         times.plainDeploy.push(plainDeploy.ms);
         times.push.push(pushed.ms);

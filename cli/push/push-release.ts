@@ -35,7 +35,8 @@ const PUSH_CODEC: ArchiveCodec = 'tar+brotli';
  */
 const packDirectory = (source: string, archive: string, filter: (entry: string) => boolean) =>
   pipeline(
-    createTar({ cwd: source, portable: true, filter }, ['.']),
+    // Files are read 1 MiB at a time (tar's default is up to 16 MiB per read): memory stays flat whatever the files.
+    createTar({ cwd: source, portable: true, filter, maxReadSize: 1024 * 1024 }, ['.']),
     createBrotliCompress({ params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 1 } }),
     createWriteStream(archive),
   );
