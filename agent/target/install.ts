@@ -79,6 +79,8 @@ export const installRelease = async (options: InstallOptions) => {
     const archive = new PassThrough({ highWaterMark: 1024 * 1024 });
     const tar = tarOf(archive, source.codec);
     const reader = archiveReader();
+    // Both readers of the tar stream are attached in this tick (extract pipes into tar's stdin
+    // synchronously), before `deliver` writes a byte: neither can miss the start of it.
     tar.stream.pipe(reader.parser);
     created = incoming;
     const [delivered, unpacked, parsed] = await Promise.all([
