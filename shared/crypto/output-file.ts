@@ -8,6 +8,29 @@ import type { Writable } from 'node:stream';
 export const BLOCK = 4096;
 
 /**
+ * What both sinks share: the pipeline hands them chunks in block-aligned buffers, `begin` puts
+ * the tail carried over from the previous chunk at the front of the next buffer, and `carryTail`
+ * keeps the partial last block of a chunk back for the next one, answering the whole blocks' length.
+ */
+abstract class CarryingSink {
+  protected readonly carry = Buffer.alloc(BLOCK);
+  protected carried = 0;
+
+  /** Starts a chunk in `buf`: copies the carried tail to its front; returns where new bytes go. */
+  begin(buf: Buffer): number {
+    const n = this.carry.copy(buf, 0, 0, this.carried);
+    this.carried = 0;
+    return n;
+  }
+
+  protected carryTail(buf: Buffer, end: number): number {
+    const whole = end - (end % BLOCK);
+    this.carried = buf.copy(this.carry, 0, whole, end);
+    return whole;
+  }
+}
+
+/**
  * A release's output file, written in whole blocks at increasing offsets, several writes in
  * flight, with O_DIRECT where the filesystem allows it; only the last partial block goes through
  * the page cache.
@@ -23,9 +46,7 @@ export const BLOCK = 4096;
  * over from the previous chunk at the front of the next buffer, `end` writes the whole blocks and
  * carries the partial last one.
  */
-export class BlockSink {
-  private readonly carry = Buffer.alloc(BLOCK);
-  private carried = 0;
+export class BlockSink extends CarryingSink {
   private position = 0;
   private readonly pending = new Set<Promise<void>>();
   private fail!: (e: unknown) => void;
@@ -38,6 +59,7 @@ export class BlockSink {
     private direct: FileHandle | undefined,
     buffered?: FileHandle,
   ) {
+    super();
     this.failed.catch(() => {});
     if (buffered) this.buffered = Promise.resolve(buffered);
   }
@@ -65,17 +87,9 @@ export class BlockSink {
     this.carried += bytes.copy(this.carry, this.carried);
   }
 
-  /** Starts a chunk in `buf`: copies the carried tail to its front; returns where new bytes go. */
-  begin(buf: Buffer): number {
-    const n = this.carry.copy(buf, 0, 0, this.carried);
-    this.carried = 0;
-    return n;
-  }
-
   /** Writes buf[0, end) but its partial last block (carried to the next chunk); `then` runs once `buf` is free. */
   end(buf: Buffer, end: number, then: () => void): void {
-    const whole = end - (end % BLOCK);
-    this.carried = buf.copy(this.carry, 0, whole, end);
+    const whole = this.carryTail(buf, end);
     const at = this.position;
     this.position += whole;
     if (whole === 0) return then();
@@ -170,27 +184,19 @@ export const writeAtomically = async <T>(
  * letting memory grow. The partial block carried at the end is written by `finish`, which the
  * decrypter reaches only after the final segment and the digest verified.
  */
-export class StreamSink {
-  private readonly carry = Buffer.alloc(BLOCK);
-  private carried = 0;
+export class StreamSink extends CarryingSink {
   private fail!: (e: unknown) => void;
   readonly failed = new Promise<never>((_, reject) => (this.fail = reject));
 
   constructor(private readonly stream: Writable) {
+    super();
     this.failed.catch(() => {});
     stream.once('error', (e) => this.fail(e));
     stream.once('close', () => this.fail(new Error('the output stream closed before the release ended')));
   }
 
-  begin(buf: Buffer): number {
-    const n = this.carry.copy(buf, 0, 0, this.carried);
-    this.carried = 0;
-    return n;
-  }
-
   end(buf: Buffer, end: number, then: () => void): void {
-    const whole = end - (end % BLOCK);
-    this.carried = buf.copy(this.carry, 0, whole, end);
+    const whole = this.carryTail(buf, end);
     if (whole === 0) return then();
     this.stream.write(Buffer.from(buf.subarray(0, whole)), (e) => (e ? this.fail(e) : then()));
   }
