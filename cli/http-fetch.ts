@@ -23,9 +23,9 @@ export type FetchAnswer = {
 export type Fetch = (url: string, init: FetchInit) => Promise<FetchAnswer>;
 
 /**
- * `fetch` on Node's http module. Node's own fetch is undici, compiled on first use: ~40 ms of a
- * command that makes one call (bench/cli-startup.ts), which is most of what `latchkey status`
- * may spend beyond its round trip. Answers are read whole (the API's are small JSON; storage
+ * `fetch` on Node's http module. Node's own fetch is undici, compiled on first use by every CLI
+ * process that calls the API: the largest single part of what `latchkey status` spent beyond its
+ * round trip (bench/cli-startup.ts measures the whole). Answers are read whole (the API's are small JSON; storage
  * answers a PUT with an empty body or a short XML error). Failures look like fetch's: a
  * TypeError whose cause is the socket's error, or the signal's reason when it aborted.
  */

@@ -97,7 +97,7 @@ export const targetHandlers = (options: TargetOptions): HandlerSet => {
         source = {
           codec: manifest.codec,
           deliver: async (into) => {
-            await fetchSecureRelease(request, verdict, manifest, { stream: into }, context, origin);
+            await fetchSecureRelease(request, verdict, manifest, into, context, origin);
             log.debug('release decrypted', ids);
           },
         };

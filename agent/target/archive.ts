@@ -1,8 +1,6 @@
-import { createReadStream } from 'node:fs';
 import { posix } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip } from 'node:zlib';
-import { pipeline } from 'node:stream/promises';
 import { Parser, type ReadEntry } from 'tar';
 import type { ArchiveCodec } from '#shared/crypto/manifest.ts';
 import { RequestRefused } from '../handlers/types.ts';
@@ -67,19 +65,6 @@ export const archiveReader = () => {
 
 export const unreadable = (error: unknown) => new RequestRefused('UnpackFailed', `the release archive cannot be read (${(error as Error).message.slice(0, 200)})`);
 
-/** archiveReader over an archive file: the tests' way in, and a plain release's. */
-export const readArchive = async (file: string, codec: ArchiveCodec): Promise<{ entries: ArchiveEntry[]; manifest?: string }> => {
-  const tar = tarStream(file, codec);
-  const reader = archiveReader();
-  try {
-    await pipeline(tar.stream, reader.parser);
-    if (tar.failed()) throw tar.failed();
-  } catch (error) {
-    throw unreadable(error);
-  }
-  return reader.result();
-};
-
 /**
  * The members to delete once extracted, so that only what latchkey.yml includes stays (and
  * latchkey.yml itself): files no pattern matches, and directories that match none and hold
@@ -114,11 +99,9 @@ export const tarOf = (source: Readable, codec: ArchiveCodec): { stream: Readable
     out.end();
   };
   source.once('error', stop);
-  // 1 MiB out per call: zlib's default 16 KiB makes a thread-pool round trip per 16 KiB, ~10× slower here.
+  // 1 MiB out per call: zlib's default 16 KiB makes a thread-pool round trip per 16 KiB, which made it the stream's bottleneck (bench/transfer.ts).
   const zlibOptions = { chunkSize: 1024 * 1024 };
   const decompress = codec === 'tar+gzip' ? createGunzip(zlibOptions) : codec === 'tar+brotli' ? createBrotliDecompress(zlibOptions) : undefined;
   (decompress ? source.pipe(decompress.once('error', stop)) : source).pipe(out);
   return { stream: out, failed: () => failure };
 };
-
-export const tarStream = (file: string, codec: ArchiveCodec) => tarOf(createReadStream(file, { highWaterMark: 1024 * 1024 }), codec);

@@ -87,7 +87,7 @@ export const openDownload = async (
 
 /**
  * One GET on Node's http module, the answer as a Node stream. Not fetch: its body is a web stream
- * whose conversion back to a Node stream held a download to ~200 MB/s, below what the decrypter
+ * whose conversion back to a Node stream held a download below what the decrypter
  * and tar take (bench/reports/transfer.md).
  */
 const get = async (url: string): Promise<IncomingMessage> => {

@@ -85,16 +85,15 @@ export const verifySecureRequest = (request: DeployReleaseRequest, verdict: Evid
 };
 
 /**
- * Opens the deployment key and the key list, downloads the release and decrypts it to
- * `outputPath` (decryptRelease writes a temporary file and renames it only once every segment
- * and the digest the manifest names have verified), or into a stream (each chunk once its tags
- * verify, the end only after the final tag and the digest). Keys are zeroed whatever happens.
+ * Opens the deployment key and the key list, downloads the release and decrypts it into `into`
+ * (each chunk once its tags verify, the end only after the final tag and the digest; destroyed
+ * on a failure of the decryption). Keys are zeroed whatever happens.
  */
 export const fetchSecureRelease = async (
   request: DeployReleaseRequest,
   verdict: EvidenceVerdict,
   manifest: ReleaseManifest,
-  outputPath: string | { stream: Writable },
+  into: Writable,
   context: HandlerContext,
   origin: string | undefined,
 ) => {
@@ -117,7 +116,7 @@ export const fetchSecureRelease = async (
     try {
       await decryptRelease({
         input: download,
-        outputPath,
+        outputPath: { stream: into },
         releaseKey,
         context: releasePayloadContext(ids),
         manifest: fromB64(request.manifest),

@@ -27,9 +27,9 @@ export const timestampVersion = (at = new Date()) => at.toISOString().replace(/[
  * A plain release has no release header: its manifest says so with segment size 0 and an
  * all-zero header hash, and carries the one digest of the uploaded (= plaintext) bytes.
  */
-export const plainManifest = (context: CryptoContext, size: number, sha256: Buffer, codec: ArchiveCodec = 'tar+gzip'): UnsignedManifest => ({
+export const plainManifest = (context: CryptoContext, size: number, sha256: Buffer, codec?: ArchiveCodec): UnsignedManifest => ({
   context,
-  codec,
+  ...(codec ? { codec } : {}),
   segmentSize: 0,
   plaintextSize: size,
   ciphertextSize: size,

@@ -5,7 +5,8 @@ import { Readable } from 'node:stream';
 import { create as createTar } from 'tar';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { Isolation } from '#agent/isolation/release-user.ts';
-import { excludedPaths, readArchive, tarStream } from '#agent/target/archive.ts';
+import { excludedPaths } from '#agent/target/archive.ts';
+import { readArchive, tarStream } from '../support/read-archive.ts';
 import { appTree, releaseDirName, releaseTree } from '#agent/target/release-tree.ts';
 import { unixUsers } from '../support/agents.ts';
 

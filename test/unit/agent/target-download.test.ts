@@ -9,7 +9,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { create as createTar, Parser as TarParser } from 'tar';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { readArchive, tarStream } from '#agent/target/archive.ts';
+import { readArchive, tarStream } from '../../support/read-archive.ts';
 import { ARCHIVE_CODECS, type ArchiveCodec } from '#shared/crypto/manifest.ts';
 import { openDownload, underOrigin } from '#agent/target/download.ts';
 import { createLogger } from '#agent/log.ts';
